@@ -1,0 +1,110 @@
+/**
+ * @module SQL dialect hooks: the few places where DuckDB, PostgreSQL and Spark SQL differ.
+ * One generator (sql.ts) renders every engine's query through these; there is no per-engine
+ * template (Feast #3979 is what a forked template costs).
+ */
+
+export interface Dialect {
+  readonly name: 'duckdb' | 'postgres' | 'spark';
+  /** A quoted identifier. */
+  ident(name: string): string;
+  /** A literal value (string, number, boolean, null). */
+  literal(value: string | number | boolean | null): string;
+  /** floor(a / b) as an integer, exact for non-negative and negative a alike. */
+  floorDiv(a: string, b: string): string;
+  /** a / b in floating point. */
+  fdiv(a: string, b: string): string;
+  /** 2 ** x for a floating-point x. */
+  pow2(x: string): string;
+  /** The value of `value` on the row with the greatest (or least) `order` tuple among the filtered rows. */
+  argBy(kind: 'max' | 'min', value: string, order: readonly string[], where: string): string;
+  /** A list of `value` ordered by the ascending integer column `rank`, over the filtered rows. */
+  listAgg(value: string, rank: string, where: string): string;
+  /** A list of {key, weight} pairs, ordered by key. */
+  pairsAgg(key: string, weight: string): string;
+  /** An empty list literal, typed as a list of strings. */
+  emptyList(): string;
+  /** One row per element of a list column: the select expression. */
+  explode(listColumn: string): string;
+  /** An empty list of {key, weight} pairs. */
+  emptyPairs(): string;
+  /**
+   * The point-in-time join: each row of `left` (aliased l) with the single latest row of `right`
+   * (aliased r) whose time is strictly before l's; rows with no such row keep NULLs.
+   */
+  latestBefore(left: string, right: string, keys: readonly string[], leftTime: string, rightTime: string): string;
+  /** Type names. */
+  readonly types: { readonly bigint: string; readonly double: string; readonly varchar: string };
+}
+
+function quoteString(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+function literal(value: string | number | boolean | null): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'string') return quoteString(value);
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  if (!Number.isFinite(value)) throw new Error(`cannot render ${value} as SQL`);
+  return Number.isInteger(value) ? String(value) : String(value);
+}
+
+const doubleQuoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+export const duckdb: Dialect = {
+  name: 'duckdb',
+  ident: doubleQuoted,
+  literal,
+  floorDiv: (a, b) => `CAST(floor(CAST(${a} AS DOUBLE) / ${b}) AS BIGINT)`,
+  fdiv: (a, b) => `(CAST(${a} AS DOUBLE) / ${b})`,
+  pow2: (x) => `pow(2.0, ${x})`,
+  argBy: (kind, value, order, where) => `arg_${kind}(${value}, ${order.length === 1 ? order[0] : `(${order.join(', ')})`}) FILTER (WHERE ${where})`,
+  listAgg: (value, rank, where) => `list(${value} ORDER BY ${rank}) FILTER (WHERE ${where})`,
+  pairsAgg: (key, weight) => `list({'key': ${key}, 'weight': ${weight}} ORDER BY ${key})`,
+  emptyList: () => `CAST([] AS VARCHAR[])`,
+  explode: (col) => `unnest(${col})`,
+  emptyPairs: () => `CAST([] AS STRUCT("key" VARCHAR, weight DOUBLE)[])`,
+  latestBefore: (left, right, keys, lt, rt) =>
+    `${left} AS l ASOF LEFT JOIN ${right} AS r ON ${keys.map((k) => `l.${k} = r.${k}`).join(' AND ')} AND l.${lt} > r.${rt}`,
+  types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'VARCHAR' },
+};
+
+export const postgres: Dialect = {
+  name: 'postgres',
+  ident: doubleQuoted,
+  literal,
+  floorDiv: (a, b) => `CAST(floor(CAST(${a} AS DOUBLE PRECISION) / ${b}) AS BIGINT)`,
+  fdiv: (a, b) => `(CAST(${a} AS DOUBLE PRECISION) / ${b})`,
+  pow2: (x) => `power(2.0::double precision, ${x})`,
+  argBy: (kind, value, order, where) =>
+    `(array_agg(${value} ORDER BY ${order.map((o) => `${o} ${kind === 'max' ? 'DESC' : 'ASC'}`).join(', ')}) FILTER (WHERE ${where}))[1]`,
+  listAgg: (value, rank, where) => `array_agg(${value} ORDER BY ${rank}) FILTER (WHERE ${where})`,
+  pairsAgg: (key, weight) => `json_agg(json_build_object('key', ${key}, 'weight', ${weight}) ORDER BY ${key})`,
+  emptyList: () => `CAST(ARRAY[] AS VARCHAR[])`,
+  explode: (col) => `unnest(${col})`,
+  emptyPairs: () => `CAST('[]' AS JSON)`,
+  latestBefore: (left, right, keys, lt, rt) =>
+    `${left} AS l LEFT JOIN LATERAL (SELECT * FROM ${right} AS r0 WHERE ${keys.map((k) => `r0.${k} = l.${k}`).join(' AND ')} AND r0.${rt} < l.${lt} ORDER BY r0.${rt} DESC LIMIT 1) AS r ON TRUE`,
+  types: { bigint: 'BIGINT', double: 'DOUBLE PRECISION', varchar: 'VARCHAR' },
+};
+
+/** Spark SQL / Databricks text: rendered and golden-tested, not run here (no Spark on this machine). */
+export const spark: Dialect = {
+  name: 'spark',
+  ident: (name) => `\`${name.replaceAll('`', '``')}\``,
+  literal,
+  floorDiv: (a, b) => `CAST(floor(CAST(${a} AS DOUBLE) / ${b}) AS BIGINT)`,
+  fdiv: (a, b) => `(CAST(${a} AS DOUBLE) / ${b})`,
+  pow2: (x) => `pow(2.0, ${x})`,
+  argBy: (kind, value, order, where) => `${kind}_by(${value}, ${order.length === 1 ? order[0] : `struct(${order.join(', ')})`}) FILTER (WHERE ${where})`,
+  listAgg: (value, rank, where) => `transform(array_sort(collect_list(struct(${rank} AS o, ${value} AS v)) FILTER (WHERE ${where})), x -> x.v)`,
+  pairsAgg: (key, weight) => `array_sort(collect_list(named_struct('key', ${key}, 'weight', ${weight})))`,
+  emptyList: () => `CAST(array() AS ARRAY<STRING>)`,
+  explode: (col) => `explode(${col})`,
+  emptyPairs: () => `CAST(array() AS ARRAY<STRUCT<key: STRING, weight: DOUBLE>>)`,
+  latestBefore: (left, right, keys, lt, rt) =>
+    `${left} AS l LEFT JOIN LATERAL (SELECT * FROM ${right} AS r0 WHERE ${keys.map((k) => `r0.${k} = l.${k}`).join(' AND ')} AND r0.${rt} < l.${lt} ORDER BY r0.${rt} DESC LIMIT 1) AS r ON TRUE`,
+  types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'STRING' },
+};
+
+export const DIALECTS = { duckdb, postgres, spark } as const;

@@ -1,0 +1,173 @@
+/**
+ * @module The batch engine: point-in-time training sets and backfills, computed by the generated SQL
+ * on DuckDB over the Parquet event log. Request-time functions are applied to each row after.
+ */
+import { extname } from 'node:path';
+import { RecsignalError } from '../../core/errors.ts';
+import type { FeatureType, FeatureValue, FeatureViewIR } from '../../features/ir.ts';
+import type { CompiledFeatureSet } from '../../plan/compile.ts';
+import { applyRequestFeatures, featureColumns, type RequestFeatureStats } from '../../plan/rows.ts';
+import { DuckDBEngine, sqlString } from '../../store/offline/duckdb-engine.ts';
+import type { EventLog } from '../../store/offline/event-log.ts';
+import { duckdb } from './dialect.ts';
+import { queryKeyColumns, renderFeatureSql } from './sql.ts';
+
+const TIME_DERIVED: Readonly<Record<string, string>> = {
+  hour_bucket: `CASE WHEN (__t // 3600000) % 24 < 6 THEN 'night' WHEN (__t // 3600000) % 24 < 12 THEN 'morning' WHEN (__t // 3600000) % 24 < 18 THEN 'afternoon' ELSE 'evening' END`,
+  day_type: `CASE WHEN ((__t // 86400000) + 4) % 7 IN (0, 6) THEN 'weekend' ELSE 'weekday' END`,
+};
+
+export interface BatchContext {
+  readonly engine: DuckDBEngine;
+  readonly compiled: CompiledFeatureSet;
+  readonly log: EventLog;
+}
+
+export interface BatchReport {
+  readonly rows: number;
+  readonly columns: readonly string[];
+  readonly requestErrors: RequestFeatureStats;
+}
+
+/**
+ * Turns a table `source` with a time column into `__queries` (`__row`, `__t`, every key as VARCHAR;
+ * missing keys NULL, hour_bucket / day_type derived from the time when the source lacks them).
+ */
+export async function prepareQueries(ctx: BatchContext, source: string, rowExpr: string, timeExpr: string, views: readonly FeatureViewIR[]): Promise<void> {
+  const have = new Set((await ctx.engine.query(`SELECT column_name FROM (DESCRIBE ${source})`)).map((r) => String(r['column_name'])));
+  const keys = queryKeyColumns(views).map((k) => {
+    if (have.has(k)) return `CAST(${duckdb.ident(k)} AS VARCHAR) AS ${duckdb.ident(k)}`;
+    return `${TIME_DERIVED[k] ?? 'CAST(NULL AS VARCHAR)'} AS ${duckdb.ident(k)}`;
+  });
+  await ctx.engine.run(
+    `CREATE OR REPLACE TEMP TABLE __queries AS SELECT __row, __t${keys.map((k) => `, ${k}`).join('')} FROM (SELECT ${rowExpr} AS __row, ${timeExpr} AS __t, * FROM ${source})`,
+  );
+}
+
+/** Computes every feature of `views` for `__queries` into `__features` (with request features when asked). */
+export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean): Promise<RequestFeatureStats> {
+  const sql = renderFeatureSql({
+    ir: ctx.compiled.ir,
+    dialect: duckdb,
+    events: ctx.log.eventsRelation(),
+    items: ctx.log.itemsRelation(),
+    users: ctx.log.usersRelation(),
+    queries: '__queries',
+    views,
+  });
+  await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE __features AS ${sql}`);
+  const stats: RequestFeatureStats = { errors: 0, firstError: null };
+  if (withRequest && ctx.compiled.ir.requestFeatures.length > 0) await addRequestFeatures(ctx, views, stats);
+  return stats;
+}
+
+/**
+ * Request features run in JS over the computed rows, read in chunks with only the columns their
+ * inputs name, and are appended back by row; one implementation serves training and serving.
+ */
+async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], stats: RequestFeatureStats): Promise<void> {
+  const { engine, compiled } = ctx;
+  const cols = featureColumns(compiled.ir, views);
+  const byRef = new Map(cols.map((c) => [c.ref, c.column]));
+  const typeOf = new Map(cols.map((c) => [c.ref, c.type]));
+  const reqs = compiled.ir.requestFeatures;
+  const refs = [...new Set(reqs.flatMap((r) => Object.values(r.inputs)).filter((ref) => !ref.startsWith('request:') && byRef.has(ref)))];
+  const fields = [...new Set(reqs.flatMap((r) => Object.values(r.inputs)).filter((ref) => ref.startsWith('request:')).map((ref) => ref.slice(8)))];
+  const spineCols = new Set((await engine.query(`SELECT column_name FROM (DESCRIBE __spine)`)).map((r) => String(r['column_name'])));
+  const select = [
+    'f.__row',
+    'q.__t',
+    ...refs.map((ref, i) => `f.${duckdb.ident(byRef.get(ref) as string)} AS __in${i}`),
+    ...fields.map((f, i) => (f === 'ts' ? `q.__t AS __rq${i}` : spineCols.has(f) ? `s.${duckdb.ident(f)} AS __rq${i}` : `NULL AS __rq${i}`)),
+  ];
+  await engine.run(`CREATE OR REPLACE TEMP TABLE __cross (__row BIGINT${reqs.map((r) => `, ${duckdb.ident(r.name)} ${sqlType(r.type)}`).join('')})`);
+  const appender = await engine.appender('__cross');
+  const refIndex = new Map(refs.map((r, i) => [r, i]));
+  for await (const chunk of engine.chunks(`SELECT ${select.join(', ')} FROM __features AS f JOIN __queries AS q USING (__row) LEFT JOIN __spine AS s ON s.__row = f.__row ORDER BY f.__row`)) {
+    for (let row = 0; row < chunk.rows; row++) {
+      const at = (c: number) => (chunk.values[c] as unknown[])[row];
+      const request: Record<string, unknown> = { ts: at(1) };
+      fields.forEach((f, i) => (request[f] = at(2 + refs.length + i)));
+      const values = applyRequestFeatures(compiled, (ref) => {
+        const i = refIndex.get(ref);
+        return i === undefined ? undefined : fromSql(at(2 + i), typeOf.get(ref) as FeatureType);
+      }, request, stats);
+      appender.appendBigInt(BigInt(at(0) as number));
+      reqs.forEach((r, i) => appendValue(appender, r.type, values[i] ?? null));
+      appender.endRow();
+    }
+  }
+  appender.closeSync();
+  await engine.run(`CREATE OR REPLACE TEMP TABLE __features AS SELECT f.*, c.* EXCLUDE (__row) FROM __features AS f LEFT JOIN __cross AS c USING (__row) ORDER BY __row`);
+}
+
+function sqlType(type: string): string {
+  return type === 'int' ? 'BIGINT' : type === 'float' ? 'DOUBLE' : type === 'string[]' ? 'VARCHAR[]' : 'VARCHAR';
+}
+
+function appendValue(a: Awaited<ReturnType<DuckDBEngine['appender']>>, type: string, v: FeatureValue): void {
+  if (v === null) a.appendNull();
+  else if (type === 'int') a.appendBigInt(BigInt(Math.round(Number(v))));
+  else if (type === 'float') a.appendDouble(Number(v));
+  else if (type === 'string') a.appendVarchar(String(v));
+  else a.appendVarchar(JSON.stringify(v));
+}
+
+/** A histogram comes out of SQL as [{key, weight}]: features see it as { key: weight }. */
+export function fromSql(v: unknown, type: FeatureType): FeatureValue {
+  if (type === 'histogram' && Array.isArray(v)) {
+    return Object.fromEntries((v as { key: string; weight: number }[]).map((e) => [e.key, e.weight]));
+  }
+  return (v ?? null) as FeatureValue;
+}
+
+/** Loads a spine file (CSV or Parquet) into `__spine` with its row order in `__row`. */
+export async function loadSpine(engine: DuckDBEngine, path: string): Promise<void> {
+  const ext = extname(path).toLowerCase();
+  const reader = ext === '.parquet' ? `read_parquet(${sqlString(path)})` : ext === '.csv' ? `read_csv(${sqlString(path)}, header = true)` : null;
+  if (reader === null) throw new RecsignalError('INVALID_ARGUMENT', `spine '${path}': unknown format; give a .csv or .parquet file`);
+  await engine.run(`CREATE OR REPLACE TEMP TABLE __spine_raw AS SELECT * FROM ${reader}`);
+  await engine.run(`CREATE OR REPLACE TEMP TABLE __spine AS SELECT rowid AS __row, * FROM __spine_raw`);
+}
+
+/** The SQL expression turning a spine's time column into ms, whatever its type; fails with the rows that do not parse. */
+export async function spineTimeExpr(engine: DuckDBEngine, column: string): Promise<string> {
+  const desc = await engine.query(`SELECT column_name, column_type FROM (DESCRIBE __spine)`);
+  const col = desc.find((r) => r['column_name'] === column);
+  if (!col) {
+    throw new RecsignalError('INVALID_INPUT', `spine: no time column '${column}' (columns: ${desc.map((r) => r['column_name']).filter((n) => n !== '__row').join(', ')}); name it with --ts-col`);
+  }
+  const type = String(col['column_type']);
+  const c = duckdb.ident(column);
+  const expr = /INT|DECIMAL|DOUBLE|FLOAT/.test(type)
+    ? `CAST(${c} AS BIGINT)`
+    : /TIMESTAMP|DATE/.test(type)
+      ? `epoch_ms(CAST(${c} AS TIMESTAMPTZ))`
+      : `coalesce(TRY_CAST(${c} AS BIGINT), epoch_ms(TRY_CAST(${c} AS TIMESTAMPTZ)))`;
+  const bad = await engine.query(`SELECT __row, CAST(${c} AS VARCHAR) AS v FROM __spine WHERE (${expr}) IS NULL LIMIT 5`);
+  if (bad.length > 0) {
+    throw new RecsignalError('INVALID_INPUT', `spine: ${bad.length}${bad.length === 5 ? '+' : ''} rows have no usable time in '${column}' (e.g. row ${Number(bad[0]?.['__row']) + 1}: ${String(bad[0]?.['v'])}); give ms since the epoch or ISO-8601 with a zone`);
+  }
+  return expr;
+}
+
+/** Views whose keys the spine carries (time-derived keys always count as carried). */
+export function viewsForColumns(compiled: CompiledFeatureSet, columns: ReadonlySet<string>): FeatureViewIR[] {
+  return compiled.ir.views.filter((v) => v.entity.keys.every((k) => columns.has(k) || k in TIME_DERIVED));
+}
+
+/** Writes a query's result to CSV (lists and histograms as JSON text) or Parquet (native lists, histogram as a MAP). */
+export async function writeResult(engine: DuckDBEngine, select: string, out: string, columns: readonly { column: string; type: string }[]): Promise<void> {
+  const ext = extname(out).toLowerCase();
+  if (ext !== '.csv' && ext !== '.parquet') throw new RecsignalError('INVALID_ARGUMENT', `--out '${out}': give a .csv or .parquet file`);
+  const replace = columns
+    .filter((c) => c.type === 'histogram' || (ext === '.csv' && c.type === 'string[]'))
+    .map((c) => {
+      const id = duckdb.ident(c.column);
+      const map = `map_from_entries(list_transform(${id}, x -> {'key': x.key, 'value': x.weight}))`;
+      if (c.type === 'histogram') return `${ext === '.csv' ? `CAST(to_json(${map}) AS VARCHAR)` : map} AS ${id}`;
+      return `CAST(to_json(${id}) AS VARCHAR) AS ${id}`;
+    });
+  const body = replace.length > 0 ? `SELECT * REPLACE (${replace.join(', ')}) FROM (${select})` : select;
+  await engine.run(`COPY (${body}) TO ${sqlString(out)} (FORMAT ${ext === '.csv' ? 'csv, HEADER true' : 'parquet'})`);
+}

@@ -1,0 +1,233 @@
+/**
+ * @module Plan → SQL: one generator renders the point-in-time feature query of a feature set for
+ * any dialect. For each query row (entity keys, time t) every feature is computed from the events
+ * with ts < t, in the sawtooth window of its aggregation, exactly as the semantics contract says.
+ */
+import type { AggregationIR, AggregationViewIR, FeatureSetIR, FeatureValue, FeatureViewIR, FilterIR, LookupViewIR, SessionViewIR, WindowIR } from '../../features/ir.ts';
+import { NUMERIC_COLUMNS, TABLE_KEYS } from '../../features/ir.ts';
+import { featureColumn } from '../../plan/rows.ts';
+import type { Dialect } from './dialect.ts';
+
+export interface BatchSqlInput {
+  readonly ir: FeatureSetIR;
+  readonly dialect: Dialect;
+  /** Relation text of the event log (a table name or a table function call). */
+  readonly events: string;
+  /** Relation text of item / user metadata, or null when there is none. */
+  readonly items: string | null;
+  readonly users: string | null;
+  /** Relation with `__row`, `__t` (ms) and a VARCHAR column for every entity key of every view. */
+  readonly queries: string;
+  /** Only these views (default: all). */
+  readonly views?: readonly FeatureViewIR[];
+}
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const EVENT_COLUMNS = ['event_id', 'user_id', 'item_id', 'ts', 'type', 'value', 'duration', 'device', 'country', 'session_id', 'watch_fraction', 'weight', 'hour_of_day', 'hour_bucket', 'day_type'] as const;
+
+/** Every key column the queries relation must carry for these views. */
+export function queryKeyColumns(views: readonly FeatureViewIR[]): string[] {
+  return [...new Set(views.flatMap((v) => v.entity.keys))];
+}
+
+export function renderFeatureSql(input: BatchSqlInput): string {
+  const { ir, dialect: d } = input;
+  const views = input.views ?? ir.views;
+  const q = (name: string) => d.ident(name);
+  const ctes: string[] = [`__ev AS (\n${eventsCte(input)}\n)`];
+  const joins: string[] = [];
+  const selects: string[] = [`q.__row AS __row`];
+
+  views.forEach((v, vi) => {
+    const alias = `v${vi}`;
+    const keyJoin = v.entity.keys.map((k, i) => `${alias}.__k${i} = q.${q(k)}`).join(' AND ');
+    if (v.kind === 'lookup') {
+      const table = v.table === 'items' ? input.items : input.users;
+      if (table !== null) {
+        ctes.push(`${alias} AS (\n  SELECT CAST(${TABLE_KEYS[v.table]} AS ${d.types.varchar}) AS __k0, ${v.columns.map((c) => q(c.name)).join(', ')}\n  FROM ${table}\n)`);
+        joins.push(`LEFT JOIN ${alias} ON ${keyJoin}`);
+      }
+      for (const c of v.columns) selects.push(`${withDefault(d, table === null ? 'NULL' : `${alias}.${q(c.name)}`, c.default, c.type)} AS ${q(featureColumn(v.name, c.name))}`);
+      return;
+    }
+    ctes.push(...(v.kind === 'session' ? sessionCtes(input, v, alias) : aggregationCtes(input, v, alias)));
+    joins.push(`LEFT JOIN ${alias} ON ${keyJoin} AND ${alias}.__t = q.__t`);
+    if (v.kind === 'session') {
+      for (const [name, type, dflt] of [['session_event_count', 'int', 0], ['session_item_count', 'int', 0], ['session_length_ms', 'int', null], ['session_age_ms', 'int', null]] as const) {
+        selects.push(`${withDefault(d, `${alias}.${name}`, dflt, type)} AS ${q(featureColumn(v.name, name))}`);
+      }
+      return;
+    }
+    const valueOf = (name: string) => {
+      const a = v.aggregations.find((x) => x.name === name) as AggregationIR;
+      return withDefault(d, `${alias}.${q(a.name)}`, a.default, a.type);
+    };
+    for (const a of v.aggregations) {
+      const expr =
+        a.op === 'ratio'
+          ? `CASE WHEN ${valueOf(a.denominator as string)} <> 0 THEN ${d.fdiv(valueOf(a.numerator as string), valueOf(a.denominator as string))} ELSE ${literalOf(d, a.default, a.type)} END`
+          : valueOf(a.name);
+      selects.push(`${expr} AS ${q(featureColumn(v.name, a.name))}`);
+    }
+  });
+
+  return `WITH\n${ctes.join(',\n')}\nSELECT\n  ${selects.join(',\n  ')}\nFROM ${input.queries} AS q\n${joins.join('\n')}\nORDER BY q.__row`;
+}
+
+/** The log with the derived columns every view may read. */
+function eventsCte({ ir, dialect: d, events }: BatchSqlInput): string {
+  const weights = Object.entries(ir.weights);
+  const weight = weights.length === 0 ? '0' : `CASE type ${weights.map(([t, w]) => `WHEN ${d.literal(t)} THEN ${d.literal(w)}`).join(' ')} ELSE 0 END`;
+  const hour = `(${d.floorDiv('ts', String(HOUR))} - 24 * ${d.floorDiv('ts', String(DAY))})`;
+  const dow = `(${d.floorDiv('ts', String(DAY))} + 4)`;
+  return [
+    `  SELECT event_id, user_id, item_id, ts, type, value, duration, device, country, session_id,`,
+    `    CASE WHEN duration > 0 THEN ${d.fdiv('value', 'duration')} END AS watch_fraction,`,
+    `    CAST(${weight} AS ${d.types.double}) AS weight,`,
+    `    ${hour} AS hour_of_day,`,
+    `    CASE WHEN ${hour} < 6 THEN 'night' WHEN ${hour} < 12 THEN 'morning' WHEN ${hour} < 18 THEN 'afternoon' ELSE 'evening' END AS hour_bucket,`,
+    `    CASE WHEN ${dow} - 7 * ${d.floorDiv(dow, '7')} IN (0, 6) THEN 'weekend' ELSE 'weekday' END AS day_type`,
+    `  FROM ${events}`,
+  ].join('\n');
+}
+
+function streamSql(input: BatchSqlInput, v: AggregationViewIR): string {
+  const { dialect: d } = input;
+  const s = v.stream;
+  let sql: string;
+  if (s.kind === 'events') sql = 'SELECT * FROM __ev';
+  else if (s.kind === 'abandon') sql = `SELECT * FROM __ev WHERE type IN (${s.types.map(d.literal).join(', ')}) AND watch_fraction < ${d.literal(s.below)}`;
+  else {
+    const cols = EVENT_COLUMNS.map((c) => (c === 'ts' ? `i.ts + ${s.timeoutMs} AS ts` : `i.${c}`)).join(', ');
+    sql = `SELECT ${cols} FROM __ev AS i WHERE i.type IN (${s.impressionTypes.map(d.literal).join(', ')}) AND i.item_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM __ev AS p WHERE p.type IN (${s.playTypes.map(d.literal).join(', ')}) AND p.user_id = i.user_id AND p.item_id = i.item_id AND p.ts > i.ts AND p.ts <= i.ts + ${s.timeoutMs})`;
+  }
+  if (v.via === null) return sql;
+  const table = v.via.table === 'items' ? input.items : input.users;
+  if (table === null) return `SELECT s.*, CAST(NULL AS ${d.types.varchar}) AS ${d.ident(v.via.as)} FROM (${sql}) AS s WHERE FALSE`;
+  const key = TABLE_KEYS[v.via.table];
+  return `SELECT s.*, c.__cat AS ${d.ident(v.via.as)} FROM (${sql}) AS s JOIN (SELECT DISTINCT CAST(${key} AS ${d.types.varchar}) AS __key, ${d.explode(d.ident(v.via.column))} AS __cat FROM ${table}) AS c ON c.__key = s.${key}`;
+}
+
+function windowStartSql(d: Dialect, w: WindowIR): string | null {
+  if (w.kind === 'lifetime') return null;
+  return `${d.floorDiv(`__t - ${w.lengthMs}`, String(w.hopMs))} * ${w.hopMs}`;
+}
+
+function condition(d: Dialect, a: AggregationIR, f: FilterIR, extra: readonly string[] = []): string {
+  const parts: string[] = [];
+  const start = windowStartSql(d, a.window);
+  if (start !== null) parts.push(`ts >= ${start}`);
+  if (f.types !== null) parts.push(`type IN (${f.types.map(d.literal).join(', ')})`);
+  for (const c of f.where) parts.push(`${d.ident(c.column)} IN (${c.in.map((x) => d.literal(NUMERIC_COLUMNS.has(c.column) ? Number(x) : String(x))).join(', ')})`);
+  parts.push(...extra);
+  return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
+}
+
+function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: string): string[] {
+  const { dialect: d } = input;
+  const q = (name: string) => d.ident(name);
+  const keys = v.entity.keys.map((_, i) => `__k${i}`);
+  const group = [...keys, '__t'].join(', ');
+  const computed = v.aggregations.filter((a) => a.op !== 'ratio');
+  const starts = computed.map((a) => windowStartSql(d, a.window));
+  const lower = starts.includes(null) ? '' : ` AND s.ts >= ${starts.length === 1 ? starts[0] : `LEAST(${starts.join(', ')})`}`;
+  const ctes = [
+    `${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
+    `${alias}__j AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, s.*\n  FROM ${alias}__q AS qq JOIN (${streamSql(input, v)}) AS s ON ${v.entity.keys.map((k, i) => `s.${q(k)} = qq.__k${i}`).join(' AND ')} AND s.ts < qq.__t${lower}\n)`,
+  ];
+  const scalar: string[] = [];
+  const lists: AggregationIR[] = [];
+  // decayed_mean weighs events relative to the newest one in its window (the common factor
+  // cancels), so long-dormant histories do not underflow to 0/0: that needs the newest time first.
+  const means = computed.filter((a) => a.op === 'decayed_mean');
+  const newest = new Map(means.map((a, i) => [a, `__newest${i}`]));
+  let source = `${alias}__j`;
+  if (means.length > 0) {
+    ctes.push(`${alias}__m AS (\n  SELECT ${group}, ${means.map((a, i) => `max(ts) FILTER (WHERE ${condition(d, a, a.filter, [`${q(a.input as string)} IS NOT NULL`])}) AS __newest${i}`).join(', ')}\n  FROM ${alias}__j GROUP BY ${group}\n)`);
+    source = `${alias}__j JOIN ${alias}__m USING (${group})`;
+  }
+  for (const a of computed) {
+    const x = a.input === null ? null : q(a.input);
+    const present = x === null ? [] : [`${x} IS NOT NULL`];
+    const cond = condition(d, a, a.filter, present);
+    const decay = `${d.pow2(d.fdiv('ts - __t', String(a.halfLifeMs)))}`;
+    let expr: string;
+    switch (a.op) {
+      case 'count': expr = `NULLIF(count(*) FILTER (WHERE ${cond}), 0)`; break;
+      case 'sum': expr = `sum(${x}) FILTER (WHERE ${cond})`; break;
+      case 'mean': expr = `avg(${x}) FILTER (WHERE ${cond})`; break;
+      case 'min': expr = `min(${x}) FILTER (WHERE ${cond})`; break;
+      case 'max': expr = `max(${x}) FILTER (WHERE ${cond})`; break;
+      case 'stddev': expr = `stddev_pop(${x}) FILTER (WHERE ${cond})`; break;
+      case 'first': expr = d.argBy('min', x as string, ['ts', 'event_id'], cond); break;
+      case 'last': expr = d.argBy('max', x as string, ['ts', 'event_id'], cond); break;
+      case 'count_distinct': expr = `NULLIF(count(DISTINCT ${x}) FILTER (WHERE ${cond}), 0)`; break;
+      case 'decayed_sum': expr = `sum(${x} * ${decay}) FILTER (WHERE ${cond})`; break;
+      case 'decayed_count': expr = `sum(${decay}) FILTER (WHERE ${cond})`; break;
+      case 'decayed_mean': {
+        const rel = d.pow2(d.fdiv(`ts - ${newest.get(a)}`, String(a.halfLifeMs)));
+        expr = `sum(${x} * ${rel}) FILTER (WHERE ${cond}) / sum(${rel}) FILTER (WHERE ${cond})`;
+        break;
+      }
+      default: lists.push(a); continue;
+    }
+    scalar.push(`${expr} AS ${q(a.name)}`);
+  }
+  ctes.push(`${alias}__a AS (\n  SELECT ${group}${scalar.map((s) => `,\n    ${s}`).join('')}\n  FROM ${source} GROUP BY ${group}\n)`);
+  lists.forEach((a, i) => ctes.push(`${alias}__l${i} AS (\n${listCte(d, a, alias, keys)}\n)`));
+  const listJoins = lists.map((_, i) => `LEFT JOIN ${alias}__l${i} AS l${i} ON ${[...keys, '__t'].map((k) => `l${i}.${k} = a.${k}`).join(' AND ')}`);
+  ctes.push(`${alias} AS (\n  SELECT a.*${lists.map((a, i) => `, l${i}.v AS ${q(a.name)}`).join('')}\n  FROM ${alias}__a AS a${listJoins.map((j) => `\n  ${j}`).join('')}\n)`);
+  return ctes;
+}
+
+/** last_k, top_k and histogram: rank the distinct values of each query row, then list them. */
+function listCte(d: Dialect, a: AggregationIR, alias: string, keys: readonly string[]): string {
+  const group = [...keys, '__t'].join(', ');
+  const x = d.ident(a.input as string);
+  const cond = condition(d, a, a.filter, [`${x} IS NOT NULL`]);
+  const measure = a.op === 'last_k' ? 'max(ts)' : a.weight === null ? `CAST(count(*) AS ${d.types.double})` : `sum(coalesce(${d.ident(a.weight)}, 0))`;
+  const inner = `SELECT ${group}, CAST(${x} AS ${d.types.varchar}) AS val, ${measure} AS m FROM ${alias}__j WHERE ${cond} GROUP BY ${group}, CAST(${x} AS ${d.types.varchar})`;
+  if (a.op === 'histogram') return `  SELECT ${group}, ${d.pairsAgg('val', 'm')} AS v FROM (${inner}) AS g GROUP BY ${group}`;
+  const order = a.op === 'last_k' ? 'm DESC, val DESC' : 'm DESC, val ASC';
+  const ranked = `SELECT ${group}, val, row_number() OVER (PARTITION BY ${group} ORDER BY ${order}) AS rn FROM (${inner}) AS g`;
+  return `  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS v FROM (${ranked}) AS r GROUP BY ${group}`;
+}
+
+/**
+ * Sessions: split each user's events by the gap (one row per distinct time, so ties cannot
+ * reorder), accumulate counts within the session, then take the latest state before t.
+ */
+function sessionCtes(input: BatchSqlInput, v: SessionViewIR, alias: string): string[] {
+  const { dialect: d } = input;
+  const gap = v.gapMs;
+  const filter = condition(d, { window: { kind: 'lifetime' } } as AggregationIR, v.filter);
+  const running = 'ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW';
+  return [
+    `${alias}__e AS (\n  SELECT user_id, ts, item_id FROM __ev WHERE ${filter}\n)`,
+    `${alias}__t AS (\n  SELECT user_id, ts, count(*) AS n FROM ${alias}__e GROUP BY user_id, ts\n)`,
+    `${alias}__g AS (\n  SELECT user_id, ts, n, CASE WHEN ts - lag(ts) OVER (PARTITION BY user_id ORDER BY ts) < ${gap} THEN 0 ELSE 1 END AS new_session FROM ${alias}__t\n)`,
+    `${alias}__i AS (\n  SELECT user_id, ts, n, sum(new_session) OVER (PARTITION BY user_id ORDER BY ts ${running}) AS sid FROM ${alias}__g\n)`,
+    `${alias}__f AS (\n  SELECT user_id, ts, count(DISTINCT item_id) AS new_items FROM (SELECT e.user_id, e.ts, e.item_id, min(e.ts) OVER (PARTITION BY e.user_id, i.sid, e.item_id) AS first_ts FROM ${alias}__e AS e JOIN ${alias}__i AS i ON i.user_id = e.user_id AND i.ts = e.ts WHERE e.item_id IS NOT NULL) AS x\n  WHERE ts = first_ts GROUP BY user_id, ts\n)`,
+    `${alias}__p AS (\n  SELECT i.user_id, i.ts, min(i.ts) OVER (PARTITION BY i.user_id, i.sid) AS start_ts,\n    sum(i.n) OVER (PARTITION BY i.user_id, i.sid ORDER BY i.ts ${running}) AS events,\n    sum(coalesce(f.new_items, 0)) OVER (PARTITION BY i.user_id, i.sid ORDER BY i.ts ${running}) AS items\n  FROM ${alias}__i AS i LEFT JOIN ${alias}__f AS f ON f.user_id = i.user_id AND f.ts = i.ts\n)`,
+    `${alias}__q AS (\n  SELECT DISTINCT user_id, __t FROM ${input.queries} WHERE user_id IS NOT NULL\n)`,
+    `${alias} AS (\n  SELECT l.user_id AS __k0, l.__t,\n    CASE WHEN l.__t - r.ts < ${gap} THEN r.events END AS session_event_count,\n    CASE WHEN l.__t - r.ts < ${gap} THEN r.items END AS session_item_count,\n    CASE WHEN l.__t - r.ts < ${gap} THEN r.ts - r.start_ts END AS session_length_ms,\n    CASE WHEN l.__t - r.ts < ${gap} THEN l.__t - r.start_ts END AS session_age_ms\n  FROM ${d.latestBefore(`${alias}__q`, `${alias}__p`, ['user_id'], '__t', 'ts')}\n)`,
+  ];
+}
+
+function literalOf(d: Dialect, value: FeatureValue, type: string): string {
+  if (value === null) return 'NULL';
+  if (Array.isArray(value)) {
+    if (value.length === 0) return d.emptyList();
+    throw new Error('a non-empty list default is not supported in SQL');
+  }
+  if (typeof value === 'object') return d.emptyPairs();
+  if (type === 'float' && typeof value === 'number') return `CAST(${d.literal(value)} AS ${d.types.double})`;
+  return d.literal(value as string | number);
+}
+
+function withDefault(d: Dialect, expr: string, value: FeatureValue, type: string): string {
+  return value === null ? expr : `coalesce(${expr}, ${literalOf(d, value, type)})`;
+}
+
+export type { LookupViewIR };

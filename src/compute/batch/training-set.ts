@@ -1,0 +1,171 @@
+/**
+ * @module The batch engine's public operations: a point-in-time training set from a spine, a
+ * backfill of every entity as of one time, and the same in memory for callers and tests.
+ */
+import { RecsignalError } from '../../core/errors.ts';
+import type { FeatureValue, FeatureViewIR } from '../../features/ir.ts';
+import type { CompiledFeatureSet } from '../../plan/compile.ts';
+import { featureColumns } from '../../plan/rows.ts';
+import { DuckDBEngine } from '../../store/offline/duckdb-engine.ts';
+import type { EventLog } from '../../store/offline/event-log.ts';
+import { duckdb } from './dialect.ts';
+import { computeFeatures, fromSql, loadSpine, prepareQueries, spineTimeExpr, viewsForColumns, writeResult, type BatchReport } from './run.ts';
+
+export interface TrainingSetOptions {
+  readonly compiled: CompiledFeatureSet;
+  readonly log: EventLog;
+  /** A CSV or Parquet file: entity key columns, a time column, optional labels. */
+  readonly spine: string;
+  readonly out: string;
+  /** The spine's time column (ms or ISO-8601); default `ts`. */
+  readonly tsColumn?: string;
+  /** Only these views (default: every view whose keys the spine has). */
+  readonly views?: readonly string[];
+}
+
+/** One output row per spine row, in spine order: the spine's columns, then every feature as of its time. */
+export async function buildTrainingSet(options: TrainingSetOptions): Promise<BatchReport> {
+  const engine = await DuckDBEngine.open();
+  try {
+    const ctx = { engine, compiled: options.compiled, log: options.log };
+    await loadSpine(engine, options.spine);
+    const timeExpr = await spineTimeExpr(engine, options.tsColumn ?? 'ts');
+    const spineCols = new Set((await engine.query(`SELECT column_name FROM (DESCRIBE __spine)`)).map((r) => String(r['column_name'])));
+    const views = selectViews(options.compiled, spineCols, options.views);
+    await prepareQueries(ctx, '__spine', '__row', timeExpr, views);
+    const requestErrors = await computeFeatures(ctx, views, true);
+    const columns = featureColumns(options.compiled.ir, views);
+    const select = `SELECT s.* EXCLUDE (__row), f.* EXCLUDE (__row) FROM __spine AS s JOIN __features AS f USING (__row) ORDER BY s.__row`;
+    await writeResult(engine, select, options.out, columns);
+    const rows = Number((await engine.query('SELECT count(*) AS n FROM __features'))[0]?.['n']);
+    return { rows, columns: columns.map((c) => c.column), requestErrors };
+  } finally {
+    engine.close();
+  }
+}
+
+function selectViews(compiled: CompiledFeatureSet, columns: ReadonlySet<string>, names: readonly string[] | undefined): FeatureViewIR[] {
+  if (names !== undefined) {
+    const unknown = names.filter((n) => !compiled.ir.views.some((v) => v.name === n));
+    if (unknown.length > 0) throw new RecsignalError('INVALID_ARGUMENT', `unknown views: ${unknown.join(', ')}; the feature set has ${compiled.ir.views.map((v) => v.name).join(', ')}`);
+    const chosen = compiled.ir.views.filter((v) => names.includes(v.name));
+    const missing = chosen.filter((v) => !viewsForColumns(compiled, columns).includes(v));
+    if (missing.length > 0) throw new RecsignalError('INVALID_INPUT', `the spine lacks key columns for ${missing.map((v) => `${v.name} (${v.entity.keys.join(', ')})`).join('; ')}; add them to the spine`);
+    return chosen;
+  }
+  const views = viewsForColumns(compiled, columns);
+  if (views.length === 0) {
+    throw new RecsignalError('INVALID_INPUT', `the spine has none of the entity keys of any view (${[...new Set(compiled.ir.views.flatMap((v) => v.entity.keys))].join(', ')}); add key columns to the spine`);
+  }
+  return views;
+}
+
+export interface BackfillOptions {
+  readonly compiled: CompiledFeatureSet;
+  readonly log: EventLog;
+  /** The time (ms) features are computed as of: events strictly before it. */
+  readonly at: number;
+  readonly out: string;
+  /** Only the views of these entities (default: all). */
+  readonly entities?: readonly string[];
+}
+
+/**
+ * Every entity's features as of `at`: the entities with any event (or metadata row) before it.
+ * One file: an `entity` column, the union of key columns, and each view's features (NULL for
+ * views of other entities).
+ */
+export async function backfill(options: BackfillOptions): Promise<BatchReport & { entities: Record<string, number> }> {
+  const { compiled, log, at } = options;
+  const engine = await DuckDBEngine.open();
+  try {
+    const ctx = { engine, compiled, log };
+    const groups = new Map<string, FeatureViewIR[]>();
+    for (const v of compiled.ir.views) {
+      if (options.entities && !options.entities.includes(v.entity.name)) continue;
+      const key = `${v.entity.name}(${v.entity.keys.join(',')})`;
+      groups.set(key, [...(groups.get(key) ?? []), v]);
+    }
+    if (groups.size === 0) throw new RecsignalError('INVALID_ARGUMENT', `no views for entities ${options.entities?.join(', ')}; the feature set has ${[...new Set(compiled.ir.views.map((v) => v.entity.name))].join(', ')}`);
+    const parts: string[] = [];
+    const counts: Record<string, number> = {};
+    let i = 0;
+    for (const views of groups.values()) {
+      const entity = (views[0] as FeatureViewIR).entity;
+      await engine.run(`CREATE OR REPLACE TEMP TABLE __keys AS ${entityKeysSql(ctx, views, at)}`);
+      await prepareQueries(ctx, '__keys', 'row_number() OVER ()', String(at), views);
+      await computeFeatures(ctx, views, false);
+      const keyCols = entity.keys.map((k) => `q.${duckdb.ident(k)}`).join(', ');
+      await engine.run(`CREATE OR REPLACE TEMP TABLE __part${i} AS SELECT ${duckdb.literal(entity.name)} AS entity, ${keyCols}, f.* EXCLUDE (__row) FROM __queries AS q JOIN __features AS f USING (__row) ORDER BY ${keyCols}`);
+      counts[entity.name] = Number((await engine.query(`SELECT count(*) AS n FROM __part${i}`))[0]?.['n']);
+      parts.push(`SELECT * FROM __part${i}`);
+      i++;
+    }
+    const views = [...groups.values()].flat();
+    const columns = featureColumns(compiled.ir, views).filter((c) => c.view !== null);
+    await writeResult(engine, parts.join(' UNION ALL BY NAME '), options.out, columns);
+    return { rows: Object.values(counts).reduce((s, n) => s + n, 0), columns: columns.map((c) => c.column), requestErrors: { errors: 0, firstError: null }, entities: counts };
+  } finally {
+    engine.close();
+  }
+}
+
+/** The distinct keys of an entity seen before `at`: in the events (fanned out through metadata when a view reaches a category) or its metadata table. */
+function entityKeysSql(ctx: { log: EventLog }, views: readonly FeatureViewIR[], at: number): string {
+  const keys = (views[0] as FeatureViewIR).entity.keys.map((k) => duckdb.ident(k));
+  const sources = views.map((v) => {
+    if (v.kind === 'lookup') {
+      const table = v.table === 'items' ? ctx.log.itemsRelation() : ctx.log.usersRelation();
+      return table === null ? null : `SELECT CAST(${keys[0]} AS VARCHAR) AS ${keys[0]} FROM ${table}`;
+    }
+    const events = `(SELECT * FROM ${ctx.log.eventsRelation()} WHERE ts < ${at})`;
+    if (v.kind === 'aggregation' && v.via !== null) {
+      const table = ctx.log.itemsRelation();
+      if (table === null) return null;
+      return `SELECT DISTINCT ${keys.map((k) => (k === duckdb.ident(v.via?.as as string) ? `c.__cat AS ${k}` : `e.${k}`)).join(', ')} FROM ${events} AS e JOIN (SELECT item_id, unnest(genres) AS __cat FROM ${table}) AS c ON c.item_id = e.item_id`;
+    }
+    return `SELECT DISTINCT ${keys.join(', ')} FROM ${events} WHERE ${keys.map((k) => `${k} IS NOT NULL`).join(' AND ')}`;
+  });
+  const present = sources.filter((s): s is string => s !== null);
+  if (present.length === 0) return `SELECT ${keys.map((k) => `CAST(NULL AS VARCHAR) AS ${k}`).join(', ')} WHERE FALSE`;
+  return `SELECT DISTINCT * FROM (${present.join(' UNION ')})`;
+}
+
+/** A query row for `featuresFor`: key and request fields, and the time. */
+export interface FeatureQuery {
+  readonly fields: Readonly<Record<string, string | number | null>>;
+  readonly ts: number;
+}
+
+/**
+ * Features for a list of queries, in memory: what the library and the differential tests use.
+ * Values in `featureColumns` order, histograms as objects.
+ */
+export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, queries: readonly FeatureQuery[]): Promise<FeatureValue[][]> {
+  const engine = await DuckDBEngine.open();
+  try {
+    const ctx = { engine, compiled, log };
+    const fieldNames = [...new Set(queries.flatMap((q) => Object.keys(q.fields).filter((f) => q.fields[f] !== undefined && q.fields[f] !== null)))];
+    await engine.run(`CREATE TEMP TABLE __spine (__row BIGINT, ts BIGINT${fieldNames.map((f) => `, ${duckdb.ident(f)} VARCHAR`).join('')})`);
+    const a = await engine.appender('__spine');
+    queries.forEach((q, i) => {
+      a.appendBigInt(BigInt(i));
+      a.appendBigInt(BigInt(q.ts));
+      for (const f of fieldNames) {
+        const v = q.fields[f];
+        if (v === undefined || v === null) a.appendNull();
+        else a.appendVarchar(String(v));
+      }
+      a.endRow();
+    });
+    a.closeSync();
+    const views = compiled.ir.views;
+    await prepareQueries(ctx, '__spine', '__row', 'ts', views);
+    await computeFeatures(ctx, views, true);
+    const columns = featureColumns(compiled.ir, views);
+    const rows = await engine.query(`SELECT * FROM __features ORDER BY __row`);
+    return rows.map((r) => columns.map((c) => fromSql(r[c.column], c.type)));
+  } finally {
+    engine.close();
+  }
+}

@@ -1,0 +1,91 @@
+/** @module The training interactions as a sparse user x item matrix (CSR), shared by the baselines. */
+import { catalogueOf, usersOf } from './ids.ts';
+import type { Interaction, Scorer } from './types.ts';
+
+export interface InteractionMatrix {
+  readonly users: readonly string[];
+  readonly items: readonly string[];
+  readonly userIndex: ReadonlyMap<string, number>;
+  readonly itemIndex: ReadonlyMap<string, number>;
+  /** Row u spans `colIdx[rowPtr[u] .. rowPtr[u + 1])`, item indices ascending, one entry per (user, item). */
+  readonly rowPtr: Int32Array;
+  readonly colIdx: Int32Array;
+  /** Sum of `weight(row)` over the rows of each (user, item) pair. */
+  readonly values: Float64Array;
+}
+
+export interface MatrixOptions {
+  /** The catalogue to index; default every training item in `compareIds` order. */
+  readonly items?: readonly string[];
+  /** The value a row adds to its cell; default 1 (so a cell counts the pair's rows). */
+  readonly weight?: (row: Interaction) => number;
+}
+
+/** Builds the CSR matrix; rows whose item is outside `options.items` are dropped. */
+export function buildInteractionMatrix(rows: readonly Interaction[], options: MatrixOptions = {}): InteractionMatrix {
+  const users = usersOf(rows);
+  const items = options.items ?? catalogueOf(rows);
+  const weight = options.weight ?? (() => 1);
+  const userIndex = new Map(users.map((u, i) => [u, i] as const));
+  const itemIndex = new Map(items.map((it, i) => [it, i] as const));
+  const cells = users.map(() => new Map<number, number>());
+  for (const r of rows) {
+    const i = itemIndex.get(r.item);
+    if (i === undefined) continue;
+    const cell = cells[userIndex.get(r.user)!]!;
+    cell.set(i, (cell.get(i) ?? 0) + weight(r));
+  }
+  const rowPtr = new Int32Array(users.length + 1);
+  cells.forEach((c, u) => (rowPtr[u + 1] = rowPtr[u]! + c.size));
+  const nnz = rowPtr[users.length]!;
+  const colIdx = new Int32Array(nnz);
+  const values = new Float64Array(nnz);
+  cells.forEach((c, u) => {
+    let p = rowPtr[u]!;
+    for (const [i, v] of [...c].sort((a, b) => a[0] - b[0])) {
+      colIdx[p] = i;
+      values[p++] = v;
+    }
+  });
+  return { users, items, userIndex, itemIndex, rowPtr, colIdx, values };
+}
+
+/** Dense item x item co-occurrence XᵀX of the binary matrix: C[i·n + j] = users with both i and j. */
+export function cooccurrence(m: InteractionMatrix): Float64Array {
+  const n = m.items.length;
+  const c = new Float64Array(n * n);
+  for (let u = 0; u < m.users.length; u++) {
+    const end = m.rowPtr[u + 1]!;
+    for (let p = m.rowPtr[u]!; p < end; p++) {
+      const base = m.colIdx[p]! * n;
+      for (let q = m.rowPtr[u]!; q < end; q++) c[base + m.colIdx[q]!]! += 1;
+    }
+  }
+  return c;
+}
+
+/**
+ * A scorer whose scores are a user's row of the matrix times a dense item x item matrix `w`
+ * (row-major): score_j = Σ_i value(u, i) · w[i·n + j]. SAR, EASE and item-kNN all take this form.
+ */
+export function itemToItemScorer(
+  m: InteractionMatrix,
+  w: Float64Array,
+  value: (stored: number) => number = (v) => v,
+): Scorer {
+  const n = m.items.length;
+  return {
+    items: m.items,
+    score(user) {
+      const u = m.userIndex.get(user);
+      if (u === undefined) return undefined;
+      const out = new Float64Array(n);
+      for (let p = m.rowPtr[u]!; p < m.rowPtr[u + 1]!; p++) {
+        const a = value(m.values[p]!);
+        const row = w.subarray(m.colIdx[p]! * n, (m.colIdx[p]! + 1) * n);
+        for (let j = 0; j < n; j++) out[j]! += a * row[j]!;
+      }
+      return out;
+    },
+  };
+}

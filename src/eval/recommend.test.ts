@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { compareIds, catalogueOf } from './ids.ts';
+import { recommendTopK, seenItems, truthOf } from './recommend.ts';
+import type { Scorer } from './types.ts';
+
+const scorer: Scorer = {
+  items: ['a', 'b', 'c', 'd', 'e'],
+  score: (u) => (u === 'ghost' ? undefined : Float64Array.from([1, 3, 3, 2, 3])),
+};
+
+test('top k by descending score; ties keep catalogue order; seen items removed', () => {
+  // Stable descending order: b, c, e (all 3), d (2), a (1).
+  const all = recommendTopK(scorer, ['u'], 5);
+  assert.deepEqual(all.get('u'), ['b', 'c', 'e', 'd', 'a']);
+  // With b seen, the tie at rank 2 is cut by catalogue order: c and e, not e alone.
+  const recs = recommendTopK(scorer, ['u', 'ghost'], 2, new Map([['u', new Set(['b', 'zz'])]]));
+  assert.deepEqual(recs.get('u'), ['c', 'e']);
+  assert.equal(recs.has('ghost'), false, 'unknown users get no list');
+  assert.deepEqual(recommendTopK(scorer, ['u'], 9, new Map([['u', new Set(['a', 'b', 'c', 'd'])]])).get('u'), ['e']);
+});
+
+test('seen items and truth come from interaction rows', () => {
+  const rows = [
+    { user: '1', item: 'x', rating: 4, ts: 0 },
+    { user: '1', item: 'y', rating: 2, ts: 1 },
+    { user: '2', item: 'x', rating: 5, ts: 2 },
+  ];
+  assert.deepEqual(seenItems(rows), new Map([['1', new Set(['x', 'y'])], ['2', new Set(['x'])]]));
+  assert.deepEqual(truthOf(rows).get('1'), new Map([['x', 4], ['y', 2]]));
+});
+
+test('ids: integers numerically, then other ids; a total order', () => {
+  assert.deepEqual(['10', 'b', '9', '1a', '2', 'a', '100'].sort(compareIds), ['2', '9', '10', '100', '1a', 'a', 'b']);
+  assert.deepEqual(catalogueOf([{ item: '3' }, { item: '20' }, { item: '3' }]), ['3', '20']);
+});

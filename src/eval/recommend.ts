@@ -1,0 +1,77 @@
+/**
+ * @module The one place the full-ranking rule lives: score every catalogue item, drop the items the
+ * user interacted with in training, keep the top k.
+ */
+import type { Interaction, Scorer, Truth } from './types.ts';
+
+/** user -> items they interacted with (the rows given, normally the training set). */
+export function seenItems(rows: readonly Interaction[]): Map<string, Set<string>> {
+  const seen = new Map<string, Set<string>>();
+  for (const r of rows) {
+    let s = seen.get(r.user);
+    if (!s) seen.set(r.user, (s = new Set()));
+    s.add(r.item);
+  }
+  return seen;
+}
+
+/** user -> item -> rating of the rows given (normally the test set): the truth the metrics read. */
+export function truthOf(rows: readonly Interaction[]): Map<string, Map<string, number>> {
+  const truth = new Map<string, Map<string, number>>();
+  for (const r of rows) {
+    let m = truth.get(r.user);
+    if (!m) truth.set(r.user, (m = new Map()));
+    m.set(r.item, r.rating);
+  }
+  return truth;
+}
+
+/**
+ * Top-k items per user by descending score, excluding `exclude.get(user)` (pass the training
+ * interactions' `seenItems` for the standard protocol). Ties keep catalogue order: it is the
+ * stable descending sort numpy/pandas code gets, and it decides precision when scores tie at rank k
+ * (popularity counts tie often). Users the scorer does not know get no entry.
+ */
+export function recommendTopK(
+  scorer: Scorer,
+  users: Iterable<string>,
+  k: number,
+  exclude?: ReadonlyMap<string, ReadonlySet<string>>,
+): Map<string, string[]> {
+  const items = scorer.items;
+  const index = new Map<string, number>();
+  items.forEach((it, i) => index.set(it, i));
+  const out = new Map<string, string[]>();
+  const heapIdx = new Int32Array(k);
+  for (const user of users) {
+    const scores = scorer.score(user);
+    if (!scores) continue;
+    const skip = new Uint8Array(items.length);
+    for (const it of exclude?.get(user) ?? []) {
+      const i = index.get(it);
+      if (i !== undefined) skip[i] = 1;
+    }
+    // Insertion into a sorted buffer of size k: better-or-equal scores stay ahead (stable).
+    let size = 0;
+    for (let i = 0; i < items.length; i++) {
+      if (skip[i]) continue;
+      const s = scores[i]!;
+      if (size === k && !(s > scores[heapIdx[k - 1]!]!)) continue;
+      let pos = size < k ? size++ : k - 1;
+      while (pos > 0 && s > scores[heapIdx[pos - 1]!]!) {
+        heapIdx[pos] = heapIdx[pos - 1]!;
+        pos--;
+      }
+      heapIdx[pos] = i;
+    }
+    const list: string[] = [];
+    for (let j = 0; j < size; j++) list.push(items[heapIdx[j]!]!);
+    out.set(user, list);
+  }
+  return out;
+}
+
+/** The users to rank for: those with at least one held-out item. */
+export function evaluationUsers(truth: Truth): string[] {
+  return [...truth].filter(([, m]) => m.size > 0).map(([u]) => u);
+}

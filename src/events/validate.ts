@@ -1,0 +1,154 @@
+/**
+ * @module Event validation: every problem of an event, each naming its field and the fix.
+ * Hand-written rather than a schema library because it runs once per ingested event (tens of
+ * millions) and its messages must say how to repair the input, field by field.
+ */
+import type { Problem } from '../core/errors.ts';
+import { DAY_MS, isoTime, tryParseInstant } from '../core/time.ts';
+import { BUILTIN_EVENT_TYPES, type ContextValue, type InteractionEvent } from './schema.ts';
+
+export interface ValidationOptions {
+  /** Event types beyond the built-in ones (declared by the definitions). */
+  readonly extraTypes?: readonly string[];
+  /** Wall-clock "now" (ms) for the future check; defaults to Date.now(). */
+  readonly now?: number;
+  /** How far past `now` an event may lie before it is rejected; default one day. */
+  readonly maxFutureMs?: number;
+}
+
+export type ValidationResult =
+  | { readonly ok: true; readonly event: InteractionEvent }
+  | { readonly ok: false; readonly problems: readonly Problem[] };
+
+export interface EventValidator {
+  (raw: unknown): ValidationResult;
+  readonly types: ReadonlySet<string>;
+}
+
+const MAX_ID_LENGTH = 512;
+
+export function createEventValidator(options: ValidationOptions = {}): EventValidator {
+  const types = new Set<string>([...BUILTIN_EVENT_TYPES, ...(options.extraTypes ?? [])]);
+  const typeList = [...types].join(', ');
+  const maxFuture = options.maxFutureMs ?? DAY_MS;
+  const now = options.now;
+
+  const validate = (raw: unknown): ValidationResult => {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      return { ok: false, problems: [{ path: '(event)', message: `expected a JSON object, got ${describe(raw)}`, fix: 'send one object per event with event_id, user_id, item_id, ts and type' }] };
+    }
+    const r = raw as Record<string, unknown>;
+    const problems: Problem[] = [];
+
+    const eventId = idField(r, 'event_id', problems, true);
+    const userId = idField(r, 'user_id', problems, true);
+    const type = r['type'];
+    if (typeof type !== 'string' || type === '') {
+      problems.push({ path: 'type', message: type === undefined ? 'is missing' : `must be a string, got ${describe(type)}`, fix: `set type to one of: ${typeList}` });
+    } else if (!types.has(type)) {
+      problems.push({ path: 'type', message: `'${type}' is not a known event type`, fix: `use one of: ${typeList}, or declare it in the definitions (eventSource({ types: [...] }))` });
+    }
+    const itemId = idField(r, 'item_id', problems, type !== 'search');
+
+    let ts: number | undefined;
+    if (r['ts'] === undefined || r['ts'] === null || r['ts'] === '') {
+      problems.push({ path: 'ts', message: 'is missing', fix: 'give the event time as milliseconds since the epoch or an ISO-8601 string with a zone, e.g. 2024-05-01T12:00:00Z' });
+    } else {
+      ts = tryParseInstant(r['ts']);
+      if (ts === undefined) {
+        problems.push({ path: 'ts', message: `${describe(r['ts'])} is not a time`, fix: 'use whole milliseconds since the epoch or an ISO-8601 string with a zone (Z or +hh:mm)' });
+      } else if (ts < 0) {
+        problems.push({ path: 'ts', message: `${ts} is before 1970-01-01`, fix: 'check the unit: ts is milliseconds since the epoch, UTC' });
+        ts = undefined;
+      } else {
+        const limit = (now ?? Date.now()) + maxFuture;
+        if (ts > limit) {
+          problems.push({ path: 'ts', message: `${isoTime(ts)} is in the future (more than ${maxFuture / 3_600_000}h past now)`, fix: 'check the unit (milliseconds, not microseconds) and the clock of the sender' });
+          ts = undefined;
+        }
+      }
+    }
+
+    const value = numberField(r, 'value', problems, false);
+    const duration = numberField(r, 'duration', problems, true);
+    if (type === 'rating' && (r['value'] === undefined || r['value'] === null)) {
+      problems.push({ path: 'value', message: 'is missing on a rating', fix: 'put the rating in value, e.g. "value": 4' });
+    }
+
+    const context = contextField(r['context'], problems);
+
+    if (problems.length > 0 || eventId === undefined || userId === undefined || ts === undefined || typeof type !== 'string') {
+      return { ok: false, problems };
+    }
+    return {
+      ok: true,
+      event: { eventId, userId, itemId: itemId ?? null, ts, type, value: value ?? null, duration: duration ?? null, context },
+    };
+  };
+  return Object.assign(validate, { types: types as ReadonlySet<string> });
+}
+
+function idField(r: Record<string, unknown>, key: string, problems: Problem[], required: boolean): string | undefined {
+  const v = r[key];
+  if (v === undefined || v === null || v === '') {
+    if (required) problems.push({ path: key, message: 'is missing', fix: `give every event a non-empty string ${key}` });
+    return undefined;
+  }
+  if (typeof v !== 'string') {
+    problems.push({ path: key, message: `must be a string, got ${describe(v)}`, fix: `send ${key} as a JSON string, e.g. "${key}": "${String(v)}"` });
+    return undefined;
+  }
+  if (v.length > MAX_ID_LENGTH) {
+    problems.push({ path: key, message: `is ${v.length} characters long`, fix: `keep ids under ${MAX_ID_LENGTH} characters` });
+    return undefined;
+  }
+  return v;
+}
+
+function numberField(r: Record<string, unknown>, key: string, problems: Problem[], positive: boolean): number | undefined {
+  const v = r[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    problems.push({ path: key, message: `must be a finite number, got ${describe(v)}`, fix: `send ${key} as a JSON number or leave it out` });
+    return undefined;
+  }
+  if (positive && v <= 0) {
+    problems.push({ path: key, message: `must be positive, got ${v}`, fix: `give the item's length in seconds, or leave ${key} out` });
+    return undefined;
+  }
+  return v;
+}
+
+function contextField(v: unknown, problems: Problem[]): Record<string, ContextValue> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    problems.push({ path: 'context', message: `must be an object, got ${describe(v)}`, fix: 'send context as an object, e.g. {"device": "tv"}' });
+    return {};
+  }
+  const out: Record<string, ContextValue> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (x === null || typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x))) {
+      if ((k === 'device' || k === 'country' || k === 'session_id') && x !== null && typeof x !== 'string') {
+        problems.push({ path: `context.${k}`, message: `must be a string, got ${describe(x)}`, fix: `send context.${k} as a string` });
+        continue;
+      }
+      out[k] = x;
+    } else {
+      problems.push({ path: `context.${k}`, message: `must be a string, number, boolean or null, got ${describe(x)}`, fix: 'flatten nested context values into their own keys' });
+    }
+  }
+  return out;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `'${v.length > 40 ? `${v.slice(0, 40)}…` : v}'`;
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${String(v)}`;
+}
+
+/** One line per rejected event: `field: message (fix: ...)` joined by `; `. */
+export function reasonOf(problems: readonly Problem[]): string {
+  return problems.map((p) => `${p.path}: ${p.message} (fix: ${p.fix})`).join('; ');
+}

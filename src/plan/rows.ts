@@ -1,0 +1,102 @@
+/**
+ * @module Shared vocabulary of the engines' rows: the derived event columns, the training-set
+ * column names of features, and the application of request-time functions (one implementation,
+ * used wherever a training set or a response is assembled).
+ */
+import { DAY_MS, HOUR_MS } from '../core/time.ts';
+import type { FeatureSetIR, FeatureType, FeatureValue, FeatureViewIR, WindowIR } from '../features/ir.ts';
+import type { CompiledFeatureSet } from './compile.ts';
+import { viewOutputs } from './compile.ts';
+
+export const HOUR_BUCKETS = ['night', 'morning', 'afternoon', 'evening'] as const;
+
+export function hourOfDay(ts: number): number {
+  return Math.floor((((ts % DAY_MS) + DAY_MS) % DAY_MS) / HOUR_MS);
+}
+
+/** night [0,6), morning [6,12), afternoon [12,18), evening [18,24), UTC. */
+export function hourBucket(ts: number): string {
+  return HOUR_BUCKETS[Math.floor(hourOfDay(ts) / 6)] as string;
+}
+
+/** 1970-01-01 was a Thursday: day index + 4 mod 7 gives 0 for Sunday. */
+export function dayType(ts: number): string {
+  const dow = (((Math.floor(ts / DAY_MS) + 4) % 7) + 7) % 7;
+  return dow === 0 || dow === 6 ? 'weekend' : 'weekday';
+}
+
+/** Keys that can be derived from the request time when a spine does not carry them. */
+export const TIME_DERIVED_KEYS: Readonly<Record<string, (ts: number) => string>> = { hour_bucket: hourBucket, day_type: dayType };
+
+/** Start of a sawtooth window as of t; -Infinity for lifetime. */
+export function windowStart(w: WindowIR, t: number): number {
+  if (w.kind === 'lifetime') return -Infinity;
+  return Math.floor((t - w.lengthMs) / w.hopMs) * w.hopMs;
+}
+
+/** The column a feature takes in a training set: `view__feature`; request features keep their name. */
+export function featureColumn(view: string, feature: string): string {
+  return `${view}__${feature}`;
+}
+
+export interface FeatureColumn {
+  readonly ref: string;
+  readonly column: string;
+  readonly view: string | null;
+  readonly feature: string;
+  readonly type: FeatureType;
+  readonly default: FeatureValue;
+}
+
+/** Every output column of a feature set, views first then request features, in definition order. */
+export function featureColumns(ir: FeatureSetIR, views: readonly FeatureViewIR[] = ir.views): FeatureColumn[] {
+  const out: FeatureColumn[] = [];
+  for (const v of views) {
+    for (const o of viewOutputs(v)) out.push({ ref: `${v.name}:${o.name}`, column: featureColumn(v.name, o.name), view: v.name, feature: o.name, type: o.type, default: o.default });
+  }
+  for (const r of ir.requestFeatures) out.push({ ref: `request_features:${r.name}`, column: r.name, view: null, feature: r.name, type: r.type, default: r.default });
+  return out;
+}
+
+export interface RequestFeatureStats {
+  /** Calls that threw or returned a value of the wrong kind; the default was used. */
+  errors: number;
+  firstError: string | null;
+}
+
+/**
+ * Applies every request-time function to one row. `values` maps `view:feature` to its value;
+ * `request` holds the request's own fields (`ts` included). Functions that throw yield the default
+ * and are counted, so one bad row does not stop a million-row training set.
+ */
+export function applyRequestFeatures(
+  compiled: CompiledFeatureSet,
+  values: (ref: string) => FeatureValue | undefined,
+  request: Readonly<Record<string, unknown>>,
+  stats: RequestFeatureStats,
+): FeatureValue[] {
+  return compiled.ir.requestFeatures.map((r) => {
+    const inputs: Record<string, FeatureValue> = {};
+    for (const [alias, ref] of Object.entries(r.inputs)) {
+      inputs[alias] = ref.startsWith('request:') ? toFeatureValue(request[ref.slice(8)]) : values(ref) ?? null;
+    }
+    const fn = compiled.functions.get(r.name) as (i: typeof inputs) => FeatureValue;
+    try {
+      const v = fn(Object.freeze(inputs));
+      if (v === undefined || (typeof v === 'number' && !Number.isFinite(v))) return r.default;
+      return v;
+    } catch (e) {
+      stats.errors++;
+      stats.firstError ??= `${r.name}: ${(e as Error).message}`;
+      return r.default;
+    }
+  });
+}
+
+function toFeatureValue(v: unknown): FeatureValue {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'number' || typeof v === 'string') return v;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  return v as FeatureValue;
+}

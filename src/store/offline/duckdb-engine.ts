@@ -1,0 +1,89 @@
+/** @module The embedded offline engine: one DuckDB database, SQL in, tables and files out. */
+import { DuckDBInstance, DuckDBListValue, DuckDBArrayValue, DuckDBStructValue, DuckDBMapValue, type DuckDBConnection, type DuckDBAppender } from '@duckdb/node-api';
+import { RecsignalError } from '../../core/errors.ts';
+
+export type Scalar = string | number | boolean | null | bigint;
+
+export class DuckDBEngine {
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    readonly connection: DuckDBConnection,
+  ) {}
+
+  /** Opens an in-memory database (default) or one backed by a file; spills to a temp dir when large. */
+  static async open(path = ':memory:', options: { threads?: number; memoryLimit?: string } = {}): Promise<DuckDBEngine> {
+    const config: Record<string, string> = {};
+    if (options.threads !== undefined) config['threads'] = String(options.threads);
+    if (options.memoryLimit !== undefined) config['memory_limit'] = options.memoryLimit;
+    const instance = await DuckDBInstance.create(path, config);
+    return new DuckDBEngine(instance, await instance.connect());
+  }
+
+  async run(sql: string): Promise<void> {
+    try {
+      await this.connection.run(sql);
+    } catch (cause) {
+      throw new RecsignalError('QUERY_FAILED', `DuckDB failed: ${(cause as Error).message}`, { cause, sql });
+    }
+  }
+
+  /** Runs a query and returns its rows as plain objects (numbers for BIGINT, arrays for lists); for small results. */
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    try {
+      const reader = await this.connection.runAndReadAll(sql);
+      return reader.getRowObjectsJS().map((row) => {
+        const out: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(row)) out[k] = toPlain(v);
+        return out;
+      });
+    } catch (cause) {
+      throw new RecsignalError('QUERY_FAILED', `DuckDB failed: ${(cause as Error).message}`, { cause, sql });
+    }
+  }
+
+  /** Streams a query's result in chunks of columns (column-major JS values), for big results. */
+  async *chunks(sql: string): AsyncGenerator<{ columns: string[]; values: unknown[][]; rows: number }> {
+    let result;
+    try {
+      result = await this.connection.stream(sql);
+    } catch (cause) {
+      throw new RecsignalError('QUERY_FAILED', `DuckDB failed: ${(cause as Error).message}`, { cause, sql });
+    }
+    const columns = result.columnNames();
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      yield { columns, values: chunk.getColumns().map((col) => col.map(toPlain)), rows: chunk.rowCount };
+    }
+  }
+
+  async appender(table: string): Promise<DuckDBAppender> {
+    return this.connection.createAppender(table);
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** DuckDB JS values → plain JSON-like values: bigint → number, lists → arrays, structs → objects. */
+export function toPlain(v: unknown): unknown {
+  if (typeof v === 'bigint') return Number(v);
+  if (Array.isArray(v)) return v.map(toPlain);
+  if (v instanceof DuckDBListValue || v instanceof DuckDBArrayValue) return v.items.map(toPlain);
+  if (v instanceof DuckDBStructValue) return toPlain(v.entries);
+  if (v instanceof DuckDBMapValue) return v.entries.map((e) => ({ key: toPlain(e.key), value: toPlain(e.value) }));
+  if (v instanceof Date) return v.getTime();
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = toPlain(x);
+    return out;
+  }
+  return v;
+}
+
+/** A string literal for DuckDB SQL (file paths and such). */
+export function sqlString(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
