@@ -1,2 +1,8 @@
 #!/usr/bin/env node
-console.log("hi", process.argv.slice(2))
+// The recsignal command: runs the TypeScript sources through tsx, so a features.ts module given on
+// the command line loads the same way the CLI itself does.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));

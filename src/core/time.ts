@@ -30,7 +30,7 @@ export function parseDuration(text: string, what = 'duration'): number {
 
 /** Renders milliseconds as the shortest exact duration text (`7d`, `90m`): used in output column names. */
 export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['w', 7 * DAY_MS], ['d', DAY_MS], ['h', HOUR_MS], ['m', MINUTE_MS], ['s', SECOND_MS]] as const) {
+  for (const [unit, size] of [['d', DAY_MS], ['h', HOUR_MS], ['m', MINUTE_MS], ['s', SECOND_MS]] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;

@@ -109,12 +109,14 @@ async function writeLines(file: string, lines: Iterable<string>, onProgress?: (n
 async function writeParquet(events: Iterable<InteractionEvent>, out: string, onProgress?: (n: number) => void): Promise<number> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'recsignal-generate-'));
   let instance: DuckDBInstance | undefined;
-  let sql = `CREATE TABLE ${STAGING_TABLE} (${STAGING_COLUMNS})`;
+  let sql: string | undefined; // the statement running, for the error
   try {
+    // A fixed memory limit: by default DuckDB takes 80% of RAM, and the staged rows can spill to the file.
     instance = await DuckDBInstance.create(path.join(tmp, 'staging.duckdb'), { memory_limit: '512MB' });
     const connection = await instance.connect();
     try {
-      await connection.run(sql);
+      await connection.run((sql = `CREATE TABLE ${STAGING_TABLE} (${STAGING_COLUMNS})`));
+      sql = undefined;
       const appender = await connection.createAppender(STAGING_TABLE);
       let count = 0;
       for (const e of events) {
@@ -137,14 +139,13 @@ async function writeParquet(events: Iterable<InteractionEvent>, out: string, onP
         }
       }
       appender.closeSync();
-      sql = `COPY ${STAGING_TABLE} TO '${out.replaceAll("'", "''")}' (FORMAT parquet)`;
-      await connection.run(sql);
+      await connection.run((sql = `COPY ${STAGING_TABLE} TO '${out.replaceAll("'", "''")}' (FORMAT parquet)`));
       return count;
     } finally {
       connection.closeSync();
     }
   } catch (cause) {
-    throw new RecsignalError('QUERY_FAILED', `generate: writing ${out} through DuckDB failed; check that the directory is writable and ${os.tmpdir()} has room for the staging database`, { cause, sql });
+    throw new RecsignalError('QUERY_FAILED', `generate: writing ${out} through DuckDB failed; check that the directory is writable and ${os.tmpdir()} has room for the staging database`, { cause, ...(sql === undefined ? {} : { sql }) });
   } finally {
     instance?.closeSync();
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+/** @module Tests of the synthetic event generator and of its JSONL and Parquet writers. */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -75,6 +75,25 @@ export function renderFeatureSql(input: BatchSqlInput): string {
   return `WITH\n${ctes.join(',\n')}\nSELECT\n  ${selects.join(',\n  ')}\nFROM ${input.queries} AS q\n${joins.join('\n')}\nORDER BY q.__row`;
 }
 
+/**
+ * The distinct keys of one entity that exist as of `at`: seen in a view's stream before it (so a
+ * category reached through metadata or a derived negative counts), or in the lookup's table.
+ */
+export function renderEntityKeysSql(input: Omit<BatchSqlInput, 'queries'>, views: readonly FeatureViewIR[], at: number): string {
+  const { dialect: d } = input;
+  const keys = (views[0] as FeatureViewIR).entity.keys.map((k) => d.ident(k));
+  const sources = views.flatMap((v) => {
+    if (v.kind === 'lookup') {
+      const table = v.table === 'items' ? input.items : input.users;
+      return table === null ? [] : [`SELECT CAST(${TABLE_KEYS[v.table]} AS ${d.types.varchar}) AS ${keys[0]} FROM ${table}`];
+    }
+    const stream = v.kind === 'aggregation' ? streamSql({ ...input, queries: '' }, v) : 'SELECT * FROM __ev';
+    return [`SELECT ${keys.map((k) => `CAST(${k} AS ${d.types.varchar}) AS ${k}`).join(', ')} FROM (${stream}) AS s WHERE ts < ${at} AND ${keys.map((k) => `${k} IS NOT NULL`).join(' AND ')}`];
+  });
+  if (sources.length === 0) return `SELECT ${keys.map((k) => `CAST(NULL AS ${d.types.varchar}) AS ${k}`).join(', ')} WHERE FALSE`;
+  return `WITH __ev AS (\n${eventsCte({ ...input, queries: '' })}\n)\nSELECT DISTINCT * FROM (${sources.join('\nUNION ALL\n')}) AS k`;
+}
+
 /** The log with the derived columns every view may read. */
 function eventsCte({ ir, dialect: d, events }: BatchSqlInput): string {
   const weights = Object.entries(ir.weights);

@@ -9,6 +9,7 @@ import { featureColumns } from '../../plan/rows.ts';
 import { DuckDBEngine } from '../../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../../store/offline/event-log.ts';
 import { duckdb } from './dialect.ts';
+import { renderEntityKeysSql } from './sql.ts';
 import { computeFeatures, fromSql, loadSpine, prepareQueries, spineTimeExpr, viewsForColumns, writeResult, type BatchReport } from './run.ts';
 
 export interface TrainingSetOptions {
@@ -92,7 +93,7 @@ export async function backfill(options: BackfillOptions): Promise<BatchReport & 
     let i = 0;
     for (const views of groups.values()) {
       const entity = (views[0] as FeatureViewIR).entity;
-      await engine.run(`CREATE OR REPLACE TEMP TABLE __keys AS ${entityKeysSql(ctx, views, at)}`);
+      await engine.run(`CREATE OR REPLACE TEMP TABLE __keys AS ${renderEntityKeysSql({ ir: compiled.ir, dialect: duckdb, events: log.eventsRelation(), items: log.itemsRelation(), users: log.usersRelation() }, views, at)}`);
       await prepareQueries(ctx, '__keys', 'row_number() OVER ()', String(at), views);
       await computeFeatures(ctx, views, false);
       const keyCols = entity.keys.map((k) => `q.${duckdb.ident(k)}`).join(', ');
@@ -108,27 +109,6 @@ export async function backfill(options: BackfillOptions): Promise<BatchReport & 
   } finally {
     engine.close();
   }
-}
-
-/** The distinct keys of an entity seen before `at`: in the events (fanned out through metadata when a view reaches a category) or its metadata table. */
-function entityKeysSql(ctx: { log: EventLog }, views: readonly FeatureViewIR[], at: number): string {
-  const keys = (views[0] as FeatureViewIR).entity.keys.map((k) => duckdb.ident(k));
-  const sources = views.map((v) => {
-    if (v.kind === 'lookup') {
-      const table = v.table === 'items' ? ctx.log.itemsRelation() : ctx.log.usersRelation();
-      return table === null ? null : `SELECT CAST(${keys[0]} AS VARCHAR) AS ${keys[0]} FROM ${table}`;
-    }
-    const events = `(SELECT * FROM ${ctx.log.eventsRelation()} WHERE ts < ${at})`;
-    if (v.kind === 'aggregation' && v.via !== null) {
-      const table = ctx.log.itemsRelation();
-      if (table === null) return null;
-      return `SELECT DISTINCT ${keys.map((k) => (k === duckdb.ident(v.via?.as as string) ? `c.__cat AS ${k}` : `e.${k}`)).join(', ')} FROM ${events} AS e JOIN (SELECT item_id, unnest(genres) AS __cat FROM ${table}) AS c ON c.item_id = e.item_id`;
-    }
-    return `SELECT DISTINCT ${keys.join(', ')} FROM ${events} WHERE ${keys.map((k) => `${k} IS NOT NULL`).join(' AND ')}`;
-  });
-  const present = sources.filter((s): s is string => s !== null);
-  if (present.length === 0) return `SELECT ${keys.map((k) => `CAST(NULL AS VARCHAR) AS ${k}`).join(', ')} WHERE FALSE`;
-  return `SELECT DISTINCT * FROM (${present.join(' UNION ')})`;
 }
 
 /** A query row for `featuresFor`: key and request fields, and the time. */

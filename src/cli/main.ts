@@ -1,0 +1,233 @@
+/** @module The command line: a thin layer over the public API; the only place that picks adapters. */
+import { Command, CommanderError, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import { dirname, basename, extname, join } from 'node:path';
+import { RecsignalError } from '../core/errors.ts';
+import { parseInstant, isoTime } from '../core/time.ts';
+import { createEventValidator } from '../events/validate.ts';
+import { INPUT_FORMATS, isInputFormat, openReader, readItemsFile, readMovieLensMetadata, readUsersFile } from '../events/readers/index.ts';
+import { writeGenerated } from '../events/generate-write.ts';
+import { EventLog } from '../store/offline/event-log.ts';
+import { ingest } from '../store/offline/ingest.ts';
+import { backfill, buildTrainingSet } from '../compute/batch/training-set.ts';
+import { renderFeatureSql } from '../compute/batch/sql.ts';
+import { DIALECTS } from '../compute/batch/dialect.ts';
+import { featureColumns } from '../plan/rows.ts';
+import { loadFeatureSet } from './load-features.ts';
+import { progress } from './progress.ts';
+import { runDemo } from './demo.ts';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseMap(pairs: readonly string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0 || i === p.length - 1) throw new RecsignalError('INVALID_ARGUMENT', `--map '${p}': write source_col=field, e.g. --map userId=user_id or --map dev=context.device`);
+    map[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return map;
+}
+
+function positiveInt(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a positive whole number`);
+    return n;
+  };
+}
+
+export function buildProgram(out: (s: string) => void): Command {
+  const program = new Command('recsignal')
+    .description('Features for recommendation and personalization: one typed definition, point-in-time-correct in batch and real time.')
+    .exitOverride()
+    .configureOutput({ writeOut: out, writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('demo')
+    .description('generate a streaming-service event log, ingest it, backfill the demo features and build a training set (no services needed)')
+    .option('--no-serve', 'batch only (serving comes with the real-time engine)')
+    .option('--users <n>', 'users to simulate', positiveInt('users'), 1500)
+    .option('--items <n>', 'catalogue size', positiveInt('items'), 600)
+    .option('--days <n>', 'days to simulate', positiveInt('days'), 28)
+    .option('--seed <n>', 'random seed', positiveInt('seed'), 7)
+    .option('--dir <dir>', 'working folder', '.recsignal/demo')
+    .action(async (o) => {
+      await runDemo({ users: o.users, items: o.items, days: o.days, seed: o.seed, dir: o.dir, serve: o.serve !== false }, out);
+    });
+
+  program
+    .command('generate')
+    .description('write a synthetic streaming-service event log (JSONL or Parquet, by extension) with item and user metadata beside it')
+    .requiredOption('--users <n>', 'users', positiveInt('users'))
+    .requiredOption('--items <n>', 'items', positiveInt('items'))
+    .requiredOption('--days <n>', 'days', positiveInt('days'))
+    .option('--seed <n>', 'seed', positiveInt('seed'), 1)
+    .option('--start <time>', 'first instant (ms or ISO-8601 with zone)', '2024-01-01T00:00:00Z')
+    .requiredOption('--out <file>', 'events file: .jsonl or .parquet')
+    .option('--json', 'print the result as JSON')
+    .action(async (o) => {
+      const p = progress('generate', null);
+      const t0 = performance.now();
+      const r = await writeGenerated({ users: o.users, items: o.items, days: o.days, seed: o.seed, start: parseInstant(o.start, '--start'), out: o.out, onProgress: (n) => p.update(n, 'events') });
+      p.stop();
+      const seconds = (performance.now() - t0) / 1000;
+      out(o.json ? `${JSON.stringify({ ...r, seconds })}\n` : `wrote ${r.events.toLocaleString('en-US')} events to ${r.out} in ${seconds.toFixed(1)} s\nitems: ${r.itemsPath}\nusers: ${r.usersPath}\n`);
+    });
+
+  program
+    .command('ingest <path>')
+    .description('validate events and append them to the event log; rejected events go to a dead-letter file with their reasons')
+    .addOption(new Option('--format <format>', 'input format').choices([...INPUT_FORMATS]).makeOptionMandatory())
+    .requiredOption('--log <dir>', 'event log folder (created if missing)')
+    .option('--map <source=field>', 'rename an input column (repeatable); field may be context.<key>', collect, [])
+    .option('--items <file>', 'item metadata (JSONL); default: <stem>.items.jsonl beside the input when present')
+    .option('--users <file>', 'user metadata (JSONL); default: <stem>.users.jsonl beside the input when present')
+    .option('--dead-letter <file>', 'where rejected events go (default: <log>/dead-letter/<time>.jsonl)')
+    .option('--types <list>', 'extra event types to accept, comma-separated')
+    .option('--features <file>', 'accept the extra event types this feature set declares')
+    .option('--json', 'print one JSON object: received, accepted, rejected, duplicates')
+    .action(async (path: string, o) => {
+      if (!isInputFormat(o.format)) throw new RecsignalError('INVALID_ARGUMENT', `--format: use one of ${INPUT_FORMATS.join(', ')}`);
+      const extraTypes = [...(o.types ? String(o.types).split(',').map((s: string) => s.trim()).filter(Boolean) : []), ...(o.features ? (await loadFeatureSet(o.features)).ir.extraTypes : [])];
+      const { items, users } = await metadataFor(path, o.format, o.items, o.users);
+      const p = progress('ingest', null, process.stderr, Boolean(o.json));
+      const t0 = performance.now();
+      const report = await ingest(openReader(path, { format: o.format, map: parseMap(o.map) }), {
+        log: new EventLog(o.log),
+        validator: createEventValidator({ extraTypes }),
+        ...(o.deadLetter ? { deadLetterPath: o.deadLetter } : {}),
+        items,
+        users,
+        onProgress: (n) => p.update(n, 'events'),
+      });
+      p.stop();
+      const seconds = (performance.now() - t0) / 1000;
+      if (o.json) out(`${JSON.stringify({ ...report, seconds })}\n`);
+      else {
+        out(`received   ${report.received}\naccepted   ${report.accepted}\nrejected   ${report.rejected}\nduplicates ${report.duplicates}\n`);
+        if (report.items + report.users > 0) out(`metadata   ${report.items} items, ${report.users} users\n`);
+        if (report.deadLetter) out(`dead-letter ${report.deadLetter}\n`);
+        out(`took       ${seconds.toFixed(2)} s\n`);
+      }
+    });
+
+  program
+    .command('backfill')
+    .description('every entity\'s features as of one time (events strictly before it), to one CSV or Parquet file')
+    .requiredOption('--features <file>', 'features.ts module')
+    .requiredOption('--log <dir>', 'event log folder')
+    .requiredOption('--at <time>', 'ms since the epoch or ISO-8601 with a zone')
+    .requiredOption('--out <file>', '.csv or .parquet')
+    .option('--entity <names>', 'only these entities, comma-separated')
+    .option('--json', 'print the result as JSON')
+    .action(async (o) => {
+      const compiled = await loadFeatureSet(o.features);
+      const log = requireLog(o.log);
+      const at = parseInstant(o.at, '--at');
+      const t0 = performance.now();
+      const r = await backfill({ compiled, log, at, out: o.out, ...(o.entity ? { entities: String(o.entity).split(',') } : {}) });
+      const seconds = (performance.now() - t0) / 1000;
+      out(o.json ? `${JSON.stringify({ rows: r.rows, entities: r.entities, features: r.columns.length, at: isoTime(at), out: o.out, seconds })}\n`
+        : `backfill as of ${isoTime(at)}: ${r.rows} rows (${Object.entries(r.entities).map(([e, n]) => `${e} ${n}`).join(', ')}), ${r.columns.length} features → ${o.out} in ${seconds.toFixed(2)} s\n`);
+    });
+
+  program
+    .command('training-set')
+    .description('a point-in-time-correct training set: one row per spine row, same order, every feature as of that row\'s time')
+    .requiredOption('--features <file>', 'features.ts module')
+    .requiredOption('--log <dir>', 'event log folder')
+    .requiredOption('--spine <file>', '.csv or .parquet: entity keys, a time column, optional labels')
+    .requiredOption('--out <file>', '.csv or .parquet')
+    .option('--ts-col <name>', 'the spine\'s time column', 'ts')
+    .option('--views <names>', 'only these views, comma-separated (default: every view whose keys the spine has)')
+    .option('--json', 'print the result as JSON')
+    .action(async (o) => {
+      const compiled = await loadFeatureSet(o.features);
+      const t0 = performance.now();
+      const r = await buildTrainingSet({ compiled, log: requireLog(o.log), spine: o.spine, out: o.out, tsColumn: o.tsCol, ...(o.views ? { views: String(o.views).split(',') } : {}) });
+      const seconds = (performance.now() - t0) / 1000;
+      if (r.requestErrors.errors > 0) process.stderr.write(`warning: ${r.requestErrors.errors} request-feature calls failed and took their default; first: ${r.requestErrors.firstError}\n`);
+      out(o.json ? `${JSON.stringify({ rows: r.rows, features: r.columns.length, requestErrors: r.requestErrors.errors, out: o.out, seconds })}\n`
+        : `training set: ${r.rows} rows × ${r.columns.length} features → ${o.out} in ${seconds.toFixed(2)} s\n`);
+    });
+
+  program
+    .command('features')
+    .description('list a feature set: views, entity keys, features with types, semantic hashes')
+    .requiredOption('--features <file>', 'features.ts module')
+    .option('--json', 'print as JSON')
+    .action(async (o) => {
+      const compiled = await loadFeatureSet(o.features);
+      const cols = featureColumns(compiled.ir);
+      if (o.json) {
+        out(`${JSON.stringify({
+          name: compiled.ir.name,
+          hash: compiled.hash,
+          views: compiled.ir.views.map((v) => ({ name: v.name, kind: v.kind, entity: v.entity.name, join_keys: v.entity.keys, hash: compiled.viewHashes[v.name], features: cols.filter((c) => c.view === v.name).map((c) => ({ name: c.feature, type: c.type, ref: c.ref })) })),
+          request_features: compiled.ir.requestFeatures.map((r) => ({ name: r.name, type: r.type, inputs: r.inputs })),
+        }, null, 2)}\n`);
+        return;
+      }
+      out(`${compiled.ir.name} (${compiled.hash})\n`);
+      for (const v of compiled.ir.views) {
+        out(`\n${v.name}  [${v.kind}] keys: ${v.entity.keys.join(', ')}  hash ${compiled.viewHashes[v.name]}\n`);
+        for (const c of cols.filter((x) => x.view === v.name)) out(`  ${c.ref.padEnd(60)} ${c.type}\n`);
+      }
+      if (compiled.ir.requestFeatures.length > 0) out(`\nrequest features\n`);
+      for (const r of compiled.ir.requestFeatures) out(`  ${r.name.padEnd(60)} ${r.type}  ← ${Object.values(r.inputs).join(', ')}\n`);
+    });
+
+  program
+    .command('sql')
+    .description('print the point-in-time SQL a feature set compiles to, for DuckDB, PostgreSQL or Spark SQL')
+    .requiredOption('--features <file>', 'features.ts module')
+    .addOption(new Option('--dialect <name>', 'SQL dialect').choices(Object.keys(DIALECTS)).default('duckdb'))
+    .option('--events <relation>', 'relation holding the event log', 'events')
+    .option('--items <relation>', 'relation holding item metadata', 'items')
+    .option('--users <relation>', 'relation holding user metadata', 'users')
+    .option('--queries <relation>', 'relation with __row, __t and the entity keys', 'queries')
+    .action(async (o) => {
+      const compiled = await loadFeatureSet(o.features);
+      out(`${renderFeatureSql({ ir: compiled.ir, dialect: DIALECTS[o.dialect as keyof typeof DIALECTS], events: o.events, items: o.items, users: o.users, queries: o.queries })};\n`);
+    });
+
+  return program;
+}
+
+function requireLog(dir: string): EventLog {
+  const log = new EventLog(dir);
+  if (!existsSync(log.dir)) throw new RecsignalError('NOT_FOUND', `--log '${dir}': no such folder; create it with \`recsignal ingest <file> --format ... --log ${dir}\``);
+  return log;
+}
+
+async function metadataFor(path: string, format: string, itemsFlag: string | undefined, usersFlag: string | undefined) {
+  if (format === 'movielens') return readMovieLensMetadata(path);
+  const stem = join(dirname(path), basename(path, extname(path)));
+  const itemsPath = itemsFlag ?? (existsSync(`${stem}.items.jsonl`) ? `${stem}.items.jsonl` : undefined);
+  const usersPath = usersFlag ?? (existsSync(`${stem}.users.jsonl`) ? `${stem}.users.jsonl` : undefined);
+  return {
+    items: itemsPath ? await readItemsFile(itemsPath) : [],
+    users: usersPath ? await readUsersFile(usersPath) : [],
+  };
+}
+
+/** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage). */
+export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const program = buildProgram(out);
+  try {
+    await program.parseAsync(['node', 'recsignal', ...argv]);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof RecsignalError) {
+      process.stderr.write(`recsignal: ${e.message}\n`);
+      if (process.env['RECSIGNAL_DEBUG'] && e.sql) process.stderr.write(`${e.sql}\n`);
+      return e.code === 'INVALID_ARGUMENT' ? 2 : 1;
+    }
+    process.stderr.write(`recsignal: unexpected error: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  }
+}
