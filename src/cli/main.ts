@@ -39,11 +39,11 @@ function positiveInt(name: string) {
   };
 }
 
-export function buildProgram(out: (s: string) => void): Command {
+export function buildProgram(out: (s: string) => void, err: (s: string) => void = (s) => process.stderr.write(s)): Command {
   const program = new Command('recsignal')
     .description('Features for recommendation and personalization: one typed definition, point-in-time-correct in batch and real time.')
     .exitOverride()
-    .configureOutput({ writeOut: out, writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeOut: out, writeErr: err });
 
   program
     .command('demo')
@@ -149,7 +149,7 @@ export function buildProgram(out: (s: string) => void): Command {
       const t0 = performance.now();
       const r = await buildTrainingSet({ compiled, log: requireLog(o.log), spine: o.spine, out: o.out, tsColumn: o.tsCol, ...(o.views ? { views: String(o.views).split(',') } : {}) });
       const seconds = (performance.now() - t0) / 1000;
-      if (r.requestErrors.errors > 0) process.stderr.write(`warning: ${r.requestErrors.errors} request-feature calls failed and took their default; first: ${r.requestErrors.firstError}\n`);
+      if (r.requestErrors.errors > 0) err(`warning: ${r.requestErrors.errors} request-feature calls failed and took their default; first: ${r.requestErrors.firstError}\n`);
       out(o.json ? `${JSON.stringify({ rows: r.rows, features: r.columns.length, requestErrors: r.requestErrors.errors, out: o.out, seconds })}\n`
         : `training set: ${r.rows} rows × ${r.columns.length} features → ${o.out} in ${seconds.toFixed(2)} s\n`);
     });
@@ -214,20 +214,24 @@ async function metadataFor(path: string, format: string, itemsFlag: string | und
   };
 }
 
-/** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage). */
-export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
-  const program = buildProgram(out);
+/** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage). Errors and warnings go to `err`. */
+export async function main(
+  argv: readonly string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<number> {
+  const program = buildProgram(out, err);
   try {
     await program.parseAsync(['node', 'recsignal', ...argv]);
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof RecsignalError) {
-      process.stderr.write(`recsignal: ${e.message}\n`);
-      if (process.env['RECSIGNAL_DEBUG'] && e.sql) process.stderr.write(`${e.sql}\n`);
+      err(`recsignal: ${e.message}\n`);
+      if (process.env['RECSIGNAL_DEBUG'] && e.sql) err(`${e.sql}\n`);
       return e.code === 'INVALID_ARGUMENT' ? 2 : 1;
     }
-    process.stderr.write(`recsignal: unexpected error: ${(e as Error).stack ?? String(e)}\n`);
+    err(`recsignal: unexpected error: ${(e as Error).stack ?? String(e)}\n`);
     return 1;
   }
 }

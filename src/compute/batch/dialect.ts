@@ -75,7 +75,9 @@ export const postgres: Dialect = {
   literal,
   floorDiv: (a, b) => `CAST(floor(CAST(${a} AS DOUBLE PRECISION) / ${b}) AS BIGINT)`,
   fdiv: (a, b) => `(CAST(${a} AS DOUBLE PRECISION) / ${b})`,
-  pow2: (x) => `power(2.0::double precision, ${x})`,
+  // PostgreSQL's power() raises 'value out of range: underflow' where the result rounds to 0
+  // (a decay over years); below 2^-1075 the IEEE result is 0, so give that without calling it.
+  pow2: (x) => `CASE WHEN ${x} > -1075 THEN power(2.0::double precision, ${x}) ELSE 0.0::double precision END`,
   argBy: (kind, value, order, where) =>
     `(array_agg(${value} ORDER BY ${order.map((o) => `${o} ${kind === 'max' ? 'DESC' : 'ASC'}`).join(', ')}) FILTER (WHERE ${where}))[1]`,
   listAgg: (value, rank, where) => `array_agg(${value} ORDER BY ${rank}) FILTER (WHERE ${where})`,

@@ -133,9 +133,9 @@ function windowStartSql(d: Dialect, w: WindowIR): string | null {
   return `${d.floorDiv(`__t - ${w.lengthMs}`, String(w.hopMs))} * ${w.hopMs}`;
 }
 
-function condition(d: Dialect, a: AggregationIR, f: FilterIR, extra: readonly string[] = []): string {
+function condition(d: Dialect, a: AggregationIR, f: FilterIR, extra: readonly string[] = [], withWindow = true): string {
   const parts: string[] = [];
-  const start = windowStartSql(d, a.window);
+  const start = withWindow ? windowStartSql(d, a.window) : null;
   if (start !== null) parts.push(`ts >= ${start}`);
   if (f.types !== null) parts.push(`type IN (${f.types.map(d.literal).join(', ')})`);
   for (const c of f.where) parts.push(`${d.ident(c.column)} IN (${c.in.map((x) => d.literal(NUMERIC_COLUMNS.has(c.column) ? Number(x) : String(x))).join(', ')})`);
@@ -143,61 +143,158 @@ function condition(d: Dialect, a: AggregationIR, f: FilterIR, extra: readonly st
   return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
 }
 
+/**
+ * Which aggregations a dialect computes with window functions over the union of events and query
+ * rows (one sort per key, O(n log n)); the rest take the portable range join (each query row joined
+ * to its key's events in the window, then grouped). DuckDB accepts per-row RANGE frame offsets,
+ * which sawtooth windows need; PostgreSQL and Spark only take constant offsets.
+ */
+function windowable(d: Dialect, a: AggregationIR): boolean {
+  if (d.name !== 'duckdb') return false;
+  if (a.op === 'decayed_sum' || a.op === 'decayed_count') return a.window.kind === 'lifetime';
+  return ['count', 'sum', 'mean', 'min', 'max', 'stddev', 'first', 'last', 'count_distinct'].includes(a.op);
+}
+
+/** One aggregate's expression; `over` turns it into a window function (empty for GROUP BY). */
+function scalarExpr(d: Dialect, a: AggregationIR, cond: string, over: string, decay: string): string | null {
+  const x = a.input === null ? null : d.ident(a.input);
+  switch (a.op) {
+    case 'count': return `NULLIF(count(*) FILTER (WHERE ${cond})${over}, 0)`;
+    case 'sum': return `sum(${x}) FILTER (WHERE ${cond})${over}`;
+    case 'mean': return `avg(${x}) FILTER (WHERE ${cond})${over}`;
+    case 'min': return `min(${x}) FILTER (WHERE ${cond})${over}`;
+    case 'max': return `max(${x}) FILTER (WHERE ${cond})${over}`;
+    case 'stddev': return `stddev_pop(${x}) FILTER (WHERE ${cond})${over}`;
+    case 'first': return `${d.argBy('min', x as string, ['ts', 'event_id'], cond)}${over}`;
+    case 'last': return `${d.argBy('max', x as string, ['ts', 'event_id'], cond)}${over}`;
+    case 'count_distinct': return `NULLIF(count(DISTINCT ${x}) FILTER (WHERE ${cond})${over}, 0)`;
+    case 'decayed_sum': return `sum(${x} * ${decay}) FILTER (WHERE ${cond})${over}`;
+    case 'decayed_count': return `sum(${decay}) FILTER (WHERE ${cond})${over}`;
+    default: return null;
+  }
+}
+
 function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: string): string[] {
   const { dialect: d } = input;
   const q = (name: string) => d.ident(name);
   const keys = v.entity.keys.map((_, i) => `__k${i}`);
-  const group = [...keys, '__t'].join(', ');
   const computed = v.aggregations.filter((a) => a.op !== 'ratio');
-  const starts = computed.map((a) => windowStartSql(d, a.window));
-  const lower = starts.includes(null) ? '' : ` AND s.ts >= ${starts.length === 1 ? starts[0] : `LEAST(${starts.join(', ')})`}`;
+  const windowed = computed.filter((a) => windowable(d, a));
+  const joined = computed.filter((a) => !windowable(d, a));
   const ctes = [
     `${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
-    `${alias}__j AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, s.*\n  FROM ${alias}__q AS qq JOIN (${streamSql(input, v)}) AS s ON ${v.entity.keys.map((k, i) => `s.${q(k)} = qq.__k${i}`).join(' AND ')} AND s.ts < qq.__t${lower}\n)`,
+    `${alias}__s AS (\n  SELECT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, s.* FROM (${streamSql(input, v)}) AS s WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
   ];
+  const parts: { cte: string; columns: string[] }[] = [];
+  if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes));
+  if (windowed.length > 0) parts.push(...windowCtes(d, windowed, alias, keys, ctes));
+  const on = (x: string) => [...keys, '__t'].map((k) => `${x}.${k} = qq.${k}`).join(' AND ');
+  ctes.push(
+    `${alias} AS (\n  SELECT qq.*${parts.flatMap((p, i) => p.columns.map((c) => `, p${i}.${q(c)}`)).join('')}\n  FROM ${alias}__q AS qq${parts.map((p, i) => `\n  LEFT JOIN ${p.cte} AS p${i} ON ${on(`p${i}`)}`).join('')}\n)`,
+  );
+  return ctes;
+}
+
+/** The portable strategy: each query row joined to its key's events in the widest window, then grouped. */
+function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] }[] {
+  const q = (name: string) => d.ident(name);
+  const group = [...keys, '__t'].join(', ');
+  const starts = aggs.map((a) => windowStartSql(d, a.window));
+  const lower = starts.includes(null) ? '' : ` AND s.ts >= ${starts.length === 1 ? starts[0] : `LEAST(${starts.join(', ')})`}`;
+  ctes.push(`${alias}__j AS (\n  SELECT qq.__t, s.*\n  FROM ${alias}__q AS qq JOIN ${alias}__s AS s ON ${keys.map((k) => `s.${k} = qq.${k}`).join(' AND ')} AND s.ts < qq.__t${lower}\n)`);
   const scalar: string[] = [];
   const lists: AggregationIR[] = [];
   // decayed_mean weighs events relative to the newest one in its window (the common factor
   // cancels), so long-dormant histories do not underflow to 0/0: that needs the newest time first.
-  const means = computed.filter((a) => a.op === 'decayed_mean');
+  const means = aggs.filter((a) => a.op === 'decayed_mean');
   const newest = new Map(means.map((a, i) => [a, `__newest${i}`]));
   let source = `${alias}__j`;
   if (means.length > 0) {
     ctes.push(`${alias}__m AS (\n  SELECT ${group}, ${means.map((a, i) => `max(ts) FILTER (WHERE ${condition(d, a, a.filter, [`${q(a.input as string)} IS NOT NULL`])}) AS __newest${i}`).join(', ')}\n  FROM ${alias}__j GROUP BY ${group}\n)`);
     source = `${alias}__j JOIN ${alias}__m USING (${group})`;
   }
-  for (const a of computed) {
-    const x = a.input === null ? null : q(a.input);
-    const present = x === null ? [] : [`${x} IS NOT NULL`];
-    const cond = condition(d, a, a.filter, present);
-    const decay = `${d.pow2(d.fdiv('ts - __t', String(a.halfLifeMs)))}`;
-    let expr: string;
-    switch (a.op) {
-      case 'count': expr = `NULLIF(count(*) FILTER (WHERE ${cond}), 0)`; break;
-      case 'sum': expr = `sum(${x}) FILTER (WHERE ${cond})`; break;
-      case 'mean': expr = `avg(${x}) FILTER (WHERE ${cond})`; break;
-      case 'min': expr = `min(${x}) FILTER (WHERE ${cond})`; break;
-      case 'max': expr = `max(${x}) FILTER (WHERE ${cond})`; break;
-      case 'stddev': expr = `stddev_pop(${x}) FILTER (WHERE ${cond})`; break;
-      case 'first': expr = d.argBy('min', x as string, ['ts', 'event_id'], cond); break;
-      case 'last': expr = d.argBy('max', x as string, ['ts', 'event_id'], cond); break;
-      case 'count_distinct': expr = `NULLIF(count(DISTINCT ${x}) FILTER (WHERE ${cond}), 0)`; break;
-      case 'decayed_sum': expr = `sum(${x} * ${decay}) FILTER (WHERE ${cond})`; break;
-      case 'decayed_count': expr = `sum(${decay}) FILTER (WHERE ${cond})`; break;
-      case 'decayed_mean': {
-        const rel = d.pow2(d.fdiv(`ts - ${newest.get(a)}`, String(a.halfLifeMs)));
-        expr = `sum(${x} * ${rel}) FILTER (WHERE ${cond}) / sum(${rel}) FILTER (WHERE ${cond})`;
-        break;
-      }
-      default: lists.push(a); continue;
+  for (const a of aggs) {
+    const cond = condition(d, a, a.filter, a.input === null ? [] : [`${q(a.input)} IS NOT NULL`]);
+    if (a.op === 'decayed_mean') {
+      const rel = d.pow2(d.fdiv(`ts - ${newest.get(a)}`, String(a.halfLifeMs)));
+      scalar.push(`sum(${q(a.input as string)} * ${rel}) FILTER (WHERE ${cond}) / sum(${rel}) FILTER (WHERE ${cond}) AS ${q(a.name)}`);
+      continue;
     }
-    scalar.push(`${expr} AS ${q(a.name)}`);
+    const expr = scalarExpr(d, a, cond, '', d.pow2(d.fdiv('ts - __t', String(a.halfLifeMs))));
+    if (expr === null) lists.push(a);
+    else scalar.push(`${expr} AS ${q(a.name)}`);
   }
-  ctes.push(`${alias}__a AS (\n  SELECT ${group}${scalar.map((s) => `,\n    ${s}`).join('')}\n  FROM ${source} GROUP BY ${group}\n)`);
-  lists.forEach((a, i) => ctes.push(`${alias}__l${i} AS (\n${listCte(d, a, alias, keys)}\n)`));
-  const listJoins = lists.map((_, i) => `LEFT JOIN ${alias}__l${i} AS l${i} ON ${[...keys, '__t'].map((k) => `l${i}.${k} = a.${k}`).join(' AND ')}`);
-  ctes.push(`${alias} AS (\n  SELECT a.*${lists.map((a, i) => `, l${i}.v AS ${q(a.name)}`).join('')}\n  FROM ${alias}__a AS a${listJoins.map((j) => `\n  ${j}`).join('')}\n)`);
-  return ctes;
+  const parts: { cte: string; columns: string[] }[] = [];
+  if (scalar.length > 0) {
+    ctes.push(`${alias}__a AS (\n  SELECT ${group}${scalar.map((x) => `,\n    ${x}`).join('')}\n  FROM ${source} GROUP BY ${group}\n)`);
+    parts.push({ cte: `${alias}__a`, columns: aggs.filter((a) => !lists.includes(a)).map((a) => a.name) });
+  }
+  lists.forEach((a, i) => {
+    ctes.push(`${alias}__l${i} AS (\n${listCte(d, a, alias, keys)}\n)`);
+    parts.push({ cte: `${alias}__l${i}`, columns: [a.name] });
+  });
+  return parts;
+}
+
+/**
+ * The window strategy: events and query rows in one relation, each aggregate a window function
+ * whose frame is the sawtooth window `[start(t), t)` (RANGE ... AND 1 PRECEDING keeps ts < t).
+ * Lifetime decayed sums keep exponents bounded by anchoring at buckets of 256 half-lives: within
+ * the query's bucket a running sum, before it the buckets' totals carried forward; nothing
+ * overflows however far apart the timestamps are, and what underflows is truly below 2^-1022.
+ */
+function windowCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] }[] {
+  const q = (name: string) => d.ident(name);
+  const used = new Set<string>(['ts', 'event_id', 'type']);
+  for (const a of aggs) {
+    if (a.input !== null) used.add(a.input);
+    for (const c of a.filter.where) used.add(c.column);
+  }
+  const cols = [...used].filter((c) => c !== 'ts');
+  ctes.push(
+    `${alias}__u AS (\n  SELECT ${keys.join(', ')}, ts, ${cols.map(q).join(', ')}, FALSE AS __is_q FROM ${alias}__s\n  UNION ALL\n  SELECT ${keys.join(', ')}, __t AS ts, ${cols.map((c) => `NULL AS ${q(c)}`).join(', ')}, TRUE AS __is_q FROM ${alias}__q\n)`,
+  );
+  const frames = new Map<string, string>();
+  const frameOf = (spec: string) => {
+    if (!frames.has(spec)) frames.set(spec, `w${frames.size}`);
+    return frames.get(spec) as string;
+  };
+  const byKey = `PARTITION BY ${keys.join(', ')} ORDER BY ts`;
+  const selects: string[] = [];
+  const buckets: { a: AggregationIR; i: number; size: number }[] = [];
+  aggs.forEach((a, i) => {
+    const cond = condition(d, a, a.filter, ['NOT __is_q', ...(a.input === null ? [] : [`${q(a.input)} IS NOT NULL`])], false);
+    if (a.op === 'decayed_sum' || a.op === 'decayed_count') {
+      const size = 256 * (a.halfLifeMs as number);
+      const bucket = d.floorDiv('ts', String(size));
+      const decay = d.pow2(d.fdiv(`ts - ${bucket} * ${size}`, String(a.halfLifeMs)));
+      const w = frameOf(`PARTITION BY ${keys.join(', ')}, ${bucket} ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING`);
+      selects.push(`${scalarExpr(d, a, cond, ` OVER ${w}`, decay)} AS __c${i}`);
+      buckets.push({ a, i, size });
+      return;
+    }
+    const start = a.window.kind === 'lifetime' ? 'UNBOUNDED PRECEDING' : `(ts - ${d.floorDiv(`ts - ${a.window.lengthMs}`, String(a.window.hopMs))} * ${a.window.hopMs}) PRECEDING`;
+    selects.push(`${scalarExpr(d, a, cond, ` OVER ${frameOf(`${byKey} RANGE BETWEEN ${start} AND 1 PRECEDING`)}`, '')} AS ${q(a.name)}`);
+  });
+  ctes.push(
+    `${alias}__w AS (\n  SELECT ${keys.join(', ')}, __t${[...selects.keys()].map((i) => `, ${selectAlias(selects[i] as string)}`).join('')} FROM (\n    SELECT ${keys.join(', ')}, ts AS __t, __is_q${selects.map((x) => `,\n      ${x}`).join('')}\n    FROM ${alias}__u\n    WINDOW ${[...frames.entries()].map(([spec, name]) => `${name} AS (${spec})`).join(',\n      ')}\n  ) AS x WHERE __is_q\n)`,
+  );
+  const parts: { cte: string; columns: string[] }[] = [{ cte: `${alias}__w`, columns: aggs.filter((a) => !buckets.some((b) => b.a === a)).map((a) => a.name) }];
+  for (const { a, i, size } of buckets) {
+    const cond = condition(d, a, a.filter, a.input === null ? [] : [`${q(a.input)} IS NOT NULL`], false);
+    const value = a.input === null ? '1' : q(a.input);
+    const bucket = d.floorDiv('ts', String(size));
+    ctes.push(
+      `${alias}__b${i} AS (\n  SELECT ${keys.join(', ')}, ${bucket} AS b, sum(${value} * ${d.pow2(d.fdiv(`ts - ${bucket} * ${size}`, String(a.halfLifeMs)))}) AS total\n  FROM ${alias}__s WHERE ${cond} GROUP BY ${keys.join(', ')}, ${bucket}\n)`,
+      `${alias}__d${i} AS (\n  SELECT w.${keys.join(', w.')}, w.__t,\n    CASE WHEN count(b.b) > 0 OR w.__c${i} IS NOT NULL THEN (coalesce(sum(b.total * ${d.pow2(d.fdiv(`b.b * ${size} - ${d.floorDiv('w.__t', String(size))} * ${size}`, String(a.halfLifeMs)))}), 0) + coalesce(w.__c${i}, 0))\n      * ${d.pow2(d.fdiv(`${d.floorDiv('w.__t', String(size))} * ${size} - w.__t`, String(a.halfLifeMs)))} END AS ${q(a.name)}\n  FROM ${alias}__w AS w LEFT JOIN ${alias}__b${i} AS b ON ${keys.map((k) => `b.${k} = w.${k}`).join(' AND ')} AND b.b < ${d.floorDiv('w.__t', String(size))}\n  GROUP BY w.${keys.join(', w.')}, w.__t, w.__c${i}\n)`,
+    );
+    parts.push({ cte: `${alias}__d${i}`, columns: [a.name] });
+  }
+  return parts;
+}
+
+function selectAlias(select: string): string {
+  return select.slice(select.lastIndexOf(' AS ') + 4);
 }
 
 /** last_k, top_k and histogram: rank the distinct values of each query row, then list them. */
@@ -207,10 +304,10 @@ function listCte(d: Dialect, a: AggregationIR, alias: string, keys: readonly str
   const cond = condition(d, a, a.filter, [`${x} IS NOT NULL`]);
   const measure = a.op === 'last_k' ? 'max(ts)' : a.weight === null ? `CAST(count(*) AS ${d.types.double})` : `sum(coalesce(${d.ident(a.weight)}, 0))`;
   const inner = `SELECT ${group}, CAST(${x} AS ${d.types.varchar}) AS val, ${measure} AS m FROM ${alias}__j WHERE ${cond} GROUP BY ${group}, CAST(${x} AS ${d.types.varchar})`;
-  if (a.op === 'histogram') return `  SELECT ${group}, ${d.pairsAgg('val', 'm')} AS v FROM (${inner}) AS g GROUP BY ${group}`;
+  if (a.op === 'histogram') return `  SELECT ${group}, ${d.pairsAgg('val', 'm')} AS ${d.ident(a.name)} FROM (${inner}) AS g GROUP BY ${group}`;
   const order = a.op === 'last_k' ? 'm DESC, val DESC' : 'm DESC, val ASC';
   const ranked = `SELECT ${group}, val, row_number() OVER (PARTITION BY ${group} ORDER BY ${order}) AS rn FROM (${inner}) AS g`;
-  return `  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS v FROM (${ranked}) AS r GROUP BY ${group}`;
+  return `  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM (${ranked}) AS r GROUP BY ${group}`;
 }
 
 /**

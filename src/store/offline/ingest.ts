@@ -61,7 +61,7 @@ export async function ingest(records: AsyncIterable<IngestRecord> | Iterable<Ing
           mkdirSync(dirname(deadLetterPath), { recursive: true });
           deadLetter = createWriteStream(deadLetterPath);
         }
-        const line = JSON.stringify({ position: record.position, reason: reasonOf(ps), problems: ps, input: 'raw' in record ? record.raw : record.text });
+        const line = JSON.stringify({ position: record.position, reason: reasonOf(ps), problems: ps, input: 'raw' in record ? record.raw : record.text }, jsonSafe);
         if (!deadLetter.write(`${line}\n`)) await once(deadLetter, 'drain');
         continue;
       }
@@ -117,4 +117,11 @@ export async function ingest(records: AsyncIterable<IngestRecord> | Iterable<Ing
     deadLetter?.destroy();
     engine.close();
   }
+}
+
+/** Typed inputs (Parquet) can hold bigints, which JSON.stringify refuses: the dead-letter line must still be written. */
+function jsonSafe(_key: string, v: unknown): unknown {
+  if (typeof v !== 'bigint') return v;
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : v.toString();
 }
