@@ -14,3 +14,20 @@ export type { AggOptions, FeatureSetDef, RequestInputs, ViewDef, WindowDef } fro
 export type { FeatureSetIR, FeatureViewIR, AggregationIR, FeatureValue, FeatureType, WindowIR } from './features/ir.ts';
 export { compileFeatureSet, semanticHash, type CompiledFeatureSet } from './plan/compile.ts';
 export { featureColumns, type FeatureColumn } from './plan/rows.ts';
+
+// Offline store: the Parquet event log and ingest (validation, dead-letter, dedup).
+export { EventLog } from './store/offline/event-log.ts';
+export { ingest, type IngestOptions, type IngestReport, type IngestRecord } from './store/offline/ingest.ts';
+export { openReader, readMovieLensMetadata, readItemsFile, readUsersFile, INPUT_FORMATS, type InputFormat, type RawRecord } from './events/readers/index.ts';
+export { generateEvents, type GenerateOptions } from './events/generate.ts';
+export { writeGenerated } from './events/generate-write.ts';
+
+// Engines: batch (SQL on DuckDB), the reference aggregator (the oracle), and SQL rendering per dialect.
+export { buildTrainingSet, backfill, featuresFor, type TrainingSetOptions, type BackfillOptions, type FeatureQuery } from './compute/batch/training-set.ts';
+export { renderFeatureSql, type BatchSqlInput } from './compute/batch/sql.ts';
+export { DIALECTS, type Dialect } from './compute/batch/dialect.ts';
+export { referenceFeatures, type ReferenceQuery, type ReferenceData } from './compute/reference/reference.ts';
+
+// Evaluation: splits (Microsoft Recommenders' stratified split, bit for bit), full-ranking metrics,
+// bootstrap intervals, and baseline recommenders (popularity, SAR, EASE, item-kNN, implicit ALS).
+export * as evaluation from './eval/index.ts';
