@@ -1,11 +1,11 @@
 import { loadFeatureSet } from './src/cli/load-features.ts';
 import { EventLog } from './src/store/offline/event-log.ts';
 import { DuckDBEngine } from './src/store/offline/duckdb-engine.ts';
-import { loadSpine, prepareQueries, computeFeatures, spineTimeExpr } from './src/compute/batch/run.ts';
+import { loadSpine, prepareQueries, computeFeatures, spineTimeExpr, openBatch } from './src/compute/batch/run.ts';
 const compiled = await loadFeatureSet('examples/streaming/features.ts');
 const log = new EventLog(process.argv[2] ?? '.recsignal/demo/log');
-const engine = await DuckDBEngine.open();
-const ctx = { engine, compiled, log };
+const ctx = await openBatch(compiled, log);
+const engine = ctx.engine;
 await loadSpine(engine, process.argv[3] ?? '.recsignal/demo/spine.parquet');
 const te = await spineTimeExpr(engine, 'ts');
 let tot = 0;

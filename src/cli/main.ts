@@ -128,7 +128,9 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const log = requireLog(o.log);
       const at = parseInstant(o.at, '--at');
       const t0 = performance.now();
-      const r = await backfill({ compiled, log, at, out: o.out, ...(o.entity ? { entities: String(o.entity).split(',') } : {}) });
+      const bar = progress('backfill', 100, process.stderr, Boolean(o.json));
+      const r = await backfill({ compiled, log, at, out: o.out, ...(o.entity ? { entities: String(o.entity).split(',') } : {}), onProgress: (entity, pct) => bar.update(Math.round(pct), entity) });
+      bar.stop();
       const seconds = (performance.now() - t0) / 1000;
       out(o.json ? `${JSON.stringify({ rows: r.rows, entities: r.entities, features: r.columns.length, at: isoTime(at), out: o.out, seconds })}\n`
         : `backfill as of ${isoTime(at)}: ${r.rows} rows (${Object.entries(r.entities).map(([e, n]) => `${e} ${n}`).join(', ')}), ${r.columns.length} features → ${o.out} in ${seconds.toFixed(2)} s\n`);
@@ -147,7 +149,9 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .action(async (o) => {
       const compiled = await loadFeatureSet(o.features);
       const t0 = performance.now();
-      const r = await buildTrainingSet({ compiled, log: requireLog(o.log), spine: o.spine, out: o.out, tsColumn: o.tsCol, ...(o.views ? { views: String(o.views).split(',') } : {}) });
+      const bar = progress('training-set', 100, process.stderr, Boolean(o.json));
+      const r = await buildTrainingSet({ compiled, log: requireLog(o.log), spine: o.spine, out: o.out, tsColumn: o.tsCol, ...(o.views ? { views: String(o.views).split(',') } : {}), onProgress: (pct) => bar.update(Math.round(pct), '%') });
+      bar.stop();
       const seconds = (performance.now() - t0) / 1000;
       if (r.requestErrors.errors > 0) err(`warning: ${r.requestErrors.errors} request-feature calls failed and took their default; first: ${r.requestErrors.firstError}\n`);
       out(o.json ? `${JSON.stringify({ rows: r.rows, features: r.columns.length, requestErrors: r.requestErrors.errors, out: o.out, seconds })}\n`

@@ -26,6 +26,7 @@ export interface EventValidator {
 }
 
 const MAX_ID_LENGTH = 512;
+const WIRE_KEYS: ReadonlySet<string> = new Set(['event_id', 'user_id', 'item_id', 'ts', 'type', 'value', 'duration', 'context']);
 
 export function createEventValidator(options: ValidationOptions = {}): EventValidator {
   const types = new Set<string>([...BUILTIN_EVENT_TYPES, ...(options.extraTypes ?? [])]);
@@ -39,6 +40,10 @@ export function createEventValidator(options: ValidationOptions = {}): EventVali
     }
     const r = raw as Record<string, unknown>;
     const problems: Problem[] = [];
+    // An unknown key would be dropped silently; naming it keeps a typo ("valu") from losing data.
+    for (const key of Object.keys(r)) {
+      if (!WIRE_KEYS.has(key)) problems.push({ path: key, message: 'is not an event field', fix: `move it into context (e.g. "context": {"${key}": ...}) or rename it to one of: ${[...WIRE_KEYS].join(', ')}` });
+    }
 
     const eventId = idField(r, 'event_id', problems, true);
     const userId = idField(r, 'user_id', problems, true);

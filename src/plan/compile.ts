@@ -172,7 +172,7 @@ function compileLookup(v: Extract<ViewDef, { kind: 'lookup_view' }>, path: strin
     }
     return [{ name: c, type, default: v.defaults?.[c] ?? (type === 'string[]' ? [] : null) }];
   });
-  if (columns.length === 0) problems.push({ path: `${path}.columns`, message: 'is empty', fix: 'list the metadata columns to serve' });
+  if ((v.columns ?? []).length === 0) problems.push({ path: `${path}.columns`, message: 'is empty', fix: 'list the metadata columns to serve' });
   return { kind: 'lookup', name: v.name, entity, table: v.table, columns, description: v.description ?? null };
 }
 

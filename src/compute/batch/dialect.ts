@@ -30,7 +30,8 @@ export interface Dialect {
   emptyPairs(): string;
   /**
    * The point-in-time join: each row of `left` (aliased l) with the single latest row of `right`
-   * (aliased r) whose time is strictly before l's; rows with no such row keep NULLs.
+   * (aliased r) whose time is strictly before l's; rows with no such row keep NULLs. r may carry
+   * extra columns named `__*`: select the right row's columns by name.
    */
   latestBefore(left: string, right: string, keys: readonly string[], leftTime: string, rightTime: string): string;
   /** Type names. */
@@ -47,6 +48,21 @@ function literal(value: string | number | boolean | null): string {
   if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
   if (!Number.isFinite(value)) throw new Error(`cannot render ${value} as SQL`);
   return Number.isInteger(value) ? String(value) : String(value);
+}
+
+/**
+ * The point-in-time join without ASOF or LATERAL: pair each left row with the right rows before
+ * it, number them newest first per left (keys, time), keep the first. Plain SQL for engines that
+ * lack ASOF; `r` carries the right row's columns plus __lk<i>, __lt and __rn.
+ */
+function latestByRowNumber(left: string, right: string, keys: readonly string[], lt: string, rt: string): string {
+  const leftKeys = keys.map((k) => `l0.${k}`).join(', ');
+  const pairs = [
+    `SELECT r0.*, ${keys.map((k, i) => `l0.${k} AS __lk${i}`).join(', ')}, l0.${lt} AS __lt,`,
+    `row_number() OVER (PARTITION BY ${leftKeys}, l0.${lt} ORDER BY r0.${rt} DESC) AS __rn`,
+    `FROM ${left} AS l0 JOIN ${right} AS r0 ON ${keys.map((k) => `r0.${k} = l0.${k}`).join(' AND ')} AND r0.${rt} < l0.${lt}`,
+  ].join(' ');
+  return `${left} AS l LEFT JOIN (SELECT * FROM (${pairs}) AS r1 WHERE __rn = 1) AS r ON ${keys.map((k, i) => `r.__lk${i} = l.${k}`).join(' AND ')} AND r.__lt = l.${lt}`;
 }
 
 const doubleQuoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
@@ -85,8 +101,10 @@ export const postgres: Dialect = {
   emptyList: () => `CAST(ARRAY[] AS VARCHAR[])`,
   explode: (col) => `unnest(${col})`,
   emptyPairs: () => `CAST('[]' AS JSON)`,
-  latestBefore: (left, right, keys, lt, rt) =>
-    `${left} AS l LEFT JOIN LATERAL (SELECT * FROM ${right} AS r0 WHERE ${keys.map((k) => `r0.${k} = l.${k}`).join(' AND ')} AND r0.${rt} < l.${lt} ORDER BY r0.${rt} DESC LIMIT 1) AS r ON TRUE`,
+  // Not LATERAL ... ORDER BY ... LIMIT 1: PostgreSQL inlines the right CTE into the lateral
+  // subquery and recomputes its window functions for every left row (20k events, 2k queries:
+  // 260 s against 0.3 s for this join).
+  latestBefore: (left, right, keys, lt, rt) => latestByRowNumber(left, right, keys, lt, rt),
   types: { bigint: 'BIGINT', double: 'DOUBLE PRECISION', varchar: 'VARCHAR' },
 };
 
@@ -104,8 +122,9 @@ export const spark: Dialect = {
   emptyList: () => `CAST(array() AS ARRAY<STRING>)`,
   explode: (col) => `explode(${col})`,
   emptyPairs: () => `CAST(array() AS ARRAY<STRUCT<key: STRING, weight: DOUBLE>>)`,
-  latestBefore: (left, right, keys, lt, rt) =>
-    `${left} AS l LEFT JOIN LATERAL (SELECT * FROM ${right} AS r0 WHERE ${keys.map((k) => `r0.${k} = l.${k}`).join(' AND ')} AND r0.${rt} < l.${lt} ORDER BY r0.${rt} DESC LIMIT 1) AS r ON TRUE`,
+  // Spark 3.4 and 3.5 reject ORDER BY / LIMIT in a correlated LATERAL subquery (SPARK-36191
+  // lifts that in 4.0); the row_number join runs on every 3.x.
+  latestBefore: (left, right, keys, lt, rt) => latestByRowNumber(left, right, keys, lt, rt),
   types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'STRING' },
 };
 

@@ -21,6 +21,23 @@ export interface BatchContext {
   readonly engine: DuckDBEngine;
   readonly compiled: CompiledFeatureSet;
   readonly log: EventLog;
+  /** The relation every query reads events from (the log, loaded once). */
+  readonly events: string;
+}
+
+/**
+ * Opens an engine and loads the log into one in-memory table: every view reads the events at
+ * least once, and a table scan is cheaper than decoding the Parquet files each time.
+ */
+export async function openBatch(compiled: CompiledFeatureSet, log: EventLog): Promise<BatchContext> {
+  const engine = await DuckDBEngine.open();
+  try {
+    await engine.run(`CREATE TEMP TABLE __log AS SELECT * FROM ${log.eventsRelation()}`);
+  } catch (e) {
+    engine.close();
+    throw e;
+  }
+  return { engine, compiled, log, events: '__log' };
 }
 
 export interface BatchReport {
@@ -45,17 +62,17 @@ export async function prepareQueries(ctx: BatchContext, source: string, rowExpr:
 }
 
 /** Computes every feature of `views` for `__queries` into `__features` (with request features when asked). */
-export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean): Promise<RequestFeatureStats> {
+export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean, onProgress?: (percent: number) => void): Promise<RequestFeatureStats> {
   const sql = renderFeatureSql({
     ir: ctx.compiled.ir,
     dialect: duckdb,
-    events: ctx.log.eventsRelation(),
+    events: ctx.events,
     items: ctx.log.itemsRelation(),
     users: ctx.log.usersRelation(),
     queries: '__queries',
     views,
   });
-  await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE __features AS ${sql}`);
+  await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE __features AS ${sql}`, onProgress);
   const stats: RequestFeatureStats = { errors: 0, firstError: null };
   if (withRequest && ctx.compiled.ir.requestFeatures.length > 0) await addRequestFeatures(ctx, views, stats);
   return stats;
@@ -130,8 +147,12 @@ export async function loadSpine(engine: DuckDBEngine, path: string): Promise<voi
   await engine.run(`CREATE OR REPLACE TEMP TABLE __spine AS SELECT rowid AS __row, * FROM __spine_raw`);
 }
 
-/** The SQL expression turning a spine's time column into ms, whatever its type; fails with the rows that do not parse. */
-export async function spineTimeExpr(engine: DuckDBEngine, column: string): Promise<string> {
+/**
+ * The SQL expression turning a spine's time column into ms, whatever its type; fails with the rows
+ * that do not parse. Text must carry a zone. A CSV column that DuckDB sniffed as a zoneless
+ * TIMESTAMP was written without one and is refused; a Parquet TIMESTAMP is UTC by its format.
+ */
+export async function spineTimeExpr(engine: DuckDBEngine, column: string, fromCsv = false): Promise<string> {
   const desc = await engine.query(`SELECT column_name, column_type FROM (DESCRIBE __spine)`);
   const col = desc.find((r) => r['column_name'] === column);
   if (!col) {
@@ -139,14 +160,19 @@ export async function spineTimeExpr(engine: DuckDBEngine, column: string): Promi
   }
   const type = String(col['column_type']);
   const c = duckdb.ident(column);
+  if (fromCsv && /^TIMESTAMP(\(\d\))?$|^TIMESTAMP_(S|MS|NS)$/.test(type)) {
+    const first = (await engine.query(`SELECT CAST(${c} AS VARCHAR) AS v FROM __spine LIMIT 1`))[0]?.['v'];
+    throw new RecsignalError('INVALID_INPUT', `spine: the times in '${column}' have no zone (e.g. ${String(first)}); write them with Z or an offset (2024-05-01T12:00:00Z), or as ms since the epoch`);
+  }
+  // A zoneless time is ambiguous: text must carry Z or an offset; a zoneless TIMESTAMP column is UTC.
   const expr = /INT|DECIMAL|DOUBLE|FLOAT/.test(type)
     ? `CAST(${c} AS BIGINT)`
     : /TIMESTAMP|DATE/.test(type)
-      ? `epoch_ms(CAST(${c} AS TIMESTAMPTZ))`
-      : `coalesce(TRY_CAST(${c} AS BIGINT), epoch_ms(TRY_CAST(${c} AS TIMESTAMPTZ)))`;
+      ? `epoch_ms(CAST(${c} AS TIMESTAMP${/WITH TIME ZONE|TIMESTAMPTZ/.test(type) ? ' WITH TIME ZONE' : ''}))`
+      : `coalesce(TRY_CAST(${c} AS BIGINT), CASE WHEN regexp_matches(trim(${c}), '(Z|z|[+-]\\d{2}:?\\d{2})$') THEN epoch_ms(TRY_CAST(trim(${c}) AS TIMESTAMPTZ)) END)`;
   const bad = await engine.query(`SELECT __row, CAST(${c} AS VARCHAR) AS v FROM __spine WHERE (${expr}) IS NULL LIMIT 5`);
   if (bad.length > 0) {
-    throw new RecsignalError('INVALID_INPUT', `spine: ${bad.length}${bad.length === 5 ? '+' : ''} rows have no usable time in '${column}' (e.g. row ${Number(bad[0]?.['__row']) + 1}: ${String(bad[0]?.['v'])}); give ms since the epoch or ISO-8601 with a zone`);
+    throw new RecsignalError('INVALID_INPUT', `spine: ${bad.length}${bad.length === 5 ? '+' : ''} rows have no usable time in '${column}' (e.g. row ${Number(bad[0]?.['__row']) + 1}: ${String(bad[0]?.['v'])}); give ms since the epoch or ISO-8601 with a zone (Z or +hh:mm)`);
   }
   return expr;
 }

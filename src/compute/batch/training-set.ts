@@ -6,11 +6,10 @@ import { RecsignalError } from '../../core/errors.ts';
 import type { FeatureValue, FeatureViewIR } from '../../features/ir.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { featureColumns } from '../../plan/rows.ts';
-import { DuckDBEngine } from '../../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../../store/offline/event-log.ts';
 import { duckdb } from './dialect.ts';
 import { renderEntityKeysSql } from './sql.ts';
-import { computeFeatures, fromSql, loadSpine, prepareQueries, spineTimeExpr, viewsForColumns, writeResult, type BatchReport } from './run.ts';
+import { computeFeatures, fromSql, loadSpine, openBatch, prepareQueries, spineTimeExpr, viewsForColumns, writeResult, type BatchReport } from './run.ts';
 
 export interface TrainingSetOptions {
   readonly compiled: CompiledFeatureSet;
@@ -22,19 +21,21 @@ export interface TrainingSetOptions {
   readonly tsColumn?: string;
   /** Only these views (default: every view whose keys the spine has). */
   readonly views?: readonly string[];
+  /** Percent done of the feature query, as DuckDB estimates it. */
+  readonly onProgress?: (percent: number) => void;
 }
 
 /** One output row per spine row, in spine order: the spine's columns, then every feature as of its time. */
 export async function buildTrainingSet(options: TrainingSetOptions): Promise<BatchReport> {
-  const engine = await DuckDBEngine.open();
+  const ctx = await openBatch(options.compiled, options.log);
+  const { engine } = ctx;
   try {
-    const ctx = { engine, compiled: options.compiled, log: options.log };
     await loadSpine(engine, options.spine);
-    const timeExpr = await spineTimeExpr(engine, options.tsColumn ?? 'ts');
+    const timeExpr = await spineTimeExpr(engine, options.tsColumn ?? 'ts', options.spine.toLowerCase().endsWith('.csv'));
     const spineCols = new Set((await engine.query(`SELECT column_name FROM (DESCRIBE __spine)`)).map((r) => String(r['column_name'])));
     const views = selectViews(options.compiled, spineCols, options.views);
     await prepareQueries(ctx, '__spine', '__row', timeExpr, views);
-    const requestErrors = await computeFeatures(ctx, views, true);
+    const requestErrors = await computeFeatures(ctx, views, true, options.onProgress);
     const columns = featureColumns(options.compiled.ir, views);
     const select = `SELECT s.* EXCLUDE (__row), f.* EXCLUDE (__row) FROM __spine AS s JOIN __features AS f USING (__row) ORDER BY s.__row`;
     await writeResult(engine, select, options.out, columns);
@@ -69,6 +70,8 @@ export interface BackfillOptions {
   readonly out: string;
   /** Only the views of these entities (default: all). */
   readonly entities?: readonly string[];
+  /** Per entity: its name and DuckDB's estimate of the percent done. */
+  readonly onProgress?: (entity: string, percent: number) => void;
 }
 
 /**
@@ -78,9 +81,9 @@ export interface BackfillOptions {
  */
 export async function backfill(options: BackfillOptions): Promise<BatchReport & { entities: Record<string, number> }> {
   const { compiled, log, at } = options;
-  const engine = await DuckDBEngine.open();
+  const ctx = await openBatch(compiled, log);
+  const { engine } = ctx;
   try {
-    const ctx = { engine, compiled, log };
     const groups = new Map<string, FeatureViewIR[]>();
     for (const v of compiled.ir.views) {
       if (options.entities && !options.entities.includes(v.entity.name)) continue;
@@ -93,9 +96,9 @@ export async function backfill(options: BackfillOptions): Promise<BatchReport & 
     let i = 0;
     for (const views of groups.values()) {
       const entity = (views[0] as FeatureViewIR).entity;
-      await engine.run(`CREATE OR REPLACE TEMP TABLE __keys AS ${renderEntityKeysSql({ ir: compiled.ir, dialect: duckdb, events: log.eventsRelation(), items: log.itemsRelation(), users: log.usersRelation() }, views, at)}`);
+      await engine.run(`CREATE OR REPLACE TEMP TABLE __keys AS ${renderEntityKeysSql({ ir: compiled.ir, dialect: duckdb, events: ctx.events, items: log.itemsRelation(), users: log.usersRelation() }, views, at)}`);
       await prepareQueries(ctx, '__keys', 'row_number() OVER ()', String(at), views);
-      await computeFeatures(ctx, views, false);
+      await computeFeatures(ctx, views, false, options.onProgress && ((p) => options.onProgress?.(entity.name, p)));
       const keyCols = entity.keys.map((k) => `q.${duckdb.ident(k)}`).join(', ');
       await engine.run(`CREATE OR REPLACE TEMP TABLE __part${i} AS SELECT ${duckdb.literal(entity.name)} AS entity, ${keyCols}, f.* EXCLUDE (__row) FROM __queries AS q JOIN __features AS f USING (__row) ORDER BY ${keyCols}`);
       counts[entity.name] = Number((await engine.query(`SELECT count(*) AS n FROM __part${i}`))[0]?.['n']);
@@ -122,9 +125,9 @@ export interface FeatureQuery {
  * Values in `featureColumns` order, histograms as objects.
  */
 export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, queries: readonly FeatureQuery[]): Promise<FeatureValue[][]> {
-  const engine = await DuckDBEngine.open();
+  const ctx = await openBatch(compiled, log);
+  const { engine } = ctx;
   try {
-    const ctx = { engine, compiled, log };
     const fieldNames = [...new Set(queries.flatMap((q) => Object.keys(q.fields).filter((f) => q.fields[f] !== undefined && q.fields[f] !== null)))];
     await engine.run(`CREATE TEMP TABLE __spine (__row BIGINT, ts BIGINT${fieldNames.map((f) => `, ${duckdb.ident(f)} VARCHAR`).join('')})`);
     const a = await engine.appender('__spine');

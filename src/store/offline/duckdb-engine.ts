@@ -16,14 +16,27 @@ export class DuckDBEngine {
     if (options.threads !== undefined) config['threads'] = String(options.threads);
     if (options.memoryLimit !== undefined) config['memory_limit'] = options.memoryLimit;
     const instance = await DuckDBInstance.create(path, config);
-    return new DuckDBEngine(instance, await instance.connect());
+    const connection = await instance.connect();
+    // Times are UTC everywhere: never let the machine's zone into a cast. Without the ICU
+    // extension DuckDB has no zones at all and is UTC already.
+    await connection.run(`SET TimeZone = 'UTC'`).catch(() => undefined);
+    return new DuckDBEngine(instance, connection);
   }
 
-  async run(sql: string): Promise<void> {
+  /** Runs SQL; with `onProgress`, reports DuckDB's own estimate of the percentage done while it runs. */
+  async run(sql: string, onProgress?: (percent: number) => void): Promise<void> {
+    const timer = onProgress
+      ? setInterval(() => {
+          const p = this.connection.progress.percentage;
+          if (p >= 0) onProgress(p);
+        }, 500)
+      : undefined;
     try {
       await this.connection.run(sql);
     } catch (cause) {
       throw new RecsignalError('QUERY_FAILED', `DuckDB failed: ${(cause as Error).message}`, { cause, sql });
+    } finally {
+      if (timer) clearInterval(timer);
     }
   }
 
