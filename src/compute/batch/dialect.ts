@@ -112,7 +112,9 @@ export const postgres: Dialect = {
 export const spark: Dialect = {
   name: 'spark',
   ident: (name) => `\`${name.replaceAll('`', '``')}\``,
-  literal,
+  // Spark reads a backslash in a string literal as an escape, and 'a''b' as two adjacent
+  // literals ('ab'): escape both with a backslash instead of doubling the quote.
+  literal: (value) => (typeof value === 'string' ? `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'` : literal(value)),
   floorDiv: (a, b) => `CAST(floor(CAST(${a} AS DOUBLE) / ${b}) AS BIGINT)`,
   fdiv: (a, b) => `(CAST(${a} AS DOUBLE) / ${b})`,
   pow2: (x) => `pow(2.0, ${x})`,

@@ -1,0 +1,381 @@
+/**
+ * Golden SQL: the exact text the one generator renders for a small feature set in each dialect
+ * (Drizzle's way: the SQL is in the test). A change of the generator or of a dialect hook shows
+ * here as a text diff to read, not only as a changed number elsewhere. PostgreSQL and DuckDB text
+ * also runs on a real engine (postgres-dialect.test.ts, differential.test.ts); Spark text does not
+ * (no Spark on this machine), so the notes above its test say what was checked by reading it.
+ *
+ * To regenerate after a deliberate change: GOLDEN_DUMP=<dir> writes <dir>/<dialect>.sql with the
+ * current text; read it, then paste it over the literal.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { agg, aggregationView, compileFeatureSet, defineFeatureSet, entity, lookupView, sessionView } from '../src/index.ts';
+import { duckdb, postgres, spark, type Dialect } from '../src/compute/batch/dialect.ts';
+import { renderFeatureSql } from '../src/compute/batch/sql.ts';
+
+const user = entity('user', ['user_id']);
+const item = entity('item', ['item_id']);
+
+/** One of each: a sliding window count with a filter, a lifetime last, a decayed sum, a lastK, a session view, a lookup. */
+const small = compileFeatureSet(
+  defineFeatureSet({
+    name: 'golden',
+    weights: { play: 1, complete: 3 },
+    views: [
+      aggregationView({
+        name: 'u',
+        entity: user,
+        aggregations: [
+          agg.count({ types: ['play'], where: { device: ['tv'] }, windows: [{ length: '2h', hop: '30m' }] }),
+          agg.last('item_id', { windows: ['lifetime'] }),
+          agg.decayedSum('weight', '1h', { windows: ['lifetime'] }),
+          agg.lastK('item_id', 3, { windows: ['lifetime'] }),
+        ],
+      }),
+      sessionView({ name: 's', entity: user, gap: '30m' }),
+      lookupView({ name: 'im', entity: item, table: 'items', columns: ['year'] }),
+    ],
+  }),
+);
+
+function render(dialect: Dialect): string {
+  const sql = renderFeatureSql({ ir: small.ir, dialect, events: 'events', items: 'items', users: null, queries: 'queries' });
+  const dump = process.env['GOLDEN_DUMP'];
+  if (dump) {
+    mkdirSync(dump, { recursive: true });
+    writeFileSync(join(dump, `${dialect.name}.sql`), `${sql}\n`);
+  }
+  return sql;
+}
+
+// DuckDB runs this path in differential.test.ts. Sliding counts and lifetime last / decayed sums
+// take window functions over events ∪ query rows with per-row RANGE offsets (DuckDB only);
+// `1 PRECEDING` on integer ms is what keeps ts < t. The decayed sum is re-based per bucket of
+// 256 half-lives (921600000 ms here) so 2^((ts - base) / h) stays in [1, 2^256): no overflow.
+test('golden SQL: duckdb', () => {
+  assert.equal(render(duckdb), `WITH
+__ev AS (
+  SELECT event_id, user_id, item_id, ts, type, value, duration, device, country, session_id,
+    CASE WHEN duration > 0 THEN (CAST(value AS DOUBLE) / duration) END AS watch_fraction,
+    CAST(CASE type WHEN 'play' THEN 1 WHEN 'complete' THEN 3 ELSE 0 END AS DOUBLE) AS weight,
+    (CAST(floor(CAST(ts AS DOUBLE) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT)) AS hour_of_day,
+    CASE WHEN (CAST(floor(CAST(ts AS DOUBLE) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT)) < 6 THEN 'night' WHEN (CAST(floor(CAST(ts AS DOUBLE) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT)) < 12 THEN 'morning' WHEN (CAST(floor(CAST(ts AS DOUBLE) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT)) < 18 THEN 'afternoon' ELSE 'evening' END AS hour_bucket,
+    CASE WHEN (CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT) + 4) - 7 * CAST(floor(CAST((CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT) + 4) AS DOUBLE) / 7) AS BIGINT) IN (0, 6) THEN 'weekend' ELSE 'weekday' END AS day_type
+  FROM events
+),
+v0__q AS (
+  SELECT DISTINCT "user_id" AS __k0, __t FROM queries WHERE "user_id" IS NOT NULL
+),
+v0__s AS (
+  SELECT "user_id" AS __k0, s.* FROM (SELECT * FROM __ev) AS s WHERE "user_id" IS NOT NULL
+),
+v0__j AS (
+  SELECT qq.__t, s.*
+  FROM v0__q AS qq JOIN v0__s AS s ON s.__k0 = qq.__k0 AND s.ts < qq.__t
+),
+v0__l0 AS (
+  SELECT __k0, __t, list(val ORDER BY rn) FILTER (WHERE rn <= 3) AS "item_id_last3_lifetime" FROM (SELECT __k0, __t, val, row_number() OVER (PARTITION BY __k0, __t ORDER BY m DESC, val DESC) AS rn FROM (SELECT __k0, __t, CAST("item_id" AS VARCHAR) AS val, max(ts) AS m FROM v0__j WHERE "item_id" IS NOT NULL GROUP BY __k0, __t, CAST("item_id" AS VARCHAR)) AS g) AS r GROUP BY __k0, __t
+),
+v0__u AS (
+  SELECT __k0, ts, "event_id", "type", "device", "item_id", "weight", FALSE AS __is_q FROM v0__s
+  UNION ALL
+  SELECT __k0, __t AS ts, NULL AS "event_id", NULL AS "type", NULL AS "device", NULL AS "item_id", NULL AS "weight", TRUE AS __is_q FROM v0__q
+),
+v0__w AS (
+  SELECT __k0, __t, "play_device_tv_count_2h", "item_id_last_lifetime", __c2 FROM (
+    SELECT __k0, ts AS __t, __is_q,
+      NULLIF(count(*) FILTER (WHERE type IN ('play') AND "device" IN ('tv') AND NOT __is_q) OVER w0, 0) AS "play_device_tv_count_2h",
+      arg_max("item_id", (ts, event_id)) FILTER (WHERE NOT __is_q AND "item_id" IS NOT NULL) OVER w1 AS "item_id_last_lifetime",
+      sum("weight" * pow(2.0, (CAST(ts - CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000))) FILTER (WHERE NOT __is_q AND "weight" IS NOT NULL) OVER w2 AS __c2
+    FROM v0__u
+    WINDOW w0 AS (PARTITION BY __k0 ORDER BY ts RANGE BETWEEN (ts - CAST(floor(CAST(ts - 7200000 AS DOUBLE) / 1800000) AS BIGINT) * 1800000) PRECEDING AND 1 PRECEDING),
+      w1 AS (PARTITION BY __k0 ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+      w2 AS (PARTITION BY __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+  ) AS x WHERE __is_q
+),
+v0__b2 AS (
+  SELECT __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) AS b, sum("weight" * pow(2.0, (CAST(ts - CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000))) AS total
+  FROM v0__s WHERE "weight" IS NOT NULL GROUP BY __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT)
+),
+v0__d2 AS (
+  SELECT w.__k0, w.__t,
+    CASE WHEN count(b.b) > 0 OR w.__c2 IS NOT NULL THEN (coalesce(sum(b.total * pow(2.0, (CAST(b.b * 921600000 - CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000))), 0) + coalesce(w.__c2, 0))
+      * pow(2.0, (CAST(CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT) * 921600000 - w.__t AS DOUBLE) / 3600000)) END AS "weight_decayed_sum_hl1h_lifetime"
+  FROM v0__w AS w LEFT JOIN v0__b2 AS b ON b.__k0 = w.__k0 AND b.b < CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT)
+  GROUP BY w.__k0, w.__t, w.__c2
+),
+v0 AS (
+  SELECT qq.*, p0."item_id_last3_lifetime", p1."play_device_tv_count_2h", p1."item_id_last_lifetime", p2."weight_decayed_sum_hl1h_lifetime"
+  FROM v0__q AS qq
+  LEFT JOIN v0__l0 AS p0 ON p0.__k0 = qq.__k0 AND p0.__t = qq.__t
+  LEFT JOIN v0__w AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
+  LEFT JOIN v0__d2 AS p2 ON p2.__k0 = qq.__k0 AND p2.__t = qq.__t
+),
+v1__e AS (
+  SELECT user_id, ts, item_id FROM __ev WHERE TRUE
+),
+v1__t AS (
+  SELECT user_id, ts, count(*) AS n FROM v1__e GROUP BY user_id, ts
+),
+v1__g AS (
+  SELECT user_id, ts, n, CASE WHEN ts - lag(ts) OVER (PARTITION BY user_id ORDER BY ts) < 1800000 THEN 0 ELSE 1 END AS new_session FROM v1__t
+),
+v1__i AS (
+  SELECT user_id, ts, n, sum(new_session) OVER (PARTITION BY user_id ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sid FROM v1__g
+),
+v1__f AS (
+  SELECT user_id, ts, count(DISTINCT item_id) AS new_items FROM (SELECT e.user_id, e.ts, e.item_id, min(e.ts) OVER (PARTITION BY e.user_id, i.sid, e.item_id) AS first_ts FROM v1__e AS e JOIN v1__i AS i ON i.user_id = e.user_id AND i.ts = e.ts WHERE e.item_id IS NOT NULL) AS x
+  WHERE ts = first_ts GROUP BY user_id, ts
+),
+v1__p AS (
+  SELECT i.user_id, i.ts, min(i.ts) OVER (PARTITION BY i.user_id, i.sid) AS start_ts,
+    sum(i.n) OVER (PARTITION BY i.user_id, i.sid ORDER BY i.ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS events,
+    sum(coalesce(f.new_items, 0)) OVER (PARTITION BY i.user_id, i.sid ORDER BY i.ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS items
+  FROM v1__i AS i LEFT JOIN v1__f AS f ON f.user_id = i.user_id AND f.ts = i.ts
+),
+v1__q AS (
+  SELECT DISTINCT user_id, __t FROM queries WHERE user_id IS NOT NULL
+),
+v1 AS (
+  SELECT l.user_id AS __k0, l.__t,
+    CASE WHEN l.__t - r.ts < 1800000 THEN r.events END AS session_event_count,
+    CASE WHEN l.__t - r.ts < 1800000 THEN r.items END AS session_item_count,
+    CASE WHEN l.__t - r.ts < 1800000 THEN r.ts - r.start_ts END AS session_length_ms,
+    CASE WHEN l.__t - r.ts < 1800000 THEN l.__t - r.start_ts END AS session_age_ms
+  FROM v1__q AS l ASOF LEFT JOIN v1__p AS r ON l.user_id = r.user_id AND l.__t > r.ts
+),
+v2 AS (
+  SELECT CAST(item_id AS VARCHAR) AS __k0, "year"
+  FROM items
+)
+SELECT
+  q.__row AS __row,
+  coalesce(v0."play_device_tv_count_2h", 0) AS "u__play_device_tv_count_2h",
+  v0."item_id_last_lifetime" AS "u__item_id_last_lifetime",
+  coalesce(v0."weight_decayed_sum_hl1h_lifetime", CAST(0 AS DOUBLE)) AS "u__weight_decayed_sum_hl1h_lifetime",
+  coalesce(v0."item_id_last3_lifetime", CAST([] AS VARCHAR[])) AS "u__item_id_last3_lifetime",
+  coalesce(v1.session_event_count, 0) AS "s__session_event_count",
+  coalesce(v1.session_item_count, 0) AS "s__session_item_count",
+  v1.session_length_ms AS "s__session_length_ms",
+  v1.session_age_ms AS "s__session_age_ms",
+  v2."year" AS "im__year"
+FROM queries AS q
+LEFT JOIN v0 ON v0.__k0 = q."user_id" AND v0.__t = q.__t
+LEFT JOIN v1 ON v1.__k0 = q."user_id" AND v1.__t = q.__t
+LEFT JOIN v2 ON v2.__k0 = q."item_id"
+ORDER BY q.__row`);
+});
+
+// PostgreSQL runs this path in postgres-dialect.test.ts. Its RANGE offsets must be constant, so
+// every aggregation takes the range join + GROUP BY. Hooks to notice: pow2 guards power()
+// (which raises 'value out of range: underflow' instead of returning 0), first/last are
+// (array_agg(... ORDER BY ...) FILTER (...))[1], and the session's latest-state join is a
+// row_number() join, not LATERAL (which re-ran the session CTE's window functions per query row).
+test('golden SQL: postgres', () => {
+  assert.equal(render(postgres), `WITH
+__ev AS (
+  SELECT event_id, user_id, item_id, ts, type, value, duration, device, country, session_id,
+    CASE WHEN duration > 0 THEN (CAST(value AS DOUBLE PRECISION) / duration) END AS watch_fraction,
+    CAST(CASE type WHEN 'play' THEN 1 WHEN 'complete' THEN 3 ELSE 0 END AS DOUBLE PRECISION) AS weight,
+    (CAST(floor(CAST(ts AS DOUBLE PRECISION) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE PRECISION) / 86400000) AS BIGINT)) AS hour_of_day,
+    CASE WHEN (CAST(floor(CAST(ts AS DOUBLE PRECISION) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE PRECISION) / 86400000) AS BIGINT)) < 6 THEN 'night' WHEN (CAST(floor(CAST(ts AS DOUBLE PRECISION) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE PRECISION) / 86400000) AS BIGINT)) < 12 THEN 'morning' WHEN (CAST(floor(CAST(ts AS DOUBLE PRECISION) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE PRECISION) / 86400000) AS BIGINT)) < 18 THEN 'afternoon' ELSE 'evening' END AS hour_bucket,
+    CASE WHEN (CAST(floor(CAST(ts AS DOUBLE PRECISION) / 86400000) AS BIGINT) + 4) - 7 * CAST(floor(CAST((CAST(floor(CAST(ts AS DOUBLE PRECISION) / 86400000) AS BIGINT) + 4) AS DOUBLE PRECISION) / 7) AS BIGINT) IN (0, 6) THEN 'weekend' ELSE 'weekday' END AS day_type
+  FROM events
+),
+v0__q AS (
+  SELECT DISTINCT "user_id" AS __k0, __t FROM queries WHERE "user_id" IS NOT NULL
+),
+v0__s AS (
+  SELECT "user_id" AS __k0, s.* FROM (SELECT * FROM __ev) AS s WHERE "user_id" IS NOT NULL
+),
+v0__j AS (
+  SELECT qq.__t, s.*
+  FROM v0__q AS qq JOIN v0__s AS s ON s.__k0 = qq.__k0 AND s.ts < qq.__t
+),
+v0__a AS (
+  SELECT __k0, __t,
+    NULLIF(count(*) FILTER (WHERE ts >= CAST(floor(CAST(__t - 7200000 AS DOUBLE PRECISION) / 1800000) AS BIGINT) * 1800000 AND type IN ('play') AND "device" IN ('tv')), 0) AS "play_device_tv_count_2h",
+    (array_agg("item_id" ORDER BY ts DESC, event_id DESC) FILTER (WHERE "item_id" IS NOT NULL))[1] AS "item_id_last_lifetime",
+    sum("weight" * CASE WHEN (CAST(ts - __t AS DOUBLE PRECISION) / 3600000) > -1075 THEN power(2.0::double precision, (CAST(ts - __t AS DOUBLE PRECISION) / 3600000)) ELSE 0.0::double precision END) FILTER (WHERE "weight" IS NOT NULL) AS "weight_decayed_sum_hl1h_lifetime"
+  FROM v0__j GROUP BY __k0, __t
+),
+v0__l0 AS (
+  SELECT __k0, __t, array_agg(val ORDER BY rn) FILTER (WHERE rn <= 3) AS "item_id_last3_lifetime" FROM (SELECT __k0, __t, val, row_number() OVER (PARTITION BY __k0, __t ORDER BY m DESC, val DESC) AS rn FROM (SELECT __k0, __t, CAST("item_id" AS VARCHAR) AS val, max(ts) AS m FROM v0__j WHERE "item_id" IS NOT NULL GROUP BY __k0, __t, CAST("item_id" AS VARCHAR)) AS g) AS r GROUP BY __k0, __t
+),
+v0 AS (
+  SELECT qq.*, p0."play_device_tv_count_2h", p0."item_id_last_lifetime", p0."weight_decayed_sum_hl1h_lifetime", p1."item_id_last3_lifetime"
+  FROM v0__q AS qq
+  LEFT JOIN v0__a AS p0 ON p0.__k0 = qq.__k0 AND p0.__t = qq.__t
+  LEFT JOIN v0__l0 AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
+),
+v1__e AS (
+  SELECT user_id, ts, item_id FROM __ev WHERE TRUE
+),
+v1__t AS (
+  SELECT user_id, ts, count(*) AS n FROM v1__e GROUP BY user_id, ts
+),
+v1__g AS (
+  SELECT user_id, ts, n, CASE WHEN ts - lag(ts) OVER (PARTITION BY user_id ORDER BY ts) < 1800000 THEN 0 ELSE 1 END AS new_session FROM v1__t
+),
+v1__i AS (
+  SELECT user_id, ts, n, sum(new_session) OVER (PARTITION BY user_id ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sid FROM v1__g
+),
+v1__f AS (
+  SELECT user_id, ts, count(DISTINCT item_id) AS new_items FROM (SELECT e.user_id, e.ts, e.item_id, min(e.ts) OVER (PARTITION BY e.user_id, i.sid, e.item_id) AS first_ts FROM v1__e AS e JOIN v1__i AS i ON i.user_id = e.user_id AND i.ts = e.ts WHERE e.item_id IS NOT NULL) AS x
+  WHERE ts = first_ts GROUP BY user_id, ts
+),
+v1__p AS (
+  SELECT i.user_id, i.ts, min(i.ts) OVER (PARTITION BY i.user_id, i.sid) AS start_ts,
+    sum(i.n) OVER (PARTITION BY i.user_id, i.sid ORDER BY i.ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS events,
+    sum(coalesce(f.new_items, 0)) OVER (PARTITION BY i.user_id, i.sid ORDER BY i.ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS items
+  FROM v1__i AS i LEFT JOIN v1__f AS f ON f.user_id = i.user_id AND f.ts = i.ts
+),
+v1__q AS (
+  SELECT DISTINCT user_id, __t FROM queries WHERE user_id IS NOT NULL
+),
+v1 AS (
+  SELECT l.user_id AS __k0, l.__t,
+    CASE WHEN l.__t - r.ts < 1800000 THEN r.events END AS session_event_count,
+    CASE WHEN l.__t - r.ts < 1800000 THEN r.items END AS session_item_count,
+    CASE WHEN l.__t - r.ts < 1800000 THEN r.ts - r.start_ts END AS session_length_ms,
+    CASE WHEN l.__t - r.ts < 1800000 THEN l.__t - r.start_ts END AS session_age_ms
+  FROM v1__q AS l LEFT JOIN (SELECT * FROM (SELECT r0.*, l0.user_id AS __lk0, l0.__t AS __lt, row_number() OVER (PARTITION BY l0.user_id, l0.__t ORDER BY r0.ts DESC) AS __rn FROM v1__q AS l0 JOIN v1__p AS r0 ON r0.user_id = l0.user_id AND r0.ts < l0.__t) AS r1 WHERE __rn = 1) AS r ON r.__lk0 = l.user_id AND r.__lt = l.__t
+),
+v2 AS (
+  SELECT CAST(item_id AS VARCHAR) AS __k0, "year"
+  FROM items
+)
+SELECT
+  q.__row AS __row,
+  coalesce(v0."play_device_tv_count_2h", 0) AS "u__play_device_tv_count_2h",
+  v0."item_id_last_lifetime" AS "u__item_id_last_lifetime",
+  coalesce(v0."weight_decayed_sum_hl1h_lifetime", CAST(0 AS DOUBLE PRECISION)) AS "u__weight_decayed_sum_hl1h_lifetime",
+  coalesce(v0."item_id_last3_lifetime", CAST(ARRAY[] AS VARCHAR[])) AS "u__item_id_last3_lifetime",
+  coalesce(v1.session_event_count, 0) AS "s__session_event_count",
+  coalesce(v1.session_item_count, 0) AS "s__session_item_count",
+  v1.session_length_ms AS "s__session_length_ms",
+  v1.session_age_ms AS "s__session_age_ms",
+  v2."year" AS "im__year"
+FROM queries AS q
+LEFT JOIN v0 ON v0.__k0 = q."user_id" AND v0.__t = q.__t
+LEFT JOIN v1 ON v1.__k0 = q."user_id" AND v1.__t = q.__t
+LEFT JOIN v2 ON v2.__k0 = q."item_id"
+ORDER BY q.__row`);
+});
+
+// Spark SQL 3.4, read, not run. Checked by reading: FILTER on aggregates (3.0+), max_by over a
+// struct ordering, collect_list + array_sort over struct(rn, val) then
+// transform(..., x -> x.v), CAST(array() AS ARRAY<STRING>), backticked identifiers, unquoted
+// identifiers that start with `_`. Questionable:
+// - The point-in-time join was LEFT JOIN LATERAL (... ORDER BY ... LIMIT 1), which Spark
+//   rejects before 4.0 (SPARK-36191); it is now the row_number() join below.
+// - String literals: Spark reads a backslash as an escape and 'a''b' as 'ab', so the spark hook
+//   escapes with backslashes; nothing here contains either, so the text is as for the others.
+// - 0.5-style literals are DECIMAL in Spark; every one sits under CAST(... AS DOUBLE) or
+//   multiplies a DOUBLE, so results are doubles as elsewhere.
+// - Nothing in this set uses explode(): a `via` view renders SELECT DISTINCT ..., explode(...),
+//   which Spark accepts (one generator per SELECT) but is not exercised here.
+// - ORDER BY on strings (last-k ties) is Spark's binary order, as in DuckDB and the reference.
+test('golden SQL: spark', () => {
+  assert.equal(render(spark), `WITH
+__ev AS (
+  SELECT event_id, user_id, item_id, ts, type, value, duration, device, country, session_id,
+    CASE WHEN duration > 0 THEN (CAST(value AS DOUBLE) / duration) END AS watch_fraction,
+    CAST(CASE type WHEN 'play' THEN 1 WHEN 'complete' THEN 3 ELSE 0 END AS DOUBLE) AS weight,
+    (CAST(floor(CAST(ts AS DOUBLE) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT)) AS hour_of_day,
+    CASE WHEN (CAST(floor(CAST(ts AS DOUBLE) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT)) < 6 THEN 'night' WHEN (CAST(floor(CAST(ts AS DOUBLE) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT)) < 12 THEN 'morning' WHEN (CAST(floor(CAST(ts AS DOUBLE) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT)) < 18 THEN 'afternoon' ELSE 'evening' END AS hour_bucket,
+    CASE WHEN (CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT) + 4) - 7 * CAST(floor(CAST((CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT) + 4) AS DOUBLE) / 7) AS BIGINT) IN (0, 6) THEN 'weekend' ELSE 'weekday' END AS day_type
+  FROM events
+),
+v0__q AS (
+  SELECT DISTINCT \`user_id\` AS __k0, __t FROM queries WHERE \`user_id\` IS NOT NULL
+),
+v0__s AS (
+  SELECT \`user_id\` AS __k0, s.* FROM (SELECT * FROM __ev) AS s WHERE \`user_id\` IS NOT NULL
+),
+v0__j AS (
+  SELECT qq.__t, s.*
+  FROM v0__q AS qq JOIN v0__s AS s ON s.__k0 = qq.__k0 AND s.ts < qq.__t
+),
+v0__a AS (
+  SELECT __k0, __t,
+    NULLIF(count(*) FILTER (WHERE ts >= CAST(floor(CAST(__t - 7200000 AS DOUBLE) / 1800000) AS BIGINT) * 1800000 AND type IN ('play') AND \`device\` IN ('tv')), 0) AS \`play_device_tv_count_2h\`,
+    max_by(\`item_id\`, struct(ts, event_id)) FILTER (WHERE \`item_id\` IS NOT NULL) AS \`item_id_last_lifetime\`,
+    sum(\`weight\` * pow(2.0, (CAST(ts - __t AS DOUBLE) / 3600000))) FILTER (WHERE \`weight\` IS NOT NULL) AS \`weight_decayed_sum_hl1h_lifetime\`
+  FROM v0__j GROUP BY __k0, __t
+),
+v0__l0 AS (
+  SELECT __k0, __t, transform(array_sort(collect_list(struct(rn AS o, val AS v)) FILTER (WHERE rn <= 3)), x -> x.v) AS \`item_id_last3_lifetime\` FROM (SELECT __k0, __t, val, row_number() OVER (PARTITION BY __k0, __t ORDER BY m DESC, val DESC) AS rn FROM (SELECT __k0, __t, CAST(\`item_id\` AS STRING) AS val, max(ts) AS m FROM v0__j WHERE \`item_id\` IS NOT NULL GROUP BY __k0, __t, CAST(\`item_id\` AS STRING)) AS g) AS r GROUP BY __k0, __t
+),
+v0 AS (
+  SELECT qq.*, p0.\`play_device_tv_count_2h\`, p0.\`item_id_last_lifetime\`, p0.\`weight_decayed_sum_hl1h_lifetime\`, p1.\`item_id_last3_lifetime\`
+  FROM v0__q AS qq
+  LEFT JOIN v0__a AS p0 ON p0.__k0 = qq.__k0 AND p0.__t = qq.__t
+  LEFT JOIN v0__l0 AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
+),
+v1__e AS (
+  SELECT user_id, ts, item_id FROM __ev WHERE TRUE
+),
+v1__t AS (
+  SELECT user_id, ts, count(*) AS n FROM v1__e GROUP BY user_id, ts
+),
+v1__g AS (
+  SELECT user_id, ts, n, CASE WHEN ts - lag(ts) OVER (PARTITION BY user_id ORDER BY ts) < 1800000 THEN 0 ELSE 1 END AS new_session FROM v1__t
+),
+v1__i AS (
+  SELECT user_id, ts, n, sum(new_session) OVER (PARTITION BY user_id ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sid FROM v1__g
+),
+v1__f AS (
+  SELECT user_id, ts, count(DISTINCT item_id) AS new_items FROM (SELECT e.user_id, e.ts, e.item_id, min(e.ts) OVER (PARTITION BY e.user_id, i.sid, e.item_id) AS first_ts FROM v1__e AS e JOIN v1__i AS i ON i.user_id = e.user_id AND i.ts = e.ts WHERE e.item_id IS NOT NULL) AS x
+  WHERE ts = first_ts GROUP BY user_id, ts
+),
+v1__p AS (
+  SELECT i.user_id, i.ts, min(i.ts) OVER (PARTITION BY i.user_id, i.sid) AS start_ts,
+    sum(i.n) OVER (PARTITION BY i.user_id, i.sid ORDER BY i.ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS events,
+    sum(coalesce(f.new_items, 0)) OVER (PARTITION BY i.user_id, i.sid ORDER BY i.ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS items
+  FROM v1__i AS i LEFT JOIN v1__f AS f ON f.user_id = i.user_id AND f.ts = i.ts
+),
+v1__q AS (
+  SELECT DISTINCT user_id, __t FROM queries WHERE user_id IS NOT NULL
+),
+v1 AS (
+  SELECT l.user_id AS __k0, l.__t,
+    CASE WHEN l.__t - r.ts < 1800000 THEN r.events END AS session_event_count,
+    CASE WHEN l.__t - r.ts < 1800000 THEN r.items END AS session_item_count,
+    CASE WHEN l.__t - r.ts < 1800000 THEN r.ts - r.start_ts END AS session_length_ms,
+    CASE WHEN l.__t - r.ts < 1800000 THEN l.__t - r.start_ts END AS session_age_ms
+  FROM v1__q AS l LEFT JOIN (SELECT * FROM (SELECT r0.*, l0.user_id AS __lk0, l0.__t AS __lt, row_number() OVER (PARTITION BY l0.user_id, l0.__t ORDER BY r0.ts DESC) AS __rn FROM v1__q AS l0 JOIN v1__p AS r0 ON r0.user_id = l0.user_id AND r0.ts < l0.__t) AS r1 WHERE __rn = 1) AS r ON r.__lk0 = l.user_id AND r.__lt = l.__t
+),
+v2 AS (
+  SELECT CAST(item_id AS STRING) AS __k0, \`year\`
+  FROM items
+)
+SELECT
+  q.__row AS __row,
+  coalesce(v0.\`play_device_tv_count_2h\`, 0) AS \`u__play_device_tv_count_2h\`,
+  v0.\`item_id_last_lifetime\` AS \`u__item_id_last_lifetime\`,
+  coalesce(v0.\`weight_decayed_sum_hl1h_lifetime\`, CAST(0 AS DOUBLE)) AS \`u__weight_decayed_sum_hl1h_lifetime\`,
+  coalesce(v0.\`item_id_last3_lifetime\`, CAST(array() AS ARRAY<STRING>)) AS \`u__item_id_last3_lifetime\`,
+  coalesce(v1.session_event_count, 0) AS \`s__session_event_count\`,
+  coalesce(v1.session_item_count, 0) AS \`s__session_item_count\`,
+  v1.session_length_ms AS \`s__session_length_ms\`,
+  v1.session_age_ms AS \`s__session_age_ms\`,
+  v2.\`year\` AS \`im__year\`
+FROM queries AS q
+LEFT JOIN v0 ON v0.__k0 = q.\`user_id\` AND v0.__t = q.__t
+LEFT JOIN v1 ON v1.__k0 = q.\`user_id\` AND v1.__t = q.__t
+LEFT JOIN v2 ON v2.__k0 = q.\`item_id\`
+ORDER BY q.__row`);
+});
+
+test('string literals: standard SQL doubles the quote, Spark escapes with a backslash', () => {
+  const s = "it's a \\ b";
+  assert.equal(duckdb.literal(s), "'it''s a \\ b'");
+  assert.equal(postgres.literal(s), "'it''s a \\ b'");
+  assert.equal(spark.literal(s), "'it\\'s a \\\\ b'");
+  assert.equal(spark.literal(0.5), '0.5');
+  assert.equal(spark.literal(null), 'NULL');
+});
