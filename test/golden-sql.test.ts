@@ -198,12 +198,12 @@ v0__j AS (
 v0__a AS (
   SELECT __k0, __t,
     NULLIF(count(*) FILTER (WHERE ts >= CAST(floor(CAST(__t - 7200000 AS DOUBLE PRECISION) / 1800000) AS BIGINT) * 1800000 AND type IN ('play') AND "device" IN ('tv')), 0) AS "play_device_tv_count_2h",
-    (array_agg("item_id" ORDER BY ts DESC, event_id DESC) FILTER (WHERE "item_id" IS NOT NULL))[1] AS "item_id_last_lifetime",
+    (array_agg("item_id" ORDER BY ts DESC, (event_id) COLLATE "C" DESC) FILTER (WHERE "item_id" IS NOT NULL))[1] AS "item_id_last_lifetime",
     sum("weight" * CASE WHEN (CAST(ts - __t AS DOUBLE PRECISION) / 3600000) > -1075 THEN power(2.0::double precision, (CAST(ts - __t AS DOUBLE PRECISION) / 3600000)) ELSE 0.0::double precision END) FILTER (WHERE "weight" IS NOT NULL) AS "weight_decayed_sum_hl1h_lifetime"
   FROM v0__j GROUP BY __k0, __t
 ),
 v0__l0 AS (
-  SELECT __k0, __t, array_agg(val ORDER BY rn) FILTER (WHERE rn <= 3) AS "item_id_last3_lifetime" FROM (SELECT __k0, __t, val, row_number() OVER (PARTITION BY __k0, __t ORDER BY m DESC, val DESC) AS rn FROM (SELECT __k0, __t, CAST("item_id" AS VARCHAR) AS val, max(ts) AS m FROM v0__j WHERE "item_id" IS NOT NULL GROUP BY __k0, __t, CAST("item_id" AS VARCHAR)) AS g) AS r GROUP BY __k0, __t
+  SELECT __k0, __t, array_agg(val ORDER BY rn) FILTER (WHERE rn <= 3) AS "item_id_last3_lifetime" FROM (SELECT __k0, __t, val, row_number() OVER (PARTITION BY __k0, __t ORDER BY m DESC, (val) COLLATE "C" DESC) AS rn FROM (SELECT __k0, __t, CAST("item_id" AS VARCHAR) AS val, max(ts) AS m FROM v0__j WHERE "item_id" IS NOT NULL GROUP BY __k0, __t, CAST("item_id" AS VARCHAR)) AS g) AS r GROUP BY __k0, __t
 ),
 v0 AS (
   SELECT qq.*, p0."play_device_tv_count_2h", p0."item_id_last_lifetime", p0."weight_decayed_sum_hl1h_lifetime", p1."item_id_last3_lifetime"

@@ -36,6 +36,8 @@ export interface CompiledFeatureSet {
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 const INPUT_OPS = new Set(['sum', 'mean', 'min', 'max', 'stddev', 'decayed_sum', 'decayed_mean']);
+const CATEGORY_OPS = new Set(['last_k', 'top_k', 'histogram']);
+const CONTINUOUS_COLUMNS = new Set(['value', 'duration', 'watch_fraction', 'weight']);
 
 /** Chronon's default hop for a window length: 5 minutes below 12 hours, 1 hour below 12 days, else 1 day. */
 export function defaultHop(lengthMs: number): number {
@@ -201,6 +203,7 @@ function compileAgg(a: AggDef, path: string, knownTypes: ReadonlySet<string>, co
   if (input !== null) {
     if (!columns.has(input)) problems.push({ path: `${path}.input`, message: `'${input}' is not a column of the view's event rows`, fix: `use one of: ${[...columns].join(', ')}` });
     else if (INPUT_OPS.has(op) && !NUMERIC_COLUMNS.has(input)) problems.push({ path: `${path}.input`, message: `${op} needs a numeric column, '${input}' is not`, fix: `use one of: ${[...NUMERIC_COLUMNS].join(', ')}` });
+    else if (CATEGORY_OPS.has(op) && CONTINUOUS_COLUMNS.has(input)) problems.push({ path: `${path}.input`, message: `${op} groups by category, and '${input}' is a continuous number`, fix: 'use a categorical column such as item_id, genre, device or hour_of_day' });
   }
   if (a.weight !== null && !NUMERIC_COLUMNS.has(a.weight)) problems.push({ path: `${path}.weight`, message: `'${a.weight}' is not a numeric column`, fix: `use one of: ${[...NUMERIC_COLUMNS].join(', ')}` });
   let halfLifeMs: number | null = null;

@@ -12,13 +12,13 @@ export const PG_START_HINT = 'start it with: pg_ctlcluster --skip-systemctl-redi
 export type TestPostgres = { readonly client: pg.Client; readonly skip: false } | { readonly client: null; readonly skip: string };
 
 /**
- * Connects to 127.0.0.1:5432, database `test` (trust auth), as `postgres` or else `root`.
+ * Connects to 127.0.0.1:`port` (5432), database `test` (trust auth), as `postgres` or else `root`.
  * In CI (CI=true) an unreachable server is an error, never a skip: the services are part of the run.
  */
-export async function openTestPostgres(): Promise<TestPostgres> {
+export async function openTestPostgres(port = 5432): Promise<TestPostgres> {
   const problems: string[] = [];
   for (const user of ['postgres', 'root']) {
-    const client = new pg.Client({ host: '127.0.0.1', port: 5432, database: 'test', user, connectionTimeoutMillis: 3000 });
+    const client = new pg.Client({ host: '127.0.0.1', port, database: 'test', user, connectionTimeoutMillis: 3000 });
     client.on('error', () => {}); // a dropped connection surfaces on the next query instead
     try {
       await client.connect();
@@ -28,7 +28,7 @@ export async function openTestPostgres(): Promise<TestPostgres> {
       await client.end().catch(() => {});
     }
   }
-  const message = `PostgreSQL is not reachable on 127.0.0.1:5432 (database test; ${problems.join('; ')})`;
+  const message = `PostgreSQL is not reachable on 127.0.0.1:${port} (database test; ${problems.join('; ')})`;
   if (process.env['CI'] === 'true') throw new Error(`${message}. CI must run it: .ci/run starts it, or ${PG_START_HINT}`);
   return { client: null, skip: `${message}; ${PG_START_HINT}` };
 }

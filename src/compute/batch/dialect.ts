@@ -6,6 +6,14 @@
 
 export interface Dialect {
   readonly name: 'duckdb' | 'postgres' | 'spark';
+  /**
+   * The point-in-time strategy: true when window frames accept a per-row RANGE offset (DuckDB),
+   * so scalar aggregations run as window functions over events and query rows together; false
+   * when offsets must be constant (PostgreSQL, Spark), so every aggregation takes the range join.
+   */
+  readonly variableFrames: boolean;
+  /** Text compared byte by byte (ties in ordering must break the same way on every engine). */
+  binaryText(expr: string): string;
   /** A quoted identifier. */
   ident(name: string): string;
   /** A literal value (string, number, boolean, null). */
@@ -83,6 +91,8 @@ export const duckdb: Dialect = {
   latestBefore: (left, right, keys, lt, rt) =>
     `${left} AS l ASOF LEFT JOIN ${right} AS r ON ${keys.map((k) => `l.${k} = r.${k}`).join(' AND ')} AND l.${lt} > r.${rt}`,
   types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'VARCHAR' },
+  variableFrames: true,
+  binaryText: (e) => e,
 };
 
 export const postgres: Dialect = {
@@ -106,6 +116,8 @@ export const postgres: Dialect = {
   // 260 s against 0.3 s for this join).
   latestBefore: (left, right, keys, lt, rt) => latestByRowNumber(left, right, keys, lt, rt),
   types: { bigint: 'BIGINT', double: 'DOUBLE PRECISION', varchar: 'VARCHAR' },
+  variableFrames: false,
+  binaryText: (e) => `(${e}) COLLATE "C"`,
 };
 
 /** Spark SQL / Databricks text: rendered and golden-tested, not run here (no Spark on this machine). */
@@ -128,6 +140,8 @@ export const spark: Dialect = {
   // lifts that in 4.0); the row_number join runs on every 3.x.
   latestBefore: (left, right, keys, lt, rt) => latestByRowNumber(left, right, keys, lt, rt),
   types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'STRING' },
+  variableFrames: false,
+  binaryText: (e) => e,
 };
 
 export const DIALECTS = { duckdb, postgres, spark } as const;

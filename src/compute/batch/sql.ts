@@ -150,7 +150,7 @@ function condition(d: Dialect, a: AggregationIR, f: FilterIR, extra: readonly st
  * which sawtooth windows need; PostgreSQL and Spark only take constant offsets.
  */
 function windowable(d: Dialect, a: AggregationIR): boolean {
-  if (d.name !== 'duckdb') return false;
+  if (!d.variableFrames) return false;
   if (a.op === 'decayed_sum' || a.op === 'decayed_count') return a.window.kind === 'lifetime';
   return ['count', 'sum', 'mean', 'min', 'max', 'stddev', 'first', 'last', 'count_distinct'].includes(a.op);
 }
@@ -165,8 +165,8 @@ function scalarExpr(d: Dialect, a: AggregationIR, cond: string, over: string, de
     case 'min': return `min(${x}) FILTER (WHERE ${cond})${over}`;
     case 'max': return `max(${x}) FILTER (WHERE ${cond})${over}`;
     case 'stddev': return `stddev_pop(${x}) FILTER (WHERE ${cond})${over}`;
-    case 'first': return `${d.argBy('min', x as string, ['ts', 'event_id'], cond)}${over}`;
-    case 'last': return `${d.argBy('max', x as string, ['ts', 'event_id'], cond)}${over}`;
+    case 'first': return `${d.argBy('min', x as string, ['ts', d.binaryText('event_id')], cond)}${over}`;
+    case 'last': return `${d.argBy('max', x as string, ['ts', d.binaryText('event_id')], cond)}${over}`;
     case 'count_distinct': return `NULLIF(count(DISTINCT ${x}) FILTER (WHERE ${cond})${over}, 0)`;
     case 'decayed_sum': return `sum(${x} * ${decay}) FILTER (WHERE ${cond})${over}`;
     case 'decayed_count': return `sum(${decay}) FILTER (WHERE ${cond})${over}`;
@@ -305,7 +305,7 @@ function listCte(d: Dialect, a: AggregationIR, alias: string, keys: readonly str
   const measure = a.op === 'last_k' ? 'max(ts)' : a.weight === null ? `CAST(count(*) AS ${d.types.double})` : `sum(coalesce(${d.ident(a.weight)}, 0))`;
   const inner = `SELECT ${group}, CAST(${x} AS ${d.types.varchar}) AS val, ${measure} AS m FROM ${alias}__j WHERE ${cond} GROUP BY ${group}, CAST(${x} AS ${d.types.varchar})`;
   if (a.op === 'histogram') return `  SELECT ${group}, ${d.pairsAgg('val', 'm')} AS ${d.ident(a.name)} FROM (${inner}) AS g GROUP BY ${group}`;
-  const order = a.op === 'last_k' ? 'm DESC, val DESC' : 'm DESC, val ASC';
+  const order = a.op === 'last_k' ? `m DESC, ${d.binaryText('val')} DESC` : `m DESC, ${d.binaryText('val')} ASC`;
   const ranked = `SELECT ${group}, val, row_number() OVER (PARTITION BY ${group} ORDER BY ${order}) AS rn FROM (${inner}) AS g`;
   return `  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM (${ranked}) AS r GROUP BY ${group}`;
 }
