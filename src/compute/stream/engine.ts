@@ -1,0 +1,272 @@
+/**
+ * @module The stream engine: the same plan as the batch engine, kept incrementally. Events update
+ * per-key state (tiles, decay accumulators, raw heads, sessions, pending negatives) as they
+ * arrive; a read gives every feature as of a time, by the semantics contract. Late events are
+ * accepted within the allowed lateness; duplicate ids are dropped.
+ */
+import type { InteractionEvent, ItemMetadata, UserMetadata } from '../../events/schema.ts';
+import type { AggregationViewIR, FeatureValue, FeatureViewIR, LookupViewIR, SessionViewIR } from '../../features/ir.ts';
+import type { CompiledFeatureSet } from '../../plan/compile.ts';
+import { applyRequestFeatures, featureColumns, TIME_DERIVED_KEYS, type RequestFeatureStats } from '../../plan/rows.ts';
+import { KeyState } from './key-state.ts';
+import type { StreamRow } from './partials.ts';
+import { rowPasses, toStreamRow } from './rows.ts';
+
+export interface StreamOptions {
+  /** How late (behind the newest event time seen) an event may arrive and still count; default 0. */
+  readonly lateness?: number;
+  readonly items?: readonly ItemMetadata[];
+  readonly users?: readonly UserMetadata[];
+  /** Fold state into tiles every this many applied events (default 4096; tests fold on every event). */
+  readonly foldEvery?: number;
+}
+
+export type ApplyOutcome = 'applied' | 'duplicate' | 'late';
+
+interface SessionState {
+  /** (ts, item) of the user's recent events, in time order. */
+  rows: { ts: number; item: string | null }[];
+}
+
+interface PendingNegative {
+  readonly view: string;
+  readonly key: string;
+  readonly eventId: string;
+  /** The impression's time; the derived event happens at ts + timeout. */
+  readonly ts: number;
+}
+
+const SEP = '\u0000';
+
+export class StreamEngine {
+  readonly lateness: number;
+  /** The newest event time seen. */
+  watermark = -Infinity;
+  readonly counts = { applied: 0, duplicates: 0, late: 0 };
+  private readonly items: Map<string, ItemMetadata>;
+  private readonly users: Map<string, UserMetadata>;
+  private readonly aggViews: AggregationViewIR[];
+  private readonly sessionViews: SessionViewIR[];
+  private readonly state = new Map<string, Map<string, KeyState>>();
+  private readonly sessions = new Map<string, Map<string, SessionState>>();
+  /** Event ids seen, by time, so they can be forgotten once no duplicate could still count. */
+  private readonly seen = new Map<string, number>();
+  /** Impressions waiting for their timeout, by user and item; plays by user and item. */
+  private readonly pendingNegatives = new Map<string, PendingNegative[]>();
+  private readonly plays = new Map<string, number[]>();
+  private applied = 0;
+  private readonly foldEvery: number;
+
+  constructor(readonly compiled: CompiledFeatureSet, options: StreamOptions = {}) {
+    this.lateness = options.lateness ?? 0;
+    this.foldEvery = options.foldEvery ?? 4096;
+    this.items = new Map((options.items ?? []).map((i) => [i.itemId, i]));
+    this.users = new Map((options.users ?? []).map((u) => [u.userId, u]));
+    this.aggViews = compiled.ir.views.filter((v): v is AggregationViewIR => v.kind === 'aggregation');
+    this.sessionViews = compiled.ir.views.filter((v): v is SessionViewIR => v.kind === 'session');
+    for (const v of this.aggViews) this.state.set(v.name, new Map());
+    for (const v of this.sessionViews) this.sessions.set(v.name, new Map());
+  }
+
+  /** Applies one validated event. */
+  apply(e: InteractionEvent): ApplyOutcome {
+    if (this.seen.has(e.eventId)) {
+      this.counts.duplicates++;
+      return 'duplicate';
+    }
+    if (e.ts < this.watermark - this.lateness) {
+      this.counts.late++;
+      return 'late';
+    }
+    this.seen.set(e.eventId, e.ts);
+    if (e.ts > this.watermark) this.watermark = e.ts;
+    const row = toStreamRow(e, this.compiled.ir.weights);
+    for (const v of this.aggViews) this.applyToView(v, row);
+    for (const v of this.sessionViews) this.applyToSession(v, row);
+    this.counts.applied++;
+    if (++this.applied % this.foldEvery === 0) this.forget();
+    return 'applied';
+  }
+
+  private applyToView(v: AggregationViewIR, row: StreamRow): void {
+    const s = v.stream;
+    if (s.kind === 'abandon') {
+      const wf = row.cols['watch_fraction'];
+      if (!s.types.includes(row.cols['type'] as string) || wf === null || (wf as number) >= s.below) return;
+      this.addToKeys(v, row);
+      return;
+    }
+    if (s.kind === 'impression_not_played') {
+      const type = row.cols['type'] as string;
+      const pair = `${row.cols['user_id']}${SEP}${row.cols['item_id']}`;
+      if (s.playTypes.includes(type) && row.cols['item_id'] !== null) {
+        const plays = this.plays.get(pair) ?? [];
+        plays.push(row.ts);
+        this.plays.set(pair, plays);
+        // A play cancels the impressions it answers: those shown in [ts − timeout, ts).
+        const pending = this.pendingNegatives.get(pair) ?? [];
+        for (const p of pending.filter((x) => x.view === v.name && x.ts < row.ts && row.ts <= x.ts + s.timeoutMs)) {
+          this.state.get(v.name)?.get(p.key)?.remove(p.eventId, p.ts + s.timeoutMs);
+        }
+        this.pendingNegatives.set(pair, pending.filter((x) => !(x.view === v.name && x.ts < row.ts && row.ts <= x.ts + s.timeoutMs)));
+      }
+      if (s.impressionTypes.includes(type) && row.cols['item_id'] !== null) {
+        if ((this.plays.get(pair) ?? []).some((p) => p > row.ts && p <= row.ts + s.timeoutMs)) return;
+        const derived: StreamRow = { ts: row.ts + s.timeoutMs, eventId: row.eventId, cols: row.cols };
+        for (const key of this.addToKeys(v, derived)) {
+          const list = this.pendingNegatives.get(pair) ?? [];
+          list.push({ view: v.name, key, eventId: row.eventId, ts: row.ts });
+          this.pendingNegatives.set(pair, list);
+        }
+      }
+      return;
+    }
+    this.addToKeys(v, row);
+  }
+
+  /** Adds a row under each key it belongs to (several when a view fans out through metadata); returns the keys. */
+  private addToKeys(v: AggregationViewIR, row: StreamRow): string[] {
+    const rows = v.via === null ? [row] : this.fanOut(v, row);
+    const keys: string[] = [];
+    const states = this.state.get(v.name) as Map<string, KeyState>;
+    for (const r of rows) {
+      const values = v.entity.keys.map((k) => r.cols[k]);
+      if (values.some((x) => x === null || x === undefined)) continue;
+      const key = values.map(String).join(SEP);
+      let st = states.get(key);
+      if (!st) {
+        st = new KeyState(v);
+        states.set(key, st);
+      }
+      st.add(r);
+      keys.push(key);
+    }
+    return keys;
+  }
+
+  private fanOut(v: AggregationViewIR, row: StreamRow): StreamRow[] {
+    const via = v.via as NonNullable<AggregationViewIR['via']>;
+    const item = via.table === 'items' ? this.items.get(row.cols['item_id'] as string) : undefined;
+    const categories = [...new Set(item && via.column === 'genres' ? item.genres : [])];
+    return categories.map((c) => ({ ts: row.ts, eventId: row.eventId, cols: { ...row.cols, [via.as]: c } }));
+  }
+
+  private applyToSession(v: SessionViewIR, row: StreamRow): void {
+    if (!rowPasses(v.filter, row)) return;
+    const user = row.cols['user_id'] as string;
+    const states = this.sessions.get(v.name) as Map<string, SessionState>;
+    let st = states.get(user);
+    if (!st) {
+      st = { rows: [] };
+      states.set(user, st);
+    }
+    let i = st.rows.length;
+    while (i > 0 && (st.rows[i - 1] as { ts: number }).ts > row.ts) i--;
+    st.rows.splice(i, 0, { ts: row.ts, item: row.cols['item_id'] as string | null });
+  }
+
+  /** Forgets what no read from the fold horizon on can need: folds keys, prunes ids, plays and sessions. */
+  private forget(): void {
+    const horizon = this.watermark - 2 * this.lateness;
+    for (const states of this.state.values()) for (const st of states.values()) st.fold(horizon);
+    for (const [id, ts] of this.seen) if (ts < this.watermark - this.lateness) this.seen.delete(id);
+    const maxTimeout = Math.max(0, ...this.aggViews.map((v) => (v.stream.kind === 'impression_not_played' ? v.stream.timeoutMs : 0)));
+    for (const [pair, ts] of this.plays) {
+      const keep = ts.filter((p) => p >= horizon - maxTimeout);
+      if (keep.length === 0) this.plays.delete(pair);
+      else this.plays.set(pair, keep);
+    }
+    for (const [pair, list] of this.pendingNegatives) {
+      const keep = list.filter((p) => p.ts + maxTimeout >= horizon);
+      if (keep.length === 0) this.pendingNegatives.delete(pair);
+      else this.pendingNegatives.set(pair, keep);
+    }
+    for (const v of this.sessionViews) {
+      for (const st of (this.sessions.get(v.name) as Map<string, SessionState>).values()) {
+        // Keep the session open at the horizon and everything after it.
+        let i = st.rows.length - 1;
+        while (i > 0 && (st.rows[i] as { ts: number }).ts >= horizon) i--;
+        while (i > 0 && (st.rows[i] as { ts: number }).ts - (st.rows[i - 1] as { ts: number }).ts < v.gapMs) i--;
+        if (i > 0) st.rows = st.rows.slice(i);
+      }
+    }
+  }
+
+  /** Every feature column (featureColumns order) as of t for a request's fields. */
+  features(fields: Readonly<Record<string, string | number | null>>, t: number, stats: RequestFeatureStats = { errors: 0, firstError: null }): FeatureValue[] {
+    const values = new Map<string, FeatureValue>();
+    for (const v of this.compiled.ir.views) for (const [name, value] of this.readView(v, fields, t)) values.set(`${v.name}:${name}`, value);
+    const crosses = applyRequestFeatures(this.compiled, (ref) => values.get(ref), { ...fields, ts: t }, stats);
+    let c = 0;
+    return featureColumns(this.compiled.ir).map((col) => (col.view === null ? (crosses[c++] ?? null) : (values.get(col.ref) ?? null)));
+  }
+
+  /** One view's outputs as of t (defaults applied). */
+  readView(v: FeatureViewIR, fields: Readonly<Record<string, string | number | null>>, t: number): Map<string, FeatureValue> {
+    const keys = v.entity.keys.map((k) => {
+      const x = fields[k];
+      if (x !== undefined && x !== null) return String(x);
+      const derive = TIME_DERIVED_KEYS[k];
+      return derive ? derive(t) : null;
+    });
+    if (v.kind === 'lookup') return this.lookup(v, keys[0] ?? null);
+    if (v.kind === 'session') return this.session(v, keys[0] ?? null, t);
+    const raw = keys.some((k) => k === null) ? undefined : this.state.get(v.name)?.get(keys.join(SEP))?.read(t);
+    const out = new Map<string, FeatureValue>();
+    for (const a of v.aggregations) if (a.op !== 'ratio') out.set(a.name, raw?.get(a.name) ?? a.default);
+    for (const a of v.aggregations) {
+      if (a.op !== 'ratio') continue;
+      const num = out.get(a.numerator as string);
+      const den = out.get(a.denominator as string);
+      out.set(a.name, typeof num === 'number' && typeof den === 'number' && den !== 0 ? num / den : a.default);
+    }
+    return new Map(v.aggregations.map((a) => [a.name, out.get(a.name) ?? null]));
+  }
+
+  private session(v: SessionViewIR, user: string | null, t: number): Map<string, FeatureValue> {
+    const out = new Map<string, FeatureValue>([
+      ['session_event_count', 0],
+      ['session_item_count', 0],
+      ['session_length_ms', null],
+      ['session_age_ms', null],
+    ]);
+    const rows = user === null ? undefined : this.sessions.get(v.name)?.get(user)?.rows;
+    if (!rows) return out;
+    let last = rows.length - 1;
+    while (last >= 0 && (rows[last] as { ts: number }).ts >= t) last--;
+    if (last < 0 || t - (rows[last] as { ts: number }).ts >= v.gapMs) return out;
+    let first = last;
+    while (first > 0 && (rows[first] as { ts: number }).ts - (rows[first - 1] as { ts: number }).ts < v.gapMs) first--;
+    const inSession = rows.slice(first, last + 1);
+    const start = (inSession[0] as { ts: number }).ts;
+    out.set('session_event_count', inSession.length);
+    out.set('session_item_count', new Set(inSession.filter((r) => r.item !== null).map((r) => r.item)).size);
+    out.set('session_length_ms', (rows[last] as { ts: number }).ts - start);
+    out.set('session_age_ms', t - start);
+    return out;
+  }
+
+  private lookup(v: LookupViewIR, key: string | null): Map<string, FeatureValue> {
+    const out = new Map<string, FeatureValue>();
+    const i = v.table === 'items' && key !== null ? this.items.get(key) : undefined;
+    const u = v.table === 'users' && key !== null ? this.users.get(key) : undefined;
+    const record: Record<string, unknown> | undefined = i
+      ? { title: i.title, year: i.year, genres: i.genres, release_ts: i.releaseTs, duration: i.duration }
+      : u
+        ? { age: u.age, gender: u.gender, occupation: u.occupation, country: u.country }
+        : undefined;
+    for (const c of v.columns) {
+      const value = record?.[c.name];
+      out.set(c.name, value === undefined || value === null ? c.default : (value as FeatureValue));
+    }
+    return out;
+  }
+
+  /** Keys held per view: for memory measurements. */
+  sizes(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, m] of this.state) out[name] = m.size;
+    for (const [name, m] of this.sessions) out[name] = m.size;
+    return out;
+  }
+}
