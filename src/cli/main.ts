@@ -14,6 +14,7 @@ import { renderFeatureSql } from '../compute/batch/sql.ts';
 import { DIALECTS } from '../compute/batch/dialect.ts';
 import { featureColumns } from '../plan/rows.ts';
 import { loadFeatureSet } from './load-features.ts';
+import { checkConsistency } from '../monitor/consistency.ts';
 import { progress } from './progress.ts';
 import { runDemo } from './demo.ts';
 
@@ -182,6 +183,33 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       }
       if (compiled.ir.requestFeatures.length > 0) out(`\nrequest features\n`);
       for (const r of compiled.ir.requestFeatures) out(`  ${r.name.padEnd(60)} ${r.type}  ← ${Object.values(r.inputs).join(', ')}\n`);
+    });
+
+  program
+    .command('consistency')
+    .description('replay the log through the stream engine and compare, at N random (entity, time) probes, the online value with the batch value as of that time')
+    .requiredOption('--features <file>', 'features.ts module')
+    .requiredOption('--log <dir>', 'event log folder')
+    .option('--probes <n>', 'how many (entity, time) probes', positiveInt('probes'), 1000)
+    .option('--seed <n>', 'probe seed', positiveInt('seed'), 1)
+    .option('--online <store>', 'online store holding the stream state: memory', 'memory')
+    .option('--json', 'print the report as JSON')
+    .action(async (o) => {
+      if (o.online !== 'memory') throw new RecsignalError('INVALID_ARGUMENT', `--online '${o.online}': consistency replays into the in-process memory store for now; use --online memory`);
+      const compiled = await loadFeatureSet(o.features);
+      const bar = progress('replay', null, process.stderr, Boolean(o.json));
+      const t0 = performance.now();
+      const r = await checkConsistency({ compiled, log: requireLog(o.log), probes: o.probes, seed: o.seed, onProgress: (n) => bar.update(n, 'events') });
+      bar.stop();
+      const seconds = (performance.now() - t0) / 1000;
+      if (o.json) out(`${JSON.stringify({ ...r, seconds })}\n`);
+      else {
+        out(`${r.probes} probes × ${r.features.length} features over ${r.events} replayed events: ${r.mismatches} mismatches (rate ${r.rate})\n`);
+        for (const f of r.features) out(`  ${f.feature.padEnd(64)} ${String(f.mismatches).padStart(6)}  ${f.rate.toFixed(6)}\n`);
+        for (const f of r.features.filter((x) => x.example !== null).slice(0, 5)) out(`  e.g. ${f.feature}: ${JSON.stringify(f.example)}\n`);
+        out(`took ${seconds.toFixed(2)} s\n`);
+      }
+      if (r.mismatches > 0) process.exitCode = 1;
     });
 
   program

@@ -33,8 +33,6 @@ export const eventArb = fc.record({
   device: fc.option(fc.constantFrom('tv', 'mobile'), { nil: null }),
 });
 
-export type GeneratedEvent = fc.RecordValue<typeof eventArb extends fc.Arbitrary<infer T> ? { [K in keyof T]: fc.Arbitrary<T[K]> } : never>;
-
 export const queryArb = (raw: readonly { off: number }[]) =>
   fc.record({
     user: fc.constantFrom('u0', 'u1', 'u2', 'u9'),
@@ -57,7 +55,7 @@ export function toEvent(e: { user: string; item: string; type: string; off: numb
 }
 
 /** fast-check keeps the failing assertion in `cause`, which the test reporter does not print. */
-export async function assertProperty(run: () => Promise<void>): Promise<void> {
+export async function assertProperty(run: () => Promise<void> | void): Promise<void> {
   try {
     await run();
   } catch (e) {

@@ -17,7 +17,7 @@ export interface StreamOptions {
   readonly lateness?: number;
   readonly items?: readonly ItemMetadata[];
   readonly users?: readonly UserMetadata[];
-  /** Fold state into tiles every this many applied events (default 4096; tests fold on every event). */
+  /** Forget old ids every this many applied events (default 4096; tests use 1 to sweep on every event). */
   readonly foldEvery?: number;
 }
 
@@ -49,17 +49,23 @@ export class StreamEngine {
   private readonly sessionViews: SessionViewIR[];
   private readonly state = new Map<string, Map<string, KeyState>>();
   private readonly sessions = new Map<string, Map<string, SessionState>>();
-  /** Event ids seen, by time, so they can be forgotten once no duplicate could still count. */
-  private readonly seen = new Map<string, number>();
+  /** Event ids seen; forgotten (oldest arrival first) once a copy would be too late to count anyway. */
+  private readonly seen = new Set<string>();
+  private seenQueue: { id: string; ts: number }[] = [];
+  private seenHead = 0;
   /** Impressions waiting for their timeout, by user and item; plays by user and item. */
   private readonly pendingNegatives = new Map<string, PendingNegative[]>();
   private readonly plays = new Map<string, number[]>();
   private applied = 0;
   private readonly foldEvery: number;
+  private sweeps = 0;
+  /** Plays, pending negatives and sessions are swept every this many forgets (a full pass over them). */
+  private readonly sweepEvery: number;
 
   constructor(readonly compiled: CompiledFeatureSet, options: StreamOptions = {}) {
     this.lateness = options.lateness ?? 0;
     this.foldEvery = options.foldEvery ?? 4096;
+    this.sweepEvery = options.foldEvery === undefined ? 64 : 1;
     this.items = new Map((options.items ?? []).map((i) => [i.itemId, i]));
     this.users = new Map((options.users ?? []).map((u) => [u.userId, u]));
     this.aggViews = compiled.ir.views.filter((v): v is AggregationViewIR => v.kind === 'aggregation');
@@ -78,7 +84,8 @@ export class StreamEngine {
       this.counts.late++;
       return 'late';
     }
-    this.seen.set(e.eventId, e.ts);
+    this.seen.add(e.eventId);
+    this.seenQueue.push({ id: e.eventId, ts: e.ts });
     if (e.ts > this.watermark) this.watermark = e.ts;
     const row = toStreamRow(e, this.compiled.ir.weights);
     for (const v of this.aggViews) this.applyToView(v, row);
@@ -138,6 +145,8 @@ export class StreamEngine {
         st = new KeyState(v);
         states.set(key, st);
       }
+      // Folding is lazy, per key as it is touched: an idle key keeps its raw rows until then.
+      st.fold(this.watermark - 2 * this.lateness);
       st.add(r);
       keys.push(key);
     }
@@ -165,11 +174,16 @@ export class StreamEngine {
     st.rows.splice(i, 0, { ts: row.ts, item: row.cols['item_id'] as string | null });
   }
 
-  /** Forgets what no read from the fold horizon on can need: folds keys, prunes ids, plays and sessions. */
+  /** Forgets what no read from the fold horizon on can need: ids, plays, pending negatives, old sessions. */
   private forget(): void {
     const horizon = this.watermark - 2 * this.lateness;
-    for (const states of this.state.values()) for (const st of states.values()) st.fold(horizon);
-    for (const [id, ts] of this.seen) if (ts < this.watermark - this.lateness) this.seen.delete(id);
+    const q = this.seenQueue;
+    while (this.seenHead < q.length && (q[this.seenHead] as { ts: number }).ts < this.watermark - this.lateness) this.seen.delete((q[this.seenHead++] as { id: string }).id);
+    if (this.seenHead > 65_536 && this.seenHead * 2 > q.length) {
+      this.seenQueue = q.slice(this.seenHead);
+      this.seenHead = 0;
+    }
+    if (++this.sweeps % this.sweepEvery !== 0) return;
     const maxTimeout = Math.max(0, ...this.aggViews.map((v) => (v.stream.kind === 'impression_not_played' ? v.stream.timeoutMs : 0)));
     for (const [pair, ts] of this.plays) {
       const keep = ts.filter((p) => p >= horizon - maxTimeout);

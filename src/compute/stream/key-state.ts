@@ -29,6 +29,8 @@ export class KeyState {
   rows: StreamRow[] = [];
   latest = -Infinity;
   private readonly slots: Slot[];
+  /** The earliest horizon at which a fold would move any slot: below it `fold` returns at once. */
+  private nextFold = -Infinity;
 
   constructor(private readonly view: AggregationViewIR) {
     this.slots = view.aggregations
@@ -70,6 +72,7 @@ export class KeyState {
    * can reach from the horizon on, and trims the raw rows every slot has folded.
    */
   fold(horizon: number): void {
+    if (horizon < this.nextFold) return;
     for (const s of this.slots) {
       const upTo = Math.floor(horizon / s.hop) * s.hop;
       if (upTo <= s.foldedUpTo) continue;
@@ -84,8 +87,15 @@ export class KeyState {
         for (const i of s.tiles.keys()) if (i < oldest) s.tiles.delete(i);
       }
     }
-    const keepFrom = Math.min(...this.slots.map((s) => s.foldedUpTo));
-    if (keepFrom > -Infinity) {
+    let keepFrom = Infinity;
+    let nextFold = Infinity;
+    for (const s of this.slots) {
+      if (s.foldedUpTo < keepFrom) keepFrom = s.foldedUpTo;
+      const next = Math.floor(horizon / s.hop) * s.hop + s.hop;
+      if (next < nextFold) nextFold = next;
+    }
+    this.nextFold = nextFold;
+    if (keepFrom > -Infinity && keepFrom < Infinity) {
       let cut = 0;
       while (cut < this.rows.length && (this.rows[cut] as StreamRow).ts < keepFrom) cut++;
       if (cut > 0) this.rows = this.rows.slice(cut);

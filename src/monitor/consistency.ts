@@ -1,0 +1,153 @@
+/**
+ * @module Online/offline consistency as a measured number: replay the log through the stream
+ * engine and, at N random (entity, time) probes, compare what the online path serves as of that
+ * time with the batch engine's value as of that time. Mismatches per feature, must be 0.
+ */
+import type { InteractionEvent } from '../events/schema.ts';
+import type { FeatureValue } from '../features/ir.ts';
+import type { CompiledFeatureSet } from '../plan/compile.ts';
+import { featureColumns } from '../plan/rows.ts';
+import { featuresFor, type FeatureQuery } from '../compute/batch/training-set.ts';
+import { StreamEngine } from '../compute/stream/engine.ts';
+import { DuckDBEngine } from '../store/offline/duckdb-engine.ts';
+import type { EventLog } from '../store/offline/event-log.ts';
+import { readMetadata } from '../store/offline/metadata.ts';
+
+export interface ConsistencyOptions {
+  readonly compiled: CompiledFeatureSet;
+  readonly log: EventLog;
+  readonly probes: number;
+  readonly seed?: number;
+  readonly onProgress?: (eventsReplayed: number) => void;
+}
+
+export interface FeatureConsistency {
+  readonly feature: string;
+  readonly mismatches: number;
+  readonly rate: number;
+  /** The first mismatching probe, to start an investigation from. */
+  readonly example: { readonly probe: FeatureQuery; readonly online: FeatureValue; readonly offline: FeatureValue } | null;
+}
+
+export interface ConsistencyReport {
+  readonly probes: number;
+  readonly events: number;
+  readonly mismatches: number;
+  readonly rate: number;
+  readonly features: readonly FeatureConsistency[];
+}
+
+const REL = 1e-9;
+
+export async function checkConsistency(o: ConsistencyOptions): Promise<ConsistencyReport> {
+  const probes = await chooseProbes(o.log, o.probes, o.seed ?? 1);
+  const offline = await featuresFor(o.compiled, o.log, probes);
+  const { items, users } = await readMetadata(o.log);
+  const engine = new StreamEngine(o.compiled, { items, users });
+  const order = probes.map((p, i) => ({ p, i })).sort((a, b) => a.p.ts - b.p.ts);
+  const online: FeatureValue[][] = new Array(probes.length);
+  let next = 0;
+  let events = 0;
+  const answer = (before: number) => {
+    while (next < order.length && (order[next] as { p: FeatureQuery }).p.ts <= before) {
+      const { p, i } = order[next++] as { p: FeatureQuery; i: number };
+      online[i] = engine.features(p.fields, p.ts);
+    }
+  };
+  for await (const e of replayLog(o.log)) {
+    answer(e.ts);
+    engine.apply(e);
+    if (o.onProgress && ++events % 100_000 === 0) o.onProgress(events);
+  }
+  answer(Infinity);
+
+  const columns = featureColumns(o.compiled.ir);
+  const features = columns.map((c, ci) => {
+    let mismatches = 0;
+    let example: FeatureConsistency['example'] = null;
+    probes.forEach((probe, pi) => {
+      const a = online[pi]?.[ci] ?? null;
+      const b = offline[pi]?.[ci] ?? null;
+      if (!sameValue(a, b)) {
+        mismatches++;
+        example ??= { probe, online: a, offline: b };
+      }
+    });
+    return { feature: c.column, mismatches, rate: probes.length === 0 ? 0 : mismatches / probes.length, example };
+  });
+  const mismatches = features.reduce((s, f) => s + f.mismatches, 0);
+  const cells = probes.length * columns.length;
+  return { probes: probes.length, events, mismatches, rate: cells === 0 ? 0 : mismatches / cells, features };
+}
+
+/** Exact for integers, strings and lists; 1e-9 relative for floats. */
+export function sameValue(a: FeatureValue, b: FeatureValue): boolean {
+  if (typeof a === 'number' && typeof b === 'number') return a === b || Math.abs(a - b) <= REL * Math.max(Math.abs(a), Math.abs(b)) || Math.abs(a - b) < 1e-12;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => x === b[i]);
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    const ka = Object.keys(a).sort();
+    const kb = Object.keys(b).sort();
+    return ka.length === kb.length && ka.every((k, i) => k === kb[i] && sameValue((a as Record<string, number>)[k] ?? null, (b as Record<string, number>)[k] ?? null));
+  }
+  return a === b;
+}
+
+/** The log's events in time order (ties by id), streamed in chunks. */
+export async function* replayLog(log: EventLog): AsyncGenerator<InteractionEvent> {
+  const engine = await DuckDBEngine.open();
+  try {
+    for await (const chunk of engine.chunks(`SELECT event_id, user_id, item_id, ts, type, value, duration, device, country, session_id, context FROM ${log.eventsRelation()} ORDER BY ts, event_id`)) {
+      const [id, user, item, ts, type, value, duration, device, country, session, context] = chunk.values as unknown[][];
+      for (let r = 0; r < chunk.rows; r++) {
+        const ctx: Record<string, string | number | boolean | null> = context?.[r] ? JSON.parse(context[r] as string) : {};
+        if (device?.[r] != null) ctx['device'] = device[r] as string;
+        if (country?.[r] != null) ctx['country'] = country[r] as string;
+        if (session?.[r] != null) ctx['session_id'] = session[r] as string;
+        yield {
+          eventId: id?.[r] as string,
+          userId: user?.[r] as string,
+          itemId: (item?.[r] ?? null) as string | null,
+          ts: ts?.[r] as number,
+          type: type?.[r] as string,
+          value: (value?.[r] ?? null) as number | null,
+          duration: (duration?.[r] ?? null) as number | null,
+          context: ctx,
+        };
+      }
+    }
+  } finally {
+    engine.close();
+  }
+}
+
+/**
+ * Probes: entities taken from random events (so they have history), at times that are either an
+ * event's own time (the strict-inequality edge) or a random time within the log's span.
+ */
+async function chooseProbes(log: EventLog, n: number, seed: number): Promise<FeatureQuery[]> {
+  const engine = await DuckDBEngine.open();
+  try {
+    const rows = await engine.query(
+      `WITH e AS (SELECT * FROM ${log.eventsRelation()}), span AS (SELECT min(ts) AS lo, max(ts) AS hi FROM e)
+       SELECT user_id, item_id, device, ts, lo, hi FROM e, span ORDER BY hash(event_id || ${seed}) LIMIT ${Math.max(0, Math.floor(n))}`,
+    );
+    let state = seed >>> 0 || 1;
+    const random = () => {
+      // xorshift32: a tiny seeded generator so a probe set is reproducible from its seed.
+      state ^= state << 13;
+      state >>>= 0;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      state >>>= 0;
+      return state / 4294967296;
+    };
+    return rows.map((r, i) => {
+      const lo = Number(r['lo']);
+      const hi = Number(r['hi']);
+      const ts = i % 2 === 0 ? Number(r['ts']) : Math.floor(lo + random() * (hi - lo + 1));
+      return { fields: { user_id: (r['user_id'] as string | null) ?? null, item_id: (r['item_id'] as string | null) ?? null, device: (r['device'] as string | null) ?? null }, ts };
+    });
+  } finally {
+    engine.close();
+  }
+}
