@@ -24,6 +24,8 @@ const caseArb = fc.array(eventArb, { minLength: 0, maxLength: 40 }).chain((raw) 
     lateness: fc.constantFrom(0, 60_000, HOUR, 3 * HOUR),
     jitter: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: raw.length, maxLength: raw.length }),
     retransmit: fc.array(fc.nat(), { maxLength: 4 }),
+    // Snapshot the engine after this many events and continue in a fresh one restored from it.
+    restartAt: fc.nat({ max: 45 }),
     queries: fc.array(queryArb(raw), { minLength: 1, maxLength: 12 }),
   }),
 );
@@ -31,7 +33,7 @@ const caseArb = fc.array(eventArb, { minLength: 0, maxLength: 40 }).chain((raw) 
 test('stream engine equals the reference aggregator: late, duplicate and out-of-order events, folded tiles', async () => {
   await assertProperty(() =>
     fc.assert(
-      fc.property(caseArb, ({ raw, lateness, jitter, retransmit, queries }) => {
+      fc.property(caseArb, ({ raw, lateness, jitter, retransmit, restartAt, queries }) => {
         const events = raw.map(toEvent);
         // Arrival: by time plus a delay of at most the lateness, so no event is too late to count.
         const arrivals = events.map((e, i) => ({ e, at: e.ts + Math.floor((jitter[i] ?? 0) * lateness) }));
@@ -43,7 +45,7 @@ test('stream engine equals the reference aggregator: late, duplicate and out-of-
         arrivals.sort((x, y) => x.at - y.at);
         const arrival = arrivals.map((a) => a.e);
 
-        const engine = new StreamEngine(compiled, { lateness, items, foldEvery: 1 });
+        let engine = new StreamEngine(compiled, { lateness, items, foldEvery: 1 });
         const probes = queries.map((q, i) => ({ i, fields: { user_id: q.user, item_id: q.item, device: q.device }, ts: BASE + q.off })).sort((a, b) => a.ts - b.ts);
         const actual: unknown[][] = new Array(probes.length);
         let p = 0;
@@ -53,7 +55,12 @@ test('stream engine equals the reference aggregator: late, duplicate and out-of-
             actual[probe.i] = engine.features(probe.fields, probe.ts);
           }
         };
-        for (const e of arrival) {
+        for (const [n, e] of arrival.entries()) {
+          if (n === restartAt) {
+            const restored = new StreamEngine(compiled, { lateness, items, foldEvery: 1 });
+            restored.restore(JSON.parse(JSON.stringify(engine.snapshot())));
+            engine = restored;
+          }
           answer(Math.max(engine.watermark, e.ts) - lateness);
           const outcome = engine.apply(e);
           assert.notEqual(outcome, 'late', `event ${e.eventId} at ${e.ts} arrived within the lateness`);

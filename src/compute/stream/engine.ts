@@ -23,6 +23,18 @@ export interface StreamOptions {
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'late';
 
+export interface EngineSnapshot {
+  readonly hash: string;
+  readonly lateness: number;
+  readonly watermark: number | null;
+  readonly counts: { applied: number; duplicates: number; late: number };
+  readonly seen: [string, number][];
+  readonly plays: [string, number[]][];
+  readonly pendingNegatives: [string, PendingNegative[]][];
+  readonly views: Record<string, [string, unknown][]>;
+  readonly sessions: Record<string, [string, { ts: number; item: string | null }[]][]>;
+}
+
 interface SessionState {
   /** (ts, item) of the user's recent events, in time order. */
   rows: { ts: number; item: string | null }[];
@@ -37,6 +49,21 @@ interface PendingNegative {
 }
 
 const SEP = '\u0000';
+
+/** The state key of a row: its key values joined; null when one is missing. */
+function entityKey(keys: readonly string[], cols: Readonly<Record<string, string | number | null>>): string | null {
+  if (keys.length === 1) {
+    const v = cols[keys[0] as string];
+    return v === null || v === undefined ? null : String(v);
+  }
+  let out = '';
+  for (let i = 0; i < keys.length; i++) {
+    const v = cols[keys[i] as string];
+    if (v === null || v === undefined) return null;
+    out = i === 0 ? String(v) : `${out}${SEP}${String(v)}`;
+  }
+  return out;
+}
 
 export class StreamEngine {
   readonly lateness: number;
@@ -137,9 +164,8 @@ export class StreamEngine {
     const keys: string[] = [];
     const states = this.state.get(v.name) as Map<string, KeyState>;
     for (const r of rows) {
-      const values = v.entity.keys.map((k) => r.cols[k]);
-      if (values.some((x) => x === null || x === undefined)) continue;
-      const key = values.map(String).join(SEP);
+      const key = entityKey(v.entity.keys, r.cols);
+      if (key === null) continue;
       let st = states.get(key);
       if (!st) {
         st = new KeyState(v);
@@ -157,7 +183,12 @@ export class StreamEngine {
     const via = v.via as NonNullable<AggregationViewIR['via']>;
     const item = via.table === 'items' ? this.items.get(row.cols['item_id'] as string) : undefined;
     const categories = [...new Set(item && via.column === 'genres' ? item.genres : [])];
-    return categories.map((c) => ({ ts: row.ts, eventId: row.eventId, cols: { ...row.cols, [via.as]: c } }));
+    // The category rides on a child of the row's columns: no copy of the other fifteen per category.
+    return categories.map((c) => {
+      const cols = Object.create(row.cols) as Record<string, string | number | null>;
+      cols[via.as] = c;
+      return { ts: row.ts, eventId: row.eventId, cols };
+    });
   }
 
   private applyToSession(v: SessionViewIR, row: StreamRow): void {
@@ -274,6 +305,47 @@ export class StreamEngine {
       out.set(c.name, value === undefined || value === null ? c.default : (value as FeatureValue));
     }
     return out;
+  }
+
+  /**
+   * Everything the engine holds, as JSON-safe data: restore it into an engine of the same feature
+   * set (checked by its semantic hash) and it continues exactly where this one stopped.
+   */
+  snapshot(): EngineSnapshot {
+    const fin = (x: number) => (Number.isFinite(x) ? x : null);
+    return {
+      hash: this.compiled.hash,
+      lateness: this.lateness,
+      watermark: fin(this.watermark),
+      counts: { ...this.counts },
+      seen: this.seenQueue.slice(this.seenHead).filter((x) => this.seen.has(x.id)).map((x) => [x.id, x.ts]),
+      plays: [...this.plays.entries()],
+      pendingNegatives: [...this.pendingNegatives.entries()],
+      views: Object.fromEntries([...this.state.entries()].map(([view, m]) => [view, [...m.entries()].map(([k, st]) => [k, st.toJSON()])])),
+      sessions: Object.fromEntries([...this.sessions.entries()].map(([view, m]) => [view, [...m.entries()].map(([k, st]) => [k, st.rows])])),
+    };
+  }
+
+  restore(snap: EngineSnapshot): void {
+    if (snap.hash !== this.compiled.hash) {
+      throw new Error(`the snapshot is of feature set ${snap.hash}, this engine runs ${this.compiled.hash}: replay the log instead`);
+    }
+    this.watermark = snap.watermark ?? -Infinity;
+    Object.assign(this.counts, snap.counts);
+    for (const [id, ts] of snap.seen) {
+      this.seen.add(id);
+      this.seenQueue.push({ id, ts });
+    }
+    for (const [k, v] of snap.plays) this.plays.set(k, v);
+    for (const [k, v] of snap.pendingNegatives) this.pendingNegatives.set(k, v);
+    for (const v of this.aggViews) {
+      const m = this.state.get(v.name) as Map<string, KeyState>;
+      for (const [k, data] of snap.views[v.name] ?? []) m.set(k, KeyState.fromJSON(v, data));
+    }
+    for (const v of this.sessionViews) {
+      const m = this.sessions.get(v.name) as Map<string, SessionState>;
+      for (const [k, rows] of snap.sessions[v.name] ?? []) m.set(k, { rows });
+    }
   }
 
   /** Keys held per view: for memory measurements. */

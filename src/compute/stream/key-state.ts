@@ -5,7 +5,7 @@
  */
 import type { AggregationIR, AggregationViewIR, FeatureValue } from '../../features/ir.ts';
 import { windowStart } from '../../plan/rows.ts';
-import { addRow, compact, emptyPartial, finalize, mergeInto, type Partial, type StreamRow } from './partials.ts';
+import { addRow, compact, emptyPartial, finalize, mergeInto, partialFromJson, partialToJson, type Partial, type StreamRow } from './partials.ts';
 import { rowPasses } from './rows.ts';
 
 /** Lifetime aggregations fold whole days: their raw head never holds more than a day and the lateness. */
@@ -76,9 +76,10 @@ export class KeyState {
     for (const s of this.slots) {
       const upTo = Math.floor(horizon / s.hop) * s.hop;
       if (upTo <= s.foldedUpTo) continue;
-      for (const r of this.rows) {
+      for (let i = firstAtOrAfter(this.rows, s.foldedUpTo); i < this.rows.length; i++) {
+        const r = this.rows[i] as StreamRow;
         if (r.ts >= upTo) break;
-        if (r.ts >= s.foldedUpTo) this.foldRow(s, r);
+        this.foldRow(s, r);
       }
       s.foldedUpTo = upTo;
       this.rebuildPending(s);
@@ -121,7 +122,10 @@ export class KeyState {
 
   private rebuildPending(s: Slot): void {
     s.pending = emptyPartial(s.a);
-    for (const r of this.rows) if (r.ts >= s.foldedUpTo && rowPasses(s.a.filter, r)) addRow(s.a, s.pending, r);
+    for (let i = firstAtOrAfter(this.rows, s.foldedUpTo); i < this.rows.length; i++) {
+      const r = this.rows[i] as StreamRow;
+      if (rowPasses(s.a.filter, r)) addRow(s.a, s.pending, r);
+    }
   }
 
   /**
@@ -132,6 +136,39 @@ export class KeyState {
     const out = new Map<string, FeatureValue>();
     for (const s of this.slots) out.set(s.a.name, this.readSlot(s, t));
     return out;
+  }
+
+  /** The state as JSON-safe data (for snapshots and remote stores). */
+  toJSON(): unknown {
+    const fin = (x: number) => (Number.isFinite(x) ? x : null);
+    return {
+      rows: this.rows.map((r) => [r.ts, r.eventId, ownColumns(r.cols)]),
+      latest: fin(this.latest),
+      nextFold: fin(this.nextFold),
+      slots: this.slots.map((s) => ({
+        foldedUpTo: fin(s.foldedUpTo),
+        tiles: s.tiles === null ? null : [...s.tiles.entries()].map(([i, p]) => [i, partialToJson(p)]),
+        folded: s.folded === null ? null : partialToJson(s.folded),
+        pending: partialToJson(s.pending),
+      })),
+    };
+  }
+
+  static fromJSON(view: AggregationViewIR, data: unknown): KeyState {
+    const d = data as { rows: [number, string, Record<string, string | number | null>][]; latest: number | null; nextFold: number | null; slots: { foldedUpTo: number | null; tiles: [number, unknown][] | null; folded: unknown; pending: unknown }[] };
+    const st = new KeyState(view);
+    st.rows = d.rows.map(([ts, eventId, cols]) => ({ ts, eventId, cols }));
+    st.latest = d.latest ?? -Infinity;
+    st.nextFold = d.nextFold ?? -Infinity;
+    st.slots.forEach((s, i) => {
+      const x = d.slots[i];
+      if (!x) return;
+      s.foldedUpTo = x.foldedUpTo ?? -Infinity;
+      if (s.tiles !== null) for (const [k, p] of x.tiles ?? []) s.tiles.set(k, partialFromJson(s.a, p));
+      if (s.folded !== null && x.folded !== null) Object.assign(s.folded, partialFromJson(s.a, x.folded));
+      s.pending = partialFromJson(s.a, x.pending);
+    });
+    return st;
   }
 
   /** The earliest time a read is exact for. */
@@ -163,6 +200,25 @@ export class KeyState {
     }
     return finalize(a, acc, t);
   }
+}
+
+/** A row's columns with those inherited from the event it fanned out of flattened in. */
+function ownColumns(cols: Readonly<Record<string, string | number | null>>): Record<string, string | number | null> {
+  const out: Record<string, string | number | null> = {};
+  for (const k in cols) out[k] = cols[k] ?? null;
+  return out;
+}
+
+/** The index of the first row with ts >= t (rows are in time order). */
+function firstAtOrAfter(rows: readonly StreamRow[], t: number): number {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((rows[mid] as StreamRow).ts < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function insertSorted(rows: StreamRow[], row: StreamRow): void {

@@ -243,3 +243,41 @@ export function compact(a: AggregationIR, p: Partial): void {
   const keep = [...p.at.entries()].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : 0)).slice(0, a.k as number);
   p.at = new Map(keep);
 }
+
+/** A partial as JSON-safe data: Maps and Sets as arrays, infinities as null. */
+export function partialToJson(p: Partial): unknown {
+  switch (p.kind) {
+    case 'distinct':
+      return { kind: p.kind, values: [...p.values] };
+    case 'latest':
+      return { kind: p.kind, at: [...p.at.entries()] };
+    case 'weights':
+      return { kind: p.kind, w: [...p.w.entries()] };
+    case 'pick':
+      return { ...p, ts: Number.isFinite(p.ts) ? p.ts : null };
+    case 'decay':
+    case 'decay_mean':
+      return { ...p, tau: Number.isFinite(p.tau) ? p.tau : null };
+    default:
+      return p;
+  }
+}
+
+export function partialFromJson(a: AggregationIR, data: unknown): Partial {
+  const d = data as Record<string, unknown> & { kind: Partial['kind'] };
+  switch (d.kind) {
+    case 'distinct':
+      return { kind: 'distinct', values: new Set(d['values'] as string[]) };
+    case 'latest':
+      return { kind: 'latest', at: new Map(d['at'] as [string, number][]) };
+    case 'weights':
+      return { kind: 'weights', w: new Map(d['w'] as [string, number][]) };
+    case 'pick':
+      return { ...(d as Extract<Partial, { kind: 'pick' }>), ts: (d['ts'] as number | null) ?? (a.op === 'first' ? Infinity : -Infinity) };
+    case 'decay':
+    case 'decay_mean':
+      return { ...(d as Extract<Partial, { kind: 'decay' | 'decay_mean' }>), tau: (d['tau'] as number | null) ?? -Infinity } as Partial;
+    default:
+      return { ...(d as Partial) };
+  }
+}
