@@ -45,7 +45,7 @@ test('stream engine equals the reference aggregator: late, duplicate and out-of-
         arrivals.sort((x, y) => x.at - y.at);
         const arrival = arrivals.map((a) => a.e);
 
-        let engine = new StreamEngine(compiled, { lateness, items, foldEvery: 1 });
+        let engine = new StreamEngine(compiled, { lateness, items, foldEvery: 1, foldBatch: 1 });
         const probes = queries.map((q, i) => ({ i, fields: { user_id: q.user, item_id: q.item, device: q.device }, ts: BASE + q.off })).sort((a, b) => a.ts - b.ts);
         const actual: unknown[][] = new Array(probes.length);
         let p = 0;
@@ -57,7 +57,7 @@ test('stream engine equals the reference aggregator: late, duplicate and out-of-
         };
         for (const [n, e] of arrival.entries()) {
           if (n === restartAt) {
-            const restored = new StreamEngine(compiled, { lateness, items, foldEvery: 1 });
+            const restored = new StreamEngine(compiled, { lateness, items, foldEvery: 1, foldBatch: 1 });
             restored.restore(JSON.parse(JSON.stringify(engine.snapshot())));
             engine = restored;
           }
@@ -73,7 +73,7 @@ test('stream engine equals the reference aggregator: late, duplicate and out-of-
         const expected = referenceFeatures(compiled, { events: arrival, items }, qs);
         assertFeatureRowsEqual(actual as never, expected, columns, qs);
       }),
-      runs(150),
+      runs(400),
     ),
   );
 });

@@ -19,6 +19,8 @@ export interface StreamOptions {
   readonly users?: readonly UserMetadata[];
   /** Forget old ids every this many applied events (default 4096; tests use 1 to sweep on every event). */
   readonly foldEvery?: number;
+  /** Raw rows a key gathers before they fold into tiles (default 32; tests use 1 to fold on every event). */
+  readonly foldBatch?: number;
 }
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'late';
@@ -85,6 +87,7 @@ export class StreamEngine {
   private readonly plays = new Map<string, number[]>();
   private applied = 0;
   private readonly foldEvery: number;
+  private readonly foldBatch: number;
   private sweeps = 0;
   /** Plays, pending negatives and sessions are swept every this many forgets (a full pass over them). */
   private readonly sweepEvery: number;
@@ -92,6 +95,7 @@ export class StreamEngine {
   constructor(readonly compiled: CompiledFeatureSet, options: StreamOptions = {}) {
     this.lateness = options.lateness ?? 0;
     this.foldEvery = options.foldEvery ?? 4096;
+    this.foldBatch = options.foldBatch ?? 32;
     this.sweepEvery = options.foldEvery === undefined ? 64 : 1;
     this.items = new Map((options.items ?? []).map((i) => [i.itemId, i]));
     this.users = new Map((options.users ?? []).map((u) => [u.userId, u]));
@@ -172,7 +176,7 @@ export class StreamEngine {
         states.set(key, st);
       }
       // Folding is lazy, per key as it is touched: an idle key keeps its raw rows until then.
-      st.fold(this.watermark - 2 * this.lateness);
+      st.fold(this.watermark - 2 * this.lateness, this.foldBatch);
       st.add(r);
       keys.push(key);
     }
