@@ -31,3 +31,13 @@ export { referenceFeatures, type ReferenceQuery, type ReferenceData } from './co
 // Evaluation: splits (Microsoft Recommenders' stratified split, bit for bit), full-ranking metrics,
 // bootstrap intervals, and baseline recommenders (popularity, SAR, EASE, item-kNN, implicit ALS).
 export * as evaluation from './eval/index.ts';
+
+// Online stores: one small interface, one adapter a folder, one conformance suite.
+export { stateKey, type OnlineStore, type OnlineWrite } from './store/online/online-store.ts';
+export { MemoryStore } from './store/online/memory/memory-store.ts';
+export { RedisStore } from './store/online/redis/redis-store.ts';
+export { RedisClusterStore, parseRedisClusterUrl } from './store/online/redis-cluster/redis-cluster-store.ts';
+
+// Stream engine and online/offline consistency.
+export { StreamEngine, type StreamOptions, type ApplyOutcome, type EngineSnapshot } from './compute/stream/engine.ts';
+export { checkConsistency, type ConsistencyReport } from './monitor/consistency.ts';

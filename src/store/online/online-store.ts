@@ -14,24 +14,32 @@ export interface OnlineStore {
   /** A short name for logs and metrics: `memory`, `redis`, `redis-cluster`. */
   readonly kind: string;
   /**
-   * Reads many keys; the result is aligned with `keys` (undefined where absent). Adapters read
-   * them in as few round trips as the backend allows (one for a single Redis; one per node of a
-   * cluster, in parallel).
+   * Reads many keys; the result is aligned with `keys` (undefined where absent; a repeated key reads
+   * the same value at each place). Adapters read them in as few round trips as the backend allows
+   * (one for a single Redis; one per node of a cluster, in parallel). The arrays returned are the
+   * caller's to read, not to modify: the memory store hands out the bytes it holds.
+   * Rejects with RecsignalError IO_FAILED, quickly, when the backend is down: serve defaults then.
    */
   getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]>;
   /**
-   * Applies the writes, and the checkpoint with them when given, atomically where the backend can
-   * (memory, a single Redis: MULTI/EXEC); a cluster applies each node's share atomically.
+   * Applies the writes in order (the last write to a key wins), then the checkpoint when given,
+   * atomically where the backend can (memory, a single Redis: MULTI/EXEC). A cluster applies each
+   * hash slot's share atomically and the checkpoint's slot last, after every other share
+   * succeeded, so a failure leaves state ahead of the checkpoint, never behind it. The caller may
+   * reuse its buffers once the returned promise has resolved (the store copied or sent them).
    */
   setMany(writes: readonly OnlineWrite[], checkpoint?: OnlineWrite): Promise<void>;
-  /** True when the backend answers. */
+  /** True when the backend answers (every master, for a cluster); false after close. Never rejects. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
 
 /**
  * The key of an entity's state: `<namespace>:{<entity>:<key values>}:<part>`. The braces are a
- * Redis Cluster hash tag, so all parts of one entity live on one node.
+ * Redis Cluster hash tag, so all parts of one entity live on one node. Redis ends the tag at the
+ * first `}` whatever escapes it, so a key value holding `}` cuts the tag short: still the same slot
+ * for all parts of that entity, and keys stay distinct. Keep `{` and `}` out of the namespace (a
+ * `{x}` there would put every key in one slot).
  */
 export function stateKey(namespace: string, entity: string, keyValues: readonly string[], part: string): string {
   return `${namespace}:{${entity}:${keyValues.map((k) => k.replaceAll('\\', '\\\\').replaceAll('|', '\\|').replaceAll('}', '\\}')).join('|')}}:${part}`;

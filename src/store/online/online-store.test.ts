@@ -1,0 +1,179 @@
+/**
+ * Every online store adapter passes the conformance suite: memory (with and without a snapshot
+ * file), Redis on 127.0.0.1:6379 (keys under a namespace of this run, deleted after), and a
+ * 3-master Redis Cluster this file starts on free loopback ports.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { redisBinariesMissing, redisUnreachable, startRedisCluster, testWithoutRedis, type TestRedisCluster, type TestRedisServer } from '../../../test/helpers/redis-cluster.ts';
+import type { RecsignalError } from '../../core/errors.ts';
+import { runOnlineStoreConformance } from './conformance.ts';
+import { MemoryStore } from './memory/memory-store.ts';
+import { stateKey } from './online-store.ts';
+import { keySlot } from './redis-cluster/key-slot.ts';
+import { RedisClusterStore } from './redis-cluster/redis-cluster-store.ts';
+import { RedisStore } from './redis/redis-store.ts';
+
+const dir = await mkdtemp(join(tmpdir(), 'rs-online-store-'));
+after(() => rm(dir, { recursive: true, force: true }));
+
+// --- memory -------------------------------------------------------------------------------------
+
+runOnlineStoreConformance({ name: 'memory', create: () => MemoryStore.open() });
+
+let snapshots = 0;
+runOnlineStoreConformance({
+  name: 'memory with a snapshot file',
+  create: () => MemoryStore.open({ snapshotPath: join(dir, `conformance-${snapshots++}.snap`) }),
+});
+
+describe('memory store snapshot', () => {
+  test('a new instance restores every entry and the checkpoint, and not deleted keys', async () => {
+    const path = join(dir, 'restore.snap');
+    const first = await MemoryStore.open({ snapshotPath: path });
+    const key = (id: string): string => stateKey('ns', 'user', [id], 'agg');
+    const big = Uint8Array.from({ length: 700_000 }, (_, i) => (i * 31) % 251);
+    await first.setMany(
+      [
+        { key: key('a'), value: Uint8Array.of(1, 2, 3) },
+        { key: key('b'), value: new Uint8Array(0) },
+        { key: key('c'), value: Uint8Array.of(0xff, 0x00) },
+        { key: key('big'), value: big },
+        { key: key('ünï{|}'), value: Uint8Array.of(7) },
+      ],
+      { key: 'ns:checkpoint', value: Uint8Array.of(42) },
+    );
+    await first.setMany([{ key: key('c'), value: null }]);
+    const { size, approximateBytes } = first;
+    await first.close();
+    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('restore')), ['restore.snap'], 'no temporary file is left');
+
+    const second = await MemoryStore.open({ snapshotPath: path });
+    assert.equal(second.size, size);
+    assert.equal(second.approximateBytes, approximateBytes);
+    const got = await second.getMany([key('a'), key('b'), key('c'), key('big'), key('ünï{|}'), 'ns:checkpoint']);
+    assert.deepEqual(got.map((v) => (v === undefined ? undefined : Buffer.from(v).toString('hex'))), ['010203', '', undefined, Buffer.from(big).toString('hex'), '07', '2a']);
+    await second.close();
+  });
+});
+
+// --- Redis ----------------------------------------------------------------------------------------
+
+const redisProblem = await redisUnreachable(6379);
+if (redisProblem === undefined) {
+  const namespace = `rs-test-${randomBytes(6).toString('hex')}`;
+  runOnlineStoreConformance({ name: 'redis', namespace, create: () => RedisStore.connect('redis://127.0.0.1:6379') });
+  // The suite deletes what it writes; this catches what a failed test left behind. Never FLUSHALL.
+  after(async () => {
+    const admin = new Redis(6379, '127.0.0.1', { lazyConnect: true });
+    await admin.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await admin.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await admin.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    await admin.quit();
+  });
+} else {
+  testWithoutRedis('online store conformance: redis', redisProblem);
+}
+
+// --- Redis Cluster ----------------------------------------------------------------------------------
+
+const binariesProblem = await redisBinariesMissing();
+if (binariesProblem === undefined) {
+  let cluster: Promise<TestRedisCluster> | undefined;
+  const startCluster = (): Promise<TestRedisCluster> => (cluster ??= startRedisCluster(3));
+  after(async () => {
+    if (cluster !== undefined) await (await cluster).stop();
+  });
+
+  runOnlineStoreConformance({ name: 'redis-cluster', create: async () => RedisClusterStore.connect((await startCluster()).url) });
+
+  describe('redis cluster routing and faults', () => {
+    test('keySlot agrees with CLUSTER KEYSLOT, hash tags and escapes included', async () => {
+      const { servers } = await startCluster();
+      const admin = new Redis((servers[0] as { port: number }).port, '127.0.0.1');
+      const keys = [
+        'foo', '123456789', '', '{}', '{}x', 'a{b}c', 'a{}b{c}', '{{a}}', 'a}b{c', '😀{ünï}',
+        stateKey('ns', 'user', ['u1'], 'agg'), stateKey('ns', 'user', ['a}b'], 'agg'), stateKey('ns', 'user×item', ['u', 'i|j'], 'x'),
+        ...Array.from({ length: 200 }, (_, i) => `key-${i}-${'é'.repeat(i % 5)}`),
+      ];
+      try {
+        const server = await Promise.all(keys.map((k) => admin.cluster('KEYSLOT', k)));
+        assert.deepEqual(keys.map(keySlot), server);
+      } finally {
+        await admin.quit();
+      }
+    });
+
+    test('one entity’s parts share a slot, and a batch of entities spreads over all masters', async () => {
+      const { url, servers } = await startCluster();
+      assert.equal(new Set(['a', 'b', 'c'].map((part) => keySlot(stateKey('ns', 'user', ['u1'], part)))).size, 1);
+      const store = await RedisClusterStore.connect(url);
+      const namespace = `rs-spread-${randomBytes(4).toString('hex')}`;
+      const writes = Array.from({ length: 300 }, (_, i) => ({ key: stateKey(namespace, 'user', [`u${i}`], 'agg'), value: Uint8Array.of(i % 256) }));
+      try {
+        await store.setMany(writes);
+        const counts = await Promise.all(servers.map(async (s) => {
+          const admin = new Redis(s.port, '127.0.0.1');
+          try {
+            return await admin.dbsize();
+          } finally {
+            await admin.quit();
+          }
+        }));
+        assert.ok(counts.every((n) => n > 0), `keys per master: ${counts.join(', ')}`);
+        const got = await store.getMany(writes.map((w) => w.key));
+        assert.deepEqual(got.map((v) => v?.[0]), writes.map((w) => w.value[0]));
+      } finally {
+        await store.setMany(writes.map((w) => ({ key: w.key, value: null })));
+        await store.close();
+      }
+    });
+
+    // Last: it stops a master of the shared test cluster (and brings it back).
+    test('a killed master: requests fail fast, ping is false; after a restart the same store works again', async () => {
+      const { url, servers } = await startCluster();
+      const store = await RedisClusterStore.connect(url);
+      const namespace = `rs-fault-${randomBytes(4).toString('hex')}`;
+      const keys = Array.from({ length: 30 }, (_, i) => stateKey(namespace, 'user', [`u${i}`], 'agg'));
+      const victim = servers[1] as TestRedisServer;
+      try {
+        await store.setMany(keys.map((key) => ({ key, value: Uint8Array.of(1) })));
+        await victim.kill();
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const started = performance.now();
+          await assert.rejects(store.getMany(keys), (e: RecsignalError) => e.code === 'IO_FAILED' && /MGET of 30 keys in \d+ slots failed .*cluster info/.test(e.message));
+          const took = performance.now() - started;
+          assert.ok(took < 1000, `rejected after ${took.toFixed(0)} ms, want < 1000 ms`);
+          assert.equal(await store.ping(), false);
+        }
+        await victim.start();
+        // The master restarts empty (no persistence) but keeps its slots (nodes.conf): reads work again.
+        const deadline = Date.now() + 10_000;
+        let got: (Uint8Array | undefined)[] | undefined;
+        while (got === undefined) {
+          got = await store.getMany(keys).catch(() => undefined);
+          if (got === undefined) {
+            assert.ok(Date.now() < deadline, 'the store did not recover within 10 s of the restart');
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+        assert.ok(got.some((v) => v !== undefined) && got.some((v) => v === undefined), 'keys of the live masters kept, those of the restarted one gone');
+        assert.equal(await store.ping(), true);
+      } finally {
+        await store.setMany(keys.map((key) => ({ key, value: null }))).catch(() => {});
+        await store.close();
+      }
+    });
+  });
+} else {
+  testWithoutRedis('online store conformance: redis-cluster', binariesProblem);
+}
