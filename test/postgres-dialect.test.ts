@@ -23,6 +23,7 @@ import { createEventValidator } from '../src/events/validate.ts';
 import { eventToJson, type InteractionEvent, type ItemMetadata } from '../src/events/schema.ts';
 import type { FeatureValue } from '../src/features/ir.ts';
 import allOps from './fixtures/all-ops.ts';
+import { eventArb, offset } from './helpers/streams.ts';
 import { assertFeatureRowsEqual, valuesEqual } from './helpers/compare.ts';
 import { createTestSchema, loadEvents, loadItems, loadQueries, openTestPostgres } from './helpers/postgres.ts';
 
@@ -132,26 +133,6 @@ const handQueries: ReferenceQuery[] = handTimes.flatMap((ts, i) =>
     fields: { user_id: user, item_id: ['i0', 'i1', 'i2', 'i3', 'i9'][(i + j) % 5] as string, device: j % 2 === 0 ? 'tv' : 'mobile', genre: [null, 'drama', 'action', 'comedy'][(i + 2 * j) % 4] ?? null },
   })),
 );
-
-/** Times cluster on boundaries (hops, hours, days, the 10-minute negative timeout) so edges get hit. */
-const offset = fc.oneof(
-  fc.integer({ min: 0, max: 8 }).map((k) => k * 30 * MIN),
-  fc.tuple(fc.integer({ min: 0, max: 8 }), fc.constantFrom(-1, 1)).map(([k, d]) => k * 30 * MIN + d),
-  fc.integer({ min: 0, max: 6 * HOUR }),
-  fc.integer({ min: 0, max: 30 }).map((k) => k * 10 * MIN),
-  fc.constant(YEARS),
-  fc.integer({ min: 0, max: 3 * 24 * HOUR }),
-);
-
-const eventArb = fc.record({
-  user: fc.constantFrom('u0', 'u1', 'u2'),
-  item: fc.constantFrom('i0', 'i1', 'i2', 'i3'),
-  type: fc.constantFrom('impression', 'play', 'pause', 'complete', 'skip', 'add_to_list', 'search'),
-  off: offset,
-  value: fc.option(fc.integer({ min: 0, max: 4000 }), { nil: null }),
-  duration: fc.option(fc.constantFrom(1000, 3600), { nil: null }),
-  device: fc.option(fc.constantFrom('tv', 'mobile'), { nil: null }),
-});
 
 const streamArb = fc.array(eventArb, { minLength: 0, maxLength: 40 }).chain((raw) =>
   fc.record({

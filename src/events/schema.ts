@@ -83,3 +83,13 @@ export function eventToJson(e: InteractionEvent): Record<string, unknown> {
   if (Object.keys(e.context).length > 0) out['context'] = e.context;
   return out;
 }
+
+/** Item metadata as the columns of the `items` table (what lookup views and `via` read). */
+export function itemColumns(i: ItemMetadata): Record<string, string | number | readonly string[] | null> {
+  return { item_id: i.itemId, title: i.title, year: i.year, genres: i.genres, release_ts: i.releaseTs, duration: i.duration };
+}
+
+/** User metadata as the columns of the `users` table. */
+export function userColumns(u: UserMetadata): Record<string, string | number | null> {
+  return { user_id: u.userId, age: u.age, gender: u.gender, occupation: u.occupation, country: u.country };
+}

@@ -3,7 +3,7 @@
  * It reads the semantics contract of DESIGN.md literally: for each query (keys, t) it filters the
  * events with ts < t and applies each aggregation to them. Written for obviousness, not speed.
  */
-import type { InteractionEvent, ItemMetadata, UserMetadata } from '../../events/schema.ts';
+import { itemColumns, userColumns, type InteractionEvent, type ItemMetadata, type UserMetadata } from '../../events/schema.ts';
 import type { AggregationIR, AggregationViewIR, FeatureValue, FeatureViewIR, FilterIR, LookupViewIR, SessionViewIR } from '../../features/ir.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { applyRequestFeatures, dayType, featureColumns, hourBucket, hourOfDay, TIME_DERIVED_KEYS, windowStart, type RequestFeatureStats } from '../../plan/rows.ts';
@@ -54,7 +54,10 @@ function keyValue(q: ReferenceQuery, key: string): string | null {
   return derive ? derive(q.ts) : null;
 }
 
-/** Drops duplicate ids (the first arrival wins) and adds the derived columns. */
+/**
+ * Drops duplicate ids (the first arrival wins) and adds the derived columns. Written here again on
+ * purpose, apart from the stream engine's and the SQL's: the oracle must not share their mistakes.
+ */
 export function eventRows(compiled: CompiledFeatureSet, events: readonly InteractionEvent[]): Row[] {
   const seen = new Set<string>();
   const rows: Row[] = [];
@@ -226,7 +229,7 @@ function session(v: SessionViewIR, rows: Row[], t: number): Map<string, FeatureV
 function lookup(v: LookupViewIR, items: Map<string, ItemMetadata>, users: Map<string, UserMetadata>, key: string | null): Map<string, FeatureValue> {
   const out = new Map<string, FeatureValue>();
   const record: Record<string, unknown> | undefined =
-    key === null ? undefined : v.table === 'items' ? itemRecord(items.get(key)) : userRecord(users.get(key));
+    key === null ? undefined : v.table === 'items' ? mapDefined(items.get(key), itemColumns) : mapDefined(users.get(key), userColumns);
   for (const c of v.columns) {
     const value = record?.[c.name];
     out.set(c.name, value === undefined || value === null ? c.default : (value as FeatureValue));
@@ -234,10 +237,6 @@ function lookup(v: LookupViewIR, items: Map<string, ItemMetadata>, users: Map<st
   return out;
 }
 
-function itemRecord(i: ItemMetadata | undefined): Record<string, unknown> | undefined {
-  return i && { title: i.title, year: i.year, genres: i.genres, release_ts: i.releaseTs, duration: i.duration };
-}
-
-function userRecord(u: UserMetadata | undefined): Record<string, unknown> | undefined {
-  return u && { age: u.age, gender: u.gender, occupation: u.occupation, country: u.country };
+function mapDefined<T, R>(x: T | undefined, f: (x: T) => R): R | undefined {
+  return x === undefined ? undefined : f(x);
 }

@@ -4,7 +4,7 @@
  * arrive; a read gives every feature as of a time, by the semantics contract. Late events are
  * accepted within the allowed lateness; duplicate ids are dropped.
  */
-import type { InteractionEvent, ItemMetadata, UserMetadata } from '../../events/schema.ts';
+import { itemColumns, userColumns, type InteractionEvent, type ItemMetadata, type UserMetadata } from '../../events/schema.ts';
 import type { AggregationViewIR, FeatureValue, FeatureViewIR, LookupViewIR, SessionViewIR } from '../../features/ir.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { applyRequestFeatures, featureColumns, TIME_DERIVED_KEYS, type RequestFeatureStats } from '../../plan/rows.ts';
@@ -299,11 +299,7 @@ export class StreamEngine {
     const out = new Map<string, FeatureValue>();
     const i = v.table === 'items' && key !== null ? this.items.get(key) : undefined;
     const u = v.table === 'users' && key !== null ? this.users.get(key) : undefined;
-    const record: Record<string, unknown> | undefined = i
-      ? { title: i.title, year: i.year, genres: i.genres, release_ts: i.releaseTs, duration: i.duration }
-      : u
-        ? { age: u.age, gender: u.gender, occupation: u.occupation, country: u.country }
-        : undefined;
+    const record: Record<string, unknown> | undefined = i ? itemColumns(i) : u ? userColumns(u) : undefined;
     for (const c of v.columns) {
       const value = record?.[c.name];
       out.set(c.name, value === undefined || value === null ? c.default : (value as FeatureValue));
