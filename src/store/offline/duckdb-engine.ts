@@ -1,5 +1,7 @@
 /** @module The embedded offline engine: one DuckDB database, SQL in, tables and files out. */
 import { DuckDBInstance, DuckDBListValue, DuckDBArrayValue, DuckDBStructValue, DuckDBMapValue, type DuckDBConnection, type DuckDBAppender } from '@duckdb/node-api';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RecsignalError } from '../../core/errors.ts';
 
 export type Scalar = string | number | boolean | null | bigint;
@@ -12,7 +14,8 @@ export class DuckDBEngine {
 
   /** Opens an in-memory database (default) or one backed by a file; spills to a temp dir when large. */
   static async open(path = ':memory:', options: { threads?: number; memoryLimit?: string } = {}): Promise<DuckDBEngine> {
-    const config: Record<string, string> = {};
+    // Spill files go to the system's temp folder, never into the caller's working directory.
+    const config: Record<string, string> = { temp_directory: join(tmpdir(), 'recsignal-duckdb') };
     if (options.threads !== undefined) config['threads'] = String(options.threads);
     if (options.memoryLimit !== undefined) config['memory_limit'] = options.memoryLimit;
     const instance = await DuckDBInstance.create(path, config);
