@@ -1,12 +1,19 @@
 /**
- * @module The demo: the whole batch path on the embedded default, no services. Generate a
+ * @module The demo: the whole path on the embedded default, no services. Generate a
  * streaming-service log, ingest it, backfill the demo features, build a point-in-time training
- * set from impressions labelled by whether a play followed, and print what happened.
+ * set from impressions labelled by whether a play followed, and print what happened; then (unless
+ * --no-serve) serve the features while the log's last day streams in on a simulated clock.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DAY_MS, isoTime } from '../core/time.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DAY_MS, MINUTE_MS, formatDuration, isoTime } from '../core/time.ts';
+import type { InteractionEvent } from '../events/schema.ts';
+import type { CompiledFeatureSet } from '../plan/compile.ts';
+import { replayLog } from '../monitor/consistency.ts';
+import { FeatureServer } from '../serve/server.ts';
+import { stopSignal } from '../serve/until-stopped.ts';
 import { createEventValidator } from '../events/validate.ts';
 import { writeGenerated } from '../events/generate-write.ts';
 import { openReader, readItemsFile, readUsersFile } from '../events/readers/index.ts';
@@ -24,6 +31,12 @@ export interface DemoOptions {
   readonly seed: number;
   readonly dir: string;
   readonly serve: boolean;
+  /** Serving: event time per wall time of the live stream; default 3600 (an hour a second). */
+  readonly speed?: number;
+  /** Serving: the port; default 6566, 0 picks a free one. */
+  readonly port?: number;
+  /** Serving: stop after this long; default at SIGINT / SIGTERM. */
+  readonly exitAfterMs?: number;
 }
 
 export const DEMO_FEATURES = fileURLToPath(new URL('../../examples/streaming/features.ts', import.meta.url));
@@ -74,9 +87,99 @@ export async function runDemo(o: DemoOptions, out: (s: string) => void): Promise
   out(`training   ${ts.rows} spine rows (${spineRows.positives} positive) × ${ts.columns.length} features, point-in-time → ${trainingOut}\n`);
   out(`time       ${timings.map(([n, s]) => `${n} ${s.toFixed(2)} s`).join(', ')}\n`);
   out(`\nexample training rows:\n${await exampleRows(trainingOut)}\n`);
-  if (o.serve) {
-    out('\nserving: the online path (stream engine, online store, HTTP API) is not built yet; this run did the batch path only (same as --no-serve).\n');
+  if (o.serve) await serveDemo(compiled, log, end, o, out);
+}
+
+/**
+ * Serving on the embedded default: the state is the log replayed up to its last day; the last day
+ * then streams in (online only: those events are in the log already) on a clock that runs `speed`
+ * times faster than the wall clock, and requests are answered as of that clock.
+ */
+async function serveDemo(compiled: CompiledFeatureSet, log: EventLog, end: number, o: DemoOptions, out: (s: string) => void): Promise<void> {
+  const cutoff = Math.max(START, end - DAY_MS);
+  const speed = o.speed ?? 3600;
+  const events = replayLog(log);
+  let pending: InteractionEvent | null = null;
+  // An active user and the items they met last, for the printed examples.
+  let example: { user: string; device: string | null; items: string[] } | null = null;
+  let recent: string[] = [];
+  async function* head(): AsyncGenerator<InteractionEvent> {
+    for (;;) {
+      const r = await events.next();
+      if (r.done) return;
+      if (r.value.ts >= cutoff) {
+        pending = r.value;
+        return;
+      }
+      const e = r.value;
+      if (e.itemId !== null) {
+        recent = [e.itemId, ...recent.filter((i) => i !== e.itemId)].slice(0, 3);
+        if (e.type === 'play') example = { user: e.userId, device: typeof e.context['device'] === 'string' ? e.context['device'] : null, items: [...new Set([e.itemId, ...recent])].slice(0, 3) };
+      }
+      yield e;
+    }
   }
+  let wall0: number | null = null;
+  const clock = () => (wall0 === null ? cutoff : cutoff + (Date.now() - wall0) * speed);
+  out(`\nstarting the server: replaying the log up to ${isoTime(cutoff)} into the stream engine…\n`);
+  const server = await FeatureServer.start({ compiled, log, host: '127.0.0.1', port: o.port ?? 6566, bootstrap: head(), clock, lateness: 5 * MINUTE_MS }).catch(async (e: unknown) => {
+    await events.return(undefined);
+    throw e;
+  });
+  const stop = stopSignal();
+  let live = 0;
+  let stopping = false;
+  let pump: Promise<void> = Promise.resolve();
+  try {
+    const ready = await Promise.race([server.ready.then(() => true), stop.stopped.then(() => false)]);
+    if (ready) {
+      wall0 = Date.now();
+      stop.after(o.exitAfterMs);
+      printServing(server.url, cutoff, speed, server.bootstrapped, example, out);
+      pump = (async () => {
+        while (!stopping) {
+          const now = clock();
+          const batch: InteractionEvent[] = [];
+          while (pending !== null && (pending as InteractionEvent).ts <= now && !stopping) {
+            batch.push(pending);
+            const r = await events.next();
+            pending = r.done ? null : r.value;
+          }
+          if (batch.length > 0) {
+            server.push(batch, 'online');
+            live += batch.length;
+          }
+          if (pending === null) {
+            out(`live       the last day has streamed in (${live} events); the clock runs on\n`);
+            return;
+          }
+          await sleep(50);
+        }
+      })();
+    }
+    const reason = await stop.stopped;
+    stopping = true;
+    await pump;
+    out(ready
+      ? `\nstopped (${reason}) at ${isoTime(clock())} (simulated): ${live} live events applied, watermark ${isoTime(server.state.engine.watermark)}\n`
+      : `\nstopped (${reason}) while replaying the log\n`);
+  } finally {
+    stopping = true;
+    await server.close();
+    await events.return(undefined);
+  }
+}
+
+function printServing(url: string, cutoff: number, speed: number, replayed: number, example: { user: string; device: string | null; items: string[] } | null, out: (s: string) => void): void {
+  const user = example?.user ?? 'u1';
+  const items = example && example.items.length > 0 ? example.items : ['i1', 'i2'];
+  const features = { user_id: user, items, ...(example?.device ? { context: { device: example.device } } : {}) };
+  const feast = { features: ['user_engagement:play_count_1d', 'item_popularity:play_count_1d', 'request_features:genre_match'], entities: { user_id: items.map(() => user), item_id: items }, full_feature_names: true };
+  const post = (path: string, body: unknown) => `  curl -s ${url}${path} -H 'content-type: application/json' -d '${JSON.stringify(body)}'`;
+  out(`serving    ${url}: ${replayed.toLocaleString('en-US')} events up to ${isoTime(cutoff)} in the online state; the last day streams in at ${speed}× (${formatDuration(Math.round(speed * 1000))} of event time a second)\n`);
+  out(`           requests are answered as of the simulated clock (docs/serving.md describes every endpoint)\n`);
+  out(`try\n${post('/v1/features', features)}\n${post('/get-online-features', feast)}\n  curl -s ${url}/metrics\n`);
+  out(`Ctrl-C stops the server.\n`);
 }
 
 async function writeSpine(log: EventLog, from: number, path: string): Promise<{ rows: number; positives: number }> {

@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { dirname, basename, extname, join } from 'node:path';
 import { RecsignalError } from '../core/errors.ts';
-import { parseInstant, isoTime } from '../core/time.ts';
+import { parseInstant, isoTime, parseDuration } from '../core/time.ts';
 import { createEventValidator } from '../events/validate.ts';
 import { INPUT_FORMATS, isInputFormat, openReader, readItemsFile, readMovieLensMetadata, readUsersFile } from '../events/readers/index.ts';
 import { writeGenerated } from '../events/generate-write.ts';
@@ -17,6 +17,8 @@ import { loadFeatureSet } from './load-features.ts';
 import { checkConsistency } from '../monitor/consistency.ts';
 import { progress } from './progress.ts';
 import { runDemo } from './demo.ts';
+import { FeatureServer } from '../serve/server.ts';
+import { stopSignal } from '../serve/until-stopped.ts';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -48,15 +50,18 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
 
   program
     .command('demo')
-    .description('generate a streaming-service event log, ingest it, backfill the demo features and build a training set (no services needed)')
-    .option('--no-serve', 'batch only (serving comes with the real-time engine)')
+    .description('generate a streaming-service event log, ingest it, backfill the demo features and build a training set, then serve the features while the last day streams in (no services needed)')
+    .option('--no-serve', 'batch only: stop after the training set')
     .option('--users <n>', 'users to simulate', positiveInt('users'), 1500)
     .option('--items <n>', 'catalogue size', positiveInt('items'), 600)
     .option('--days <n>', 'days to simulate', positiveInt('days'), 28)
     .option('--seed <n>', 'random seed', positiveInt('seed'), 7)
     .option('--dir <dir>', 'working folder', '.recsignal/demo')
+    .option('--speed <x>', 'serving: event time per wall time of the live stream (3600 = one hour per second)', positiveNumber('speed'), 3600)
+    .option('--port <n>', 'serving: port (0 picks a free one)', port, 6566)
+    .option('--exit-after <seconds>', 'serving: stop after serving this many seconds (default: run until Ctrl-C)', positiveNumber('exit-after'))
     .action(async (o) => {
-      await runDemo({ users: o.users, items: o.items, days: o.days, seed: o.seed, dir: o.dir, serve: o.serve !== false }, out);
+      await runDemo({ users: o.users, items: o.items, days: o.days, seed: o.seed, dir: o.dir, serve: o.serve !== false, speed: o.speed, port: o.port, ...(o.exitAfter !== undefined ? { exitAfterMs: o.exitAfter * 1000 } : {}) }, out);
     });
 
   program
@@ -226,7 +231,77 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       out(`${renderFeatureSql({ ir: compiled.ir, dialect: DIALECTS[o.dialect as keyof typeof DIALECTS], events: o.events, items: o.items, users: o.users, queries: o.queries })};\n`);
     });
 
+  program
+    .command('serve')
+    .description('serve features over HTTP (recsignal and Feast-compatible JSON): replay the event log into the stream engine, then take events and answer feature requests')
+    .requiredOption('--features <file>', 'features.ts module')
+    .requiredOption('--log <dir>', 'event log folder: replayed at start; events posted to the server are appended to it')
+    .requiredOption('--online <store>', 'online state: memory | redis://host:port | redis-cluster://host:port,...')
+    .option('--port <n>', 'port (0 picks a free one)', port, 6566)
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--lateness <duration>', 'how late (behind the newest event time) an event may arrive and still count online', '5m')
+    .option('--max-age <duration>', 'features whose newest event is older than this are STALE')
+    .option('--body-limit <bytes>', 'largest request body; larger ones get 413', positiveInt('body-limit'), 8 * 1024 * 1024)
+    .option('--exit-after <seconds>', 'stop after serving this many seconds (default: run until SIGINT / SIGTERM)', positiveNumber('exit-after'))
+    .action(async (o) => {
+      checkOnlineStore(o.online);
+      const compiled = await loadFeatureSet(o.features);
+      const log = new EventLog(o.log);
+      if (!existsSync(log.dir)) err(`note: --log '${o.log}' does not exist yet: starting with an empty state; events posted to the server create it\n`);
+      const lateness = parseDuration(o.lateness, '--lateness');
+      const t0 = performance.now();
+      const server = await FeatureServer.start({
+        compiled,
+        log,
+        host: o.host,
+        port: o.port,
+        lateness,
+        bodyLimit: o.bodyLimit,
+        ...(o.maxAge !== undefined ? { maxAgeMs: parseDuration(o.maxAge, '--max-age') } : {}),
+      });
+      out(`recsignal serve: ${compiled.ir.name} (${compiled.hash}) on ${server.url}, online state in memory; replaying ${log.dir}\n`);
+      const stop = stopSignal();
+      const started = await Promise.race([server.ready.then(() => 'ready' as const, (e: Error) => e), stop.stopped]);
+      if (started instanceof Error) {
+        await server.close();
+        throw new RecsignalError('IO_FAILED', `replaying the event log failed: ${started.message}`, { cause: started });
+      }
+      if (started === 'ready') {
+        const wm = server.state.engine.watermark;
+        out(`ready: ${server.bootstrapped} events replayed in ${((performance.now() - t0) / 1000).toFixed(1)} s; watermark ${Number.isFinite(wm) ? isoTime(wm) : 'none (empty log)'}\n`);
+        out(`endpoints: POST /v1/features, POST /v1/events, GET /v1/feature-views, POST /get-online-features, POST /push, GET /health, GET /metrics\n`);
+        stop.after(o.exitAfter === undefined ? undefined : o.exitAfter * 1000);
+      }
+      const reason = await stop.stopped;
+      await server.close();
+      const c = server.intake.counts;
+      out(`stopped (${reason}): received ${c.received}, applied ${c.accepted}, rejected ${c.rejected}, duplicates ${c.duplicates}, late ${c.late}; appended ${c.appended} to the log\n`);
+    });
+
   return program;
+}
+
+function positiveNumber(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a positive number`);
+    return n;
+  };
+}
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RecsignalError('INVALID_ARGUMENT', `--port '${v}': give a port from 0 to 65535 (0 picks a free one)`);
+  return n;
+}
+
+/** The online state is picked here; only the in-process one exists so far. */
+function checkOnlineStore(store: string): void {
+  if (store === 'memory') return;
+  if (/^redis:\/\/[^\s/,]+:\d+\/?$/.test(store) || /^redis-cluster:\/\/[^\s/,]+:\d+(,[^\s/,]+:\d+)*\/?$/.test(store)) {
+    throw new RecsignalError('INVALID_ARGUMENT', `--online '${store}': the Redis-backed online state is not available yet; use --online memory (state in the server process, rebuilt from the log at start)`);
+  }
+  throw new RecsignalError('INVALID_ARGUMENT', `--online '${store}': use memory, redis://host:port or redis-cluster://host:port,host:port`);
 }
 
 function requireLog(dir: string): EventLog {

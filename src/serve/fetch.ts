@@ -1,0 +1,126 @@
+/**
+ * @module The fetch path. For one user and N candidates: user- and context-keyed views are read
+ * once, item and user × item views once per candidate, and request-time crosses per candidate by
+ * the same `applyRequestFeatures` that builds training sets. Also entity rows (the Feast shape).
+ */
+import type { FeatureValue } from '../features/ir.ts';
+import { applyRequestFeatures, type RequestFeatureStats } from '../plan/rows.ts';
+import type { Fields, OnlineState, ReadSlots, Status } from './online-state.ts';
+import type { RefPlan, Selection, ServingPlan } from './plan.ts';
+
+export interface FeaturesQuery {
+  readonly userId: string;
+  readonly items: readonly string[];
+  readonly context: Readonly<Fields>;
+  readonly t: number;
+}
+
+/** The `/v1/features` response: columnar, one row of the `items` block per candidate. */
+export interface FeaturesResponse {
+  readonly ts: number;
+  readonly user_id: string;
+  readonly user: { readonly features: readonly string[]; readonly values: FeatureValue[]; readonly statuses: Status[]; readonly event_ts: (number | null)[] };
+  readonly items: {
+    readonly features: readonly string[];
+    readonly item_ids: readonly string[];
+    readonly values: FeatureValue[][];
+    readonly statuses: Status[][];
+    readonly event_ts: (number | null)[][];
+  };
+}
+
+function newSlots(n: number): ReadSlots {
+  return { values: new Array(n), statuses: new Array(n), eventTs: new Array(n) };
+}
+
+/** A ref's value source over the current slots: what request functions read their inputs through. */
+function refReader(plan: ServingPlan, slots: ReadSlots): (ref: string) => FeatureValue | undefined {
+  return (ref) => {
+    const r = plan.refs.get(ref);
+    return r?.view ? slots.values[r.view.index]?.get(r.feature) : undefined;
+  };
+}
+
+export function fetchFeatures(state: OnlineState, plan: ServingPlan, sel: Selection, q: FeaturesQuery, stats: RequestFeatureStats): FeaturesResponse {
+  const { t } = q;
+  const slots = newSlots(plan.views.length);
+  // One object is the fields of every read and the request of every cross (ts included, as in training).
+  const fields: Fields = { ...q.context, user_id: q.userId, ts: t };
+  for (const vp of sel.onceViews) state.readInto(vp, fields, t, slots);
+  const once = sel.once;
+  const user = { features: sel.onceNames, values: new Array<FeatureValue>(once.length), statuses: new Array<Status>(once.length), event_ts: new Array<number | null>(once.length) };
+  for (let j = 0; j < once.length; j++) {
+    const r = once[j] as RefPlan;
+    const vi = (r.view as { index: number }).index;
+    user.values[j] = slots.values[vi]?.get(r.feature) ?? null;
+    user.statuses[j] = slots.statuses[vi] as Status;
+    user.event_ts[j] = slots.eventTs[vi] ?? null;
+  }
+
+  const perItem = sel.perItem;
+  const n = q.items.length;
+  const values: FeatureValue[][] = new Array(n);
+  const statuses: Status[][] = new Array(n);
+  const eventTs: (number | null)[][] = new Array(n);
+  const read = refReader(plan, slots);
+  for (let c = 0; c < n; c++) {
+    const item = q.items[c] as string;
+    fields['item_id'] = item;
+    for (const vp of sel.itemViews) state.readInto(vp, fields, t, slots);
+    const crosses = sel.crosses === null ? null : applyRequestFeatures(sel.crosses, read, fields, stats);
+    const rv = new Array<FeatureValue>(perItem.length);
+    const rs = new Array<Status>(perItem.length);
+    const re = new Array<number | null>(perItem.length);
+    for (let j = 0; j < perItem.length; j++) {
+      const r = perItem[j] as RefPlan;
+      if (r.view === null) {
+        rv[j] = (crosses as FeatureValue[])[sel.crossIndex.get(r.feature) as number] ?? null;
+        rs[j] = 'PRESENT';
+        re[j] = null;
+      } else {
+        const vi = r.view.index;
+        rv[j] = slots.values[vi]?.get(r.feature) ?? null;
+        rs[j] = slots.statuses[vi] as Status;
+        re[j] = slots.eventTs[vi] ?? null;
+      }
+    }
+    values[c] = rv;
+    statuses[c] = rs;
+    eventTs[c] = re;
+  }
+  return { ts: t, user_id: q.userId, user, items: { features: sel.perItemNames, item_ids: q.items, values, statuses, event_ts: eventTs } };
+}
+
+/** Per ref, one column over the rows: what `/get-online-features` shapes into Feast's response. */
+export interface RowColumns {
+  readonly values: FeatureValue[][];
+  readonly statuses: Status[][];
+  readonly eventTs: (number | null)[][];
+}
+
+/** Every selected ref for each entity row (its fields: join keys and request data) as of t. */
+export function fetchRows(state: OnlineState, plan: ServingPlan, sel: Selection, rows: readonly Fields[], t: number, stats: RequestFeatureStats): RowColumns {
+  const refs = sel.refs;
+  const out: RowColumns = {
+    values: refs.map(() => new Array(rows.length)),
+    statuses: refs.map(() => new Array(rows.length)),
+    eventTs: refs.map(() => new Array(rows.length)),
+  };
+  const slots = newSlots(plan.views.length);
+  const read = refReader(plan, slots);
+  for (let i = 0; i < rows.length; i++) {
+    const fields = rows[i] as Fields;
+    fields['ts'] = t;
+    for (const vp of sel.onceViews) state.readInto(vp, fields, t, slots);
+    for (const vp of sel.itemViews) state.readInto(vp, fields, t, slots);
+    const crosses = sel.crosses === null ? null : applyRequestFeatures(sel.crosses, read, fields, stats);
+    for (let j = 0; j < refs.length; j++) {
+      const r = refs[j] as RefPlan;
+      const vi = r.view?.index;
+      (out.values[j] as FeatureValue[])[i] = vi === undefined ? ((crosses as FeatureValue[])[sel.crossIndex.get(r.feature) as number] ?? null) : (slots.values[vi]?.get(r.feature) ?? null);
+      (out.statuses[j] as Status[])[i] = vi === undefined ? 'PRESENT' : (slots.statuses[vi] as Status);
+      (out.eventTs[j] as (number | null)[])[i] = vi === undefined ? null : (slots.eventTs[vi] ?? null);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,285 @@
+/**
+ * @module Events arriving over HTTP: validated as ingest validates them, applied to the online
+ * state, and buffered for the offline log, which gets them in batches through a DuckDB staging
+ * table (every second, every 10k events, on `wait` and on shutdown). Rejections go to the log's
+ * dead-letter folder; late events are kept offline (batch is the source of truth). Nothing is lost:
+ * a failed append keeps its events buffered and is retried.
+ */
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { RecsignalError, type Problem } from '../core/errors.ts';
+import { formatDuration, isoTime } from '../core/time.ts';
+import { eventToJson, LIFTED_CONTEXT_KEYS, LOG_COLUMNS, type InteractionEvent } from '../events/schema.ts';
+import { createEventValidator, reasonOf } from '../events/validate.ts';
+import { DuckDBEngine } from '../store/offline/duckdb-engine.ts';
+import type { EventLog } from '../store/offline/event-log.ts';
+import type { OnlineState } from './online-state.ts';
+
+export type Destination = 'online' | 'offline' | 'online_and_offline';
+
+/** One record of a batch: parsed JSON, or a line that did not parse. */
+export type IntakeItem = { readonly raw: unknown } | { readonly problems: readonly Problem[]; readonly text: string };
+
+export interface Rejection {
+  readonly index: number;
+  /** `invalid` (validation; dead-lettered), `late` (beyond the allowed lateness) or `error` (the store failed; dead-lettered). */
+  readonly reason: 'invalid' | 'late' | 'error';
+  readonly problems: readonly Problem[];
+}
+
+export interface IntakeReport {
+  readonly received: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly duplicates: number;
+  readonly late: number;
+  readonly rejections: readonly Rejection[];
+}
+
+export interface IntakeOptions {
+  readonly state: OnlineState;
+  readonly log: EventLog;
+  readonly extraTypes: readonly string[];
+  /** The server's "now": validation rejects events too far past it. */
+  readonly clock: () => number;
+  readonly maxFutureMs?: number;
+  readonly flushIntervalMs?: number;
+  readonly flushEvents?: number;
+  readonly deadLetterPath?: string;
+}
+
+interface Buffered {
+  readonly e: InteractionEvent;
+  /** Not deduplicated by the engine (late, or offline only): checked against the log when appended. */
+  readonly checked: boolean;
+}
+
+const STAGING = '__serve_staging';
+const APPEND = '__serve_append';
+
+export class EventIntake {
+  readonly counts = { received: 0, accepted: 0, rejected: 0, duplicates: 0, late: 0, appended: 0, flushErrors: 0 };
+  lastFlushError: string | null = null;
+  readonly deadLetterPath: string;
+  private buffer: Buffered[] = [];
+  private flushing: Promise<void> = Promise.resolve();
+  private deadLetter: WriteStream | null = null;
+  private readonly timer: NodeJS.Timeout;
+  private readonly flushEvents: number;
+  private closed = false;
+
+  private constructor(
+    private readonly o: IntakeOptions,
+    private readonly db: DuckDBEngine,
+  ) {
+    this.flushEvents = o.flushEvents ?? 10_000;
+    this.deadLetterPath = o.deadLetterPath ?? join(o.log.deadLetterDir, `serve-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
+    this.timer = setInterval(() => {
+      if (this.buffer.length > 0) this.flush().catch(() => undefined);
+    }, o.flushIntervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  static async open(o: IntakeOptions): Promise<EventIntake> {
+    return new EventIntake(o, await DuckDBEngine.open(':memory:', { threads: 1 }));
+  }
+
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  /** A validator as of the server clock now: the future check moves with it. */
+  private validator() {
+    return createEventValidator({ extraTypes: this.o.extraTypes, now: this.o.clock(), ...(this.o.maxFutureMs !== undefined ? { maxFutureMs: this.o.maxFutureMs } : {}) });
+  }
+
+  /** Validates every record (nothing applied): the all-or-nothing check of a push. */
+  validate(items: readonly IntakeItem[]): { events: InteractionEvent[]; problems: { index: number; problems: readonly Problem[] }[] } {
+    const validator = this.validator();
+    const events: InteractionEvent[] = [];
+    const problems: { index: number; problems: readonly Problem[] }[] = [];
+    items.forEach((item, index) => {
+      const r = 'problems' in item ? { ok: false as const, problems: item.problems } : validator(item.raw);
+      if (r.ok) events.push(r.event);
+      else problems.push({ index, problems: r.problems });
+    });
+    return { events, problems };
+  }
+
+  /** Validates, applies and buffers a batch; `position` names it in dead-letter lines. */
+  submit(items: readonly IntakeItem[], to: Destination, position: string): IntakeReport {
+    const validator = this.validator();
+    const report = { received: items.length, accepted: 0, rejected: 0, duplicates: 0, late: 0, rejections: [] as Rejection[] };
+    items.forEach((item, index) => {
+      const result = 'problems' in item ? { ok: false as const, problems: item.problems } : validator(item.raw);
+      if (!result.ok) {
+        report.rejected++;
+        report.rejections.push({ index, reason: 'invalid', problems: result.problems });
+        this.deadLetterLine(`${position}[${index}]`, result.problems, 'raw' in item ? item.raw : item.text);
+        return;
+      }
+      this.route(result.event, to, index, position, report);
+    });
+    this.count(report);
+    return report;
+  }
+
+  /** Applies events that are already valid (a replayed stream); the same outcomes as `submit`. */
+  submitValid(events: readonly InteractionEvent[], to: Destination, position: string): IntakeReport {
+    const report = { received: events.length, accepted: 0, rejected: 0, duplicates: 0, late: 0, rejections: [] as Rejection[] };
+    events.forEach((e, index) => this.route(e, to, index, position, report));
+    this.count(report);
+    return report;
+  }
+
+  private route(e: InteractionEvent, to: Destination, index: number, position: string, report: { accepted: number; rejected: number; duplicates: number; late: number; rejections: Rejection[] }): void {
+    const offline = to !== 'online';
+    if (to === 'offline') {
+      report.accepted++;
+      this.enqueue(e, true);
+      return;
+    }
+    const watermark = this.o.state.engine.watermark;
+    let outcome;
+    try {
+      outcome = this.o.state.apply(e);
+    } catch (cause) {
+      this.o.state.errors++;
+      const problems = [{ path: '(event)', message: `the online store failed to apply it: ${(cause as Error).message}`, fix: 'resend it later; it was written to the dead-letter folder' }];
+      report.rejected++;
+      report.rejections.push({ index, reason: 'error', problems });
+      this.deadLetterLine(`${position}[${index}]`, problems, e);
+      return;
+    }
+    if (outcome === 'applied') {
+      report.accepted++;
+      if (offline) this.enqueue(e, false);
+    } else if (outcome === 'duplicate') {
+      report.duplicates++;
+    } else {
+      report.late++;
+      const lateness = this.o.state.engine.lateness;
+      const problems = [{
+        path: 'ts',
+        message: `${isoTime(e.ts)} is older than the newest event time ${isoTime(watermark)} minus the allowed lateness (${lateness > 0 ? formatDuration(lateness) : '0'}): not applied online`,
+        fix: offline
+          ? 'nothing to do: it was kept in the offline log, which batch features and training sets read; to apply such events online, start the server with a larger --lateness'
+          : 'it was written to the dead-letter folder; send it with to=offline (or re-ingest the dead-letter file), or start the server with a larger --lateness',
+      }];
+      report.rejections.push({ index, reason: 'late', problems });
+      if (offline) this.enqueue(e, true);
+      else this.deadLetterLine(`${position}[${index}]`, problems, e);
+    }
+  }
+
+  private count(r: IntakeReport): void {
+    this.counts.received += r.received;
+    this.counts.accepted += r.accepted;
+    this.counts.rejected += r.rejected;
+    this.counts.duplicates += r.duplicates;
+    this.counts.late += r.late;
+  }
+
+  private enqueue(e: InteractionEvent, checked: boolean): void {
+    this.buffer.push({ e, checked });
+    if (this.buffer.length >= this.flushEvents) this.flush().catch(() => undefined);
+  }
+
+  private deadLetterLine(position: string, problems: readonly Problem[], input: unknown): void {
+    if (this.deadLetter === null) {
+      mkdirSync(this.o.log.deadLetterDir, { recursive: true });
+      this.deadLetter = createWriteStream(this.deadLetterPath, { flags: 'a' });
+      // A dead-letter file that cannot be written must not take the server down: it shows in /health and /metrics.
+      this.deadLetter.on('error', (e) => {
+        this.counts.flushErrors++;
+        this.lastFlushError = `dead-letter file ${this.deadLetterPath}: ${e.message}`;
+      });
+    }
+    this.deadLetter.write(`${JSON.stringify({ position, reason: reasonOf(problems), problems, input })}\n`);
+  }
+
+  /** Appends everything buffered so far to the offline log; resolves once it is written. */
+  flush(): Promise<void> {
+    const next = this.flushing.then(() => this.flushOnce());
+    this.flushing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async flushOnce(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    try {
+      await this.db.run(`CREATE OR REPLACE TEMP TABLE ${STAGING} (${LOG_COLUMNS.map((c) => `${c.name} ${c.sql}`).join(', ')}, checked BOOLEAN, seq BIGINT)`);
+      const a = await this.db.appender(STAGING);
+      batch.forEach(({ e, checked }, seq) => {
+        appendEvent(a, e);
+        a.appendBoolean(checked);
+        a.appendBigInt(BigInt(seq));
+        a.endRow();
+      });
+      a.closeSync();
+      // One copy per id; late and offline-only events also must not be in the log already.
+      const inLog = batch.some((b) => b.checked) ? ` AND NOT (checked AND event_id IN (SELECT event_id FROM ${this.o.log.eventsRelation()}))` : '';
+      await this.db.run(`CREATE OR REPLACE TEMP TABLE ${APPEND} AS SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY seq) AS rn FROM ${STAGING}) WHERE rn = 1${inLog}`);
+      const n = Number((await this.db.query(`SELECT count(*) AS n FROM ${APPEND}`))[0]?.['n'] ?? 0);
+      if (n > 0) await this.o.log.append(this.db, APPEND);
+      this.counts.appended += n;
+      this.lastFlushError = null;
+    } catch (e) {
+      this.buffer = batch.concat(this.buffer);
+      this.counts.flushErrors++;
+      this.lastFlushError = (e as Error).message;
+      throw e;
+    }
+  }
+
+  /**
+   * Stops the timer, appends what is buffered, closes the dead-letter file and the staging
+   * database. When the last append fails, the buffered events go to the dead-letter file instead.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    let failure: RecsignalError | null = null;
+    try {
+      await this.flush();
+    } catch (cause) {
+      const problems = [{ path: '(event)', message: `not appended to the offline log at shutdown: ${(cause as Error).message}`, fix: 'take the input of each line back into the log with recsignal ingest' }];
+      const n = this.buffer.length;
+      for (const { e } of this.buffer.splice(0)) this.deadLetterLine('shutdown', problems, eventToJson(e));
+      failure = new RecsignalError('IO_FAILED', `appending ${n} buffered events to the offline log failed at shutdown (${(cause as Error).message}); they were written to ${this.deadLetterPath}`, { cause });
+    } finally {
+      const dl = this.deadLetter;
+      if (dl !== null && !dl.destroyed) await new Promise<void>((res) => dl.end(() => res()));
+      this.db.close();
+    }
+    if (failure !== null) throw failure;
+  }
+}
+
+type Appender = Awaited<ReturnType<DuckDBEngine['appender']>>;
+
+/** One event as a log row (the columns of LOG_COLUMNS, device/country/session_id lifted from the context). */
+function appendEvent(a: Appender, e: InteractionEvent): void {
+  a.appendVarchar(e.eventId);
+  a.appendVarchar(e.userId);
+  if (e.itemId === null) a.appendNull();
+  else a.appendVarchar(e.itemId);
+  a.appendBigInt(BigInt(e.ts));
+  a.appendVarchar(e.type);
+  if (e.value === null) a.appendNull();
+  else a.appendDouble(e.value);
+  if (e.duration === null) a.appendNull();
+  else a.appendDouble(e.duration);
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e.context)) if (!(LIFTED_CONTEXT_KEYS as readonly string[]).includes(k)) rest[k] = v;
+  for (const k of LIFTED_CONTEXT_KEYS) {
+    const v = e.context[k];
+    if (typeof v === 'string') a.appendVarchar(v);
+    else a.appendNull();
+  }
+  if (Object.keys(rest).length === 0) a.appendNull();
+  else a.appendVarchar(JSON.stringify(rest));
+}

@@ -1,0 +1,149 @@
+/**
+ * @module The server's online state: the stream engine (memory), the key index beside it, and a
+ * read cache. A cached read of a key is reused while the key gets no event and no window of its
+ * view moves its tail, so popular items are computed once per hop instead of once per request.
+ */
+import { RecsignalError } from '../core/errors.ts';
+import { isoTime } from '../core/time.ts';
+import type { InteractionEvent, ItemMetadata, UserMetadata } from '../events/schema.ts';
+import type { FeatureValue } from '../features/ir.ts';
+import { StreamEngine, type ApplyOutcome } from '../compute/stream/engine.ts';
+import { TIME_DERIVED_KEYS } from '../plan/rows.ts';
+import { eventTimeBefore, KeyIndex, keyOf } from './key-index.ts';
+import type { ServingPlan, ViewPlan } from './plan.ts';
+
+export type Status = 'PRESENT' | 'NOT_FOUND' | 'STALE';
+export type Fields = Record<string, string | number | null>;
+
+export interface OnlineStateOptions {
+  readonly plan: ServingPlan;
+  readonly items: readonly ItemMetadata[];
+  readonly users: readonly UserMetadata[];
+  /** Allowed lateness of events (ms). */
+  readonly lateness: number;
+  /** Features older than this (t − event time) are STALE; undefined: never. */
+  readonly maxAgeMs?: number;
+}
+
+/** One read's result, written into arrays indexed by view (no object per read). */
+export interface ReadSlots {
+  readonly values: (ReadonlyMap<string, FeatureValue> | undefined)[];
+  readonly statuses: Status[];
+  readonly eventTs: (number | null)[];
+}
+
+interface Cached {
+  readonly values: ReadonlyMap<string, FeatureValue>;
+  readonly version: number;
+  readonly from: number;
+  readonly until: number;
+}
+
+const MAX_CACHED_KEYS = 200_000;
+
+export class OnlineState {
+  readonly engine: StreamEngine;
+  readonly index: KeyIndex;
+  /** Reads that failed inside the store (not bad requests). */
+  errors = 0;
+  readonly plan: ServingPlan;
+  private readonly maxAgeMs: number;
+  private readonly notFound: ReadonlyMap<string, FeatureValue>[];
+  private readonly cache: Map<string, Cached>[];
+  private readonly derivedKeys: boolean[];
+
+  constructor(o: OnlineStateOptions) {
+    this.plan = o.plan;
+    this.engine = new StreamEngine(o.plan.compiled, { lateness: o.lateness, items: o.items, users: o.users });
+    this.index = new KeyIndex(o.plan.compiled, o.items, o.users);
+    this.maxAgeMs = o.maxAgeMs ?? Infinity;
+    // What a key without state reads as (defaults, ratios of defaults): computed once per view.
+    this.notFound = o.plan.views.map((vp) => this.engine.readView(vp.view, Object.fromEntries(vp.keys.map((k) => [k, '\u0000none'])), 0));
+    this.cache = o.plan.views.map(() => new Map());
+    this.derivedKeys = o.plan.views.map((vp) => vp.keys.some((k) => TIME_DERIVED_KEYS[k] !== undefined));
+  }
+
+  apply(e: InteractionEvent): ApplyOutcome {
+    const outcome = this.engine.apply(e);
+    if (outcome === 'applied') this.index.add(e);
+    return outcome;
+  }
+
+  /** Reads one view for a request's fields as of t into the slots at the view's index. */
+  readInto(vp: ViewPlan, fields: Fields, t: number, slots: ReadSlots): void {
+    const i = vp.index;
+    const key = keyOf(vp.keys, this.derivedKeys[i] ? withDerivedKeys(vp.keys, fields, t) : fields);
+    if (key === null) return this.miss(i, slots);
+    const v = vp.view;
+    if (v.kind === 'lookup') {
+      const found = v.table === 'items' ? this.index.hasItem(key) : this.index.hasUser(key);
+      if (!found) return this.miss(i, slots);
+      const cache = this.cache[i] as Map<string, Cached>;
+      let c = cache.get(key);
+      if (!c) {
+        c = { values: this.engine.readView(v, fields, t), version: 0, from: -Infinity, until: Infinity };
+        cache.set(key, c);
+      }
+      slots.values[i] = c.values;
+      slots.statuses[i] = 'PRESENT';
+      slots.eventTs[i] = null;
+      return;
+    }
+    const entry = this.index.entry(i, key);
+    if (entry === undefined || entry.first >= t) return this.miss(i, slots);
+    let values: ReadonlyMap<string, FeatureValue>;
+    const cache = this.cache[i] as Map<string, Cached>;
+    const c = vp.cacheable ? cache.get(key) : undefined;
+    if (c !== undefined && c.version === entry.version && t >= c.from && t < c.until) {
+      values = c.values;
+    } else {
+      values = this.readEngine(vp, fields, t);
+      if (vp.cacheable && entry.latest < t) {
+        let from = entry.latest + 1;
+        let until = Infinity;
+        for (const w of vp.windows) {
+          const lo = Math.floor((t - w.length) / w.hop) * w.hop + w.length;
+          if (lo > from) from = lo;
+          if (lo + w.hop < until) until = lo + w.hop;
+        }
+        if (cache.size >= MAX_CACHED_KEYS) cache.clear();
+        cache.set(key, { values, version: entry.version, from, until });
+      }
+    }
+    const eventTs = eventTimeBefore(entry, t);
+    slots.values[i] = values;
+    slots.statuses[i] = eventTs !== null && t - eventTs > this.maxAgeMs ? 'STALE' : 'PRESENT';
+    slots.eventTs[i] = eventTs;
+  }
+
+  private miss(i: number, slots: ReadSlots): void {
+    slots.values[i] = this.notFound[i];
+    slots.statuses[i] = 'NOT_FOUND';
+    slots.eventTs[i] = null;
+  }
+
+  private readEngine(vp: ViewPlan, fields: Fields, t: number): ReadonlyMap<string, FeatureValue> {
+    try {
+      return this.engine.readView(vp.view, fields, t);
+    } catch (e) {
+      if (e instanceof RangeError) {
+        throw new RecsignalError(
+          'INVALID_INPUT',
+          `ts ${isoTime(t)} is older than the online state keeps for ${vp.view.name} (${e.message}); ask for a time at or after the watermark minus twice the allowed lateness, or build a training set offline for past times`,
+          { cause: e },
+        );
+      }
+      this.errors++;
+      throw new RecsignalError('IO_FAILED', `online store read of ${vp.view.name} failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+}
+
+function withDerivedKeys(keys: readonly string[], fields: Fields, t: number): Fields {
+  const out: Fields = { ...fields };
+  for (const k of keys) {
+    const derive = TIME_DERIVED_KEYS[k];
+    if ((out[k] === undefined || out[k] === null) && derive) out[k] = derive(t);
+  }
+  return out;
+}

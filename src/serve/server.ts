@@ -1,0 +1,300 @@
+/**
+ * @module The feature server: fastify over the online state. It listens at once, bootstraps the
+ * state by replaying the event log (503 until then), serves features, takes events, speaks Feast's
+ * JSON, and on close stops listening, then appends what is buffered to the offline log.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { RecsignalError } from '../core/errors.ts';
+import { MINUTE_MS, isoTime } from '../core/time.ts';
+import type { InteractionEvent, ItemMetadata, UserMetadata } from '../events/schema.ts';
+import type { CompiledFeatureSet } from '../plan/compile.ts';
+import type { RequestFeatureStats } from '../plan/rows.ts';
+import type { EventLog } from '../store/offline/event-log.ts';
+import { readMetadata } from '../store/offline/metadata.ts';
+import { replayLog } from '../monitor/consistency.ts';
+import { checkNameCollisions, onlineFeaturesResponse, parseOnlineFeaturesRequest, parsePush } from './feast.ts';
+import { fetchFeatures, fetchRows } from './fetch.ts';
+import { invalidInput, toWireError, wireError, type WireError } from './http-errors.ts';
+import { EventIntake } from './intake.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { OnlineState } from './online-state.ts';
+import { selectRefs, servingPlan, REQUEST_VIEW, type ServingPlan } from './plan.ts';
+import { eventItems, parseFeaturesBody, parseNdjson } from './requests.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    startedAt: number;
+  }
+}
+
+export interface ServerOptions {
+  readonly compiled: CompiledFeatureSet;
+  readonly log: EventLog;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 6566 (Feast's); 0 picks a free port. */
+  readonly port?: number;
+  /** Allowed lateness of events (ms); default 5 minutes. */
+  readonly lateness?: number;
+  /** Features whose newest event is older than this are STALE (OUTSIDE_MAX_AGE in Feast); default never. */
+  readonly maxAgeMs?: number;
+  /** Largest request body in bytes; default 8 MiB. Larger bodies get 413. */
+  readonly bodyLimit?: number;
+  /** The server's "now" (ms): the default request time and the future check of events. Default Date.now. */
+  readonly clock?: () => number;
+  /** Events to build the state from before serving, in time order; default the whole log. */
+  readonly bootstrap?: AsyncIterable<InteractionEvent>;
+  /** Metadata for lookups and fan-out; default read from the log. */
+  readonly metadata?: { readonly items: readonly ItemMetadata[]; readonly users: readonly UserMetadata[] };
+  readonly maxFutureMs?: number;
+  readonly flushIntervalMs?: number;
+  readonly flushEvents?: number;
+}
+
+export type ServerStatus = 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed';
+
+const UNGATED = new Set(['/health', '/metrics']);
+const ROUTES = 'GET /health, GET /metrics, GET /v1/feature-views, POST /v1/features, POST /v1/events, POST /get-online-features, POST /push';
+
+export class FeatureServer {
+  status: ServerStatus = 'starting';
+  /** Events replayed into the state at start. */
+  bootstrapped = 0;
+  bootstrapError: Error | null = null;
+  /** Resolves once the state is bootstrapped and every endpoint serves. */
+  readonly ready: Promise<void>;
+  readonly plan: ServingPlan;
+  readonly metrics: Metrics = createMetrics();
+  readonly requestStats: RequestFeatureStats = { errors: 0, firstError: null };
+  readonly clock: () => number;
+  private url_ = '';
+  private batches = 0;
+  private readonly app: FastifyInstance;
+
+  private constructor(
+    o: ServerOptions,
+    readonly state: OnlineState,
+    readonly intake: EventIntake,
+  ) {
+    this.plan = state.plan;
+    this.clock = o.clock ?? Date.now;
+    const bodyLimit = o.bodyLimit ?? 8 * 1024 * 1024;
+    this.app = Fastify({ logger: false, bodyLimit, return503OnClosing: true });
+    this.routes(bodyLimit);
+    this.ready = this.bootstrap(o.bootstrap ?? replayLog(o.log));
+    this.ready.catch(() => undefined);
+  }
+
+  /** Builds the state, listens, and replays the bootstrap events in the background (see `ready`). */
+  static async start(o: ServerOptions): Promise<FeatureServer> {
+    const metadata = o.metadata ?? (await readMetadata(o.log));
+    const plan = servingPlan(o.compiled);
+    const state = new OnlineState({ plan, items: metadata.items, users: metadata.users, lateness: o.lateness ?? 5 * MINUTE_MS, ...(o.maxAgeMs !== undefined ? { maxAgeMs: o.maxAgeMs } : {}) });
+    const clock = o.clock ?? Date.now;
+    const intake = await EventIntake.open({
+      state,
+      log: o.log,
+      extraTypes: o.compiled.ir.extraTypes,
+      clock,
+      ...(o.maxFutureMs !== undefined ? { maxFutureMs: o.maxFutureMs } : {}),
+      ...(o.flushIntervalMs !== undefined ? { flushIntervalMs: o.flushIntervalMs } : {}),
+      ...(o.flushEvents !== undefined ? { flushEvents: o.flushEvents } : {}),
+    });
+    const server = new FeatureServer(o, state, intake);
+    const host = o.host ?? '127.0.0.1';
+    const port = o.port ?? 6566;
+    try {
+      await server.app.listen({ host, port });
+    } catch (cause) {
+      server.status = 'stopping';
+      await server.intake.close().catch(() => undefined);
+      throw new RecsignalError('IO_FAILED', `cannot listen on ${host}:${port} (${(cause as Error).message}); pick another --port (0 picks a free one) or --host`, { cause });
+    }
+    const address = server.app.server.address() as AddressInfo;
+    server.url_ = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    return server;
+  }
+
+  get url(): string {
+    return this.url_;
+  }
+
+  private async bootstrap(events: AsyncIterable<InteractionEvent>): Promise<void> {
+    try {
+      for await (const e of events) {
+        if (this.status !== 'starting') break;
+        this.state.apply(e);
+        this.bootstrapped++;
+      }
+      if (this.status === 'starting') this.status = 'ready';
+    } catch (e) {
+      this.bootstrapError = e as Error;
+      this.status = 'failed';
+      throw e;
+    }
+  }
+
+  /** Applies already-valid events as if pushed (a replayed stream); `to` as in /push. */
+  push(events: readonly InteractionEvent[], to: 'online' | 'online_and_offline' = 'online_and_offline') {
+    return this.intake.submitValid(events, to, `stream #${++this.batches}`);
+  }
+
+  /** Stops listening (in-flight requests finish), then appends buffered events to the log. */
+  async close(): Promise<void> {
+    if (this.status === 'stopped' || this.status === 'stopping') return;
+    this.status = 'stopping';
+    try {
+      await this.app.close();
+      await this.ready.catch(() => undefined);
+    } finally {
+      await this.intake.close();
+      this.status = 'stopped';
+    }
+  }
+
+  private send(reply: FastifyReply, w: WireError): FastifyReply {
+    return reply.code(w.status).send(w.body);
+  }
+
+  private routes(bodyLimit: number): void {
+    const app = this.app;
+    app.decorateRequest('startedAt', 0);
+    app.removeContentTypeParser(['application/json', 'text/plain']);
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+      try {
+        done(null, JSON.parse(body as string));
+      } catch (e) {
+        done(e as Error, undefined);
+      }
+    });
+    app.addContentTypeParser(['application/x-ndjson', 'application/jsonl'], { parseAs: 'string' }, (req, body, done) => {
+      if (req.url.split('?')[0] !== '/v1/events') done(Object.assign(new Error('JSON lines'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
+      else done(null, parseNdjson(body as string));
+    });
+    app.addHook('onRequest', (req, reply, done) => {
+      req.startedAt = performance.now();
+      const path = req.url.split('?')[0] as string;
+      if (this.status !== 'ready' && !UNGATED.has(path)) {
+        this.send(reply, wireError('NOT_READY', this.notReadyMessage()));
+        return;
+      }
+      done();
+    });
+    app.addHook('onResponse', (req, reply, done) => {
+      this.metrics.observe(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, (performance.now() - req.startedAt) / 1000);
+      done();
+    });
+    app.setErrorHandler((err, _req, reply) => {
+      const w = toWireError(err, bodyLimit);
+      this.send(reply, w);
+    });
+    app.setNotFoundHandler((req, reply) => {
+      this.send(reply, wireError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}; the server has: ${ROUTES}`));
+    });
+
+    app.get('/health', async (_req, reply) => {
+      const ok = this.status === 'ready' && this.intake.lastFlushError === null;
+      const status = this.status === 'ready' && !ok ? 'degraded' : this.status === 'ready' ? 'ok' : this.status;
+      const wm = this.state.engine.watermark;
+      return reply.code(ok ? 200 : 503).send({
+        status,
+        ...(ok ? {} : { message: this.status === 'ready' ? `appending to the offline log fails (${this.intake.lastFlushError}); events stay buffered and are retried` : this.notReadyMessage() }),
+        watermark: Number.isFinite(wm) ? isoTime(wm) : null,
+        lag_seconds: Number.isFinite(wm) ? (this.clock() - wm) / 1000 : null,
+        events_bootstrapped: this.bootstrapped,
+        buffered: this.intake.buffered,
+      });
+    });
+
+    app.get('/metrics', async (_req, reply) => {
+      const c = this.intake.counts;
+      const text = this.metrics.render({
+        events: { received: c.received, applied: c.accepted, rejected: c.rejected, duplicates: c.duplicates, late: c.late },
+        watermarkMs: this.state.engine.watermark,
+        nowMs: this.clock(),
+        onlineStoreErrors: this.state.errors,
+        requestFeatureErrors: this.requestStats.errors,
+        log: { appended: c.appended, buffered: this.intake.buffered, flushErrors: c.flushErrors },
+        keys: this.state.engine.sizes(),
+        ready: this.status === 'ready',
+      });
+      return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
+    });
+
+    const registry = featureRegistry(this.plan);
+    app.get('/v1/feature-views', async () => registry);
+
+    app.post('/v1/features', async (req) => {
+      const b = parseFeaturesBody(req.body);
+      const sel = selectRefs(this.plan, b.features);
+      return fetchFeatures(this.state, this.plan, sel, { userId: b.userId, items: b.items, context: b.context, t: b.ts ?? this.clock() }, this.requestStats);
+    });
+
+    app.post('/v1/events', async (req) => {
+      const wait = waitFlag((req.query as Record<string, unknown>)['wait']);
+      const report = this.intake.submit(eventItems(req.body), 'online_and_offline', `POST /v1/events #${++this.batches}`);
+      // Applying is synchronous: features reflect the batch on return. wait=true also waits until it is in the offline log.
+      if (wait) await this.flushed('the events were applied online');
+      return report;
+    });
+
+    app.post('/get-online-features', async (req) => {
+      const r = parseOnlineFeaturesRequest(req.body, this.plan);
+      const sel = selectRefs(this.plan, r.features);
+      checkNameCollisions(sel, r.fullFeatureNames, r.joinKeys);
+      return onlineFeaturesResponse(r, sel, fetchRows(this.state, this.plan, sel, r.rows, this.clock(), this.requestStats));
+    });
+
+    app.post('/push', async (req, reply) => {
+      const p = parsePush(req.body);
+      const { events, problems } = this.intake.validate(p.items);
+      if (problems.length > 0) {
+        throw invalidInput(`push rejected (${problems.length} of ${p.items.length} rows invalid; no row was written)`, problems.flatMap((x) => x.problems.map((pr) => ({ ...pr, path: `df[${x.index}].${pr.path}` }))));
+      }
+      this.intake.submitValid(events, p.to, `POST /push ${p.source} #${++this.batches}`);
+      // Offline parts are written before the reply, as Feast's push does without its batcher.
+      if (p.to !== 'online') await this.flushed(p.to === 'offline' ? 'the rows were validated' : 'the rows were applied online');
+      return reply.code(200).send();
+    });
+  }
+
+  /** Waits for the offline log to have everything buffered; a failure says what did happen. */
+  private async flushed(what: string): Promise<void> {
+    try {
+      await this.intake.flush();
+    } catch (cause) {
+      throw new RecsignalError('IO_FAILED', `${what}, but appending them to the offline log failed (${(cause as Error).message}); they stay buffered and the append is retried every second`, { cause });
+    }
+  }
+
+  private notReadyMessage(): string {
+    if (this.status === 'starting') return `the server is bootstrapping its state from the event log (${this.bootstrapped} events so far); retry shortly`;
+    if (this.status === 'failed') return `bootstrapping the state failed: ${this.bootstrapError?.message}; restart the server`;
+    return 'the server is shutting down; retry on another instance';
+  }
+}
+
+function waitFlag(v: unknown): boolean {
+  if (v === undefined || v === 'false' || v === '0') return false;
+  if (v === 'true' || v === '1' || v === '') return true;
+  throw invalidInput('bad /v1/events query', [{ path: 'wait', message: `'${String(v)}' is not a boolean`, fix: 'use ?wait=true (reply once the events are in the offline log too) or leave it out' }]);
+}
+
+/** `GET /v1/feature-views`: the shape of `recsignal features --json`. */
+function featureRegistry(plan: ServingPlan) {
+  const { compiled } = plan;
+  return {
+    name: compiled.ir.name,
+    hash: compiled.hash,
+    views: plan.views.map((vp) => ({
+      name: vp.view.name,
+      kind: vp.view.kind,
+      entity: vp.view.entity.name,
+      join_keys: vp.keys,
+      hash: compiled.viewHashes[vp.view.name],
+      features: plan.all.filter((r) => r.view === vp).map((r) => ({ name: r.feature, type: r.type, ref: r.ref })),
+    })),
+    request_features: compiled.ir.requestFeatures.map((r) => ({ name: r.name, type: r.type, ref: `${REQUEST_VIEW}:${r.name}`, inputs: r.inputs })),
+  };
+}
