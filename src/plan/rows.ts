@@ -75,14 +75,11 @@ export function applyRequestFeatures(
   request: Readonly<Record<string, unknown>>,
   stats: RequestFeatureStats,
 ): FeatureValue[] {
-  return compiled.ir.requestFeatures.map((r) => {
-    const inputs: Record<string, FeatureValue> = {};
-    for (const [alias, ref] of Object.entries(r.inputs)) {
-      inputs[alias] = ref.startsWith('request:') ? toFeatureValue(request[ref.slice(8)]) : values(ref) ?? null;
-    }
-    const fn = compiled.functions.get(r.name) as (i: typeof inputs) => FeatureValue;
+  return planOf(compiled).map(({ r, fn, inputs }) => {
+    const args: Record<string, FeatureValue> = {};
+    for (const [alias, ref, field] of inputs) args[alias] = field !== null ? toFeatureValue(request[field]) : values(ref) ?? null;
     try {
-      const v = fn(Object.freeze(inputs));
+      const v = fn(args);
       if (v === undefined || (typeof v === 'number' && !Number.isFinite(v))) return r.default;
       return v;
     } catch (e) {
@@ -91,6 +88,29 @@ export function applyRequestFeatures(
       return r.default;
     }
   });
+}
+
+interface RequestPlan {
+  readonly r: CompiledFeatureSet['ir']['requestFeatures'][number];
+  readonly fn: (inputs: Readonly<Record<string, FeatureValue>>) => FeatureValue;
+  /** [alias, ref, request field or null]. */
+  readonly inputs: readonly (readonly [string, string, string | null])[];
+}
+
+// Worked out once per feature set: this runs for every training row and every served candidate.
+const plans = new WeakMap<CompiledFeatureSet, RequestPlan[]>();
+
+function planOf(compiled: CompiledFeatureSet): RequestPlan[] {
+  let plan = plans.get(compiled);
+  if (!plan) {
+    plan = compiled.ir.requestFeatures.map((r) => ({
+      r,
+      fn: compiled.functions.get(r.name) as RequestPlan['fn'],
+      inputs: Object.entries(r.inputs).map(([alias, ref]) => [alias, ref, ref.startsWith('request:') ? ref.slice(8) : null] as const),
+    }));
+    plans.set(compiled, plan);
+  }
+  return plan;
 }
 
 function toFeatureValue(v: unknown): FeatureValue {
