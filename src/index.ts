@@ -41,3 +41,6 @@ export { RedisClusterStore, parseRedisClusterUrl } from './store/online/redis-cl
 // Stream engine and online/offline consistency.
 export { StreamEngine, type StreamOptions, type ApplyOutcome, type EngineSnapshot } from './compute/stream/engine.ts';
 export { checkConsistency, type ConsistencyReport } from './monitor/consistency.ts';
+
+// Serving: the HTTP API over the stream engine.
+export { FeatureServer, type ServerOptions, type ServerStatus } from './serve/server.ts';
