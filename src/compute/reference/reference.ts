@@ -28,7 +28,10 @@ export function referenceFeatures(compiled: CompiledFeatureSet, data: ReferenceD
   const rows = eventRows(compiled, data.events);
   const items = new Map((data.items ?? []).map((i) => [i.itemId, i]));
   const users = new Map((data.users ?? []).map((u) => [u.userId, u]));
-  const viewRows = new Map(compiled.ir.views.map((v) => [v.name, v.kind === 'aggregation' ? streamRows(v, rows, items, users) : rows]));
+  // Each view's rows grouped by entity key: only a lookup table, so a query reads its key's rows.
+  const viewRows = new Map(
+    compiled.ir.views.map((v) => [v.name, groupBy(v.kind === 'aggregation' ? streamRows(v, rows, items, users) : rows, (r) => keyOf(v.entity.keys.map((k) => r[k])))]),
+  );
   const columns = featureColumns(compiled.ir);
   const stats: RequestFeatureStats = { errors: 0, firstError: null };
 
@@ -38,13 +41,29 @@ export function referenceFeatures(compiled: CompiledFeatureSet, data: ReferenceD
       const keys = v.entity.keys.map((k) => keyValue(q, k));
       const out = keys.some((k) => k === null)
         ? defaultsOf(v)
-        : computeView(v, (viewRows.get(v.name) ?? []).filter((r) => r.ts < q.ts && v.entity.keys.every((k, i) => r[k] === keys[i])), q.ts, items, users, keys);
+        : computeView(v, (viewRows.get(v.name)?.get(keyOf(keys)) ?? []).filter((r) => r.ts < q.ts && v.entity.keys.every((k, i) => r[k] === keys[i])), q.ts, items, users, keys);
       for (const [name, value] of out) values.set(`${v.name}:${name}`, value);
     }
     const request = { ...q.fields, ts: q.ts };
     const crosses = applyRequestFeatures(compiled, (ref) => values.get(ref), request, stats);
-    return columns.map((c, i) => (c.view === null ? (crosses[i - (columns.length - crosses.length)] ?? null) : (values.get(c.ref) ?? null)));
+    let cross = 0;
+    return columns.map((c) => (c.view === null ? (crosses[cross++] ?? null) : (values.get(c.ref) ?? null)));
   });
+}
+
+function keyOf(values: readonly unknown[]): string {
+  return JSON.stringify(values);
+}
+
+function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const x of xs) {
+    const k = key(x);
+    const list = out.get(k);
+    if (list) list.push(x);
+    else out.set(k, [x]);
+  }
+  return out;
 }
 
 function keyValue(q: ReferenceQuery, key: string): string | null {
@@ -93,9 +112,10 @@ function streamRows(v: AggregationViewIR, rows: Row[], items: Map<string, ItemMe
   else if (s.kind === 'abandon') {
     out = rows.filter((r) => s.types.includes(r.type as string) && r.watch_fraction !== null && (r.watch_fraction as number) < s.below);
   } else {
+    const plays = groupBy(rows.filter((p) => s.playTypes.includes(p.type as string)), (p) => keyOf([p.user_id, p.item_id]));
     out = rows
       .filter((imp) => s.impressionTypes.includes(imp.type as string) && imp.item_id !== null)
-      .filter((imp) => !rows.some((p) => s.playTypes.includes(p.type as string) && p.user_id === imp.user_id && p.item_id === imp.item_id && p.ts > imp.ts && p.ts <= imp.ts + s.timeoutMs))
+      .filter((imp) => !(plays.get(keyOf([imp.user_id, imp.item_id])) ?? []).some((p) => p.ts > imp.ts && p.ts <= imp.ts + s.timeoutMs))
       .map((imp) => ({ ...imp, ts: imp.ts + s.timeoutMs }));
   }
   const via = v.via;
