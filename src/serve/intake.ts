@@ -9,10 +9,11 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { RecsignalError, type Problem } from '../core/errors.ts';
 import { formatDuration, isoTime } from '../core/time.ts';
-import { eventToJson, LIFTED_CONTEXT_KEYS, LOG_COLUMNS, type InteractionEvent } from '../events/schema.ts';
+import { eventToJson, LOG_COLUMNS, type InteractionEvent } from '../events/schema.ts';
 import { createEventValidator, reasonOf } from '../events/validate.ts';
 import { DuckDBEngine } from '../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
+import { appendLogRow } from '../store/offline/ingest.ts';
 import type { OnlineState } from './online-state.ts';
 
 export type Destination = 'online' | 'offline' | 'online_and_offline';
@@ -213,7 +214,7 @@ export class EventIntake {
       await this.db.run(`CREATE OR REPLACE TEMP TABLE ${STAGING} (${LOG_COLUMNS.map((c) => `${c.name} ${c.sql}`).join(', ')}, checked BOOLEAN, seq BIGINT)`);
       const a = await this.db.appender(STAGING);
       batch.forEach(({ e, checked }, seq) => {
-        appendEvent(a, e);
+        appendLogRow(a, e);
         a.appendBoolean(checked);
         a.appendBigInt(BigInt(seq));
         a.endRow();
@@ -257,29 +258,4 @@ export class EventIntake {
     }
     if (failure !== null) throw failure;
   }
-}
-
-type Appender = Awaited<ReturnType<DuckDBEngine['appender']>>;
-
-/** One event as a log row (the columns of LOG_COLUMNS, device/country/session_id lifted from the context). */
-function appendEvent(a: Appender, e: InteractionEvent): void {
-  a.appendVarchar(e.eventId);
-  a.appendVarchar(e.userId);
-  if (e.itemId === null) a.appendNull();
-  else a.appendVarchar(e.itemId);
-  a.appendBigInt(BigInt(e.ts));
-  a.appendVarchar(e.type);
-  if (e.value === null) a.appendNull();
-  else a.appendDouble(e.value);
-  if (e.duration === null) a.appendNull();
-  else a.appendDouble(e.duration);
-  const rest: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(e.context)) if (!(LIFTED_CONTEXT_KEYS as readonly string[]).includes(k)) rest[k] = v;
-  for (const k of LIFTED_CONTEXT_KEYS) {
-    const v = e.context[k];
-    if (typeof v === 'string') a.appendVarchar(v);
-    else a.appendNull();
-  }
-  if (Object.keys(rest).length === 0) a.appendNull();
-  else a.appendVarchar(JSON.stringify(rest));
 }

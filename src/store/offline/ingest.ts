@@ -7,7 +7,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { once } from 'node:events';
 import type { Problem } from '../../core/errors.ts';
-import type { ItemMetadata, UserMetadata } from '../../events/schema.ts';
+import type { InteractionEvent, ItemMetadata, UserMetadata } from '../../events/schema.ts';
 import { LOG_COLUMNS, LIFTED_CONTEXT_KEYS } from '../../events/schema.ts';
 import { reasonOf, type EventValidator } from '../../events/validate.ts';
 import { DuckDBEngine } from './duckdb-engine.ts';
@@ -65,26 +65,7 @@ export async function ingest(records: AsyncIterable<IngestRecord> | Iterable<Ing
         if (!deadLetter.write(`${line}\n`)) await once(deadLetter, 'drain');
         continue;
       }
-      const e = result.event;
-      a.appendVarchar(e.eventId);
-      a.appendVarchar(e.userId);
-      if (e.itemId === null) a.appendNull();
-      else a.appendVarchar(e.itemId);
-      a.appendBigInt(BigInt(e.ts));
-      a.appendVarchar(e.type);
-      if (e.value === null) a.appendNull();
-      else a.appendDouble(e.value);
-      if (e.duration === null) a.appendNull();
-      else a.appendDouble(e.duration);
-      const rest: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(e.context)) if (!(LIFTED_CONTEXT_KEYS as readonly string[]).includes(k)) rest[k] = v;
-      for (const k of LIFTED_CONTEXT_KEYS) {
-        const v = e.context[k];
-        if (typeof v === 'string') a.appendVarchar(v);
-        else a.appendNull();
-      }
-      if (Object.keys(rest).length === 0) a.appendNull();
-      else a.appendVarchar(JSON.stringify(rest));
+      appendLogRow(a, result.event);
       a.appendBigInt(BigInt(received));
       a.endRow();
       valid++;
@@ -124,4 +105,29 @@ function jsonSafe(_key: string, v: unknown): unknown {
   if (typeof v !== 'bigint') return v;
   const n = Number(v);
   return Number.isSafeInteger(n) ? n : v.toString();
+}
+
+type Appender = Awaited<ReturnType<DuckDBEngine['appender']>>;
+
+/** One event as a row of the log's columns (LOG_COLUMNS: device, country, session_id lifted from the context). */
+export function appendLogRow(a: Appender, e: InteractionEvent): void {
+  a.appendVarchar(e.eventId);
+  a.appendVarchar(e.userId);
+  if (e.itemId === null) a.appendNull();
+  else a.appendVarchar(e.itemId);
+  a.appendBigInt(BigInt(e.ts));
+  a.appendVarchar(e.type);
+  if (e.value === null) a.appendNull();
+  else a.appendDouble(e.value);
+  if (e.duration === null) a.appendNull();
+  else a.appendDouble(e.duration);
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e.context)) if (!(LIFTED_CONTEXT_KEYS as readonly string[]).includes(k)) rest[k] = v;
+  for (const k of LIFTED_CONTEXT_KEYS) {
+    const v = e.context[k];
+    if (typeof v === 'string') a.appendVarchar(v);
+    else a.appendNull();
+  }
+  if (Object.keys(rest).length === 0) a.appendNull();
+  else a.appendVarchar(JSON.stringify(rest));
 }
