@@ -19,6 +19,9 @@ import { progress } from './progress.ts';
 import { runDemo } from './demo.ts';
 import { FeatureServer } from '../serve/server.ts';
 import { stopSignal } from '../serve/until-stopped.ts';
+import { Redis } from 'ioredis';
+import { StreamConsumer } from '../compute/stream/consumer.ts';
+import { parseRedisUrl } from '../store/online/redis/redis-store.ts';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -276,6 +279,71 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       await server.close();
       const c = server.intake.counts;
       out(`stopped (${reason}): received ${c.received}, applied ${c.accepted}, rejected ${c.rejected}, duplicates ${c.duplicates}, late ${c.late}; appended ${c.appended} to the log\n`);
+    });
+
+  program
+    .command('stream')
+    .description('consume events from a Redis Stream with a consumer group into the stream engine, its state kept in Redis; run several with the same --group to share the work; each event counts exactly once, also across crashes')
+    .requiredOption('--features <file>', 'features.ts module')
+    .requiredOption('--source <url>', 'redis-stream://host:port/<stream key>; each message has a field `event` holding the event as JSON')
+    .requiredOption('--group <name>', 'consumer group (created, reading from the stream\'s start, when missing)')
+    .requiredOption('--consumer <name>', 'this consumer\'s name: keep it across restarts, so a restarted consumer finishes the messages it held')
+    .requiredOption('--online <url>', 'redis://host:port holding the state, the checkpoints and the dead letters (<stream key>:dead)')
+    .option('--lateness <duration>', 'how late (behind the newest event time) an event may arrive and still count; later ones are dead-lettered', '5m')
+    .option('--batch <n>', 'messages per read and commit', positiveInt('batch'), 500)
+    .option('--namespace <prefix>', 'key prefix of the state (default: recsignal:<feature set>:<hash>)')
+    .option('--items <file>', 'item metadata (JSONL), for views that fan out through it (e.g. by genre)')
+    .option('--users <file>', 'user metadata (JSONL), for lookup views')
+    .option('--until-idle', 'stop once the group has nothing new for this consumer (default: run until SIGINT / SIGTERM)')
+    .option('--json', 'print the final counts as JSON')
+    .action(async (o) => {
+      const source = /^redis-stream:\/\/([^\s/]+)\/(.+)$/.exec(String(o.source));
+      if (!source) throw new RecsignalError('INVALID_ARGUMENT', `--source '${o.source}': write redis-stream://host:port/<stream key>, e.g. redis-stream://127.0.0.1:6379/events`);
+      const sourceUrl = `redis://${source[1]}`;
+      const streamKey = decodeURIComponent(source[2] as string);
+      parseRedisUrl(sourceUrl);
+      if (!/^rediss?:\/\//.test(String(o.online))) throw new RecsignalError('INVALID_ARGUMENT', `--online '${o.online}': the stream consumer keeps its state in one Redis: write redis://host:port (a Redis Cluster refuses its cross-slot transactions)`);
+      const endpoint = parseRedisUrl(o.online);
+      const compiled = await loadFeatureSet(o.features);
+      const lateness = parseDuration(o.lateness, '--lateness');
+      const items = o.items ? await readItemsFile(o.items) : [];
+      const users = o.users ? await readUsersFile(o.users) : [];
+      const connect = async (url: string, what: string) => {
+        const client = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 3 });
+        client.on('error', () => undefined);
+        try {
+          await client.connect();
+        } catch (e) {
+          client.disconnect();
+          throw new RecsignalError('IO_FAILED', `${what} at ${url.replace(/\/\/[^@]*@/, '//')}: connecting failed (${(e as Error).message}); check that it runs and answers (${parseRedisUrl(url).probe})`, { cause: e });
+        }
+        return client;
+      };
+      const streams = await connect(sourceUrl, '--source');
+      const state = await connect(o.online, '--online').catch((e: unknown) => {
+        streams.disconnect();
+        throw e;
+      });
+      const namespace = o.namespace ?? `recsignal:${compiled.ir.name}:${compiled.hash}`;
+      const consumer = new StreamConsumer(streams, state, {
+        compiled, namespace, lateness, items, users,
+        stream: streamKey, group: o.group, consumer: o.consumer, batch: o.batch,
+        validator: createEventValidator({ extraTypes: compiled.ir.extraTypes }),
+        untilIdle: Boolean(o.untilIdle),
+      });
+      if (!o.json) out(`recsignal stream: ${compiled.ir.name} (${compiled.hash}) from ${streamKey} on ${source[1]} as ${o.group}/${o.consumer}; state in ${endpoint.target} under ${namespace}\n`);
+      const stop = stopSignal();
+      void stop.stopped.then(() => consumer.stop());
+      const t0 = performance.now();
+      try {
+        const s = await consumer.run();
+        const seconds = (performance.now() - t0) / 1000;
+        out(o.json ? `${JSON.stringify({ ...s, seconds })}\n`
+          : `stopped: applied ${s.applied}, duplicates ${s.duplicates}, late ${s.late}, invalid ${s.invalid} (dead letters in ${streamKey}:dead); acknowledged ${s.acked} in ${s.batches} batches, ${s.conflicts} retried on conflicts, ${s.alreadyApplied} found applied before a restart; ${seconds.toFixed(1)} s\n`);
+      } finally {
+        streams.disconnect();
+        state.disconnect();
+      }
     });
 
   return program;

@@ -50,7 +50,9 @@ interface PendingNegative {
   readonly ts: number;
 }
 
-const SEP = '\u0000';
+/** Joins the values of a composite entity key into the engine's state key. */
+export const KEY_SEPARATOR = '\u0000';
+const SEP = KEY_SEPARATOR;
 
 /** The state key of a row: its key values joined; null when one is missing. */
 function entityKey(keys: readonly string[], cols: Readonly<Record<string, string | number | null>>): string | null {
@@ -209,16 +211,32 @@ export class StreamEngine {
     st.rows.splice(i, 0, { ts: row.ts, item: row.cols['item_id'] as string | null });
   }
 
-  /** Forgets what no read from the fold horizon on can need: ids, plays, pending negatives, old sessions. */
+  /** Forgets, every few thousand events, what no read from the fold horizon on can need. */
   private forget(): void {
-    const horizon = this.watermark - 2 * this.lateness;
+    this.forgetBy(this.watermark, ++this.sweeps % this.sweepEvery === 0);
+  }
+
+  /**
+   * Folds every key and forgets what is no longer needed, judged by `watermark` rather than the
+   * engine's own: a caller that shares state among several consumers passes the slowest one's.
+   */
+  settle(watermark: number): void {
+    if (!Number.isFinite(watermark)) return;
+    const horizon = watermark - 2 * this.lateness;
+    for (const states of this.state.values()) for (const st of states.values()) st.fold(horizon, 1);
+    this.forgetBy(watermark, true);
+  }
+
+  /** Ids a copy of which would be late anyway; with `sweep`, also plays, pending negatives and closed sessions. */
+  private forgetBy(watermark: number, sweep: boolean): void {
+    const horizon = watermark - 2 * this.lateness;
     const q = this.seenQueue;
-    while (this.seenHead < q.length && (q[this.seenHead] as { ts: number }).ts < this.watermark - this.lateness) this.seen.delete((q[this.seenHead++] as { id: string }).id);
+    while (this.seenHead < q.length && (q[this.seenHead] as { ts: number }).ts < watermark - this.lateness) this.seen.delete((q[this.seenHead++] as { id: string }).id);
     if (this.seenHead > 65_536 && this.seenHead * 2 > q.length) {
       this.seenQueue = q.slice(this.seenHead);
       this.seenHead = 0;
     }
-    if (++this.sweeps % this.sweepEvery !== 0) return;
+    if (!sweep) return;
     const maxTimeout = Math.max(0, ...this.aggViews.map((v) => (v.stream.kind === 'impression_not_played' ? v.stream.timeoutMs : 0)));
     for (const [pair, ts] of this.plays) {
       const keep = ts.filter((p) => p >= horizon - maxTimeout);

@@ -1,0 +1,294 @@
+/**
+ * @module A Redis Streams consumer that keeps the stream engine's state in Redis. Consumers of
+ * one group share a stream; each event's effect lands exactly once, also across crashes:
+ *
+ * - A batch's new state, its dead letters and the consumer's checkpoint (the last stream ID it
+ *   applied, with its counts) are written in one MULTI/EXEC, guarded by WATCH on every key the
+ *   batch read (optimistic: another consumer that changed one of them in between makes EXEC fail,
+ *   and the batch is recomputed from the fresh state). XACK comes after.
+ * - On start, a consumer first re-reads its own pending entries: those at or before its checkpoint
+ *   were applied before a crash between EXEC and XACK, and are only acknowledged.
+ * - Lateness is judged against the slowest live consumer's watermark (each checkpoint carries its
+ *   consumer's), not the newest time any consumer saw: see `BatchWatermarks`.
+ *
+ * Hot keys (popular items) are in almost every batch, so concurrent batches conflict and are
+ * recomputed: several consumers give fault tolerance, not yet more throughput. That needs the
+ * events re-keyed per entity into partitions that each consumer owns.
+ *
+ * That holds on one Redis (state, checkpoint and dead letters on the `state` connection). On a
+ * Redis Cluster the MULTI spans slots and is refused; see store-backed.ts.
+ */
+import type { Redis } from 'ioredis';
+import { reasonOf, type EventValidator } from '../../events/validate.ts';
+import type { InteractionEvent } from '../../events/schema.ts';
+import { applyBatch, stateKeys, type StoredStateOptions } from './store-backed.ts';
+
+export interface ConsumerOptions extends StoredStateOptions {
+  readonly stream: string;
+  readonly group: string;
+  readonly consumer: string;
+  readonly validator: EventValidator;
+  /** Messages per XREADGROUP (default 500). */
+  readonly batch?: number;
+  /** How long one XREADGROUP waits for new messages (default 1000 ms); stop() takes effect within it. */
+  readonly blockMs?: number;
+  /** Stop once a read finds nothing new (tests, one-shot catch-up) instead of waiting for more. */
+  readonly untilIdle?: boolean;
+  /**
+   * A consumer whose last commit is older than this (default 30 s) no longer holds the group's
+   * watermark back: it is idle, or dead and not restarted. A consumer slower than this per batch may
+   * see its events judged late against the others.
+   */
+  readonly staleAfterMs?: number;
+  /** Called after a batch's EXEC succeeded and before its XACK (tests crash here). */
+  readonly afterCommit?: (lastId: string, stats: ConsumerStats) => Promise<void> | void;
+}
+
+export interface ConsumerCounts {
+  applied: number;
+  duplicates: number;
+  late: number;
+  invalid: number;
+}
+
+export interface ConsumerStats extends ConsumerCounts {
+  /** Messages acknowledged by this run. */
+  acked: number;
+  batches: number;
+  /** Batches recomputed because another consumer changed a key they read. */
+  conflicts: number;
+  /** Pending messages found already applied at start (a crash between EXEC and XACK). */
+  alreadyApplied: number;
+}
+
+export interface Checkpoint {
+  readonly lastId: string | null;
+  readonly counts: ConsumerCounts;
+  /** The newest event time this consumer applied (null: none yet). */
+  readonly watermark: number | null;
+  /** Wall-clock time of the commit (ms). */
+  readonly at: number;
+}
+
+type Entry = [id: string, fields: string[] | null];
+
+const MAX_CONFLICTS = 1000;
+
+export class StreamConsumer {
+  readonly stats: ConsumerStats = { applied: 0, duplicates: 0, late: 0, invalid: 0, acked: 0, batches: 0, conflicts: 0, alreadyApplied: 0 };
+  #stopping = false;
+  #checkpoint: Checkpoint = parseCheckpoint(null);
+  /** The checkpoint as stored (null when none): a batch commits only while it is unchanged. */
+  #checkpointText: string | null = null;
+  readonly #dead: string;
+  readonly #checkpointKey: string;
+  readonly #membersKey: string;
+
+  /**
+   * `streams` reads and acknowledges (it blocks in XREADGROUP); `state` is used by this consumer
+   * alone, since WATCH belongs to a connection: give each consumer its own.
+   */
+  constructor(private readonly streams: Redis, private readonly state: Redis, private readonly o: ConsumerOptions) {
+    this.#dead = `${o.stream}:dead`;
+    this.#checkpointKey = stateKeys(o.namespace).checkpoint(o.group, o.consumer);
+    this.#membersKey = stateKeys(o.namespace).members(o.group);
+  }
+
+  /** Stops after the batch in hand (within blockMs when waiting). */
+  stop(): void {
+    this.#stopping = true;
+  }
+
+  /** Consumes until stop() (or, with untilIdle, until nothing new arrives); returns this run's counts. */
+  async run(): Promise<ConsumerStats> {
+    await ensureGroup(this.streams, this.o.stream, this.o.group);
+    await this.state.sadd(this.#membersKey, this.o.consumer);
+    // Announce this consumer as live before it reads: until its first commit it holds the group's
+    // watermark back, so the others do not forget what its first batch may still need.
+    this.#checkpoint = { ...parseCheckpoint(await this.state.get(this.#checkpointKey)), at: Date.now() };
+    this.#checkpointText = JSON.stringify(this.#checkpoint);
+    await this.state.set(this.#checkpointKey, this.#checkpointText);
+    const count = this.o.batch ?? 500;
+    // Own pending entries first: delivered before a crash, maybe applied, surely not acknowledged.
+    let cursor = '0';
+    while (!this.#stopping) {
+      const entries = await this.#read(cursor, count, null);
+      if (entries.length === 0) break;
+      await this.#handle(entries);
+      cursor = (entries[entries.length - 1] as Entry)[0];
+    }
+    while (!this.#stopping) {
+      const entries = await this.#read('>', count, this.o.blockMs ?? 1000);
+      if (entries.length === 0) {
+        if (this.o.untilIdle) break;
+        continue;
+      }
+      await this.#handle(entries);
+    }
+    return this.stats;
+  }
+
+  async #read(id: string, count: number, blockMs: number | null): Promise<Entry[]> {
+    const args: (string | number)[] = ['GROUP', this.o.group, this.o.consumer, 'COUNT', count];
+    if (blockMs !== null) args.push('BLOCK', blockMs);
+    args.push('STREAMS', this.o.stream, id);
+    const reply = (await (this.streams.xreadgroup as (...a: (string | number)[]) => Promise<unknown>)(...args)) as [string, Entry[]][] | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  async #handle(entries: readonly Entry[]): Promise<void> {
+    const done = this.#checkpoint.lastId;
+    const old = done === null ? [] : entries.filter(([id]) => compareIds(id, done) <= 0);
+    const fresh = done === null ? entries : entries.filter(([id]) => compareIds(id, done) > 0);
+    if (old.length > 0) {
+      this.stats.alreadyApplied += old.length;
+      await this.#ack(old.map(([id]) => id));
+    }
+    if (fresh.length === 0) return;
+
+    const events: InteractionEvent[] = [];
+    const eventIds: string[] = [];
+    const eventTexts: string[] = [];
+    const dead: { id: string; reason: string; input: string }[] = [];
+    for (const [id, fields] of fresh) {
+      const text = fieldOf(fields, 'event');
+      if (text === undefined) {
+        // A trimmed entry (fields null) or one without an `event` field.
+        dead.push({ id, reason: fields === null ? 'the entry was deleted from the stream before it was read' : 'no `event` field: XADD <stream> * event <event JSON>', input: JSON.stringify(fields) });
+        continue;
+      }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch (e) {
+        dead.push({ id, reason: `not JSON (${(e as Error).message}): send one event object as JSON text`, input: text });
+        continue;
+      }
+      const r = this.o.validator(raw);
+      if (r.ok) {
+        events.push(r.event);
+        eventIds.push(id);
+        eventTexts.push(text);
+      } else dead.push({ id, reason: reasonOf(r.problems), input: text });
+    }
+    const lastId = (fresh[fresh.length - 1] as Entry)[0];
+
+    for (let attempt = 0; ; attempt++) {
+      if (attempt >= MAX_CONFLICTS) throw new Error(`batch up to ${lastId}: ${MAX_CONFLICTS} WATCH conflicts in a row; too many consumers on too few keys? use fewer consumers or larger batches`);
+      const read = async (keys: readonly string[]) => {
+        await this.state.watch(...keys);
+        return this.state.mget(...keys);
+      };
+      let result;
+      try {
+        const others = await this.#othersWatermark();
+        result = await applyBatch(this.o, events, read, { own: this.#checkpoint.watermark, others });
+      } catch (e) {
+        await this.state.unwatch();
+        throw e;
+      }
+      const counts = { ...this.#checkpoint.counts };
+      const lateDead: typeof dead = [];
+      result.outcomes.forEach((outcome, i) => {
+        const e = events[i] as InteractionEvent;
+        if (outcome === 'applied') counts.applied++;
+        else if (outcome === 'duplicate') counts.duplicates++;
+        else {
+          counts.late++;
+          lateDead.push({ id: eventIds[i] as string, reason: `late: event time ${e.ts} is more than the allowed lateness (${this.o.lateness} ms) behind the watermark (the newest event time every live consumer of the group has reached); allow more with --lateness`, input: eventTexts[i] as string });
+        }
+      });
+      counts.invalid += dead.length;
+      const checkpoint: Checkpoint = { lastId, counts, watermark: result.watermark, at: Date.now() };
+      const tx = this.state.multi();
+      for (const w of result.writes) {
+        if (w.value === null) tx.del(w.key);
+        else tx.set(w.key, w.value);
+      }
+      for (const d of [...dead, ...lateDead]) tx.xadd(this.#dead, '*', 'id', d.id, 'reason', d.reason, 'event', d.input);
+      const checkpointText = JSON.stringify(checkpoint);
+      tx.set(this.#checkpointKey, checkpointText);
+      const replies = await tx.exec();
+      if (replies === null) {
+        this.stats.conflicts++;
+        continue;
+      }
+      for (const [error] of replies) if (error) throw error;
+      const prev = this.#checkpoint.counts;
+      this.stats.applied += counts.applied - prev.applied;
+      this.stats.duplicates += counts.duplicates - prev.duplicates;
+      this.stats.late += counts.late - prev.late;
+      this.stats.invalid += counts.invalid - prev.invalid;
+      this.stats.batches++;
+      this.#checkpoint = checkpoint;
+      this.#checkpointText = checkpointText;
+      break;
+    }
+    await this.o.afterCommit?.(lastId, this.stats);
+    await this.#ack(fresh.map(([id]) => id));
+  }
+
+  /**
+   * WATCHes this consumer's checkpoint (a second process under the same name then fails instead of
+   * applying a batch twice) and returns the minimum watermark of the group's other live consumers
+   * (-Infinity while one of them has applied nothing yet). Theirs are not watched: they only grow,
+   * so a stale one is lower, which is only more lenient.
+   */
+  async #othersWatermark(): Promise<number | null> {
+    const replies = await this.state.pipeline().watch(this.#checkpointKey).smembers(this.#membersKey).exec();
+    for (const [error] of replies ?? []) if (error) throw error;
+    const others = ((replies?.[1]?.[1] ?? []) as string[]).filter((name) => name !== this.o.consumer);
+    const k = stateKeys(this.o.namespace);
+    const [mine, ...texts] = await this.state.mget(this.#checkpointKey, ...others.map((name) => k.checkpoint(this.o.group, name)));
+    if ((mine ?? null) !== this.#checkpointText) {
+      throw new Error(`consumer '${this.o.consumer}' of group '${this.o.group}': its checkpoint changed under it; is another process running under the same --consumer name? give each consumer its own name`);
+    }
+    const since = Date.now() - (this.o.staleAfterMs ?? 30_000);
+    let min: number | null = null;
+    for (const text of texts) {
+      const c = parseCheckpoint(text ?? null);
+      if (c.at < since) continue;
+      const w = c.watermark ?? -Infinity;
+      min = min === null ? w : Math.min(min, w);
+    }
+    return min;
+  }
+
+  async #ack(ids: readonly string[]): Promise<void> {
+    await this.streams.xack(this.o.stream, this.o.group, ...ids);
+    this.stats.acked += ids.length;
+  }
+}
+
+/** Creates the group (reading from the stream's start) and the stream if missing. */
+export async function ensureGroup(client: Redis, stream: string, group: string): Promise<void> {
+  try {
+    await client.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+  } catch (e) {
+    if (!/BUSYGROUP/.test((e as Error).message)) throw e;
+  }
+}
+
+export async function readCheckpoint(client: Redis, namespace: string, group: string, consumer: string): Promise<Checkpoint> {
+  return parseCheckpoint(await client.get(stateKeys(namespace).checkpoint(group, consumer)));
+}
+
+function parseCheckpoint(text: string | null): Checkpoint {
+  return text === null ? { lastId: null, counts: { applied: 0, duplicates: 0, late: 0, invalid: 0 }, watermark: null, at: 0 } : (JSON.parse(text) as Checkpoint);
+}
+
+/** Orders stream IDs (`ms-seq`). */
+export function compareIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const x = BigInt(am) - BigInt(bm);
+  if (x !== 0n) return x < 0n ? -1 : 1;
+  const y = BigInt(as) - BigInt(bs);
+  return y === 0n ? 0 : y < 0n ? -1 : 1;
+}
+
+function fieldOf(fields: readonly string[] | null, name: string): string | undefined {
+  if (fields === null) return undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}

@@ -1,0 +1,240 @@
+/**
+ * @module The stream engine's state kept in a key-value store instead of in process: the layout
+ * of its keys, one batch of events applied to the part of the state it touches, and feature reads
+ * as of a time from the stored state. The engine itself does the work: a scratch engine is restored
+ * from just the keys a batch touches, applies the batch, and its snapshot gives the new values.
+ */
+import type { InteractionEvent, ItemMetadata, UserMetadata } from '../../events/schema.ts';
+import type { FeatureValue } from '../../features/ir.ts';
+import type { CompiledFeatureSet } from '../../plan/compile.ts';
+import { TIME_DERIVED_KEYS } from '../../plan/rows.ts';
+import { stateKey } from '../../store/online/online-store.ts';
+import { KEY_SEPARATOR, StreamEngine, type ApplyOutcome, type EngineSnapshot } from './engine.ts';
+
+const SEP = KEY_SEPARATOR;
+export interface StoredStateOptions {
+  readonly compiled: CompiledFeatureSet;
+  /** Prefix of every key, e.g. `rs:<feature set>`; keep `{` and `}` out of it. */
+  readonly namespace: string;
+  readonly lateness: number;
+  readonly items?: readonly ItemMetadata[];
+  readonly users?: readonly UserMetadata[];
+}
+
+/** Reads keys (aligned with them; null where absent). A transactional caller WATCHes them first. */
+export type ReadKeys = (keys: readonly string[]) => Promise<(string | null)[]>;
+
+export interface StateWrite {
+  readonly key: string;
+  /** JSON text, or null to delete. */
+  readonly value: string | null;
+}
+
+/**
+ * Several consumers share a stream, each seeing its own increasing share of it, so there is no one
+ * "newest event time seen". As in Flink, the watermark is the minimum of the consumers' own
+ * watermarks (the newest time each applied): lateness and folding are judged against the slowest
+ * live consumer, so a consumer's events are not late merely because another one ran ahead. With a
+ * single consumer it is the engine's own watermark.
+ */
+export interface BatchWatermarks {
+  /** Newest event time this consumer applied so far (null: none yet). */
+  readonly own: number | null;
+  /** Minimum over the other live consumers' own watermarks (null: none; -Infinity: one has applied nothing yet). */
+  readonly others: number | null;
+}
+
+export interface BatchResult {
+  /** Only the keys whose value changed. */
+  readonly writes: readonly StateWrite[];
+  /** Per event, in order. */
+  readonly outcomes: readonly ApplyOutcome[];
+  /** This consumer's own watermark after the batch. */
+  readonly watermark: number | null;
+}
+
+type PendingList = EngineSnapshot['pendingNegatives'][number][1];
+
+/**
+ * Key layout. Every entity's part carries a Redis Cluster hash tag (`stateKey`), but a batch
+ * writes keys of many entities and its checkpoint in one MULTI/EXEC: on a cluster that is a
+ * cross-slot transaction, which Redis refuses. Sharding would need per-slot transactions plus
+ * per-event idempotence (the `seen` ids kept for the whole replay horizon), not done here.
+ */
+export function stateKeys(namespace: string) {
+  return {
+    view: (view: string, key: string) => stateKey(namespace, `view:${view}`, key.split(SEP), 'state'),
+    session: (view: string, user: string) => stateKey(namespace, `session:${view}`, [user], 'rows'),
+    /** Plays and pending (not-yet-negative) impressions of one user × item. */
+    pair: (pair: string) => stateKey(namespace, 'pair', pair.split(SEP), 'negatives'),
+    /** Event ids of one user seen within the lateness: duplicates are dropped by them. */
+    seen: (user: string) => stateKey(namespace, 'seen', [user], 'ids'),
+    checkpoint: (group: string, consumer: string) => stateKey(namespace, 'consumer', [group, consumer], 'checkpoint'),
+    /** The names of a group's consumers (a SET): their checkpoints hold their watermarks. */
+    members: (group: string) => stateKey(namespace, 'group', [group], 'members'),
+  };
+}
+
+/**
+ * Applies a batch, in order, to the state it touches: which keys that is comes from a dry run of
+ * the batch on an empty engine (a superset: it ignores duplicates and lateness), plus the keys that
+ * the loaded pending negatives point at (a play cancels an impression under the impression's key).
+ */
+export async function applyBatch(o: StoredStateOptions, events: readonly InteractionEvent[], read: ReadKeys, watermarks: BatchWatermarks = { own: null, others: null }): Promise<BatchResult> {
+  const k = stateKeys(o.namespace);
+  const meta = { ...(o.items ? { items: o.items } : {}), ...(o.users ? { users: o.users } : {}) };
+  const dry = new StreamEngine(o.compiled, { lateness: Infinity, foldEvery: Number.MAX_SAFE_INTEGER, ...meta });
+  for (const e of events) dry.apply(e);
+  const touched = dry.snapshot();
+
+  // Redis key → how to restore it.
+  const viewKeys = new Map<string, { view: string; key: string }>();
+  const sessionKeys = new Map<string, { view: string; user: string }>();
+  const pairKeys = new Map<string, string>();
+  const seenKeys = new Map<string, string>();
+  for (const [view, entries] of Object.entries(touched.views)) for (const [key] of entries) viewKeys.set(k.view(view, key), { view, key });
+  for (const [view, entries] of Object.entries(touched.sessions)) for (const [user] of entries) sessionKeys.set(k.session(view, user), { view, user });
+  for (const [pair] of [...touched.plays, ...touched.pendingNegatives]) pairKeys.set(k.pair(pair), pair);
+  for (const e of events) seenKeys.set(k.seen(e.userId), e.userId);
+
+  const loaded = new Map<string, string | null>();
+  const load = async (keys: readonly string[]) => {
+    const fresh = keys.filter((x) => !loaded.has(x));
+    const values = fresh.length === 0 ? [] : await read(fresh);
+    fresh.forEach((x, i) => loaded.set(x, values[i] ?? null));
+  };
+  await load([...viewKeys.keys(), ...sessionKeys.keys(), ...pairKeys.keys(), ...seenKeys.keys()]);
+  for (const redisKey of pairKeys.keys()) {
+    const text = loaded.get(redisKey);
+    if (!text) continue;
+    for (const p of (JSON.parse(text) as { pending: PendingList }).pending) viewKeys.set(k.view(p.view, p.key), { view: p.view, key: p.key });
+  }
+  await load([...viewKeys.keys()]);
+
+  const idUser = new Map<string, string>();
+  const seen: [string, number][] = [];
+  for (const [redisKey, user] of seenKeys) {
+    for (const [id, ts] of parse<[string, number][]>(loaded.get(redisKey)) ?? []) {
+      idUser.set(id, user);
+      seen.push([id, ts]);
+    }
+  }
+  for (const e of events) idUser.set(e.eventId, e.userId);
+  seen.sort((a, b) => a[1] - b[1]);
+  const plays: [string, number[]][] = [];
+  const pending: [string, PendingList][] = [];
+  for (const [redisKey, pair] of pairKeys) {
+    const v = parse<{ plays: number[]; pending: PendingList }>(loaded.get(redisKey));
+    if (v && v.plays.length > 0) plays.push([pair, v.plays]);
+    if (v && v.pending.length > 0) pending.push([pair, v.pending]);
+  }
+  const views: Record<string, [string, unknown][]> = {};
+  for (const [redisKey, { view, key }] of viewKeys) {
+    const v = parse<unknown>(loaded.get(redisKey));
+    if (v !== undefined) (views[view] ??= []).push([key, v]);
+  }
+  const sessions: Record<string, [string, { ts: number; item: string | null }[]][]> = {};
+  for (const [redisKey, { view, user }] of sessionKeys) {
+    const v = parse<{ ts: number; item: string | null }[]>(loaded.get(redisKey));
+    if (v !== undefined) (sessions[view] ??= []).push([user, v]);
+  }
+
+  // The engine folds and forgets by its watermark, which includes the event in hand even when
+  // another consumer lags behind it: a row folded too early could no longer be cancelled by that
+  // consumer's play. Both are off here, and done once per batch below, by the group's watermark.
+  const engine = new StreamEngine(o.compiled, { lateness: o.lateness, foldEvery: Number.MAX_SAFE_INTEGER, foldBatch: Infinity, ...meta });
+  engine.restore({
+    hash: o.compiled.hash,
+    lateness: o.lateness,
+    watermark: null,
+    counts: { applied: 0, duplicates: 0, late: 0 },
+    seen,
+    plays,
+    pendingNegatives: pending,
+    views,
+    sessions,
+  });
+  let own = watermarks.own ?? -Infinity;
+  const others = watermarks.others ?? Infinity;
+  const outcomes = events.map((e) => {
+    engine.watermark = Math.min(own, others);
+    const outcome = engine.apply(e);
+    if (outcome === 'applied' && e.ts > own) own = e.ts;
+    return outcome;
+  });
+  engine.settle(Math.min(own, others));
+  const after = engine.snapshot();
+
+  const next = new Map<string, string | null>();
+  for (const x of loaded.keys()) next.set(x, null);
+  for (const [view, entries] of Object.entries(after.views)) for (const [key, st] of entries) next.set(k.view(view, key), JSON.stringify(st));
+  for (const [view, entries] of Object.entries(after.sessions)) for (const [user, rows] of entries) next.set(k.session(view, user), JSON.stringify(rows));
+  const pairs = new Map<string, { plays: number[]; pending: PendingList }>();
+  for (const [pair, ts] of after.plays) pairs.set(pair, { plays: ts, pending: [] });
+  for (const [pair, list] of after.pendingNegatives) pairs.set(pair, { plays: pairs.get(pair)?.plays ?? [], pending: list });
+  for (const [pair, v] of pairs) next.set(k.pair(pair), JSON.stringify(v));
+  const seenBy = new Map<string, [string, number][]>();
+  for (const [id, ts] of after.seen) {
+    const user = idUser.get(id) as string;
+    const list = seenBy.get(user) ?? [];
+    list.push([id, ts]);
+    seenBy.set(user, list);
+  }
+  for (const [user, list] of seenBy) next.set(k.seen(user), JSON.stringify(list));
+
+  const writes: StateWrite[] = [];
+  for (const [key, value] of next) if (value !== (loaded.get(key) ?? null)) writes.push({ key, value });
+  return { writes, outcomes, watermark: Number.isFinite(own) ? own : null };
+}
+
+export interface StoredQuery {
+  readonly fields: Readonly<Record<string, string | number | null>>;
+  readonly ts: number;
+}
+
+/**
+ * Every feature (featureColumns order) as of each query's time, from the stored state: one read
+ * of every key the queries need, restored into a scratch engine. Exact for times at or after the
+ * consumers' watermark minus the lateness, as the in-process engine is.
+ */
+export async function readStoredFeatures(o: StoredStateOptions, queries: readonly StoredQuery[], read: ReadKeys): Promise<FeatureValue[][]> {
+  const k = stateKeys(o.namespace);
+  const viewKeys = new Map<string, { view: string; key: string }>();
+  const sessionKeys = new Map<string, { view: string; user: string }>();
+  for (const q of queries) {
+    for (const v of o.compiled.ir.views) {
+      if (v.kind === 'lookup') continue;
+      const values = v.entity.keys.map((name) => {
+        const x = q.fields[name];
+        if (x !== undefined && x !== null) return String(x);
+        const derive = TIME_DERIVED_KEYS[name];
+        return derive ? derive(q.ts) : null;
+      });
+      if (values.some((x) => x === null)) continue;
+      const key = values.join(SEP);
+      if (v.kind === 'session') sessionKeys.set(k.session(v.name, key), { view: v.name, user: key });
+      else viewKeys.set(k.view(v.name, key), { view: v.name, key });
+    }
+  }
+  const keys = [...viewKeys.keys(), ...sessionKeys.keys()];
+  const values = keys.length === 0 ? [] : await read(keys);
+  const byKey = new Map(keys.map((x, i) => [x, values[i] ?? null]));
+  const views: Record<string, [string, unknown][]> = {};
+  for (const [redisKey, { view, key }] of viewKeys) {
+    const v = parse<unknown>(byKey.get(redisKey));
+    if (v !== undefined) (views[view] ??= []).push([key, v]);
+  }
+  const sessions: Record<string, [string, { ts: number; item: string | null }[]][]> = {};
+  for (const [redisKey, { view, user }] of sessionKeys) {
+    const v = parse<{ ts: number; item: string | null }[]>(byKey.get(redisKey));
+    if (v !== undefined) (sessions[view] ??= []).push([user, v]);
+  }
+  const meta = { ...(o.items ? { items: o.items } : {}), ...(o.users ? { users: o.users } : {}) };
+  const engine = new StreamEngine(o.compiled, { lateness: o.lateness, ...meta });
+  engine.restore({ hash: o.compiled.hash, lateness: o.lateness, watermark: null, counts: { applied: 0, duplicates: 0, late: 0 }, seen: [], plays: [], pendingNegatives: [], views, sessions });
+  return queries.map((q) => engine.features(q.fields, q.ts));
+}
+
+function parse<T>(text: string | null | undefined): T | undefined {
+  return text === null || text === undefined ? undefined : (JSON.parse(text) as T);
+}

@@ -1,0 +1,318 @@
+/**
+ * The Redis Streams consumer applies each event exactly once: two consumer processes share a
+ * stream, one is killed with SIGKILL between a commit and its XACK and restarted, and the state
+ * they leave in Redis gives the batch engine's features (0 mismatches) with every distinct event
+ * applied once. Needs Redis on 127.0.0.1:6379 (skipped without it, except under CI=true).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { compileFeatureSet } from '../src/plan/compile.ts';
+import { featureColumns } from '../src/plan/rows.ts';
+import { generateEvents } from '../src/events/generate.ts';
+import { eventToJson, itemColumns, type InteractionEvent } from '../src/events/schema.ts';
+import { StreamEngine } from '../src/compute/stream/engine.ts';
+import streamingDemo from '../examples/streaming/features.ts';
+import { createEventValidator } from '../src/events/validate.ts';
+import { EventLog } from '../src/store/offline/event-log.ts';
+import { ingest } from '../src/store/offline/ingest.ts';
+import { featuresFor } from '../src/compute/batch/training-set.ts';
+import { sameValue } from '../src/monitor/consistency.ts';
+import { readCheckpoint, StreamConsumer, type ConsumerCounts } from '../src/compute/stream/consumer.ts';
+import { readStoredFeatures, type StoredQuery } from '../src/compute/stream/store-backed.ts';
+import allOps from './fixtures/all-ops.ts';
+import type { ConsumerProcessConfig } from './helpers/consumer-process.ts';
+
+const REDIS = 'redis://127.0.0.1:6379';
+const compiled = compileFeatureSet(allOps);
+
+async function redisOrSkip(t: { skip: (m: string) => void }): Promise<Redis | null> {
+  const client = new Redis(REDIS, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    return client;
+  } catch (e) {
+    client.disconnect();
+    if (process.env['CI'] === 'true') throw new Error(`Redis at ${REDIS} is not answering under CI (${(e as Error).message}); start it: redis-server --daemonize yes --port 6379 --save "" --appendonly no`);
+    t.skip(`no Redis at ${REDIS} (${(e as Error).message})`);
+    return null;
+  }
+}
+
+async function cleanup(client: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) await client.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+async function xaddAll(client: Redis, stream: string, messages: readonly string[]): Promise<void> {
+  for (let i = 0; i < messages.length; i += 1000) {
+    const p = client.pipeline();
+    for (const m of messages.slice(i, i + 1000)) p.xadd(stream, '*', 'event', m);
+    await p.exec();
+  }
+}
+
+function sumCounts(list: readonly ConsumerCounts[]): ConsumerCounts {
+  return list.reduce((s, c) => ({ applied: s.applied + c.applied, duplicates: s.duplicates + c.duplicates, late: s.late + c.late, invalid: s.invalid + c.invalid }), { applied: 0, duplicates: 0, late: 0, invalid: 0 });
+}
+
+function startConsumer(config: ConsumerProcessConfig): { child: ChildProcess; commits: () => number; exited: Promise<number | null>; output: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/consumer-process.ts', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let commits = 0;
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+    commits = (out.match(/^committed /gm) ?? []).length;
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, commits: () => commits, exited, output: () => out };
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('two consumers, one killed with SIGKILL mid-run and restarted: Redis state equals the batch engine, each event applied once', { timeout: 90_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-${process.pid}-${Date.now()}`;
+  const dir = mkdtempSync(join(tmpdir(), 'rs-consumer-'));
+  try {
+    const world = generateEvents({ users: 100, items: 120, days: 5, seed: 11 });
+    const events = [...world.events()].sort((a, b) => a.ts - b.ts || (a.eventId < b.eventId ? -1 : 1));
+    const span = (events[events.length - 1] as InteractionEvent).ts - (events[0] as InteractionEvent).ts;
+    // Retransmitted copies of some events, and messages that fail validation.
+    const copies = events.filter((_, i) => i % 97 === 5);
+    const invalid = ['{"event_id":"bad1","user_id":"u1","ts":"never","type":"play","item_id":"i1"}', 'not json', JSON.stringify({ event_id: 'bad3', user_id: 'u2', ts: events[0]?.ts, type: 'teleport', item_id: 'i1' })];
+    const messages = events.map((e) => JSON.stringify(eventToJson(e)));
+    messages.splice(Math.floor(messages.length / 2), 0, ...copies.map((e) => JSON.stringify(eventToJson(e))), ...invalid);
+    const stream = `${prefix}:events`;
+    await xaddAll(client, stream, messages);
+
+    const log = new EventLog(join(dir, 'log'));
+    await ingest(events.map((e, i) => ({ position: String(i), raw: eventToJson(e) })), { log, validator: createEventValidator(), items: world.items, users: world.users });
+    const itemsPath = join(dir, 'items.json');
+    writeFileSync(itemsPath, JSON.stringify(world.items));
+
+    const base = { redis: REDIS, stream, group: 'g', namespace: `${prefix}:state`, lateness: span + 1, batch: 25, itemsPath };
+    const a = startConsumer({ ...base, consumer: 'a', delayMs: 400 });
+    const b = startConsumer({ ...base, consumer: 'b', delayMs: 0 });
+    // Kill `a` right after its third commit: during its pause between EXEC and XACK.
+    await until('consumer a to commit 3 batches', () => a.commits() >= 3 || a.child.exitCode !== null, 40_000);
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const pendingOfA = (await client.xpending(stream, 'g', '-', '+', 1000, 'a')) as unknown[];
+    assert.ok(pendingOfA.length > 0, 'the killed consumer left unacknowledged messages');
+    const a2 = startConsumer({ ...base, consumer: 'a', delayMs: 0 });
+
+    const lastId = (await client.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0] as string;
+    await until(
+      'the group to consume and acknowledge the whole stream',
+      async () => {
+        const summary = (await client.xpending(stream, 'g')) as [number, ...unknown[]];
+        const groups = (await client.xinfo('GROUPS', stream)) as unknown[][];
+        const g = groups[0] as unknown[];
+        const delivered = g[g.indexOf('last-delivered-id') + 1];
+        return summary[0] === 0 && delivered === lastId;
+      },
+      60_000,
+    );
+    for (const c of [a2, b]) c.child.kill('SIGTERM');
+    assert.equal(await b.exited, 0, b.output());
+    assert.equal(await a2.exited, 0, a2.output());
+    assert.match(a2.output(), /"alreadyApplied":[1-9]/, `the restarted consumer found its last batch applied but not acknowledged:\n${a2.output()}`);
+
+    const counts = sumCounts(await Promise.all(['a', 'b'].map(async (name) => (await readCheckpoint(client, base.namespace, 'g', name)).counts)));
+    assert.deepEqual(counts, { applied: events.length, duplicates: copies.length, late: 0, invalid: invalid.length });
+    assert.equal(await client.xlen(`${stream}:dead`), invalid.length);
+
+    // Probes: entities of sampled events, at the event's own time, a random time in the span, and after the end.
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const t0 = (events[0] as InteractionEvent).ts;
+    const probes: StoredQuery[] = events.filter((_, i) => i % 23 === 0).map((e, i) => ({
+      fields: { user_id: e.userId, item_id: e.itemId, device: (e.context['device'] as string | undefined) ?? null },
+      ts: i % 3 === 0 ? e.ts : i % 3 === 1 ? t0 + Math.floor(random() * span) : t0 + span + 1,
+    }));
+    const online = await readStoredFeatures({ compiled, namespace: base.namespace, lateness: base.lateness, items: world.items }, probes, (keys) => client.mget(...keys));
+    const offline = await featuresFor(compiled, log, probes);
+    const columns = featureColumns(compiled.ir);
+    const mismatches: string[] = [];
+    probes.forEach((p, i) => columns.forEach((c, j) => {
+      const x = online[i]?.[j] ?? null;
+      const y = offline[i]?.[j] ?? null;
+      if (!sameValue(x, y)) mismatches.push(`${c.column} for ${JSON.stringify(p)}: stream ${JSON.stringify(x)}, batch ${JSON.stringify(y)}`);
+    }));
+    assert.equal(mismatches.length, 0, `${mismatches.length} of ${probes.length * columns.length} values differ:\n${mismatches.slice(0, 10).join('\n')}`);
+  } finally {
+    await cleanup(client, prefix);
+    client.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a batch delivered again after a crash between EXEC and XACK is acknowledged, not applied twice', { timeout: 30_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-redeliver-${process.pid}-${Date.now()}`;
+  const state = new Redis(REDIS);
+  try {
+    const world = generateEvents({ users: 20, items: 30, days: 2, seed: 3 });
+    const events = [...world.events()].sort((a, b) => a.ts - b.ts);
+    assert.ok(events.length > 30, `${events.length} events: too few for three batches`);
+    const stream = `${prefix}:events`;
+    await xaddAll(client, stream, events.map((e) => JSON.stringify(eventToJson(e))));
+    const options = { compiled, namespace: `${prefix}:state`, lateness: 86_400_000, items: world.items, stream, group: 'g', consumer: 'c', validator: createEventValidator(), batch: 10, blockMs: 50, untilIdle: true };
+    const crashing = new StreamConsumer(client, state, {
+      ...options,
+      afterCommit: (_id, stats) => {
+        if (stats.batches === 2) throw new Error('crash between EXEC and XACK');
+      },
+    });
+    await assert.rejects(crashing.run(), /crash between EXEC and XACK/);
+    const summary = (await client.xpending(stream, 'g')) as [number, ...unknown[]];
+    assert.equal(summary[0], 10, 'the crashed batch is still pending');
+
+    const restarted = new StreamConsumer(client, state, options);
+    const stats = await restarted.run();
+    assert.equal(stats.alreadyApplied, 10);
+    assert.equal(stats.applied, events.length - 20);
+    assert.equal(((await client.xpending(stream, 'g')) as [number])[0], 0);
+    const { counts } = await readCheckpoint(client, options.namespace, 'g', 'c');
+    assert.deepEqual(counts, { applied: events.length, duplicates: 0, late: 0, invalid: 0 });
+  } finally {
+    await cleanup(client, prefix);
+    state.disconnect();
+    client.disconnect();
+  }
+});
+
+test('recsignal stream: consumes a Redis Stream until SIGTERM, dead-letters invalid messages, and its state serves the in-process engine\'s features', { timeout: 60_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-cli-${process.pid}-${Date.now()}`;
+  const dir = mkdtempSync(join(tmpdir(), 'rs-cli-stream-'));
+  try {
+    const demo = compileFeatureSet(streamingDemo);
+    const world = generateEvents({ users: 20, items: 30, days: 2, seed: 5 });
+    const events = [...world.events()].sort((a, b) => a.ts - b.ts);
+    const stream = `${prefix}:events`;
+    await xaddAll(client, stream, [...events.map((e) => JSON.stringify(eventToJson(e))), '{"event_id":"x"}']);
+    const itemsPath = join(dir, 'items.jsonl');
+    writeFileSync(itemsPath, world.items.map((i) => JSON.stringify(itemColumns(i))).join('\n'));
+    const namespace = `${prefix}:state`;
+    const child = spawn(process.execPath, ['bin/recsignal.js', 'stream', '--features', 'examples/streaming/features.ts', '--source', `redis-stream://127.0.0.1:6379/${encodeURIComponent(stream)}`,
+      '--group', 'g', '--consumer', 'c1', '--online', REDIS, '--lateness', '1h', '--batch', '100', '--namespace', namespace, '--items', itemsPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await until('the consumer to acknowledge every message', async () => {
+      const pending = (await client.xpending(stream, 'g').catch(() => [1])) as [number];
+      const info = (await client.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
+      const g = info[0];
+      return g !== undefined && pending[0] === 0 && g[g.indexOf('entries-read') + 1] === events.length + 1;
+    }, 40_000);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, out);
+    assert.match(out, new RegExp(`applied ${events.length}, duplicates 0, late 0, invalid 1 `), out);
+    assert.equal(await client.xlen(`${stream}:dead`), 1);
+
+    const engine = new StreamEngine(demo, { lateness: 3_600_000, items: world.items });
+    for (const e of events) engine.apply(e);
+    const end = (events[events.length - 1] as InteractionEvent).ts + 1;
+    const probes = events.filter((_, i) => i % 7 === 0).map((e) => ({ fields: { user_id: e.userId, item_id: e.itemId, device: (e.context['device'] as string | undefined) ?? null }, ts: end }));
+    const stored = await readStoredFeatures({ compiled: demo, namespace, lateness: 3_600_000, items: world.items }, probes, (keys) => client.mget(...keys));
+    // Folding happens at other moments than in process, so floats may differ in the last bits.
+    const columns = featureColumns(demo.ir);
+    probes.forEach((p, i) => {
+      const expected = engine.features(p.fields, p.ts);
+      columns.forEach((c, j) => assert.ok(sameValue(stored[i]?.[j] ?? null, expected[j] ?? null), `${c.column} for ${JSON.stringify(p)}: stored ${JSON.stringify(stored[i]?.[j])}, in process ${JSON.stringify(expected[j])}`));
+    });
+  } finally {
+    await cleanup(client, prefix);
+    client.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an event later than the allowed lateness is counted and dead-lettered with its reason', { timeout: 30_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-late-${process.pid}-${Date.now()}`;
+  const state = new Redis(REDIS);
+  try {
+    const at = Date.UTC(2024, 0, 1, 12);
+    const event = (id: string, ts: number) => JSON.stringify({ event_id: id, user_id: 'u1', item_id: 'i1', ts, type: 'play' });
+    const stream = `${prefix}:events`;
+    await xaddAll(client, stream, [event('e1', at), event('e2', at - 2 * 3_600_000), event('e3', at - 1_000), event('e1', at)]);
+    const consumer = new StreamConsumer(client, state, { compiled, namespace: `${prefix}:state`, lateness: 3_600_000, stream, group: 'g', consumer: 'c', validator: createEventValidator(), batch: 2, blockMs: 50, untilIdle: true });
+    const stats = await consumer.run();
+    assert.deepEqual({ applied: stats.applied, late: stats.late, duplicates: stats.duplicates }, { applied: 2, late: 1, duplicates: 1 });
+    const dead = await client.xrange(`${stream}:dead`, '-', '+');
+    assert.equal(dead.length, 1);
+    assert.match(dead[0]?.[1].join(' ') ?? '', /reason late: .*"event_id":"e2"/);
+  } finally {
+    await cleanup(client, prefix);
+    state.disconnect();
+    client.disconnect();
+  }
+});
+
+test('two consumers with a lateness shorter than a batch\'s time span: no event is judged late, features after the end equal the batch engine', { timeout: 60_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-lateness-${process.pid}-${Date.now()}`;
+  const dir = mkdtempSync(join(tmpdir(), 'rs-consumer-late-'));
+  try {
+    const world = generateEvents({ users: 40, items: 60, days: 3, seed: 13 });
+    const events = [...world.events()].sort((a, b) => a.ts - b.ts || (a.eventId < b.eventId ? -1 : 1));
+    const stream = `${prefix}:events`;
+    await xaddAll(client, stream, events.map((e) => JSON.stringify(eventToJson(e))));
+    const log = new EventLog(join(dir, 'log'));
+    await ingest(events.map((e, i) => ({ position: String(i), raw: eventToJson(e) })), { log, validator: createEventValidator(), items: world.items, users: world.users });
+    const itemsPath = join(dir, 'items.json');
+    writeFileSync(itemsPath, JSON.stringify(world.items));
+    // 50 events span about 40 minutes here: with a watermark shared naively, one consumer's batch would make the other's late.
+    const base = { redis: REDIS, stream, group: 'g', namespace: `${prefix}:state`, lateness: 10 * 60_000, batch: 50, itemsPath, delayMs: 0 };
+    const consumers = ['a', 'b'].map((name) => startConsumer({ ...base, consumer: name }));
+    await until('the group to consume the whole stream', async () => {
+      const pending = (await client.xpending(stream, 'g').catch(() => [1])) as [number];
+      const g = ((await client.xinfo('GROUPS', stream).catch(() => [])) as unknown[][])[0];
+      return g !== undefined && pending[0] === 0 && g[g.indexOf('entries-read') + 1] === events.length;
+    }, 40_000);
+    for (const c of consumers) c.child.kill('SIGTERM');
+    for (const c of consumers) assert.equal(await c.exited, 0, c.output());
+    const counts = sumCounts(await Promise.all(['a', 'b'].map(async (name) => (await readCheckpoint(client, base.namespace, 'g', name)).counts)));
+    assert.deepEqual(counts, { applied: events.length, duplicates: 0, late: 0, invalid: 0 });
+
+    const end = (events[events.length - 1] as InteractionEvent).ts + 1;
+    const probes: StoredQuery[] = events.filter((_, i) => i % 11 === 0).map((e) => ({ fields: { user_id: e.userId, item_id: e.itemId, device: (e.context['device'] as string | undefined) ?? null }, ts: end }));
+    const online = await readStoredFeatures({ compiled, namespace: base.namespace, lateness: base.lateness, items: world.items }, probes, (keys) => client.mget(...keys));
+    const offline = await featuresFor(compiled, log, probes);
+    const columns = featureColumns(compiled.ir);
+    const mismatches = probes.flatMap((p, i) => columns.flatMap((c, j) => (sameValue(online[i]?.[j] ?? null, offline[i]?.[j] ?? null) ? [] : [`${c.column} for ${JSON.stringify(p)}: stream ${JSON.stringify(online[i]?.[j])}, batch ${JSON.stringify(offline[i]?.[j])}`])));
+    assert.equal(mismatches.length, 0, mismatches.slice(0, 10).join('\n'));
+  } finally {
+    await cleanup(client, prefix);
+    client.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
