@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DAY_MS, MINUTE_MS, formatDuration, isoTime } from '../core/time.ts';
 import type { InteractionEvent } from '../events/schema.ts';
 import type { CompiledFeatureSet } from '../plan/compile.ts';
-import { replayLog } from '../monitor/consistency.ts';
+import { replayLog } from '../store/offline/replay.ts';
 import { FeatureServer } from '../serve/server.ts';
 import { stopSignal } from '../serve/until-stopped.ts';
 import { createEventValidator } from '../events/validate.ts';

@@ -3,7 +3,6 @@
  * engine and, at N random (entity, time) probes, compare what the online path serves as of that
  * time with the batch engine's value as of that time. Mismatches per feature, must be 0.
  */
-import type { InteractionEvent } from '../events/schema.ts';
 import type { FeatureValue } from '../features/ir.ts';
 import type { CompiledFeatureSet } from '../plan/compile.ts';
 import { featureColumns } from '../plan/rows.ts';
@@ -12,6 +11,7 @@ import { StreamEngine } from '../compute/stream/engine.ts';
 import { DuckDBEngine } from '../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
+import { replayLog } from '../store/offline/replay.ts';
 
 export interface ConsistencyOptions {
   readonly compiled: CompiledFeatureSet;
@@ -90,34 +90,6 @@ export function sameValue(a: FeatureValue, b: FeatureValue): boolean {
     return ka.length === kb.length && ka.every((k, i) => k === kb[i] && sameValue((a as Record<string, number>)[k] ?? null, (b as Record<string, number>)[k] ?? null));
   }
   return a === b;
-}
-
-/** The log's events in time order (ties by id), streamed in chunks. */
-export async function* replayLog(log: EventLog): AsyncGenerator<InteractionEvent> {
-  const engine = await DuckDBEngine.open();
-  try {
-    for await (const chunk of engine.chunks(`SELECT event_id, user_id, item_id, ts, type, value, duration, device, country, session_id, context FROM ${log.eventsRelation()} ORDER BY ts, event_id`)) {
-      const [id, user, item, ts, type, value, duration, device, country, session, context] = chunk.values as unknown[][];
-      for (let r = 0; r < chunk.rows; r++) {
-        const ctx: Record<string, string | number | boolean | null> = context?.[r] ? JSON.parse(context[r] as string) : {};
-        if (device?.[r] != null) ctx['device'] = device[r] as string;
-        if (country?.[r] != null) ctx['country'] = country[r] as string;
-        if (session?.[r] != null) ctx['session_id'] = session[r] as string;
-        yield {
-          eventId: id?.[r] as string,
-          userId: user?.[r] as string,
-          itemId: (item?.[r] ?? null) as string | null,
-          ts: ts?.[r] as number,
-          type: type?.[r] as string,
-          value: (value?.[r] ?? null) as number | null,
-          duration: (duration?.[r] ?? null) as number | null,
-          context: ctx,
-        };
-      }
-    }
-  } finally {
-    engine.close();
-  }
 }
 
 /**

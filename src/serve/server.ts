@@ -12,7 +12,7 @@ import type { CompiledFeatureSet } from '../plan/compile.ts';
 import type { RequestFeatureStats } from '../plan/rows.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
-import { replayLog } from '../monitor/consistency.ts';
+import { replayLog } from '../store/offline/replay.ts';
 import { checkNameCollisions, onlineFeaturesResponse, parseOnlineFeaturesRequest, parsePush } from './feast.ts';
 import { fetchFeatures, fetchRows } from './fetch.ts';
 import { invalidInput, toWireError, wireError, type WireError } from './http-errors.ts';
