@@ -62,7 +62,7 @@ export async function prepareQueries(ctx: BatchContext, source: string, rowExpr:
 }
 
 /** Computes every feature of `views` for `__queries` into `__features` (with request features when asked). */
-export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean, onProgress?: (percent: number) => void): Promise<RequestFeatureStats> {
+export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean, onProgress?: (percent: number) => void, singleTime = false): Promise<RequestFeatureStats> {
   const sql = renderFeatureSql({
     ir: ctx.compiled.ir,
     dialect: duckdb,
@@ -71,6 +71,7 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
     users: ctx.log.usersRelation(),
     queries: '__queries',
     views,
+    singleTime,
   });
   await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE __features AS ${sql}`, onProgress);
   const stats: RequestFeatureStats = { errors: 0, firstError: null };

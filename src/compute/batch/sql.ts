@@ -20,6 +20,11 @@ export interface BatchSqlInput {
   readonly queries: string;
   /** Only these views (default: all). */
   readonly views?: readonly FeatureViewIR[];
+  /**
+   * Every query row has the same time (a backfill). Then joining each key's events before that
+   * time is linear, and beats the window strategy, which sorts events and queries together.
+   */
+  readonly singleTime?: boolean;
 }
 
 const DAY = 86_400_000;
@@ -179,8 +184,8 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const q = (name: string) => d.ident(name);
   const keys = v.entity.keys.map((_, i) => `__k${i}`);
   const computed = v.aggregations.filter((a) => a.op !== 'ratio');
-  const windowed = computed.filter((a) => windowable(d, a));
-  const joined = computed.filter((a) => !windowable(d, a));
+  const windowed = input.singleTime ? [] : computed.filter((a) => windowable(d, a));
+  const joined = computed.filter((a) => !windowed.includes(a));
   const ctes = [
     `${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
     `${alias}__s AS (\n  SELECT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, s.* FROM (${streamSql(input, v)}) AS s WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
