@@ -73,7 +73,7 @@ v0__s AS (
   SELECT "user_id" AS __k0, s.* FROM (SELECT * FROM __ev) AS s WHERE "user_id" IS NOT NULL
 ),
 v0__j AS (
-  SELECT qq.__t, s.*
+  SELECT qq.__t, s.__k0, s."ts", s."event_id", s."type", s."item_id"
   FROM v0__q AS qq JOIN v0__s AS s ON s.__k0 = qq.__k0 AND s.ts < qq.__t
 ),
 v0__l0 AS (
@@ -192,7 +192,7 @@ v0__s AS (
   SELECT "user_id" AS __k0, s.* FROM (SELECT * FROM __ev) AS s WHERE "user_id" IS NOT NULL
 ),
 v0__j AS (
-  SELECT qq.__t, s.*
+  SELECT qq.__t, s.__k0, s."ts", s."event_id", s."type", s."device", s."item_id", s."weight"
   FROM v0__q AS qq JOIN v0__s AS s ON s.__k0 = qq.__k0 AND s.ts < qq.__t
 ),
 v0__a AS (
@@ -297,7 +297,7 @@ v0__s AS (
   SELECT \`user_id\` AS __k0, s.* FROM (SELECT * FROM __ev) AS s WHERE \`user_id\` IS NOT NULL
 ),
 v0__j AS (
-  SELECT qq.__t, s.*
+  SELECT qq.__t, s.__k0, s.\`ts\`, s.\`event_id\`, s.\`type\`, s.\`device\`, s.\`item_id\`, s.\`weight\`
   FROM v0__q AS qq JOIN v0__s AS s ON s.__k0 = qq.__k0 AND s.ts < qq.__t
 ),
 v0__a AS (

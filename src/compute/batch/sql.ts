@@ -206,7 +206,9 @@ function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
   const group = [...keys, '__t'].join(', ');
   const starts = aggs.map((a) => windowStartSql(d, a.window));
   const lower = starts.includes(null) ? '' : ` AND s.ts >= ${starts.length === 1 ? starts[0] : `LEAST(${starts.join(', ')})`}`;
-  ctes.push(`${alias}__j AS (\n  SELECT qq.__t, s.*\n  FROM ${alias}__q AS qq JOIN ${alias}__s AS s ON ${keys.map((k) => `s.${k} = qq.${k}`).join(' AND ')} AND s.ts < qq.__t${lower}\n)`);
+  // Only the columns the aggregations read: the join can be large, and DuckDB may materialize it.
+  const cols = columnsUsed(aggs).map(q);
+  ctes.push(`${alias}__j AS (\n  SELECT qq.__t, ${keys.map((k) => `s.${k}`).join(', ')}, ${cols.map((c) => `s.${c}`).join(', ')}\n  FROM ${alias}__q AS qq JOIN ${alias}__s AS s ON ${keys.map((k) => `s.${k} = qq.${k}`).join(' AND ')} AND s.ts < qq.__t${lower}\n)`);
   const scalar: string[] = [];
   const lists: AggregationIR[] = [];
   // decayed_mean weighs events relative to the newest one in its window (the common factor
@@ -250,12 +252,7 @@ function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
  */
 function windowCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] }[] {
   const q = (name: string) => d.ident(name);
-  const used = new Set<string>(['ts', 'event_id', 'type']);
-  for (const a of aggs) {
-    if (a.input !== null) used.add(a.input);
-    for (const c of a.filter.where) used.add(c.column);
-  }
-  const cols = [...used].filter((c) => c !== 'ts');
+  const cols = columnsUsed(aggs).filter((c) => c !== 'ts');
   ctes.push(
     `${alias}__u AS (\n  SELECT ${keys.join(', ')}, ts, ${cols.map(q).join(', ')}, FALSE AS __is_q FROM ${alias}__s\n  UNION ALL\n  SELECT ${keys.join(', ')}, __t AS ts, ${cols.map((c) => `NULL AS ${q(c)}`).join(', ')}, TRUE AS __is_q FROM ${alias}__q\n)`,
   );
@@ -296,6 +293,17 @@ function windowCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
     parts.push({ cte: `${alias}__d${i}`, columns: [a.name] });
   }
   return parts;
+}
+
+/** The event-row columns some aggregation of `aggs` reads: time, id, type, inputs, filters and weights. */
+function columnsUsed(aggs: readonly AggregationIR[]): string[] {
+  const used = new Set<string>(['ts', 'event_id', 'type']);
+  for (const a of aggs) {
+    if (a.input !== null) used.add(a.input);
+    if (a.weight !== null) used.add(a.weight);
+    for (const c of a.filter.where) used.add(c.column);
+  }
+  return [...used];
 }
 
 function selectAlias(select: string): string {
