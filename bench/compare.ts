@@ -30,8 +30,12 @@ export interface Comparison {
 const TOL = 1e-9;
 const NUMERIC = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL.*)$/;
 
-/** Compares `a` with `b` (Parquet files); `keys` pairs rows by those columns, else by row position. */
-export async function compareResults(a: string, b: string, keys: readonly string[] | null, skip: readonly string[] = []): Promise<Comparison> {
+/**
+ * Compares `a` with `b` (Parquet files); `keys` pairs rows by those columns, else by row position.
+ * With `aInB`, `a` is a sample of `b`'s rows and only `a`'s rows must find a partner.
+ */
+export async function compareResults(a: string, b: string, keys: readonly string[] | null, options: { aInB?: boolean; skip?: readonly string[] } = {}): Promise<Comparison> {
+  const skip = options.skip ?? [];
   const engine = await DuckDBEngine.open();
   try {
     await engine.run(`CREATE TEMP TABLE a AS SELECT file_row_number AS __pos, * EXCLUDE (file_row_number) FROM read_parquet(${sqlString(a)}, file_row_number = true)`);
@@ -62,7 +66,7 @@ export async function compareResults(a: string, b: string, keys: readonly string
     return {
       rowsA,
       rowsB,
-      unpaired: rowsA + rowsB - 2 * paired,
+      unpaired: options.aInB ? rowsA - paired : rowsA + rowsB - 2 * paired,
       columnsCompared: columns.length,
       onlyInA: [...ca.keys()].filter((c) => c !== '__pos' && !cb.has(c)),
       onlyInB: [...cb.keys()].filter((c) => c !== '__pos' && !ca.has(c)),

@@ -18,6 +18,7 @@ import { usersFor, worldDir, type BenchOptions } from './options.ts';
 export const START = Date.UTC(2024, 0, 1);
 /** The spine samples impressions of the last two weeks, so every row has at least two weeks of history. */
 export const SPINE_DAYS = 14;
+const SAMPLE_STRIDE = 50;
 
 export interface World {
   readonly dir: string;
@@ -32,6 +33,9 @@ export interface World {
   readonly spine: string;
   readonly spineRows: number;
   readonly spinePositives: number;
+  /** Every 50th spine row: small enough for recsignal to finish, for the cell-by-cell check at full size. */
+  readonly spineSample: string;
+  readonly spineSampleRows: number;
   readonly timings: Readonly<Record<string, number>>;
 }
 
@@ -74,7 +78,17 @@ export async function prepareWorld(o: BenchOptions, compiled: CompiledFeatureSet
     say(`spine: ${o.spine} labelled impressions → ${spine}`);
     return writeSpine(new EventLog(logDir).eventsRelation(), end - SPINE_DAYS * DAY_MS, o.spine, spine);
   });
-  return { dir, eventsFile, itemsFile, usersFile, log: logDir, events: generated.events, users, end, spine, spineRows: spineInfo.rows, spinePositives: spineInfo.positives, timings };
+  const spineSample = join(dir, `spine-${o.spine}-every${SAMPLE_STRIDE}.parquet`);
+  const sample = await cached(`${spineSample}.json`, timings, 'spine sample', async () => {
+    const engine = await DuckDBEngine.open();
+    try {
+      await engine.run(`COPY (SELECT * EXCLUDE (file_row_number) FROM read_parquet(${sqlString(spine)}, file_row_number = true) WHERE file_row_number % ${SAMPLE_STRIDE} = 0 ORDER BY file_row_number) TO ${sqlString(spineSample)} (FORMAT parquet)`);
+      return { rows: Number((await engine.query(`SELECT count(*) AS n FROM read_parquet(${sqlString(spineSample)})`))[0]?.['n']) };
+    } finally {
+      engine.close();
+    }
+  });
+  return { dir, eventsFile, itemsFile, usersFile, log: logDir, events: generated.events, users, end, spine, spineRows: spineInfo.rows, spinePositives: spineInfo.positives, spineSample, spineSampleRows: sample.rows, timings };
 }
 
 /**

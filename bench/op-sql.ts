@@ -53,7 +53,9 @@ if (op !== undefined && process.argv[1] === fileURLToPath(import.meta.url)) {
       for (const sql of statements) {
         const t0 = performance.now();
         await engine.run(sql);
-        steps.push({ sql: sql.replace(/\s+/g, ' ').slice(0, 60), seconds: (performance.now() - t0) / 1000 });
+        const step = { sql: sql.replace(/\s+/g, ' ').slice(0, 60), seconds: (performance.now() - t0) / 1000 };
+        steps.push(step);
+        if (process.env['BENCH_VERBOSE']) process.stderr.write(`${step.seconds.toFixed(2).padStart(8)} s  ${step.sql}\n`);
       }
     } finally {
       engine.close();

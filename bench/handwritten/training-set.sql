@@ -5,10 +5,16 @@
 -- entity over the union of its events and its query rows (RANGE frames whose start depends on
 -- the row's own t, ending at 1 PRECEDING), ASOF joins for "latest before t", and, for the
 -- "k most recent distinct" lists, a join on the interval during which an event is its item's latest.
+-- Query rows are deduplicated per entity and time and named by integer surrogates (qu, qi, qui),
+-- so that the final assembly joins on one integer each.
 -- Placeholders: {{events}} {{items}} {{users}} {{spine}} {{out}}.
 
 CREATE TEMP TABLE spine AS
-  SELECT file_row_number AS r, user_id, item_id, ts, label FROM read_parquet('{{spine}}', file_row_number = true);
+  SELECT file_row_number AS r, user_id, item_id, ts, label,
+    dense_rank() OVER (ORDER BY user_id, ts) AS qu,
+    dense_rank() OVER (ORDER BY item_id, ts) AS qi,
+    dense_rank() OVER (ORDER BY user_id, item_id, ts) AS qui
+  FROM read_parquet('{{spine}}', file_row_number = true);
 
 SET VARIABLE t_max = (SELECT max(ts) FROM spine);
 -- Decay anchor: Σ w·2^((ts−t)/h) = 2^((a−t)/h) · Σ w·2^((ts−a)/h), so one running sum serves every t.
@@ -21,12 +27,12 @@ CREATE TEMP TABLE ev AS
   FROM {{events}}
   WHERE ts < getvariable('t_max');
 
-CREATE TEMP TABLE q_user AS SELECT DISTINCT user_id, ts AS t FROM spine;
+CREATE TEMP TABLE q_user AS SELECT DISTINCT qu, user_id, ts AS t FROM spine;
 
 -- user_engagement and user_abandons: the event types they read (weight 0 adds nothing to a decayed sum).
 CREATE TEMP TABLE f_user AS
-SELECT user_id, ts AS t, * EXCLUDE (user_id, ts, q) FROM (
-  SELECT user_id, ts, q,
+SELECT * EXCLUDE (q) FROM (
+  SELECT qu, q,
     count(*) FILTER (WHERE type = 'play') OVER w1d AS play_count_1d,
     count(*) FILTER (WHERE type = 'play') OVER w7d AS play_count_7d,
     count(*) FILTER (WHERE type = 'play') OVER w30d AS play_count_30d,
@@ -45,10 +51,10 @@ SELECT user_id, ts AS t, * EXCLUDE (user_id, ts, q) FROM (
     count(*) FILTER (WHERE type = 'pause' AND wf < 0.2) OVER w7d AS abandons_7d,
     count(*) FILTER (WHERE type = 'pause' AND wf < 0.2) OVER w30d AS abandons_30d
   FROM (
-    SELECT user_id, ts, type, item_id, value, wf, weight, FALSE AS q FROM ev
+    SELECT user_id, ts, type, item_id, value, wf, weight, NULL AS qu, FALSE AS q FROM ev
       WHERE type IN ('play', 'complete', 'skip', 'search', 'pause', 'add_to_list', 'rating')
     UNION ALL
-    SELECT user_id, t, NULL, NULL, NULL, NULL, NULL, TRUE FROM q_user
+    SELECT user_id, t, NULL, NULL, NULL, NULL, NULL, qu, TRUE FROM q_user
   )
   WINDOW
     w1d AS (PARTITION BY user_id ORDER BY ts RANGE BETWEEN ts - (ts - 86400000) // 3600000 * 3600000 PRECEDING AND 1 PRECEDING),
@@ -58,48 +64,54 @@ SELECT user_id, ts AS t, * EXCLUDE (user_id, ts, q) FROM (
 )
 WHERE q;
 
--- last_device: the latest non-null device before t (ties on ts: the greatest event id).
-CREATE TEMP TABLE device_at AS
-  SELECT user_id, ts, arg_max(device, event_id) AS device FROM ev WHERE device IS NOT NULL GROUP BY user_id, ts;
 -- first_event_type: the user's first event, once it is before t.
 CREATE TEMP TABLE first_event AS
   SELECT user_id, min(ts) AS ts, arg_min(type, (ts, event_id)) AS type FROM ev GROUP BY user_id;
 
--- recent_plays: each (user, item)'s play is the item's latest from its ts until the next play of it.
+-- recent_plays: a play is its item's latest from its ts until the item's next play, so the
+-- spans containing t are the distinct items before t, each once; keep the 10 newest (ties: greater id).
 CREATE TEMP TABLE play_spans AS
-  SELECT user_id, item_id, ts, lead(ts) OVER (PARTITION BY user_id, item_id ORDER BY ts) AS next_ts
+  SELECT user_id, item_id, ts,
+    lead(ts) OVER (PARTITION BY user_id, item_id ORDER BY ts) AS next_ts,
+    row_number() OVER (PARTITION BY user_id ORDER BY ts, item_id) AS ord
   FROM (SELECT DISTINCT user_id, item_id, ts FROM ev WHERE type = 'play' AND item_id IS NOT NULL);
 CREATE TEMP TABLE f_recent_plays AS
-  SELECT q.user_id, q.t, list(p.item_id ORDER BY p.ts DESC, p.item_id DESC)[1:10] AS recent_plays
+  SELECT q.qu, max_by(p.item_id, p.ord, 10) AS recent_plays
   FROM q_user AS q JOIN play_spans AS p ON p.user_id = q.user_id AND p.ts < q.t AND (p.next_ts IS NULL OR p.next_ts >= q.t)
-  GROUP BY q.user_id, q.t;
+  GROUP BY q.qu;
+DROP TABLE play_spans;
 
--- user_genre_taste: events fanned out to their item's genres; one query row per genre the user has before t.
+-- user_genre_taste: events fanned out to their item's genres, running (count, weight) per
+-- (user, genre), read by ASOF at t and at the 7-day window's start, for each genre the user has before t.
 CREATE TEMP TABLE ev_genre AS
   SELECT e.user_id, e.ts, g.genre, e.weight
   FROM ev AS e JOIN (SELECT DISTINCT item_id, unnest(genres) AS genre FROM read_parquet('{{items}}')) AS g ON g.item_id = e.item_id;
-CREATE TEMP TABLE f_genre AS
-SELECT user_id, t,
-  map_from_entries(list({'key': genre, 'value': w_life} ORDER BY genre)) AS genre_affinity,
-  coalesce((list(genre ORDER BY w_7d DESC, genre ASC) FILTER (WHERE n_7d > 0))[1:3], CAST([] AS VARCHAR[])) AS top_genres
-FROM (
-  SELECT user_id, genre, ts AS t, q,
-    sum(weight) OVER wlife AS w_life,
-    count(weight) OVER w7d AS n_7d,
-    sum(weight) OVER w7d AS w_7d
+CREATE TEMP TABLE user_genres AS
+  SELECT user_id, genre, min(ts) AS first_ts, row_number() OVER () AS ug FROM ev_genre GROUP BY user_id, genre;
+CREATE TEMP TABLE genre_state AS
+  SELECT ug, ts, sum(n) OVER w AS n_cum, sum(w) OVER w AS w_cum
+  FROM (SELECT g.ug, e.ts, count(*) AS n, sum(e.weight) AS w FROM ev_genre AS e JOIN user_genres AS g USING (user_id, genre) GROUP BY g.ug, e.ts)
+  WINDOW w AS (PARTITION BY ug ORDER BY ts ROWS UNBOUNDED PRECEDING);
+DROP TABLE ev_genre;
+CREATE TEMP TABLE genre_at AS
+  SELECT q.qu, g.genre, a.w_cum AS w_life, a.n_cum - coalesce(b.n_cum, 0) AS n_7d, a.w_cum - coalesce(b.w_cum, 0) AS w_7d
   FROM (
-    SELECT user_id, genre, ts, weight, FALSE AS q FROM ev_genre
-    UNION ALL
-    SELECT q.user_id, g.genre, q.t, NULL, TRUE
-    FROM q_user AS q JOIN (SELECT user_id, genre, min(ts) AS first_ts FROM ev_genre GROUP BY user_id, genre) AS g
-      ON g.user_id = q.user_id AND g.first_ts < q.t
-  )
-  WINDOW
-    w7d AS (PARTITION BY user_id, genre ORDER BY ts RANGE BETWEEN ts - (ts - 604800000) // 3600000 * 3600000 PRECEDING AND 1 PRECEDING),
-    wlife AS (PARTITION BY user_id, genre ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-)
-WHERE q
-GROUP BY user_id, t;
+    SELECT q.qu, q.t, g.ug, (q.t - 604800000) // 3600000 * 3600000 AS s7d
+    FROM q_user AS q JOIN user_genres AS g ON g.user_id = q.user_id AND g.first_ts < q.t
+  ) AS q
+  JOIN user_genres AS g ON g.ug = q.ug
+  ASOF JOIN genre_state AS a ON a.ug = q.ug AND q.t > a.ts
+  ASOF LEFT JOIN genre_state AS b ON b.ug = q.ug AND q.s7d > b.ts;
+DROP TABLE genre_state;
+CREATE TEMP TABLE genre_rank AS SELECT genre, row_number() OVER (ORDER BY genre) AS rank FROM (SELECT DISTINCT genre FROM user_genres);
+CREATE TEMP TABLE f_genre AS
+  SELECT qu,
+    map_from_entries(list_sort(list({'key': genre, 'value': w_life}))) AS genre_affinity,
+    -- heaviest first, ties by name: the greatest (weight, -rank of the name)
+    max_by(genre, (w_7d, -rank), 3) FILTER (WHERE n_7d > 0) AS top_genres
+  FROM genre_at JOIN genre_rank USING (genre)
+  GROUP BY qu;
+DROP TABLE genre_at;
 
 -- user_negatives: an impression with no play of the item in (ts, ts + 10m] happens at ts + 10m.
 CREATE TEMP TABLE neg AS
@@ -110,100 +122,162 @@ CREATE TEMP TABLE neg AS
   )
   WHERE type = 'impression' AND played = 0;
 CREATE TEMP TABLE f_neg AS
-SELECT user_id, ts AS t, ignored_1d, ignored_7d FROM (
-  SELECT user_id, ts, q,
+SELECT qu, ignored_1d, ignored_7d FROM (
+  SELECT qu, q,
     count(item_id) OVER w1d AS ignored_1d,
     count(item_id) OVER w7d AS ignored_7d
-  FROM (SELECT user_id, item_id, ts, FALSE AS q FROM neg UNION ALL SELECT user_id, NULL, t, TRUE FROM q_user)
+  FROM (SELECT user_id, item_id, ts, NULL AS qu, FALSE AS q FROM neg UNION ALL SELECT user_id, NULL, t, qu, TRUE FROM q_user)
   WINDOW
     w1d AS (PARTITION BY user_id ORDER BY ts RANGE BETWEEN ts - (ts - 86400000) // 3600000 * 3600000 PRECEDING AND 1 PRECEDING),
     w7d AS (PARTITION BY user_id ORDER BY ts RANGE BETWEEN ts - (ts - 604800000) // 3600000 * 3600000 PRECEDING AND 1 PRECEDING)
 )
 WHERE q;
 CREATE TEMP TABLE neg_spans AS
-  SELECT user_id, item_id, ts, lead(ts) OVER (PARTITION BY user_id, item_id ORDER BY ts) AS next_ts
+  SELECT user_id, item_id, ts,
+    lead(ts) OVER (PARTITION BY user_id, item_id ORDER BY ts) AS next_ts,
+    row_number() OVER (PARTITION BY user_id ORDER BY ts, item_id) AS ord
   FROM (SELECT DISTINCT user_id, item_id, ts FROM neg);
 CREATE TEMP TABLE f_recently_ignored AS
-  SELECT q.user_id, q.t, list(n.item_id ORDER BY n.ts DESC, n.item_id DESC)[1:20] AS recently_ignored
+  SELECT q.qu, max_by(n.item_id, n.ord, 20) AS recently_ignored
   FROM q_user AS q JOIN neg_spans AS n ON n.user_id = q.user_id AND n.ts < q.t AND (n.next_ts IS NULL OR n.next_ts >= q.t)
-  GROUP BY q.user_id, q.t;
+  GROUP BY q.qu;
+DROP TABLE neg_spans;
+DROP TABLE neg;
 
--- user_session: sessions split at 30 minutes of silence; running counts per distinct ts, read as of the latest ts < t.
+-- user_session: sessions split at 30 minutes of silence; running counts per distinct ts, read as
+-- of the latest ts < t. The same rows carry last_device: the latest non-null device up to that ts
+-- (ties on ts: the greatest event id).
 CREATE TEMP TABLE session_at AS
 WITH s AS (
-  SELECT user_id, ts, item_id,
+  SELECT user_id, ts, item_id, device, event_id,
     sum(CASE WHEN ts - prev_ts < 1800000 THEN 0 ELSE 1 END) OVER (PARTITION BY user_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS sid
-  FROM (SELECT user_id, ts, item_id, lag(ts) OVER (PARTITION BY user_id ORDER BY ts) AS prev_ts FROM ev)
+  FROM (SELECT user_id, ts, item_id, device, event_id, lag(ts) OVER (PARTITION BY user_id ORDER BY ts) AS prev_ts FROM ev)
 ),
-per_ts AS (SELECT user_id, sid, ts, count(*) AS n FROM s GROUP BY ALL),
+per_ts AS (
+  SELECT user_id, sid, ts, count(*) AS n, arg_max(device, event_id) FILTER (WHERE device IS NOT NULL) AS device FROM s GROUP BY user_id, sid, ts
+),
 new_items AS (
   SELECT user_id, ts, count(*) AS k FROM (SELECT user_id, sid, item_id, min(ts) AS ts FROM s WHERE item_id IS NOT NULL GROUP BY ALL) GROUP BY ALL
 )
 SELECT p.user_id, p.ts,
   min(p.ts) OVER (PARTITION BY p.user_id, p.sid) AS start_ts,
   sum(p.n) OVER (PARTITION BY p.user_id, p.sid ORDER BY p.ts ROWS UNBOUNDED PRECEDING) AS events,
-  sum(coalesce(k.k, 0)) OVER (PARTITION BY p.user_id, p.sid ORDER BY p.ts ROWS UNBOUNDED PRECEDING) AS items
+  sum(coalesce(k.k, 0)) OVER (PARTITION BY p.user_id, p.sid ORDER BY p.ts ROWS UNBOUNDED PRECEDING) AS items,
+  last_value(p.device IGNORE NULLS) OVER (PARTITION BY p.user_id ORDER BY p.ts ROWS UNBOUNDED PRECEDING) AS device
 FROM per_ts AS p LEFT JOIN new_items AS k ON k.user_id = p.user_id AND k.ts = p.ts;
 CREATE TEMP TABLE f_session AS
-  SELECT q.user_id, q.t,
-    CASE WHEN q.t - s.ts < 1800000 THEN s.events END AS session_event_count,
-    CASE WHEN q.t - s.ts < 1800000 THEN s.items END AS session_item_count,
+  SELECT q.qu, s.device AS last_device,
+    CASE WHEN q.t - s.ts < 1800000 THEN CAST(s.events AS BIGINT) END AS session_event_count,
+    CASE WHEN q.t - s.ts < 1800000 THEN CAST(s.items AS BIGINT) END AS session_item_count,
     CASE WHEN q.t - s.ts < 1800000 THEN s.ts - s.start_ts END AS session_length_ms,
     CASE WHEN q.t - s.ts < 1800000 THEN q.t - s.start_ts END AS session_age_ms
   FROM q_user AS q ASOF LEFT JOIN session_at AS s ON s.user_id = q.user_id AND q.t > s.ts;
+DROP TABLE session_at;
 
 -- user_daypart: plays in the same UTC part of the day as t.
-CREATE MACRO hour_bucket(x) AS CASE WHEN x // 3600000 % 24 < 6 THEN 'night' WHEN x // 3600000 % 24 < 12 THEN 'morning' WHEN x // 3600000 % 24 < 18 THEN 'afternoon' ELSE 'evening' END;
+CREATE TEMP MACRO hour_bucket(x) AS CASE WHEN x // 3600000 % 24 < 6 THEN 'night' WHEN x // 3600000 % 24 < 12 THEN 'morning' WHEN x // 3600000 % 24 < 18 THEN 'afternoon' ELSE 'evening' END;
 CREATE TEMP TABLE f_daypart AS
-SELECT user_id, hb, ts AS t, play_count_30d FROM (
-  SELECT user_id, hb, ts, q, count(*) FILTER (WHERE NOT q) OVER (PARTITION BY user_id, hb ORDER BY ts RANGE BETWEEN ts - (ts - 2592000000) // 86400000 * 86400000 PRECEDING AND 1 PRECEDING) AS play_count_30d
+SELECT qu, play_count_30d FROM (
+  SELECT qu, q, count(*) FILTER (WHERE NOT q) OVER (PARTITION BY user_id, hb ORDER BY ts RANGE BETWEEN ts - (ts - 2592000000) // 86400000 * 86400000 PRECEDING AND 1 PRECEDING) AS play_count_30d
   FROM (
-    SELECT user_id, hour_bucket(ts) AS hb, ts, FALSE AS q FROM ev WHERE type = 'play'
+    SELECT user_id, hour_bucket(ts) AS hb, ts, NULL AS qu, FALSE AS q FROM ev WHERE type = 'play'
     UNION ALL
-    SELECT DISTINCT user_id, hour_bucket(ts), ts, TRUE FROM spine
+    SELECT user_id, hour_bucket(t), t, qu, TRUE FROM q_user
   )
 )
 WHERE q;
 
--- item_popularity
+-- item_popularity: popular items have hundreds of thousands of events, too many for per-row
+-- window frames (DuckDB takes minutes over such partitions). Instead: running totals in one global
+-- order of key = item number * 2^41 + ts, read by ASOF at t and at each window's start; a
+-- difference of two running totals within one item's key range counts that item's events between.
+-- Distinct players in 7 days: the users with a play in the full hours [h - 7d, h) before t's hour h
+-- (a running sum of +1/-1 per (item, user) play hour), plus the plays in [h, t) whose user had no
+-- play since h - 7d ("fresh" plays, a running count). Watch fractions are summed as DECIMAL so
+-- that differences of running sums stay exact.
+CREATE TEMP TABLE item_ids AS
+  SELECT item_id, row_number() OVER (ORDER BY item_id) AS iid
+  FROM (SELECT item_id FROM ev WHERE item_id IS NOT NULL UNION SELECT item_id FROM spine WHERE item_id IS NOT NULL);
+CREATE TEMP TABLE item_state AS
+  SELECT k,
+    sum(plays) OVER w AS plays, sum(impressions) OVER w AS impressions, sum(completes) OVER w AS completes,
+    sum(wf_n) OVER w AS wf_n, sum(wf_sum) OVER w AS wf_sum, sum(fresh) OVER w AS fresh
+  FROM (
+    SELECT i.iid * 2199023255552 + x.ts AS k,
+      count(*) FILTER (WHERE type = 'play') AS plays,
+      count(*) FILTER (WHERE type = 'impression') AS impressions,
+      count(*) FILTER (WHERE type = 'complete') AS completes,
+      count(wf) FILTER (WHERE type IN ('pause', 'complete')) AS wf_n,
+      sum(CAST(wf AS DECIMAL(18, 15))) FILTER (WHERE type IN ('pause', 'complete')) AS wf_sum,
+      sum(fresh) AS fresh
+    FROM (
+      SELECT item_id, ts, type, wf, 0 AS fresh FROM ev WHERE item_id IS NOT NULL AND type IN ('play', 'impression', 'complete', 'pause')
+      UNION ALL
+      SELECT item_id, ts, NULL, NULL, CASE WHEN prev IS NULL OR prev < ts // 3600000 * 3600000 - 604800000 THEN 1 ELSE 0 END
+      FROM (
+        SELECT item_id, ts, lag(ts) OVER (PARTITION BY item_id, user_id ORDER BY ts) AS prev
+        FROM (SELECT DISTINCT item_id, user_id, ts FROM ev WHERE type = 'play' AND item_id IS NOT NULL)
+      )
+    ) AS x JOIN item_ids AS i ON i.item_id = x.item_id
+    GROUP BY k
+  )
+  WINDOW w AS (ORDER BY k ROWS UNBOUNDED PRECEDING);
+CREATE TEMP TABLE item_hourly_users AS
+  WITH ph AS (
+    SELECT iid, x, coalesce(lead(x) OVER (PARTITION BY iid, user_id ORDER BY x), 4611686018427387904) AS nx
+    FROM (SELECT DISTINCT i.iid, e.user_id, e.ts // 3600000 AS x FROM ev AS e JOIN item_ids AS i ON i.item_id = e.item_id WHERE e.type = 'play')
+  )
+  -- every +1 has its -1 inside the same item's key range, so the global running sum restarts at 0 for each item
+  SELECT k, sum(delta) OVER (ORDER BY k ROWS UNBOUNDED PRECEDING) AS users
+  FROM (
+    SELECT k, sum(delta) AS delta FROM (
+      SELECT iid * 2199023255552 + x + 1 AS k, 1 AS delta FROM ph
+      UNION ALL
+      SELECT iid * 2199023255552 + least(nx, x + 168) + 1, -1 FROM ph
+    ) GROUP BY k
+  );
 CREATE TEMP TABLE f_item AS
-SELECT item_id, ts AS t, * EXCLUDE (item_id, ts, q) FROM (
-  SELECT item_id, ts, q,
-    count(*) FILTER (WHERE type = 'play') OVER w1d AS play_count_1d,
-    count(*) FILTER (WHERE type = 'play') OVER w7d AS play_count_7d,
-    count(*) FILTER (WHERE type = 'play') OVER w30d AS play_count_30d,
-    count(*) FILTER (WHERE type = 'impression') OVER w7d AS impression_count_7d,
-    count(*) FILTER (WHERE type = 'complete') OVER w7d AS complete_count_7d,
-    count(DISTINCT user_id) FILTER (WHERE type = 'play') OVER w7d AS play_users_7d,
-    avg(wf) FILTER (WHERE type IN ('pause', 'complete')) OVER w30d AS wf_mean_30d
+  SELECT q.qi,
+    coalesce(a.plays, 0) - coalesce(d1.plays, 0) AS play_count_1d,
+    coalesce(a.plays, 0) - coalesce(d7.plays, 0) AS play_count_7d,
+    coalesce(a.plays, 0) - coalesce(d30.plays, 0) AS play_count_30d,
+    coalesce(a.impressions, 0) - coalesce(d7.impressions, 0) AS impression_count_7d,
+    coalesce(a.completes, 0) - coalesce(d7.completes, 0) AS complete_count_7d,
+    coalesce(hu.users, 0) + coalesce(a.fresh, 0) - coalesce(hh.fresh, 0) AS play_users_7d,
+    CASE WHEN coalesce(a.wf_n, 0) - coalesce(d30.wf_n, 0) > 0
+      THEN CAST(coalesce(a.wf_sum, 0) - coalesce(d30.wf_sum, 0) AS DOUBLE) / (coalesce(a.wf_n, 0) - coalesce(d30.wf_n, 0)) END AS wf_mean_30d
   FROM (
-    SELECT item_id, ts, type, user_id, wf, FALSE AS q FROM ev WHERE type IN ('play', 'impression', 'complete', 'pause') AND item_id IS NOT NULL
-    UNION ALL
-    SELECT DISTINCT item_id, ts, NULL, NULL, NULL, TRUE FROM spine
-  )
-  WINDOW
-    w1d AS (PARTITION BY item_id ORDER BY ts RANGE BETWEEN ts - (ts - 86400000) // 3600000 * 3600000 PRECEDING AND 1 PRECEDING),
-    w7d AS (PARTITION BY item_id ORDER BY ts RANGE BETWEEN ts - (ts - 604800000) // 3600000 * 3600000 PRECEDING AND 1 PRECEDING),
-    w30d AS (PARTITION BY item_id ORDER BY ts RANGE BETWEEN ts - (ts - 2592000000) // 86400000 * 86400000 PRECEDING AND 1 PRECEDING)
-)
-WHERE q;
+    SELECT DISTINCT s.qi, i.iid * 2199023255552 AS base, s.ts AS t,
+      (s.ts - 86400000) // 3600000 * 3600000 AS s1d, (s.ts - 604800000) // 3600000 * 3600000 AS s7d,
+      (s.ts - 2592000000) // 86400000 * 86400000 AS s30d, s.ts // 3600000 AS hour
+    FROM spine AS s JOIN item_ids AS i ON i.item_id = s.item_id
+  ) AS q
+  ASOF LEFT JOIN item_state AS a ON q.base + q.t > a.k
+  ASOF LEFT JOIN item_state AS d1 ON q.base + q.s1d > d1.k
+  ASOF LEFT JOIN item_state AS d7 ON q.base + q.s7d > d7.k
+  ASOF LEFT JOIN item_state AS d30 ON q.base + q.s30d > d30.k
+  ASOF LEFT JOIN item_state AS hh ON q.base + q.hour * 3600000 > hh.k
+  ASOF LEFT JOIN item_hourly_users AS hu ON q.base + q.hour >= hu.k;
+DROP TABLE item_state;
+DROP TABLE item_hourly_users;
 
--- user_item: plays ever, impressions in 7 days, the last watch fraction of a pause or complete.
+-- user_item: plays ever, impressions in 7 days, the last watch fraction of a pause or complete
+-- (the greatest (ts, event id) before t).
 CREATE TEMP TABLE f_user_item AS
-SELECT user_id, item_id, ts AS t, plays, impressions_7d FROM (
-  SELECT user_id, item_id, ts, q,
-    count(*) FILTER (WHERE type = 'play') OVER (PARTITION BY user_id, item_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS plays,
-    count(*) FILTER (WHERE type = 'impression') OVER (PARTITION BY user_id, item_id ORDER BY ts RANGE BETWEEN ts - (ts - 604800000) // 3600000 * 3600000 PRECEDING AND 1 PRECEDING) AS impressions_7d
+SELECT qui, plays, impressions_7d, last_watch_fraction FROM (
+  SELECT qui, q,
+    count(*) FILTER (WHERE type = 'play') OVER wlife AS plays,
+    count(*) FILTER (WHERE type = 'impression') OVER (PARTITION BY user_id, item_id ORDER BY ts RANGE BETWEEN ts - (ts - 604800000) // 3600000 * 3600000 PRECEDING AND 1 PRECEDING) AS impressions_7d,
+    arg_max(wf, (ts, event_id)) FILTER (WHERE type IN ('pause', 'complete') AND wf IS NOT NULL) OVER wlife AS last_watch_fraction
   FROM (
-    SELECT user_id, item_id, ts, type, FALSE AS q FROM ev WHERE type IN ('play', 'impression') AND item_id IS NOT NULL
+    SELECT user_id, item_id, ts, type, wf, event_id, NULL AS qui, FALSE AS q FROM ev WHERE type IN ('play', 'impression', 'pause', 'complete') AND item_id IS NOT NULL
     UNION ALL
-    SELECT DISTINCT user_id, item_id, ts, NULL, TRUE FROM spine
+    SELECT DISTINCT user_id, item_id, ts, NULL, NULL, NULL, qui, TRUE FROM spine
   )
+  WINDOW wlife AS (PARTITION BY user_id, item_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 )
 WHERE q;
-CREATE TEMP TABLE watch_at AS
-  SELECT user_id, item_id, ts, arg_max(wf, event_id) AS wf FROM ev
-  WHERE type IN ('pause', 'complete') AND wf IS NOT NULL AND item_id IS NOT NULL GROUP BY user_id, item_id, ts;
+DROP TABLE ev;
 
 -- Everything per spine row, defaults filled, request-time crosses in SQL, in spine order.
 COPY (
@@ -225,7 +299,7 @@ COPY (
       coalesce(u.long_at_anchor * pow(2.0, (getvariable('anchor') - s.ts) / 2592000000.0), 0) AS user_engagement__engagement_long,
       coalesce(u.play_items_30d, 0) AS user_engagement__play_item_id_count_distinct_30d,
       coalesce(rp.recent_plays, CAST([] AS VARCHAR[])) AS user_engagement__recent_plays,
-      d.device AS user_engagement__last_device,
+      se.last_device AS user_engagement__last_device,
       CASE WHEN fe.ts < s.ts THEN fe.type END AS user_engagement__first_event_type,
       CASE WHEN coalesce(u.play_count_30d, 0) <> 0 THEN coalesce(u.complete_count_30d, 0) / u.play_count_30d END AS user_engagement__completion_rate_30d,
       coalesce(g.genre_affinity, MAP {}::MAP(VARCHAR, DOUBLE)) AS user_genre_taste__genre_affinity,
@@ -251,25 +325,23 @@ COPY (
       CASE WHEN coalesce(i.play_count_30d, 0) <> 0 THEN coalesce(i.play_count_1d, 0) / i.play_count_30d END AS item_popularity__trend_1d_30d,
       coalesce(ui.plays, 0) AS user_item__plays,
       coalesce(ui.impressions_7d, 0) AS user_item__impressions_7d,
-      wa.wf AS user_item__last_watch_fraction,
+      ui.last_watch_fraction AS user_item__last_watch_fraction,
       coalesce(it.genres, CAST([] AS VARCHAR[])) AS item_meta__genres,
       it.year AS item_meta__year,
       it.duration AS item_meta__duration,
       it.release_ts AS item_meta__release_ts,
       us.country AS user_meta__country
     FROM spine AS s
-    LEFT JOIN f_user AS u ON u.user_id = s.user_id AND u.t = s.ts
-    LEFT JOIN f_recent_plays AS rp ON rp.user_id = s.user_id AND rp.t = s.ts
-    ASOF LEFT JOIN device_at AS d ON d.user_id = s.user_id AND s.ts > d.ts
+    LEFT JOIN f_user AS u ON u.qu = s.qu
+    LEFT JOIN f_recent_plays AS rp ON rp.qu = s.qu
+    LEFT JOIN f_genre AS g ON g.qu = s.qu
+    LEFT JOIN f_neg AS n ON n.qu = s.qu
+    LEFT JOIN f_recently_ignored AS ri ON ri.qu = s.qu
+    LEFT JOIN f_session AS se ON se.qu = s.qu
+    LEFT JOIN f_daypart AS dp ON dp.qu = s.qu
+    LEFT JOIN f_item AS i ON i.qi = s.qi
+    LEFT JOIN f_user_item AS ui ON ui.qui = s.qui
     LEFT JOIN first_event AS fe ON fe.user_id = s.user_id
-    LEFT JOIN f_genre AS g ON g.user_id = s.user_id AND g.t = s.ts
-    LEFT JOIN f_neg AS n ON n.user_id = s.user_id AND n.t = s.ts
-    LEFT JOIN f_recently_ignored AS ri ON ri.user_id = s.user_id AND ri.t = s.ts
-    LEFT JOIN f_session AS se ON se.user_id = s.user_id AND se.t = s.ts
-    LEFT JOIN f_daypart AS dp ON dp.user_id = s.user_id AND dp.hb = hour_bucket(s.ts) AND dp.t = s.ts
-    LEFT JOIN f_item AS i ON i.item_id = s.item_id AND i.t = s.ts
-    LEFT JOIN f_user_item AS ui ON ui.user_id = s.user_id AND ui.item_id = s.item_id AND ui.t = s.ts
-    ASOF LEFT JOIN watch_at AS wa ON wa.user_id = s.user_id AND wa.item_id = s.item_id AND s.ts > wa.ts
     LEFT JOIN read_parquet('{{items}}') AS it ON it.item_id = s.item_id
     LEFT JOIN read_parquet('{{users}}') AS us ON us.user_id = s.user_id
   )

@@ -1,0 +1,77 @@
+/**
+ * @module Runs one benchmark step in its own Node process, so that its wall time and peak memory
+ * are its own: the child prints a JSON report as its last stdout line (see child.ts). A child that
+ * runs past the timeout is killed; its peak memory is then what /proc last showed.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface StepResult {
+  readonly status: 'ok' | 'failed' | 'timeout';
+  /** The child's own measure of the operation (ok only). */
+  readonly seconds: number | null;
+  /** Spawn to exit, as the parent saw it (includes Node and tsx start-up). */
+  readonly processSeconds: number;
+  readonly peakRssMb: number | null;
+  readonly report: Record<string, unknown> | null;
+  readonly error: string | null;
+}
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+/** `node --import tsx bench/<script> ...args`, from the repository root. */
+export async function runStep(script: string, args: readonly string[], options: { timeoutS: number; verbose: boolean; env?: NodeJS.ProcessEnv }): Promise<StepResult> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', `bench/${script}`, ...args], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, so a timeout kills it and nothing else
+    env: { ...process.env, ...options.env },
+  });
+  let stdout = '';
+  let stderrTail = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    if (options.verbose) process.stderr.write(s);
+    stderrTail = (stderrTail + s).slice(-4000);
+  });
+  let hwmMb: number | null = null;
+  const poll = setInterval(() => {
+    const v = vmHwmMb(child.pid);
+    if (v !== null) hwmMb = v;
+  }, 1000);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  }, options.timeoutS * 1000);
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  clearTimeout(timer);
+  clearInterval(poll);
+  const processSeconds = (performance.now() - t0) / 1000;
+  if (timedOut) return { status: 'timeout', seconds: null, processSeconds, peakRssMb: hwmMb, report: null, error: `killed after ${options.timeoutS} s` };
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  let report: Record<string, unknown> | null = null;
+  try {
+    report = JSON.parse(last) as Record<string, unknown>;
+  } catch {
+    report = null;
+  }
+  if (code !== 0 || report === null) {
+    return { status: 'failed', seconds: null, processSeconds, peakRssMb: hwmMb, report: null, error: `exit ${code}: ${stderrTail.trim().split('\n').slice(-8).join('\n')}` };
+  }
+  const seconds = typeof report['seconds'] === 'number' ? report['seconds'] : null;
+  const peak = typeof report['peakRssMb'] === 'number' ? report['peakRssMb'] : hwmMb;
+  return { status: 'ok', seconds, processSeconds, peakRssMb: peak, report, error: null };
+}
+
+function vmHwmMb(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}

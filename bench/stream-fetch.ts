@@ -1,0 +1,103 @@
+/**
+ * @module Steps 2 and 3 of bench/stream.ts: feature fetch latency. A `FeatureServer` bootstraps
+ * its state from the whole generated stream (held in memory) on a fixed clock just after the last
+ * event. Step 2 calls the route's own function (`fetchFeatures` over the server's state and plan)
+ * in process for random users with random candidate sets; step 3 loads the server over HTTP on
+ * loopback from a second process (bench/stream-load.ts) at a steady rate.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadFeatureSet } from '../src/cli/load-features.ts';
+import type { InteractionEvent } from '../src/events/schema.ts';
+import { fetchFeatures } from '../src/serve/fetch.ts';
+import { selectRefs } from '../src/serve/plan.ts';
+import { FeatureServer } from '../src/serve/server.ts';
+import { EventLog } from '../src/store/offline/event-log.ts';
+import { DEMO_FEATURES, LATENESS_MS, parseStreamOptions, report, rng, runChild, sampleDistinct, say, summarize, worldInMemory, type World } from './stream-common.ts';
+
+const o = parseStreamOptions(process.argv.slice(2));
+const compiled = await loadFeatureSet(DEMO_FEATURES);
+const world: { items: World['items']; users: World['users']; events: InteractionEvent[] | null } = worldInMemory(o);
+const { items, users } = world;
+const eventCount = (world.events as InteractionEvent[]).length;
+const watermark = ((world.events as InteractionEvent[]).at(-1) as InteractionEvent).ts;
+// The server's "now": one second after the newest event, fixed, so every run reads the same state.
+const NOW = watermark + 1000;
+const tmp = mkdtempSync(join(tmpdir(), 'recsignal-bench-stream-'));
+// Replayed once, then dropped: the server holds its state, not the events, while it is measured.
+async function* replay(): AsyncGenerator<InteractionEvent> {
+  const all = world.events as InteractionEvent[];
+  world.events = null;
+  yield* all;
+}
+const t0 = performance.now();
+const server = await FeatureServer.start({
+  compiled,
+  log: new EventLog(join(tmp, 'log')),
+  port: 0,
+  clock: () => NOW,
+  lateness: LATENESS_MS,
+  bootstrap: replay(),
+  metadata: { items, users },
+  flushIntervalMs: 3_600_000,
+});
+await server.ready;
+const bootstrapS = (performance.now() - t0) / 1000;
+say(`fetch: server bootstrapped ${server.bootstrapped.toLocaleString('en-US')} events in ${bootstrapS.toFixed(1)} s at ${server.url}`);
+
+const DEVICES = ['tv', 'mobile', 'web', 'tablet'];
+const next = rng(o.seed + 100);
+const scratch = Int32Array.from({ length: o.items }, (_, i) => i);
+const sel = selectRefs(server.plan, undefined);
+const request = () => ({
+  userId: `u${Math.floor(next() * o.users)}`,
+  items: sampleDistinct(next, o.items, o.candidates, scratch).map((i) => `i${i}`),
+  context: { device: DEVICES[Math.floor(next() * DEVICES.length)] as string },
+  t: NOW,
+});
+
+const first = fetchFeatures(server.state, server.plan, sel, request(), server.requestStats);
+const shape = {
+  userFeatures: first.user.features.length,
+  itemFeatures: first.items.features.length,
+  crossFeatures: sel.perItem.filter((r) => r.view === null).length,
+  candidates: first.items.item_ids.length,
+  valuesPerResponse: first.user.features.length + first.items.features.length * first.items.item_ids.length,
+};
+const presentShare = (r: typeof first) => {
+  let present = 0;
+  let all = 0;
+  for (const row of r.items.statuses) for (const s of row) (all++, s === 'PRESENT' && present++);
+  for (const s of r.user.statuses) (all++, s === 'PRESENT' && present++);
+  return present / all;
+};
+
+// Warm-up, then the measured requests; JSON serialisation timed apart (fastify does it on the HTTP path).
+const WARMUP = Math.min(1000, o.requests);
+for (let i = 0; i < WARMUP; i++) fetchFeatures(server.state, server.plan, sel, request(), server.requestStats);
+const fetchMs: number[] = [];
+const withJsonMs: number[] = [];
+let present = 0;
+for (let i = 0; i < o.requests; i++) {
+  const q = request();
+  const a = performance.now();
+  const r = fetchFeatures(server.state, server.plan, sel, q, server.requestStats);
+  const b = performance.now();
+  JSON.stringify(r);
+  const c = performance.now();
+  fetchMs.push(b - a);
+  withJsonMs.push(c - a);
+  present += presentShare(r);
+}
+const inProcess = { requests: o.requests, warmup: WARMUP, fetch: summarize(fetchMs), fetchAndJson: summarize(withJsonMs), presentShare: Math.round((present / o.requests) * 1000) / 1000 };
+say(`fetch: in process p50 ${inProcess.fetch.p50Ms} ms, p99 ${inProcess.fetch.p99Ms} ms, p999 ${inProcess.fetch.p999Ms} ms`);
+
+const load = await runChild('stream-load.ts', ['--url', server.url, '--rate', String(o.rate), '--duration', String(o.duration), '--warmup', '3', '--users', String(o.users), '--items', String(o.items), '--candidates', String(o.candidates)], {
+  timeoutS: o.duration + 90,
+});
+say(`fetch: HTTP ${load.ok ? `p50 ${(load.report?.['latency'] as { p50Ms: number }).p50Ms} ms, p99 ${(load.report?.['latency'] as { p99Ms: number }).p99Ms} ms` : `failed: ${load.error}`}`);
+await server.close();
+rmSync(tmp, { recursive: true, force: true });
+report({ events: eventCount, nowMs: NOW, bootstrapS: Math.round(bootstrapS * 10) / 10, shape, inProcess, http: load.ok ? load.report : { error: load.error }, requestFeatureErrors: server.requestStats.errors });
+process.exit(0);
