@@ -24,11 +24,13 @@ export interface BenchOptions {
   /** Write BENCHMARKS.md and bench/results (off for a throwaway run). */
   readonly write: boolean;
   readonly quick: boolean;
+  /** Keep the operations an interrupted run of the same size already measured. */
+  readonly resume: boolean;
   readonly dataRoot: string;
 }
 
 const USAGE = `npm run bench -- [--quick] [--events N] [--spine N] [--slice-events N] [--slice-spine N]
-  [--items N] [--seed N] [--no-reference] [--per-view] [--check | --no-check] [--no-write] [--timeout S]
+  [--items N] [--seed N] [--no-reference] [--per-view] [--no-check] [--no-write] [--timeout S] [--resume]
 Every flag also reads from the environment: BENCH_EVENTS, BENCH_SPINE, BENCH_QUICK=1, ...`;
 
 /** Flags win over BENCH_* environment variables, which win over the defaults (10M events, 1M spine rows). */
@@ -42,7 +44,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     }
     if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'\n${USAGE}`);
     const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
-    const boolean = ['quick', 'no-reference', 'per-view', 'check', 'no-check', 'no-write'].includes(name);
+    const boolean = ['quick', 'no-reference', 'per-view', 'check', 'no-check', 'no-write', 'resume'].includes(name);
     flags.set(name, boolean ? 'true' : (inline ?? argv[++i] ?? ''));
   }
   const get = (name: string): string | undefined => flags.get(name) ?? env[`BENCH_${name.toUpperCase().replaceAll('-', '_')}`];
@@ -73,6 +75,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     check,
     write: !yes('no-write'),
     quick,
+    resume: yes('resume'),
     dataRoot: env['BENCH_DATA'] ?? '/tmp/recsignal-bench',
   };
 }

@@ -6,7 +6,7 @@
  * operation runs alone in a child process. Writes bench/results/<date>-batch.json and the batch
  * section of BENCHMARKS.md. Data is cached under /tmp/recsignal-bench (BENCH_DATA), never in the repo.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_FEATURES } from '../src/cli/demo.ts';
 import { loadFeatureSet } from '../src/cli/load-features.ts';
@@ -23,7 +23,8 @@ const argv = process.argv.slice(2);
 const o = parseOptions(argv);
 const verbose = Boolean(process.env['BENCH_VERBOSE']);
 const say = (s: string) => process.stderr.write(`[bench] ${s}\n`);
-const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
+const shown = argv.filter((a) => a !== '--resume');
+const command = `npm run bench${shown.length > 0 ? ` -- ${shown.join(' ')}` : ''}`;
 const compiled = await loadFeatureSet(DEMO_FEATURES);
 const engine = await DuckDBEngine.open();
 const duckdbVersion = String((await engine.query('SELECT version() AS v'))[0]?.['v']);
@@ -40,11 +41,22 @@ const outDir = join(world.dir, 'out');
 mkdirSync(outDir, { recursive: true });
 const out = (name: string) => join(outDir, name);
 
+// Each finished operation is saved at once, so a run that is killed (a shared machine) can go on
+// with --resume instead of starting over.
+const saved = join(outDir, 'operations.json');
+const previous: Operation[] = o.resume && existsSync(saved) ? (JSON.parse(readFileSync(saved, 'utf8')) as Operation[]) : [];
 const operations: Operation[] = [];
 const step = async (id: string, label: string, engineName: Operation['engine'], script: string, args: readonly string[]): Promise<StepResult> => {
+  const done = previous.find((p) => p.id === id && p.result.status !== 'failed');
+  if (done) {
+    operations.push(done);
+    say(`${label}: kept from the interrupted run (--resume)`);
+    return done.result;
+  }
   say(`${label} …`);
   const result = await runStep(script, args, { timeoutS: o.timeoutS, verbose, env: verbose ? { BENCH_VERBOSE: '1' } : {} });
   operations.push({ id, label, engine: engineName, result });
+  writeFileSync(saved, JSON.stringify([...previous.filter((p) => !operations.some((x) => x.id === p.id)), ...operations]));
   say(`${label}: ${result.status === 'ok' ? `${result.seconds?.toFixed(2)} s, peak ${Math.round(result.peakRssMb ?? 0)} MB` : `${result.status} (${result.error})`}`);
   return result;
 };
@@ -87,13 +99,22 @@ const perView: { view: string; result: StepResult }[] = [];
 if (o.perView) {
   const spineViews = compiled.ir.views.filter((v) => v.entity.keys.every((k) => ['user_id', 'item_id', 'hour_bucket', 'day_type'].includes(k)));
   for (const v of spineViews) {
+    const id = `view-${v.name}`;
+    const done = previous.find((p) => p.id === id && p.result.status !== 'failed');
+    if (done) {
+      perView.push({ view: v.name, result: done.result });
+      continue;
+    }
     say(`recsignal training set, view ${v.name} …`);
     const result = await runStep('op-recsignal.ts', ['training-set', '--log', world.log, '--spine', world.spine, '--out', out(`recsignal-view-${v.name}.parquet`), '--views', v.name], { timeoutS: Math.min(o.timeoutS, 900), verbose });
     perView.push({ view: v.name, result });
+    operations.push({ id, label: `recsignal training set, view ${v.name}`, engine: 'recsignal', result });
+    writeFileSync(saved, JSON.stringify([...previous.filter((p) => !operations.some((x) => x.id === p.id)), ...operations]));
     say(`  ${v.name}: ${result.status === 'ok' ? `${result.seconds?.toFixed(2)} s` : result.status}`);
   }
 }
 
+operations.splice(0, operations.length, ...operations.filter((x) => !x.id.startsWith('view-')));
 const sqlSteps: Record<string, { sql: string; seconds: number }[]> = {};
 for (const op of operations) if (op.engine === 'sql' && Array.isArray(op.result.report?.['steps'])) sqlSteps[op.id] = op.result.report['steps'] as { sql: string; seconds: number }[];
 
