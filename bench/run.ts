@@ -90,7 +90,7 @@ if (o.check && okOf('sql-training-set')) {
   // hand-written rows at full log size, and gives a ratio at a small spine.
   await step('recsignal-sample', `recsignal training set on every 50th spine row (${world.spineSampleRows} rows), for the check`, 'recsignal', 'op-recsignal.ts', ['training-set', '--log', world.log, '--spine', world.spineSample, '--out', out('recsignal-sample.parquet')]);
   await step('sql-sample', `hand-written SQL training set on the same ${world.spineSampleRows} rows`, 'sql', 'op-sql.ts', ['training-set', '--log', world.log, '--spine', world.spineSample, '--out', out('sql-sample.parquet')]);
-  await check(`training set, ${world.spineSampleRows}-row sample`, out('recsignal-sample.parquet'), out('sql-training.parquet'), okOf('recsignal-sample'), 'user_id,item_id,ts', true);
+  await check(`training set, ${world.spineSampleRows.toLocaleString('en-US')}-row sample`, out('recsignal-sample.parquet'), out('sql-training.parquet'), okOf('recsignal-sample'), 'user_id,item_id,ts', true);
 }
 if (slice !== null) await check('training set on the slice', out('recsignal-slice.parquet'), out('sql-slice.parquet'), okOf('recsignal-slice') && okOf('sql-slice'), null);
 
@@ -146,9 +146,9 @@ const results: BatchResults = {
 };
 
 const notes = [
-  'What the baseline is: `bench/handwritten/training-set.sql` and `backfill.sql`, plain DuckDB SQL a competent engineer would write for exactly this feature set — window functions with RANGE frames whose start depends on each row\'s own t over a union of events and query rows (per user), running totals read by ASOF joins where partitions are large (per item, per user × genre), ASOF joins for latest-before-t values and sessions, and a join on "the interval during which an event is its item\'s latest" for the k-most-recent-distinct lists. It includes the three request-time features (rewritten as SQL expressions), so both sides compute every column of the training set. It runs on DuckDB\'s defaults, as recsignal does.',
+  'What the baseline is: `bench/handwritten/training-set.sql` and `backfill.sql`, plain DuckDB SQL written by hand for exactly this feature set, the way a competent engineer would: per user, window functions whose RANGE frame starts at each row\'s own sawtooth start, over the union of events and query rows; per item and per user × genre, running totals read by ASOF joins at t and at each window\'s start (DuckDB\'s RANGE frames take minutes over partitions of hundreds of thousands of rows, such as a popular item\'s); ASOF joins for the latest state before t (sessions, last device); and, for the k most recent distinct items, a join on the span during which an event is its item\'s latest. The backfill is one GROUP BY per entity. Query rows are deduplicated and named by integer surrogates. Nothing is left out: the three request-time features are rewritten as SQL expressions, so both sides produce every column. It runs on DuckDB\'s defaults (memory limit 80% of RAM, all cores), as recsignal does.',
   '',
-  'Reproduce: `npm run bench` (full size, 10M events / 1M rows; data generation and ingest are cached in /tmp/recsignal-bench, so a rerun times only the operations) or `npm run bench -- --quick` (300k events / 30k rows). `--per-view` adds recsignal one view at a time; raw figures, each SQL statement\'s time and the checks are in `bench/results/`.',
+  'Reproduce: `npm run bench` (full size: 10M events, 1M spine rows; `--per-view` adds recsignal one view at a time, `--resume` goes on after an interrupted run) or `npm run bench -- --quick` (300k events, 30k rows, a 30k-event slice). Generated data, the ingested log and the spines are cached under /tmp/recsignal-bench (`BENCH_DATA`), so a rerun times only the operations. Raw figures, each hand-written statement\'s time and the checks: `bench/results/`.',
 ];
 if (o.write) {
   const suffix = o.quick ? '-quick' : o.events === 10_000_000 && o.spine === 1_000_000 ? '' : `-${o.events}-${o.spine}`;

@@ -34,7 +34,7 @@ export async function runStep(script: string, args: readonly string[], options: 
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => {
     if (options.verbose) process.stderr.write(s);
-    stderrTail = (stderrTail + s).slice(-4000);
+    stderrTail = (stderrTail + s).slice(-20000);
   });
   let hwmMb: number | null = null;
   const poll = setInterval(() => {
@@ -59,7 +59,9 @@ export async function runStep(script: string, args: readonly string[], options: 
     report = null;
   }
   if (code !== 0 || report === null) {
-    return { status: 'failed', seconds: null, processSeconds, peakRssMb: hwmMb, report: null, error: `exit ${code}: ${stderrTail.trim().split('\n').slice(-8).join('\n')}` };
+    const lines = stderrTail.trim().split('\n');
+    const cause = lines.find((l) => /Out of Memory/i.test(l)) ?? lines.find((l) => /^\s*\w*Error:/.test(l)) ?? lines.at(-1) ?? '';
+    return { status: 'failed', seconds: null, processSeconds, peakRssMb: hwmMb, report: null, error: `exit ${code}: ${cause.trim()}` };
   }
   const seconds = typeof report['seconds'] === 'number' ? report['seconds'] : null;
   const peak = typeof report['peakRssMb'] === 'number' ? report['peakRssMb'] : hwmMb;

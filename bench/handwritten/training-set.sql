@@ -1,10 +1,12 @@
 -- The demo feature set (examples/streaming/features.ts) as of every spine row, written by hand
 -- for DuckDB: what a competent engineer would write instead of using recsignal.
 -- Point-in-time: a row at time t sees the events with ts < t. Sawtooth windows start at
--- floor((t - W) / H) * H, hop H = 1h below 12 days, 1d otherwise. Strategy: one window pass per
--- entity over the union of its events and its query rows (RANGE frames whose start depends on
--- the row's own t, ending at 1 PRECEDING), ASOF joins for "latest before t", and, for the
--- "k most recent distinct" lists, a join on the interval during which an event is its item's latest.
+-- floor((t - W) / H) * H, hop H = 1h below 12 days, 1d otherwise. Strategy: where partitions are
+-- small (a user, a user's item), one window pass over the union of events and query rows, with
+-- RANGE frames whose start depends on the row's own t and that end at 1 PRECEDING; where they are
+-- large (an item, a user's genre), running totals read by ASOF joins at t and at each window's
+-- start; ASOF joins for "latest before t"; and, for the "k most recent distinct" lists, a join on
+-- the span during which an event is its item's latest.
 -- Query rows are deduplicated per entity and time and named by integer surrogates (qu, qi, qui),
 -- so that the final assembly joins on one integer each.
 -- Placeholders: {{events}} {{items}} {{users}} {{spine}} {{out}}.
