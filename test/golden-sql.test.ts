@@ -72,13 +72,6 @@ v0__q AS (
 v0__s AS (
   SELECT "user_id" AS __k0, s.* FROM (SELECT * FROM __ev) AS s WHERE "user_id" IS NOT NULL
 ),
-v0__j AS (
-  SELECT qq.__t, s.__k0, s."ts", s."event_id", s."type", s."item_id"
-  FROM v0__q AS qq JOIN v0__s AS s ON s.__k0 = qq.__k0 AND s.ts < qq.__t
-),
-v0__l0 AS (
-  SELECT __k0, __t, list(val ORDER BY rn) FILTER (WHERE rn <= 3) AS "item_id_last3_lifetime" FROM (SELECT __k0, __t, val, row_number() OVER (PARTITION BY __k0, __t ORDER BY m DESC, val DESC) AS rn FROM (SELECT __k0, __t, CAST("item_id" AS VARCHAR) AS val, max(ts) AS m FROM v0__j WHERE "item_id" IS NOT NULL GROUP BY __k0, __t, CAST("item_id" AS VARCHAR)) AS g) AS r GROUP BY __k0, __t
-),
 v0__u AS (
   SELECT __k0, ts, "event_id", "type", "device", "item_id", "weight", FALSE AS __is_q FROM v0__s
   UNION ALL
@@ -107,12 +100,23 @@ v0__d2 AS (
   FROM v0__w AS w LEFT JOIN v0__b2 AS b ON b.__k0 = w.__k0 AND b.b < CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT)
   GROUP BY w.__k0, w.__t, w.__c2
 ),
+v0__r0__p AS (
+  SELECT __k0, val, ts, lead(ts) OVER (PARTITION BY __k0, val ORDER BY ts) AS next_ts
+  FROM (SELECT DISTINCT __k0, CAST("item_id" AS VARCHAR) AS val, ts FROM v0__s WHERE "item_id" IS NOT NULL) AS e
+),
+v0__r0__m AS (
+  SELECT qq.__k0, qq.__t, p.val, row_number() OVER (PARTITION BY qq.__k0, qq.__t ORDER BY p.ts DESC, p.val DESC) AS rn
+  FROM v0__q AS qq JOIN v0__r0__p AS p ON p.__k0 = qq.__k0 AND p.ts < qq.__t AND (p.next_ts IS NULL OR p.next_ts >= qq.__t)
+),
+v0__r0 AS (
+  SELECT __k0, __t, list(val ORDER BY rn) FILTER (WHERE rn <= 3) AS "item_id_last3_lifetime" FROM v0__r0__m GROUP BY __k0, __t
+),
 v0 AS (
-  SELECT qq.*, p0."item_id_last3_lifetime", p1."play_device_tv_count_2h", p1."item_id_last_lifetime", p2."weight_decayed_sum_hl1h_lifetime"
+  SELECT qq.*, p0."play_device_tv_count_2h", p0."item_id_last_lifetime", p1."weight_decayed_sum_hl1h_lifetime", p2."item_id_last3_lifetime"
   FROM v0__q AS qq
-  LEFT JOIN v0__l0 AS p0 ON p0.__k0 = qq.__k0 AND p0.__t = qq.__t
-  LEFT JOIN v0__w AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
-  LEFT JOIN v0__d2 AS p2 ON p2.__k0 = qq.__k0 AND p2.__t = qq.__t
+  LEFT JOIN v0__w AS p0 ON p0.__k0 = qq.__k0 AND p0.__t = qq.__t
+  LEFT JOIN v0__d2 AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
+  LEFT JOIN v0__r0 AS p2 ON p2.__k0 = qq.__k0 AND p2.__t = qq.__t
 ),
 v1__e AS (
   SELECT user_id, ts, item_id FROM __ev WHERE TRUE
@@ -202,14 +206,22 @@ v0__a AS (
     sum("weight" * CASE WHEN (CAST(ts - __t AS DOUBLE PRECISION) / 3600000) > -1075 THEN power(2.0::double precision, (CAST(ts - __t AS DOUBLE PRECISION) / 3600000)) ELSE 0.0::double precision END) FILTER (WHERE "weight" IS NOT NULL) AS "weight_decayed_sum_hl1h_lifetime"
   FROM v0__j GROUP BY __k0, __t
 ),
-v0__l0 AS (
-  SELECT __k0, __t, array_agg(val ORDER BY rn) FILTER (WHERE rn <= 3) AS "item_id_last3_lifetime" FROM (SELECT __k0, __t, val, row_number() OVER (PARTITION BY __k0, __t ORDER BY m DESC, (val) COLLATE "C" DESC) AS rn FROM (SELECT __k0, __t, CAST("item_id" AS VARCHAR) AS val, max(ts) AS m FROM v0__j WHERE "item_id" IS NOT NULL GROUP BY __k0, __t, CAST("item_id" AS VARCHAR)) AS g) AS r GROUP BY __k0, __t
+v0__r0__p AS (
+  SELECT __k0, val, ts, lead(ts) OVER (PARTITION BY __k0, val ORDER BY ts) AS next_ts
+  FROM (SELECT DISTINCT __k0, CAST("item_id" AS VARCHAR) AS val, ts FROM v0__s WHERE "item_id" IS NOT NULL) AS e
+),
+v0__r0__m AS (
+  SELECT qq.__k0, qq.__t, p.val, row_number() OVER (PARTITION BY qq.__k0, qq.__t ORDER BY p.ts DESC, (p.val) COLLATE "C" DESC) AS rn
+  FROM v0__q AS qq JOIN v0__r0__p AS p ON p.__k0 = qq.__k0 AND p.ts < qq.__t AND (p.next_ts IS NULL OR p.next_ts >= qq.__t)
+),
+v0__r0 AS (
+  SELECT __k0, __t, array_agg(val ORDER BY rn) FILTER (WHERE rn <= 3) AS "item_id_last3_lifetime" FROM v0__r0__m GROUP BY __k0, __t
 ),
 v0 AS (
   SELECT qq.*, p0."play_device_tv_count_2h", p0."item_id_last_lifetime", p0."weight_decayed_sum_hl1h_lifetime", p1."item_id_last3_lifetime"
   FROM v0__q AS qq
   LEFT JOIN v0__a AS p0 ON p0.__k0 = qq.__k0 AND p0.__t = qq.__t
-  LEFT JOIN v0__l0 AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
+  LEFT JOIN v0__r0 AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
 ),
 v1__e AS (
   SELECT user_id, ts, item_id FROM __ev WHERE TRUE
@@ -307,14 +319,22 @@ v0__a AS (
     sum(\`weight\` * pow(2.0, (CAST(ts - __t AS DOUBLE) / 3600000))) FILTER (WHERE \`weight\` IS NOT NULL) AS \`weight_decayed_sum_hl1h_lifetime\`
   FROM v0__j GROUP BY __k0, __t
 ),
-v0__l0 AS (
-  SELECT __k0, __t, transform(array_sort(collect_list(struct(rn AS o, val AS v)) FILTER (WHERE rn <= 3)), x -> x.v) AS \`item_id_last3_lifetime\` FROM (SELECT __k0, __t, val, row_number() OVER (PARTITION BY __k0, __t ORDER BY m DESC, val DESC) AS rn FROM (SELECT __k0, __t, CAST(\`item_id\` AS STRING) AS val, max(ts) AS m FROM v0__j WHERE \`item_id\` IS NOT NULL GROUP BY __k0, __t, CAST(\`item_id\` AS STRING)) AS g) AS r GROUP BY __k0, __t
+v0__r0__p AS (
+  SELECT __k0, val, ts, lead(ts) OVER (PARTITION BY __k0, val ORDER BY ts) AS next_ts
+  FROM (SELECT DISTINCT __k0, CAST(\`item_id\` AS STRING) AS val, ts FROM v0__s WHERE \`item_id\` IS NOT NULL) AS e
+),
+v0__r0__m AS (
+  SELECT qq.__k0, qq.__t, p.val, row_number() OVER (PARTITION BY qq.__k0, qq.__t ORDER BY p.ts DESC, p.val DESC) AS rn
+  FROM v0__q AS qq JOIN v0__r0__p AS p ON p.__k0 = qq.__k0 AND p.ts < qq.__t AND (p.next_ts IS NULL OR p.next_ts >= qq.__t)
+),
+v0__r0 AS (
+  SELECT __k0, __t, transform(array_sort(collect_list(struct(rn AS o, val AS v)) FILTER (WHERE rn <= 3)), x -> x.v) AS \`item_id_last3_lifetime\` FROM v0__r0__m GROUP BY __k0, __t
 ),
 v0 AS (
   SELECT qq.*, p0.\`play_device_tv_count_2h\`, p0.\`item_id_last_lifetime\`, p0.\`weight_decayed_sum_hl1h_lifetime\`, p1.\`item_id_last3_lifetime\`
   FROM v0__q AS qq
   LEFT JOIN v0__a AS p0 ON p0.__k0 = qq.__k0 AND p0.__t = qq.__t
-  LEFT JOIN v0__l0 AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
+  LEFT JOIN v0__r0 AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
 ),
 v1__e AS (
   SELECT user_id, ts, item_id FROM __ev WHERE TRUE

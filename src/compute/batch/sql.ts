@@ -185,7 +185,9 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const keys = v.entity.keys.map((_, i) => `__k${i}`);
   const computed = v.aggregations.filter((a) => a.op !== 'ratio');
   const windowed = input.singleTime ? [] : computed.filter((a) => windowable(d, a));
-  const joined = computed.filter((a) => !windowed.includes(a));
+  const spanned = computed.filter((a) => a.op === 'last_k');
+  const fanned = input.singleTime ? [] : computed.filter((a) => (a.op === 'top_k' || a.op === 'histogram') && (d.variableFrames || a.window.kind === 'lifetime'));
+  const joined = computed.filter((a) => !windowed.includes(a) && !spanned.includes(a) && !fanned.includes(a));
   const ctes = [
     `${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
     `${alias}__s AS (\n  SELECT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, s.* FROM (${streamSql(input, v)}) AS s WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
@@ -193,6 +195,8 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const parts: { cte: string; columns: string[] }[] = [];
   if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes));
   if (windowed.length > 0) parts.push(...windowCtes(d, windowed, alias, keys, ctes));
+  spanned.forEach((a, i) => parts.push(spanCte(d, a, `${alias}__r${i}`, alias, keys, ctes)));
+  fanned.forEach((a, i) => parts.push(fannedCte(d, a, `${alias}__h${i}`, alias, keys, ctes)));
   const on = (x: string) => [...keys, '__t'].map((k) => `${x}.${k} = qq.${k}`).join(' AND ');
   ctes.push(
     `${alias} AS (\n  SELECT qq.*${parts.flatMap((p, i) => p.columns.map((c) => `, p${i}.${q(c)}`)).join('')}\n  FROM ${alias}__q AS qq${parts.map((p, i) => `\n  LEFT JOIN ${p.cte} AS p${i} ON ${on(`p${i}`)}`).join('')}\n)`,
@@ -321,6 +325,50 @@ function listCte(d: Dialect, a: AggregationIR, alias: string, keys: readonly str
   const order = a.op === 'last_k' ? `m DESC, ${d.binaryText('val')} DESC` : `m DESC, ${d.binaryText('val')} ASC`;
   const ranked = `SELECT ${group}, val, row_number() OVER (PARTITION BY ${group} ORDER BY ${order}) AS rn FROM (${inner}) AS g`;
   return `  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM (${ranked}) AS r GROUP BY ${group}`;
+}
+
+/**
+ * last_k without joining each query row to its key's history: an event is its value's latest from
+ * its time until the value's next event, so the spans holding t are the distinct values before t,
+ * each once, with its latest time. Those that start inside the window are ranked and listed.
+ */
+function spanCte(d: Dialect, a: AggregationIR, name: string, alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] } {
+  const x = d.ident(a.input as string);
+  const group = [...keys, '__t'].join(', ');
+  const start = windowStartSql(d, a.window);
+  ctes.push(
+    `${name}__p AS (\n  SELECT ${keys.join(', ')}, val, ts, lead(ts) OVER (PARTITION BY ${keys.join(', ')}, val ORDER BY ts) AS next_ts\n  FROM (SELECT DISTINCT ${keys.join(', ')}, CAST(${x} AS ${d.types.varchar}) AS val, ts FROM ${alias}__s WHERE ${condition(d, a, a.filter, [`${x} IS NOT NULL`], false)}) AS e\n)`,
+    `${name}__m AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, p.val, row_number() OVER (PARTITION BY ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t ORDER BY p.ts DESC, ${d.binaryText('p.val')} DESC) AS rn\n  FROM ${alias}__q AS qq JOIN ${name}__p AS p ON ${keys.map((k) => `p.${k} = qq.${k}`).join(' AND ')} AND p.ts < qq.__t AND (p.next_ts IS NULL OR p.next_ts >= qq.__t)${start === null ? '' : ` AND p.ts >= ${start.replaceAll('__t', 'qq.__t')}`}\n)`,
+    `${name} AS (\n  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM ${name}__m GROUP BY ${group}\n)`,
+  );
+  return { cte: name, columns: [a.name] };
+}
+
+/**
+ * top_k and histogram as window functions: each query row fanned out to the values its key had
+ * before t, then the value's count and weight over the window frame of (key, value), as the
+ * scalar window strategy computes one key's aggregates. Partitions are a key's events of one
+ * value, so they stay small where the range join would pair every query with its key's history.
+ */
+function fannedCte(d: Dialect, a: AggregationIR, name: string, alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] } {
+  const x = d.ident(a.input as string);
+  const group = [...keys, '__t'].join(', ');
+  const cond = condition(d, a, a.filter, [`${x} IS NOT NULL`], false);
+  const weight = a.weight === null ? `CAST(1 AS ${d.types.double})` : `CAST(coalesce(${d.ident(a.weight)}, 0) AS ${d.types.double})`;
+  const start = a.window.kind === 'lifetime' ? 'UNBOUNDED PRECEDING' : `(ts - ${d.floorDiv(`ts - ${a.window.lengthMs}`, String(a.window.hopMs))} * ${a.window.hopMs}) PRECEDING`;
+  ctes.push(
+    `${name}__e AS (\n  SELECT ${keys.join(', ')}, CAST(${x} AS ${d.types.varchar}) AS val, ts, ${weight} AS m FROM ${alias}__s WHERE ${cond}\n)`,
+    `${name}__u AS (\n  SELECT ${keys.join(', ')}, val, ts, m, FALSE AS __is_q FROM ${name}__e\n  UNION ALL\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, v.val, qq.__t, NULL, TRUE FROM ${alias}__q AS qq JOIN (SELECT ${keys.join(', ')}, val, min(ts) AS first_ts FROM ${name}__e GROUP BY ${keys.join(', ')}, val) AS v ON ${keys.map((k) => `v.${k} = qq.${k}`).join(' AND ')} AND v.first_ts < qq.__t\n)`,
+    `${name}__w AS (\n  SELECT * FROM (\n    SELECT ${keys.join(', ')}, ts AS __t, val, __is_q, count(m) OVER w AS n, sum(m) OVER w AS m\n    FROM ${name}__u\n    WINDOW w AS (PARTITION BY ${keys.join(', ')}, val ORDER BY ts RANGE BETWEEN ${start} AND 1 PRECEDING)\n  ) AS x WHERE __is_q AND n > 0\n)`,
+  );
+  if (a.op === 'histogram') {
+    ctes.push(`${name} AS (\n  SELECT ${group}, ${d.pairsAgg('val', 'm')} AS ${d.ident(a.name)} FROM ${name}__w GROUP BY ${group}\n)`);
+  } else {
+    ctes.push(
+      `${name} AS (\n  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM (SELECT ${group}, val, row_number() OVER (PARTITION BY ${group} ORDER BY m DESC, ${d.binaryText('val')} ASC) AS rn FROM ${name}__w) AS r GROUP BY ${group}\n)`,
+    );
+  }
+  return { cte: name, columns: [a.name] };
 }
 
 /**
