@@ -22,6 +22,7 @@ import { stopSignal } from '../serve/until-stopped.ts';
 import { Redis } from 'ioredis';
 import { StreamConsumer } from '../compute/stream/consumer.ts';
 import { parseRedisUrl } from '../store/online/redis/redis-store.ts';
+import { registerEvaluate } from './evaluate.ts';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -346,6 +347,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       }
     });
 
+  registerEvaluate(program);
   return program;
 }
 

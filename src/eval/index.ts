@@ -32,3 +32,15 @@ export { trainSar, type SarOptions, type SarSimilarity } from './baselines/sar.t
 export { trainEase, type EaseOptions } from './baselines/ease.ts';
 export { trainItemKnn, type ItemKnnOptions } from './baselines/itemknn.ts';
 export { trainAls, type AlsOptions } from './baselines/als.ts';
+
+// The runner of `recsignal evaluate`: a model registry (one named entry a model), the evaluation
+// over a protocol with intervals, segments and paired tests, and the Markdown/HTML report.
+export {
+  MODELS, PROTOCOLS, resolveModels, modelParams,
+  type ModelEntry, type ModelExplain, type ModelParams, type ParamValue, type TrainedModel, type SplitContext, type ProtocolName, type DataSource,
+} from './models.ts';
+export {
+  evaluate, CI_METRICS, COMPARED_METRICS,
+  type EvaluateOptions, type EvaluationResult, type ModelResult, type MetricSet, type Comparison, type CiMetric,
+} from './evaluate.ts';
+export { writeReport, reportBlocks, renderMarkdown, renderHtml, type ReportBlock } from './report.ts';

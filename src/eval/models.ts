@@ -1,0 +1,205 @@
+/**
+ * @module The model registry of `evaluate`: each model is one named entry that trains on a split
+ * and returns a Scorer (optionally with an `explain` of its features). Adding a model = one entry here.
+ */
+import { DAY_MS } from '../core/time.ts';
+import { RecsignalError } from '../core/errors.ts';
+import { trainAls } from './baselines/als.ts';
+import { trainEase } from './baselines/ease.ts';
+import { trainItemKnn } from './baselines/itemknn.ts';
+import { trainPopularity } from './baselines/popularity.ts';
+import { trainSar } from './baselines/sar.ts';
+import type { Interaction, Scorer } from './types.ts';
+
+export const PROTOCOLS = ['ms-stratified', 'per-user', 'time'] as const;
+export type ProtocolName = (typeof PROTOCOLS)[number];
+
+export type ParamValue = number | string | boolean;
+export type ModelParams = Readonly<Record<string, ParamValue>>;
+
+/** Where the interactions came from, for models that read more than them (metadata, the event log). */
+export interface DataSource {
+  readonly path: string;
+  readonly format: string;
+}
+
+/** What a model may read when it trains: the training rows only, never the test rows. */
+export interface SplitContext {
+  readonly protocol: ProtocolName;
+  readonly train: readonly Interaction[];
+  /** The catalogue every model scores (the training items, `compareIds` order). */
+  readonly items: readonly string[];
+  /** The cutoff of `--protocol time` (train is `ts < cutoffTs`); undefined for the random splits. */
+  readonly cutoffTs: number | undefined;
+  readonly k: number;
+  readonly seed: number;
+  /** The entry's defaults overridden by `--param name.key=value`. */
+  readonly params: ModelParams;
+  readonly source: DataSource | undefined;
+  /**
+   * nDCG@k of another scorer on this split's test set under the harness's full-ranking rule: for a
+   * model's own ablations (train without a feature group, measure, report the delta).
+   */
+  measureNdcg(scorer: Scorer): number;
+  /** A progress note (goes to stderr in the CLI). */
+  note(message: string): void;
+}
+
+/** What a model with features can say about them; the report renders both when present. */
+export interface ModelExplain {
+  /** Total split gain per feature, largest first. */
+  readonly importance: readonly { readonly feature: string; readonly gain: number }[];
+  /** nDCG@k with one feature group left out, and its difference to the full model (negative = the group helps). */
+  readonly ablation: readonly { readonly group: string; readonly ndcg: number; readonly delta: number }[];
+}
+
+/** A trained model: a Scorer, plus an optional explanation. */
+export interface TrainedModel extends Scorer {
+  readonly explain?: ModelExplain;
+}
+
+export interface ModelEntry {
+  readonly name: string;
+  readonly description: string;
+  /** Default hyperparameters: the ones that land near the published ML-100K figures. */
+  readonly defaults: ModelParams;
+  /** A baseline: candidate for the reference that every model is tested against by default. */
+  readonly baseline: boolean;
+  train(ctx: SplitContext): TrainedModel | Promise<TrainedModel>;
+  /** Set while a model cannot run; `evaluate` refuses it before any work with this message. */
+  readonly unavailable?: string;
+}
+
+function num(params: ModelParams, key: string): number {
+  const v = params[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new RecsignalError('INVALID_ARGUMENT', `model parameter '${key}' must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export const MODELS: readonly ModelEntry[] = [
+  {
+    name: 'popularity',
+    description: 'most interacted-with training items, the same list for everybody',
+    defaults: {},
+    baseline: true,
+    train: (c) => trainPopularity(c.train, { items: c.items }),
+  },
+  {
+    name: 'popularity-decayed',
+    description: 'popularity where each interaction counts 0.5^(age / halfLifeDays), age from the newest training row',
+    defaults: { halfLifeDays: 30 },
+    baseline: true,
+    train: (c) => trainPopularity(c.train, { items: c.items, halfLifeMs: num(c.params, 'halfLifeDays') * DAY_MS }),
+  },
+  {
+    name: 'itemknn',
+    description: 'item-kNN, cosine on binary vectors; neighbours 0 = all',
+    defaults: { neighbours: 0 },
+    baseline: true,
+    train: (c) => {
+      const n = num(c.params, 'neighbours');
+      return trainItemKnn(c.train, { items: c.items, ...(n > 0 ? { neighbours: n } : {}) });
+    },
+  },
+  {
+    name: 'sar',
+    description: 'SAR (Microsoft Recommenders): Jaccard item similarity, time-decayed rating affinity',
+    defaults: { similarity: 'jaccard', halfLifeDays: 30 },
+    baseline: true,
+    train: (c) => {
+      const similarity = String(c.params['similarity']);
+      if (similarity !== 'jaccard' && similarity !== 'lift' && similarity !== 'cooccurrence') {
+        throw new RecsignalError('INVALID_ARGUMENT', `sar.similarity '${similarity}': use jaccard, lift or cooccurrence`);
+      }
+      return trainSar(c.train, { items: c.items, similarity, halfLifeMs: num(c.params, 'halfLifeDays') * DAY_MS });
+    },
+  },
+  {
+    name: 'ease',
+    description: 'EASE (Steck 2019), closed form with L2 lambda',
+    defaults: { lambda: 500 },
+    baseline: true,
+    train: (c) => trainEase(c.train, { items: c.items, lambda: num(c.params, 'lambda') }),
+  },
+  {
+    name: 'als',
+    description: 'implicit ALS (Hu, Koren & Volinsky), conjugate-gradient solves',
+    defaults: { factors: 32, regularization: 1, alpha: 1, iterations: 15 },
+    baseline: true,
+    train: (c) => trainAls(c.train, {
+      items: c.items,
+      factors: num(c.params, 'factors'),
+      regularization: num(c.params, 'regularization'),
+      alpha: num(c.params, 'alpha'),
+      iterations: num(c.params, 'iterations'),
+      seed: c.seed,
+    }),
+  },
+  // ── REGISTRATION POINT: ranker ─────────────────────────────────────────────────────────────
+  // The LambdaMART ranker (src/models/) registers here: replace this entry with one whose `train`
+  // runs its pipeline on `ctx.train` (features as of `ctx.cutoffTs` under --protocol time), returns
+  // its Scorer over `ctx.items`, and fills `explain` (importance; ablation via `ctx.measureNdcg`).
+  {
+    name: 'ranker',
+    description: 'LambdaMART GBDT over recsignal features (src/models/)',
+    defaults: {},
+    baseline: false,
+    unavailable: 'ranker: not available yet (the LambdaMART ranker in src/models/ has not landed); evaluate the baselines: popularity, popularity-decayed, itemknn, sar, ease, als',
+    train: () => {
+      throw new RecsignalError('NOT_FOUND', 'ranker: not available yet');
+    },
+  },
+];
+
+/** The entries of these names, in the order given; every unknown name is listed in one error. */
+export function resolveModels(names: readonly string[], registry: readonly ModelEntry[] = MODELS): ModelEntry[] {
+  const unknown = names.filter((n) => !registry.some((m) => m.name === n));
+  if (unknown.length > 0) {
+    throw new RecsignalError('INVALID_ARGUMENT', `unknown model${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}; use some of ${registry.map((m) => m.name).join(', ')}`);
+  }
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw new RecsignalError('INVALID_ARGUMENT', `model '${dup}' is listed twice; list each model once`);
+  const entries = names.map((n) => registry.find((m) => m.name === n)!);
+  const missing = entries.filter((m) => m.unavailable !== undefined);
+  if (missing.length > 0) throw new RecsignalError('NOT_FOUND', missing.map((m) => m.unavailable).join('; '));
+  return entries;
+}
+
+/**
+ * `name.key=value` overrides onto the entries' defaults. Values parse as the default's type; keys
+ * the model does not have are errors (a typo must not silently evaluate the defaults).
+ */
+export function modelParams(entries: readonly ModelEntry[], overrides: readonly string[]): Map<string, ModelParams> {
+  const out = new Map(entries.map((e) => [e.name, { ...e.defaults }] as [string, Record<string, ParamValue>]));
+  const problems: string[] = [];
+  for (const o of overrides) {
+    const m = /^([^.=\s]+)\.([^=\s]+)=(.+)$/.exec(o);
+    if (!m) {
+      problems.push(`'${o}': write model.key=value, e.g. ease.lambda=300`);
+      continue;
+    }
+    const [, model, key, text] = m as unknown as [string, string, string, string];
+    const params = out.get(model);
+    const entry = entries.find((e) => e.name === model);
+    if (!params || !entry) {
+      problems.push(`'${o}': model '${model}' is not evaluated in this run`);
+      continue;
+    }
+    const def = entry.defaults[key];
+    if (def === undefined) {
+      const keys = Object.keys(entry.defaults);
+      problems.push(`'${o}': ${model} has no parameter '${key}'${keys.length > 0 ? `; it has ${keys.join(', ')}` : ''}`);
+      continue;
+    }
+    if (typeof def === 'number') {
+      const n = Number(text);
+      if (!Number.isFinite(n)) problems.push(`'${o}': ${model}.${key} takes a number`);
+      else params[key] = n;
+    } else if (typeof def === 'boolean') {
+      if (text !== 'true' && text !== 'false') problems.push(`'${o}': ${model}.${key} takes true or false`);
+      else params[key] = text === 'true';
+    } else params[key] = text;
+  }
+  if (problems.length > 0) throw new RecsignalError('INVALID_ARGUMENT', `--param: ${problems.join('; ')}`);
+  return out;
+}
