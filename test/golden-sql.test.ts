@@ -73,32 +73,40 @@ v0__s AS (
   SELECT "user_id" AS __k0, s.* FROM (SELECT * FROM __ev) AS s WHERE "user_id" IS NOT NULL
 ),
 v0__u AS (
-  SELECT __k0, ts, "event_id", "type", "device", "item_id", "weight", FALSE AS __is_q FROM v0__s
+  SELECT __k0, ts, "event_id", "type", "item_id", "weight", FALSE AS __is_q FROM v0__s
   UNION ALL
-  SELECT __k0, __t AS ts, NULL AS "event_id", NULL AS "type", NULL AS "device", NULL AS "item_id", NULL AS "weight", TRUE AS __is_q FROM v0__q
+  SELECT __k0, __t AS ts, NULL AS "event_id", NULL AS "type", NULL AS "item_id", NULL AS "weight", TRUE AS __is_q FROM v0__q
 ),
 v0__w AS (
-  SELECT __k0, __t, "play_device_tv_count_2h", "item_id_last_lifetime", __c2 FROM (
+  SELECT __k0, __t, "item_id_last_lifetime", __c1 FROM (
     SELECT __k0, ts AS __t, __is_q,
-      NULLIF(count(*) FILTER (WHERE type IN ('play') AND "device" IN ('tv') AND NOT __is_q) OVER w0, 0) AS "play_device_tv_count_2h",
-      arg_max("item_id", (ts, event_id)) FILTER (WHERE NOT __is_q AND "item_id" IS NOT NULL) OVER w1 AS "item_id_last_lifetime",
-      sum("weight" * pow(2.0, (CAST(ts - CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000))) FILTER (WHERE NOT __is_q AND "weight" IS NOT NULL) OVER w2 AS __c2
+      arg_max("item_id", (ts, event_id)) FILTER (WHERE NOT __is_q AND "item_id" IS NOT NULL) OVER w0 AS "item_id_last_lifetime",
+      sum("weight" * pow(2.0, (CAST(ts - CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000))) FILTER (WHERE NOT __is_q AND "weight" IS NOT NULL) OVER w1 AS __c1
     FROM v0__u
-    WINDOW w0 AS (PARTITION BY __k0 ORDER BY ts RANGE BETWEEN (ts - CAST(floor(CAST(ts - 7200000 AS DOUBLE) / 1800000) AS BIGINT) * 1800000) PRECEDING AND 1 PRECEDING),
-      w1 AS (PARTITION BY __k0 ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-      w2 AS (PARTITION BY __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    WINDOW w0 AS (PARTITION BY __k0 ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+      w1 AS (PARTITION BY __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
   ) AS x WHERE __is_q
 ),
-v0__b2 AS (
+v0__b1 AS (
   SELECT __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) AS b, sum("weight" * pow(2.0, (CAST(ts - CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000))) AS total
   FROM v0__s WHERE "weight" IS NOT NULL GROUP BY __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT)
 ),
-v0__d2 AS (
+v0__d1 AS (
   SELECT w.__k0, w.__t,
-    CASE WHEN count(b.b) > 0 OR w.__c2 IS NOT NULL THEN (coalesce(sum(b.total * pow(2.0, (CAST(b.b * 921600000 - CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000))), 0) + coalesce(w.__c2, 0))
+    CASE WHEN count(b.b) > 0 OR w.__c1 IS NOT NULL THEN (coalesce(sum(b.total * pow(2.0, (CAST(b.b * 921600000 - CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000))), 0) + coalesce(w.__c1, 0))
       * pow(2.0, (CAST(CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT) * 921600000 - w.__t AS DOUBLE) / 3600000)) END AS "weight_decayed_sum_hl1h_lifetime"
-  FROM v0__w AS w LEFT JOIN v0__b2 AS b ON b.__k0 = w.__k0 AND b.b < CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT)
-  GROUP BY w.__k0, w.__t, w.__c2
+  FROM v0__w AS w LEFT JOIN v0__b1 AS b ON b.__k0 = w.__k0 AND b.b < CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT)
+  GROUP BY w.__k0, w.__t, w.__c1
+),
+v0__n AS (
+  SELECT __k0, ts, CAST(sum(count(*) FILTER (WHERE type IN ('play') AND "device" IN ('tv'))) OVER (PARTITION BY __k0 ORDER BY ts ROWS UNBOUNDED PRECEDING) AS BIGINT) AS __n0
+  FROM v0__s GROUP BY __k0, ts
+),
+v0__c AS (
+  SELECT qq.__k0, qq.__t, NULLIF(coalesce(e.__n0, 0) - coalesce(s0.__n0, 0), 0) AS "play_device_tv_count_2h"
+  FROM (SELECT *, CAST(floor(CAST(__t - 7200000 AS DOUBLE) / 1800000) AS BIGINT) * 1800000 AS __s0 FROM v0__q) AS qq
+  ASOF LEFT JOIN v0__n AS e ON e.__k0 = qq.__k0 AND qq.__t > e.ts
+  ASOF LEFT JOIN v0__n AS s0 ON s0.__k0 = qq.__k0 AND qq.__s0 > s0.ts
 ),
 v0__r0__p AS (
   SELECT __k0, val, ts, lead(ts) OVER (PARTITION BY __k0, val ORDER BY ts) AS next_ts
@@ -112,11 +120,12 @@ v0__r0 AS (
   SELECT __k0, __t, list(val ORDER BY rn) FILTER (WHERE rn <= 3) AS "item_id_last3_lifetime" FROM v0__r0__m GROUP BY __k0, __t
 ),
 v0 AS (
-  SELECT qq.*, p0."play_device_tv_count_2h", p0."item_id_last_lifetime", p1."weight_decayed_sum_hl1h_lifetime", p2."item_id_last3_lifetime"
+  SELECT qq.*, p0."item_id_last_lifetime", p1."weight_decayed_sum_hl1h_lifetime", p2."play_device_tv_count_2h", p3."item_id_last3_lifetime"
   FROM v0__q AS qq
   LEFT JOIN v0__w AS p0 ON p0.__k0 = qq.__k0 AND p0.__t = qq.__t
-  LEFT JOIN v0__d2 AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
-  LEFT JOIN v0__r0 AS p2 ON p2.__k0 = qq.__k0 AND p2.__t = qq.__t
+  LEFT JOIN v0__d1 AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
+  LEFT JOIN v0__c AS p2 ON p2.__k0 = qq.__k0 AND p2.__t = qq.__t
+  LEFT JOIN v0__r0 AS p3 ON p3.__k0 = qq.__k0 AND p3.__t = qq.__t
 ),
 v1__e AS (
   SELECT user_id, ts, item_id FROM __ev WHERE TRUE

@@ -12,6 +12,11 @@ export interface Dialect {
    * when offsets must be constant (PostgreSQL, Spark), so every aggregation takes the range join.
    */
   readonly variableFrames: boolean;
+  /**
+   * `a ASOF LEFT JOIN b ON keys AND a.t > b.ts` exists (DuckDB): counts then come from running
+   * totals read at t and at the window's start, with no window frame per row.
+   */
+  readonly asofJoin: boolean;
   /** Text compared byte by byte (ties in ordering must break the same way on every engine). */
   binaryText(expr: string): string;
   /** A quoted identifier. */
@@ -92,6 +97,7 @@ export const duckdb: Dialect = {
     `${left} AS l ASOF LEFT JOIN ${right} AS r ON ${keys.map((k) => `l.${k} = r.${k}`).join(' AND ')} AND l.${lt} > r.${rt}`,
   types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'VARCHAR' },
   variableFrames: true,
+  asofJoin: true,
   binaryText: (e) => e,
 };
 
@@ -117,6 +123,7 @@ export const postgres: Dialect = {
   latestBefore: (left, right, keys, lt, rt) => latestByRowNumber(left, right, keys, lt, rt),
   types: { bigint: 'BIGINT', double: 'DOUBLE PRECISION', varchar: 'VARCHAR' },
   variableFrames: false,
+  asofJoin: false,
   binaryText: (e) => `(${e}) COLLATE "C"`,
 };
 
@@ -141,6 +148,7 @@ export const spark: Dialect = {
   latestBefore: (left, right, keys, lt, rt) => latestByRowNumber(left, right, keys, lt, rt),
   types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'STRING' },
   variableFrames: false,
+  asofJoin: false,
   binaryText: (e) => e,
 };
 

@@ -184,10 +184,11 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const q = (name: string) => d.ident(name);
   const keys = v.entity.keys.map((_, i) => `__k${i}`);
   const computed = v.aggregations.filter((a) => a.op !== 'ratio');
-  const windowed = input.singleTime ? [] : computed.filter((a) => windowable(d, a));
+  const counted = input.singleTime || !d.asofJoin ? [] : computed.filter((a) => a.op === 'count');
+  const windowed = input.singleTime ? [] : computed.filter((a) => windowable(d, a) && !counted.includes(a));
   const spanned = computed.filter((a) => a.op === 'last_k');
   const fanned = input.singleTime ? [] : computed.filter((a) => (a.op === 'top_k' || a.op === 'histogram') && (d.variableFrames || a.window.kind === 'lifetime'));
-  const joined = computed.filter((a) => !windowed.includes(a) && !spanned.includes(a) && !fanned.includes(a));
+  const joined = computed.filter((a) => !windowed.includes(a) && !counted.includes(a) && !spanned.includes(a) && !fanned.includes(a));
   const ctes = [
     `${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
     `${alias}__s AS (\n  SELECT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, s.* FROM (${streamSql(input, v)}) AS s WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
@@ -195,6 +196,7 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const parts: { cte: string; columns: string[] }[] = [];
   if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes));
   if (windowed.length > 0) parts.push(...windowCtes(d, windowed, alias, keys, ctes));
+  if (counted.length > 0) parts.push(countCte(d, counted, alias, keys, ctes));
   spanned.forEach((a, i) => parts.push(spanCte(d, a, `${alias}__r${i}`, alias, keys, ctes)));
   fanned.forEach((a, i) => parts.push(fannedCte(d, a, `${alias}__h${i}`, alias, keys, ctes)));
   const on = (x: string) => [...keys, '__t'].map((k) => `${x}.${k} = qq.${k}`).join(' AND ');
@@ -325,6 +327,30 @@ function listCte(d: Dialect, a: AggregationIR, alias: string, keys: readonly str
   const order = a.op === 'last_k' ? `m DESC, ${d.binaryText('val')} DESC` : `m DESC, ${d.binaryText('val')} ASC`;
   const ranked = `SELECT ${group}, val, row_number() OVER (PARTITION BY ${group} ORDER BY ${order}) AS rn FROM (${inner}) AS g`;
   return `  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM (${ranked}) AS r GROUP BY ${group}`;
+}
+
+/**
+ * Counts as differences of running totals: per key and event time, the running count of each
+ * aggregation's matching events, read by ASOF at t (events before t) and at each window's start
+ * (events before it). Integers subtract exactly, and no row gets a window frame of its own, so a
+ * key with a hundred thousand events (a popular item) costs one sort, not a frame per row.
+ */
+function countCte(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] } {
+  const q = (name: string) => d.ident(name);
+  const starts = [...new Set(aggs.map((a) => windowStartSql(d, a.window)).filter((s): s is string => s !== null))];
+  ctes.push(
+    `${alias}__n AS (\n  SELECT ${keys.join(', ')}, ts${aggs.map((a, i) => `, CAST(sum(count(*) FILTER (WHERE ${condition(d, a, a.filter, [], false)})) OVER (PARTITION BY ${keys.join(', ')} ORDER BY ts ROWS UNBOUNDED PRECEDING) AS ${d.types.bigint}) AS __n${i}`).join('')}\n  FROM ${alias}__s GROUP BY ${keys.join(', ')}, ts\n)`,
+  );
+  const on = (r: string, time: string) => `${keys.map((k) => `${r}.${k} = qq.${k}`).join(' AND ')} AND ${time} > ${r}.ts`;
+  const values = aggs.map((a, i) => {
+    const start = windowStartSql(d, a.window);
+    const before = start === null ? '0' : `coalesce(s${starts.indexOf(start)}.__n${i}, 0)`;
+    return `NULLIF(coalesce(e.__n${i}, 0) - ${before}, 0) AS ${q(a.name)}`;
+  });
+  ctes.push(
+    `${alias}__c AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, ${values.join(', ')}\n  FROM (SELECT *${starts.map((s, j) => `, ${s} AS __s${j}`).join('')} FROM ${alias}__q) AS qq\n  ASOF LEFT JOIN ${alias}__n AS e ON ${on('e', 'qq.__t')}${starts.map((_, j) => `\n  ASOF LEFT JOIN ${alias}__n AS s${j} ON ${on(`s${j}`, `qq.__s${j}`)}`).join('')}\n)`,
+  );
+  return { cte: `${alias}__c`, columns: aggs.map((a) => a.name) };
 }
 
 /**
