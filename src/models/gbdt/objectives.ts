@@ -1,0 +1,161 @@
+/**
+ * @module Loss gradients: squared error, logloss, and LambdaMART. The lambdarank gradients follow
+ * LightGBM's `LambdarankNDCG` (rank_objective.hpp): documents sorted by current score, pairs
+ * with different labels where the higher-placed one sits above the truncation level, |ΔNDCG| from
+ * the label gains and 1/log2(2 + rank) discounts normalised by the query's ideal DCG at the
+ * truncation level, sigmoid 1, each ΔNDCG divided by (0.01 + |score gap|) and the query's lambdas
+ * rescaled by log2(1 + Σλ)/Σλ when `lambdarankNorm` is on. One difference: the sigmoid is computed
+ * exactly, where LightGBM reads a 1M-entry table clamped to |Δs| <= 25.
+ */
+import type { ObjectiveName } from './types.ts';
+
+export interface Objective {
+  readonly name: ObjectiveName;
+  /** The constant every score starts from (LightGBM's boost_from_average; 0 for ranking). */
+  initScore(labels: Float64Array): number;
+  gradients(scores: Float64Array, labels: Float64Array, grad: Float64Array, hess: Float64Array): void;
+}
+
+export interface RankingParams {
+  readonly queryOffsets: Int32Array;
+  readonly truncationLevel: number;
+  readonly norm: boolean;
+  readonly labelGain: readonly number[];
+}
+
+export const regression: Objective = {
+  name: 'regression',
+  initScore: (y) => {
+    let s = 0;
+    for (let i = 0; i < y.length; i++) s += y[i]!;
+    return s / y.length;
+  },
+  gradients(scores, y, grad, hess) {
+    for (let i = 0; i < y.length; i++) {
+      grad[i] = scores[i]! - y[i]!;
+      hess[i] = 1;
+    }
+  },
+};
+
+export const binary: Objective = {
+  name: 'binary',
+  initScore: (y) => {
+    let s = 0;
+    for (let i = 0; i < y.length; i++) s += y[i]!;
+    const p = Math.min(Math.max(s / y.length, 1e-15), 1 - 1e-15);
+    return Math.log(p / (1 - p));
+  },
+  gradients(scores, y, grad, hess) {
+    for (let i = 0; i < y.length; i++) {
+      const p = 1 / (1 + Math.exp(-scores[i]!));
+      grad[i] = p - y[i]!;
+      hess[i] = Math.max(p * (1 - p), 1e-16);
+    }
+  },
+};
+
+export function discount(rank: number): number {
+  return 1 / Math.log2(2 + rank);
+}
+
+/** DCG of the best ordering of these labels, cut at k. */
+export function maxDcgAtK(labels: ArrayLike<number>, start: number, end: number, k: number, gain: readonly number[]): number {
+  const sorted = Array.from({ length: end - start }, (_, i) => labels[start + i]!).sort((a, b) => b - a);
+  let dcg = 0;
+  for (let i = 0; i < Math.min(k, sorted.length); i++) dcg += gain[sorted[i]!]! * discount(i);
+  return dcg;
+}
+
+export function lambdarank(p: RankingParams, labels: Float64Array): Objective {
+  const { queryOffsets: qo, truncationLevel, norm, labelGain } = p;
+  const nq = qo.length - 1;
+  const inverseMaxDcg = new Float64Array(nq);
+  let maxSize = 1;
+  for (let q = 0; q < nq; q++) {
+    const m = maxDcgAtK(labels, qo[q]!, qo[q + 1]!, truncationLevel, labelGain);
+    inverseMaxDcg[q] = m > 0 ? 1 / m : 0;
+    maxSize = Math.max(maxSize, qo[q + 1]! - qo[q]!);
+  }
+  // Each query's order by score is kept between iterations: scores move little per tree, so an
+  // insertion sort from the last order is close to linear.
+  const order = new Int32Array(labels.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  const expScore = new Float64Array(maxSize);
+  const discounts = Float64Array.from({ length: maxSize }, (_, i) => discount(i));
+  return {
+    name: 'lambdarank',
+    initScore: () => 0,
+    gradients(scores, y, grad, hess) {
+      grad.fill(0);
+      hess.fill(0);
+      for (let q = 0; q < nq; q++) {
+        const start = qo[q]!;
+        const cnt = qo[q + 1]! - start;
+        const inv = inverseMaxDcg[q]!;
+        if (cnt < 2 || inv === 0) continue;
+        const ord = order.subarray(start, start + cnt);
+        sortByScore(ord, scores);
+        const bestScore = scores[ord[0]!]!;
+        const worstScore = scores[ord[cnt - 1]!]!;
+        // 1 / (1 + e^(s_high - s_low)) = e_low / (e_low + e_high) with e = exp(s - best): one exp per
+        // document, not per pair; clamped so no e underflows to 0.
+        for (let i = 0; i < cnt; i++) expScore[i] = Math.exp(Math.max(scores[ord[i]!]! - bestScore, -300));
+        let sumLambdas = 0;
+        const top = Math.min(cnt - 1, truncationLevel);
+        for (let i = 0; i < top; i++) {
+          const di = ord[i]!;
+          const yi = y[di]!;
+          for (let j = i + 1; j < cnt; j++) {
+            const dj = ord[j]!;
+            const yj = y[dj]!;
+            if (yi === yj) continue;
+            const iHigh = yi > yj;
+            const high = iHigh ? di : dj;
+            const low = iHigh ? dj : di;
+            const eHigh = iHigh ? expScore[i]! : expScore[j]!;
+            const eLow = iHigh ? expScore[j]! : expScore[i]!;
+            const deltaScore = scores[high]! - scores[low]!;
+            const dcgGap = labelGain[iHigh ? yi : yj]! - labelGain[iHigh ? yj : yi]!;
+            const pairedDiscount = discounts[i]! - discounts[j]!; // i < j, so > 0
+            let deltaNdcg = dcgGap * pairedDiscount * inv;
+            if (norm && bestScore !== worstScore) deltaNdcg /= 0.01 + Math.abs(deltaScore);
+            // sigmoid = 1: P(low above high) = 1 / (1 + e^{Δs}).
+            const pLambda0 = eLow / (eLow + eHigh);
+            const pHess = pLambda0 * (1 - pLambda0) * deltaNdcg;
+            const pLambda = -pLambda0 * deltaNdcg;
+            grad[low]! -= pLambda;
+            hess[low]! += pHess;
+            grad[high]! += pLambda;
+            hess[high]! += pHess;
+            sumLambdas -= 2 * pLambda;
+          }
+        }
+        if (norm && sumLambdas > 0) {
+          const factor = Math.log2(1 + sumLambdas) / sumLambdas;
+          for (let i = start; i < start + cnt; i++) {
+            grad[i]! *= factor;
+            hess[i]! *= factor;
+          }
+        }
+      }
+    },
+  };
+}
+
+/** Insertion sort of row ids by score descending, ties by row ascending (a stable sort's order). */
+function sortByScore(ord: Int32Array, scores: Float64Array): void {
+  for (let i = 1; i < ord.length; i++) {
+    const r = ord[i]!;
+    const s = scores[r]!;
+    let j = i - 1;
+    while (j >= 0) {
+      const o = ord[j]!;
+      const so = scores[o]!;
+      if (so > s || (so === s && o < r)) break;
+      ord[j + 1] = o;
+      j--;
+    }
+    ord[j + 1] = r;
+  }
+}
