@@ -51,10 +51,13 @@ function render(dialect: Dialect): string {
   return sql;
 }
 
-// DuckDB runs this path in differential.test.ts. Sliding counts and lifetime last / decayed sums
-// take window functions over events ∪ query rows with per-row RANGE offsets (DuckDB only);
-// `1 PRECEDING` on integer ms is what keeps ts < t. The decayed sum is re-based per bucket of
+// DuckDB runs this path in differential.test.ts. The sliding count is a difference of one running
+// total read at t and at the window's start (v0__n, v0__nr, v0__c: read points sort before events
+// of the same time, so ts < t). Lifetime last / decayed sums take window functions over events ∪
+// query rows, inputs masked with CASE rather than FILTER (DuckDB's windows are far slower with
+// FILTER); `1 PRECEDING` on integer ms keeps ts < t. The decayed sum is re-based per bucket of
 // 256 half-lives (921600000 ms here) so 2^((ts - base) / h) stays in [1, 2^256): no overflow.
+// The last-3 list reads the spans during which an event is its item's latest (v0__r0__p).
 test('golden SQL: duckdb', () => {
   assert.equal(render(duckdb), `WITH
 __ev AS (
@@ -80,8 +83,8 @@ v0__u AS (
 v0__w AS (
   SELECT __k0, __t, "item_id_last_lifetime", __c1 FROM (
     SELECT __k0, ts AS __t, __is_q,
-      arg_max("item_id", (ts, event_id)) FILTER (WHERE NOT __is_q AND "item_id" IS NOT NULL) OVER w0 AS "item_id_last_lifetime",
-      sum("weight" * pow(2.0, (CAST(ts - CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000))) FILTER (WHERE NOT __is_q AND "weight" IS NOT NULL) OVER w1 AS __c1
+      arg_max(CASE WHEN NOT __is_q AND "item_id" IS NOT NULL THEN "item_id" END, CASE WHEN NOT __is_q AND "item_id" IS NOT NULL THEN (ts, event_id) END) OVER w0 AS "item_id_last_lifetime",
+      sum(CASE WHEN NOT __is_q AND "weight" IS NOT NULL THEN "weight" * pow(2.0, (CAST(ts - CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000)) END) OVER w1 AS __c1
     FROM v0__u
     WINDOW w0 AS (PARTITION BY __k0 ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
       w1 AS (PARTITION BY __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
@@ -99,14 +102,19 @@ v0__d1 AS (
   GROUP BY w.__k0, w.__t, w.__c1
 ),
 v0__n AS (
-  SELECT __k0, ts, CAST(sum(count(*) FILTER (WHERE type IN ('play') AND "device" IN ('tv'))) OVER (PARTITION BY __k0 ORDER BY ts ROWS UNBOUNDED PRECEDING) AS BIGINT) AS __n0
+  SELECT __k0, ts, CAST(NULL AS BIGINT) AS __t, -1 AS __p, FALSE AS __isq, count(*) FILTER (WHERE type IN ('play') AND "device" IN ('tv')) AS __c0
   FROM v0__s GROUP BY __k0, ts
+  UNION ALL
+  SELECT __k0, __t AS ts, __t, 0 AS __p, TRUE AS __isq, 0 AS __c0 FROM v0__q
+  UNION ALL
+  SELECT __k0, CAST(floor(CAST(__t - 7200000 AS DOUBLE) / 1800000) AS BIGINT) * 1800000 AS ts, __t, 1 AS __p, TRUE AS __isq, 0 AS __c0 FROM v0__q
+),
+v0__nr AS (
+  SELECT * FROM (SELECT __k0, __t, __p, __isq, sum(__c0) OVER __o AS __r0 FROM v0__n WINDOW __o AS (ORDER BY __k0, ts, __isq DESC ROWS UNBOUNDED PRECEDING)) AS x WHERE __isq
 ),
 v0__c AS (
-  SELECT qq.__k0, qq.__t, NULLIF(coalesce(e.__n0, 0) - coalesce(s0.__n0, 0), 0) AS "play_device_tv_count_2h"
-  FROM (SELECT *, CAST(floor(CAST(__t - 7200000 AS DOUBLE) / 1800000) AS BIGINT) * 1800000 AS __s0 FROM v0__q) AS qq
-  ASOF LEFT JOIN v0__n AS e ON e.__k0 = qq.__k0 AND qq.__t > e.ts
-  ASOF LEFT JOIN v0__n AS s0 ON s0.__k0 = qq.__k0 AND qq.__s0 > s0.ts
+  SELECT __k0, __t, NULLIF(CAST(max(__r0) FILTER (WHERE __p = 0) - max(__r0) FILTER (WHERE __p = 1) AS BIGINT), 0) AS "play_device_tv_count_2h"
+  FROM v0__nr GROUP BY __k0, __t
 ),
 v0__r0__p AS (
   SELECT __k0, val, ts, lead(ts) OVER (PARTITION BY __k0, val ORDER BY ts) AS next_ts

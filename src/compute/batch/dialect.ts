@@ -31,6 +31,12 @@ export interface Dialect {
   pow2(x: string): string;
   /** The value of `value` on the row with the greatest (or least) `order` tuple among the filtered rows. */
   argBy(kind: 'max' | 'min', value: string, order: readonly string[], where: string): string;
+  /**
+   * argBy with the filter folded into CASE masks instead of a FILTER clause, for window functions
+   * on engines where a FILTER clause makes them many times slower (DuckDB: 240 s against 14 s for a
+   * running count over 10M events). Only dialects with variableFrames render window aggregates.
+   */
+  argByMasked?(kind: 'max' | 'min', value: string, order: readonly string[], where: string): string;
   /** A list of `value` ordered by the ascending integer column `rank`, over the filtered rows. */
   listAgg(value: string, rank: string, where: string): string;
   /** A list of {key, weight} pairs, ordered by key. */
@@ -88,6 +94,8 @@ export const duckdb: Dialect = {
   fdiv: (a, b) => `(CAST(${a} AS DOUBLE) / ${b})`,
   pow2: (x) => `pow(2.0, ${x})`,
   argBy: (kind, value, order, where) => `arg_${kind}(${value}, ${order.length === 1 ? order[0] : `(${order.join(', ')})`}) FILTER (WHERE ${where})`,
+  // arg_min / arg_max skip rows whose ordering value is NULL, so masking both drops the filtered rows.
+  argByMasked: (kind, value, order, where) => `arg_${kind}(CASE WHEN ${where} THEN ${value} END, CASE WHEN ${where} THEN ${order.length === 1 ? order[0] : `(${order.join(', ')})`} END)`,
   listAgg: (value, rank, where) => `list(${value} ORDER BY ${rank}) FILTER (WHERE ${where})`,
   pairsAgg: (key, weight) => `list({'key': ${key}, 'weight': ${weight}} ORDER BY ${key})`,
   emptyList: () => `CAST([] AS VARCHAR[])`,
