@@ -10,7 +10,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MODELS } from '../src/eval/models.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = resolve(ROOT, '../shared/data/ml-100k');
@@ -124,10 +123,4 @@ describe('recsignal evaluate refuses bad requests', () => {
     assert.match(b.err, /Allowed choices are ms-stratified, per-user, time/);
   });
 
-  test('the ranker says it is not available yet', { skip: MODELS.find((m) => m.name === 'ranker')?.unavailable === undefined ? 'the ranker has landed' : false }, async () => {
-    const r = await bin('--data', DATA, '--format', 'movielens', '--models', 'sar,ranker', '--json');
-    assert.equal(r.code, 1);
-    assert.equal(r.out, '');
-    assert.match(r.err, /^recsignal: ranker: not available yet/m);
-  });
 });

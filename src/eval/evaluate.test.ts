@@ -92,9 +92,6 @@ describe('the registry refuses bad requests before any work', () => {
   test('every unknown model is named', async () => {
     await assert.rejects(evaluate({ ...base, models: ['sar', 'bpr', 'lightgcn'] }), /unknown models 'bpr', 'lightgcn'; use some of popularity, popularity-decayed, itemknn, sar, ease, als, ranker/);
   });
-  test('the ranker, while it has not landed', { skip: MODELS.find((m) => m.name === 'ranker')?.unavailable === undefined ? 'the ranker has landed' : false }, async () => {
-    await assert.rejects(evaluate({ ...base, models: ['sar', 'ranker'] }), /^RecsignalError: ranker: not available yet/);
-  });
   test('a parameter the model does not have, and a baseline not evaluated', async () => {
     await assert.rejects(evaluate({ ...base, models: ['ease'], params: ['ease.lamda=3', 'sar.x=1'] }), /ease has no parameter 'lamda'; it has lambda; 'sar.x=1': model 'sar' is not evaluated in this run/);
     await assert.rejects(evaluate({ ...base, models: ['ease', 'sar'], baseline: 'popularity' }), /baseline 'popularity' is not among the evaluated models/);

@@ -10,6 +10,7 @@ import { trainItemKnn } from './baselines/itemknn.ts';
 import { trainPopularity } from './baselines/popularity.ts';
 import { trainSar } from './baselines/sar.ts';
 import type { Interaction, Scorer } from './types.ts';
+import { RANKER_DEFAULTS, trainRanker } from '../models/ranker/pipeline.ts';
 
 export const PROTOCOLS = ['ms-stratified', 'per-user', 'time'] as const;
 export type ProtocolName = (typeof PROTOCOLS)[number];
@@ -141,13 +142,10 @@ export const MODELS: readonly ModelEntry[] = [
   // its Scorer over `ctx.items`, and fills `explain` (importance; ablation via `ctx.measureNdcg`).
   {
     name: 'ranker',
-    description: 'LambdaMART GBDT over recsignal features (src/models/)',
-    defaults: {},
+    description: 'LambdaMART GBDT stacked on the baselines\' candidates and scores, with recsignal features (examples/movielens/features.ts) computed point-in-time from an event log of the training rows (src/models/ranker/)',
+    defaults: RANKER_DEFAULTS,
     baseline: false,
-    unavailable: 'ranker: not available yet (the LambdaMART ranker in src/models/ has not landed); evaluate the baselines: popularity, popularity-decayed, itemknn, sar, ease, als',
-    train: () => {
-      throw new RecsignalError('NOT_FOUND', 'ranker: not available yet');
-    },
+    train: (c) => trainRanker(c),
   },
 ];
 

@@ -1,0 +1,123 @@
+/**
+ * @module Candidate generation for the ranker: base recommenders fitted on a training part, each
+ * user's candidates the union of every base model's top N unseen items, with each model's score
+ * and rank of every candidate as the stacking features.
+ */
+import { DAY_MS } from '../../core/time.ts';
+import { trainAls } from '../../eval/baselines/als.ts';
+import { trainEase } from '../../eval/baselines/ease.ts';
+import { trainItemKnn } from '../../eval/baselines/itemknn.ts';
+import { trainPopularity } from '../../eval/baselines/popularity.ts';
+import { trainSar } from '../../eval/baselines/sar.ts';
+import type { Interaction, Scorer, Truth } from '../../eval/types.ts';
+
+/** The base models' defaults: those of the evaluate registry. */
+export interface BaseModelOptions {
+  readonly items: readonly string[];
+  readonly seed: number;
+  readonly easeLambda?: number;
+  readonly alsFactors?: number;
+  readonly alsIterations?: number;
+}
+
+export interface BaseModel {
+  readonly name: string;
+  readonly scorer: Scorer;
+  /** Generates candidates (its top N goes into the union); otherwise it only scores them. */
+  readonly generates: boolean;
+}
+
+/** Fits every base model on `train`, all over the same catalogue `items`. */
+export function fitBaseModels(train: readonly Interaction[], o: BaseModelOptions, note: (m: string) => void = () => undefined): BaseModel[] {
+  const items = o.items;
+  const timed = (name: string, generates: boolean, fit: () => Scorer): BaseModel => {
+    const t = performance.now();
+    const scorer = fit();
+    note(`base ${name} fitted in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    return { name, scorer, generates };
+  };
+  return [
+    timed('ease', true, () => trainEase(train, { items, lambda: o.easeLambda ?? 500 })),
+    timed('itemknn', true, () => trainItemKnn(train, { items })),
+    timed('sar', true, () => trainSar(train, { items, similarity: 'jaccard', halfLifeMs: 30 * DAY_MS })),
+    timed('als', true, () => trainAls(train, { items, factors: o.alsFactors ?? 32, regularization: 1, alpha: 1, iterations: o.alsIterations ?? 15, seed: o.seed })),
+    timed('popularity', true, () => trainPopularity(train, { items })),
+    timed('popularity_decayed', true, () => trainPopularity(train, { items, halfLifeMs: 30 * DAY_MS })),
+  ];
+}
+
+/** Candidates of many users, contiguous per user (the query groups of LambdaMART). */
+export interface CandidateSet {
+  readonly users: readonly string[];
+  /** Candidates of user u: rows `offsets[u] .. offsets[u + 1]`. */
+  readonly offsets: Int32Array;
+  /** Catalogue index of each row's item. */
+  readonly items: Int32Array;
+  /** Per row: for each base model, its score and its rank among the user's unseen items (1 = best). */
+  readonly features: Float64Array;
+  readonly featureNames: readonly string[];
+  /** The catalogue the indices refer to. */
+  readonly catalogue: readonly string[];
+}
+
+/**
+ * The union of each generating model's top `n` unseen items, per user, in catalogue order.
+ * Users no base model knows (cold users) get no candidates here.
+ */
+export function generateCandidates(models: readonly BaseModel[], users: readonly string[], seen: ReadonlyMap<string, ReadonlySet<string>>, n: number): CandidateSet {
+  const catalogue = models[0]!.scorer.items;
+  const ni = catalogue.length;
+  const index = new Map(catalogue.map((it, i) => [it, i] as const));
+  const m = models.length;
+  const featureNames = models.flatMap((b) => [`${b.name}_score`, `${b.name}_rank`]);
+  const kept: string[] = [];
+  const offsets: number[] = [0];
+  const rowItems: number[] = [];
+  const feats: number[] = [];
+  const rank = new Float64Array(ni);
+  const order = new Int32Array(ni);
+  for (const user of users) {
+    const all = models.map((b) => b.scorer.score(user));
+    if (all.some((s) => s === undefined)) continue;
+    const scores = all as Float64Array[];
+    const skip = new Uint8Array(ni);
+    for (const it of seen.get(user) ?? []) {
+      const i = index.get(it);
+      if (i !== undefined) skip[i] = 1;
+    }
+    const ranks = scores.map(() => new Float64Array(ni));
+    const chosen = new Uint8Array(ni);
+    scores.forEach((s, b) => {
+      let count = 0;
+      for (let i = 0; i < ni; i++) if (!skip[i]) order[count++] = i;
+      // Best first, ties in catalogue order (the harness's stable rule).
+      const sorted = Array.from(order.subarray(0, count)).sort((x, y) => s[y]! - s[x]! || x - y);
+      rank.fill(Number.NaN);
+      sorted.forEach((i, r) => (rank[i] = r + 1));
+      ranks[b]!.set(rank);
+      if (models[b]!.generates) for (let r = 0; r < Math.min(n, sorted.length); r++) chosen[sorted[r]!] = 1;
+    });
+    for (let i = 0; i < ni; i++) {
+      if (!chosen[i]) continue;
+      rowItems.push(i);
+      for (let b = 0; b < m; b++) feats.push(scores[b]![i]!, ranks[b]![i]!);
+    }
+    kept.push(user);
+    offsets.push(rowItems.length);
+  }
+  return { users: kept, offsets: Int32Array.from(offsets), items: Int32Array.from(rowItems), features: Float64Array.from(feats), featureNames, catalogue };
+}
+
+/** Mean over the users with truth of the share of their held-out items among their candidates (≤ 1). */
+export function candidateRecall(set: CandidateSet, truth: Truth): number {
+  let sum = 0, users = 0;
+  set.users.forEach((u, q) => {
+    const t = truth.get(u);
+    if (!t || t.size === 0) return;
+    let hits = 0;
+    for (let r = set.offsets[q]!; r < set.offsets[q + 1]!; r++) if (t.has(set.catalogue[set.items[r]!]!)) hits++;
+    sum += hits / t.size;
+    users++;
+  });
+  return users === 0 ? Number.NaN : sum / users;
+}
