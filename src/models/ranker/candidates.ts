@@ -40,7 +40,7 @@ export function fitBaseModels(train: readonly Interaction[], o: BaseModelOptions
     timed('ease', true, () => trainEase(train, { items, lambda: o.easeLambda ?? 500 })),
     timed('itemknn', true, () => trainItemKnn(train, { items })),
     timed('sar', true, () => trainSar(train, { items, similarity: 'jaccard', halfLifeMs: 30 * DAY_MS })),
-    timed('als', true, () => trainAls(train, { items, factors: o.alsFactors ?? 32, regularization: 1, alpha: 1, iterations: o.alsIterations ?? 15, seed: o.seed })),
+    timed('als', true, () => trainAls(train, { items, factors: o.alsFactors ?? 16, regularization: 1, alpha: 1, iterations: o.alsIterations ?? 15, seed: o.seed })),
     timed('popularity', true, () => trainPopularity(train, { items })),
     timed('popularity_decayed', true, () => trainPopularity(train, { items, halfLifeMs: 30 * DAY_MS })),
   ];

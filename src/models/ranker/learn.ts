@@ -1,15 +1,36 @@
-/** @module LambdaMART on candidate rows grouped by user, with early stopping on a seeded share of the users. */
+/**
+ * @module LambdaMART on candidate rows grouped by user. The number of trees is chosen on a seeded
+ * share of the (inner) users held out from training: early stopping with a patience, never fewer
+ * than a minimum. Nothing here sees the evaluation's test rows.
+ */
 import { createRandomState } from '../../eval/mt19937.ts';
 import { trainGbdt, type GbdtModel } from '../gbdt/index.ts';
 import { selectColumns } from './stage.ts';
 
-/** Row-major features with binary labels, rows contiguous per user (`groupSizes` in row order). */
+/** Row-major features with integer relevance labels, rows contiguous per user (`groupSizes` in row order). */
 export interface LearningSet {
   readonly names: readonly string[];
   readonly data: Float64Array;
   readonly labels: Float64Array;
   readonly groupSizes: readonly number[];
+  /** The user of each group: a user's groups (one per inner split) are all trained on or all held out. */
+  readonly groupUsers: readonly string[];
   readonly rows: number;
+}
+
+/** Several learning sets (one per inner split, same columns) as one. */
+export function concatLearningSets(sets: readonly LearningSet[]): LearningSet {
+  if (sets.length === 1) return sets[0]!;
+  const rows = sets.reduce((n, s) => n + s.rows, 0);
+  const data = new Float64Array(rows * sets[0]!.names.length);
+  const labels = new Float64Array(rows);
+  let at = 0;
+  for (const s of sets) {
+    data.set(s.data, at * s.names.length);
+    labels.set(s.labels, at);
+    at += s.rows;
+  }
+  return { names: sets[0]!.names, data, labels, groupSizes: sets.flatMap((s) => s.groupSizes), groupUsers: sets.flatMap((s) => s.groupUsers), rows };
 }
 
 export interface LambdaMartParams {
@@ -17,10 +38,14 @@ export interface LambdaMartParams {
   readonly learningRate: number;
   readonly leaves: number;
   readonly minDataInLeaf: number;
-  /** Rounds without a better validation nDCG@k before stopping; 0 = train every iteration. */
+  /** Rounds without a better validation nDCG@k before stopping; 0 = train exactly `iterations` trees. */
   readonly earlyStopping: number;
-  /** Share of the users held out for early stopping. */
+  /** Fewest trees kept when early stopping (the validation curve is noisy in its first rounds). */
+  readonly minTrees: number;
+  /** Share of the users held out for early stopping; they are left out of training even when `earlyStopping` is 0. */
   readonly validShare: number;
+  /** LambdaMART truncation level: pairs are formed with the top documents only. */
+  readonly truncation: number;
   readonly seed: number;
   readonly k: number;
 }
@@ -29,19 +54,20 @@ export interface LambdaMartParams {
  * Trains on the columns `cols`. Users with no positive carry no gradient and are left out; the
  * validation users are drawn with the seed, so every ablation variant sees the same split.
  */
-export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: LambdaMartParams): GbdtModel {
+export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: LambdaMartParams, onStop?: (best: number, validNdcg: number) => void): GbdtModel {
   const width = set.names.length;
   const x = cols.length === width ? set.data : selectColumns(set.data, width, cols);
   const d = cols.length;
   const rs = createRandomState(p.seed + 17);
+  const draw = new Map([...new Set(set.groupUsers)].sort().map((u) => [u, rs.rand()] as const));
   const parts = { train: { rows: [] as number[], sizes: [] as number[] }, valid: { rows: [] as number[], sizes: [] as number[] } };
   let start = 0;
-  for (const size of set.groupSizes) {
-    const u = rs.rand();
+  for (const [g, size] of set.groupSizes.entries()) {
+    const u = draw.get(set.groupUsers[g]!)!;
     let positives = 0;
     for (let r = start; r < start + size; r++) positives += set.labels[r]!;
     if (positives > 0 && size > 1) {
-      const part = p.earlyStopping > 0 && u < p.validShare ? parts.valid : parts.train;
+      const part = u < p.validShare ? parts.valid : parts.train;
       for (let r = start; r < start + size; r++) part.rows.push(r);
       part.sizes.push(size);
     }
@@ -59,14 +85,15 @@ export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: Lamb
   const tr = take(parts.train.rows);
   const va = take(parts.valid.rows);
   const names = cols.map((j) => set.names[j]!);
-  return trainGbdt({
+  const stopping = parts.valid.sizes.length > 0 && p.earlyStopping > 0;
+  const fit = (iterations: number, early: boolean) => trainGbdt({
     objective: 'lambdarank',
     train: { features: { data: tr.data, rows: parts.train.rows.length, cols: d }, labels: tr.labels, groups: { sizes: parts.train.sizes } },
-    ...(parts.valid.sizes.length > 0 && p.earlyStopping > 0
+    ...(early
       ? { valid: { features: { data: va.data, rows: parts.valid.rows.length, cols: d }, labels: va.labels, groups: { sizes: parts.valid.sizes } }, earlyStoppingRounds: p.earlyStopping }
       : {}),
     featureNames: names,
-    numIterations: p.iterations,
+    numIterations: iterations,
     learningRate: p.learningRate,
     numLeaves: p.leaves,
     minDataInLeaf: p.minDataInLeaf,
@@ -74,6 +101,13 @@ export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: Lamb
     baggingFraction: 0.8,
     lambdaL2: 1,
     evalAt: p.k,
+    lambdarankTruncationLevel: p.truncation,
     seed: p.seed,
   });
+  if (!stopping) return fit(p.iterations, false);
+  const model = fit(p.iterations, true);
+  const best = model.toJSON().metric?.history.find((h) => h.iteration === model.numTrees);
+  onStop?.(model.numTrees, best?.value ?? Number.NaN);
+  // Stopped before the minimum (an early noisy peak): the minimum, on the same training users.
+  return model.numTrees >= Math.min(p.minTrees, p.iterations) ? model : fit(Math.min(p.minTrees, p.iterations), false);
 }

@@ -1,6 +1,6 @@
 /**
  * @module The feature-driven ranker of `recsignal evaluate --models ranker`: stacking. Inside the
- * training split only, an inner split gives a training part (base models, event log, features)
+ * training split only, inner splits (two random ones stacked, or one earlier time cutoff) give a training part (base models, event log, features)
  * and a holdout (labels); LambdaMART learns to order each user's candidates; then everything is
  * rebuilt on the whole training split and the model ranks those candidates. Ablation by feature
  * group and importance by gain come back as `explain`.
@@ -18,21 +18,27 @@ import { candidateRecall } from './candidates.ts';
 import { trainColdScorer } from './cold.ts';
 import { DEFAULT_FEATURE_SET, loadRankerFeatureSet, vocabularyOf, type Metadata } from './features.ts';
 import { FEATURE_GROUPS, groupOf } from './groups.ts';
-import { fitLambdaMart, type LambdaMartParams, type LearningSet } from './learn.ts';
+import { concatLearningSets, fitLambdaMart, type LambdaMartParams, type LearningSet } from './learn.ts';
 import { buildStage, selectColumns, type StageData } from './stage.ts';
 
 export const RANKER_DEFAULTS = {
   candidates: 50,
   /** Training share of the inner random split: closer to 1 = base models nearer the final ones, fewer labels. */
   innerRatio: 0.85,
+  /** Inner random splits (seeds seed+1, seed+2, ...) whose labelled candidates are stacked into one training set; 1 under --protocol time. */
+  innerSplits: 2,
   embeddingDims: 8,
-  iterations: 100,
+  /** Most trees; how many are kept is chosen by early stopping on the held-out inner users. */
+  iterations: 300,
+  earlyStopping: 30,
+  minTrees: 40,
+  validShare: 0.2,
   learningRate: 0.05,
   leaves: 7,
   minDataInLeaf: 200,
-  // Off: on the inner holdout nDCG peaks within ~5 trees while the outer one keeps rising to ~100.
-  earlyStopping: 0,
-  validShare: 0.2,
+  truncation: 30,
+  /** Labels: every held-out item 1 (the metric's binary relevance), or graded (2 for a rating of 4–5). */
+  gradedLabels: false,
   coldHalfLifeDays: 30,
   coldDemographicWeight: 0.5,
   ablation: true,
@@ -66,13 +72,13 @@ async function metadataOf(ctx: SplitContext): Promise<Metadata | undefined> {
 }
 
 /** The inner split mirrors the outer protocol: the same random rule with another seed, or an earlier time cutoff. */
-function innerSplit(ctx: SplitContext): { train: Interaction[]; holdout: Interaction[]; asOf: number } {
+function innerSplit(ctx: SplitContext, index: number): { train: Interaction[]; holdout: Interaction[]; asOf: number } {
   if (ctx.protocol === 'time') {
     const s = timeCutoffSplit(ctx.train, { quantile: 0.8 });
     return { train: s.train, holdout: s.test, asOf: s.cutoffTs };
   }
   const fn = ctx.protocol === 'per-user' ? randomSplitByUser : stratifiedSplitMs;
-  const s = fn(ctx.train, { ratio: num(ctx.params, 'innerRatio'), seed: ctx.seed + 1 });
+  const s = fn(ctx.train, { ratio: num(ctx.params, 'innerRatio'), seed: ctx.seed + 1 + index });
   return { train: s.train, holdout: s.test, asOf: endOf(s.train) };
 }
 
@@ -84,30 +90,41 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const dims = num(p, 'embeddingDims');
   const params: LambdaMartParams = {
     iterations: num(p, 'iterations'), learningRate: num(p, 'learningRate'), leaves: num(p, 'leaves'),
-    minDataInLeaf: num(p, 'minDataInLeaf'), earlyStopping: num(p, 'earlyStopping'), validShare: num(p, 'validShare'),
-    seed: ctx.seed, k: ctx.k,
+    minDataInLeaf: num(p, 'minDataInLeaf'), earlyStopping: num(p, 'earlyStopping'), minTrees: num(p, 'minTrees'),
+    validShare: num(p, 'validShare'), truncation: num(p, 'truncation'), seed: ctx.seed, k: ctx.k,
   };
   const path = String(p['features'] ?? '') || DEFAULT_FEATURE_SET;
   const [compiled, meta] = await Promise.all([loadRankerFeatureSet(path), metadataOf(ctx)]);
   const vocabulary = vocabularyOf(meta);
   const common = { items: ctx.items, candidatesPerModel: n, embeddingDims: dims, seed: ctx.seed, compiled, meta, vocabulary };
 
-  // Learn on the inner split.
-  const inner = innerSplit(ctx);
-  const innerTruth = truthOf(inner.holdout);
-  const innerTrainUsers = new Set(usersOf(inner.train));
-  ctx.note(`inner split: ${inner.train.length} rows to fit on, ${inner.holdout.length} held out for labels`);
-  const learnStage = await buildStage({
-    ...common, train: inner.train, asOf: inner.asOf, note: (m) => ctx.note(`inner: ${m}`),
-    users: [...innerTruth.keys()].filter((u) => innerTrainUsers.has(u)),
-  });
-  const recall = candidateRecall(learnStage.candidates, innerTruth);
-  ctx.note(`inner candidate recall@${n}/model: ${recall.toFixed(4)} (${(learnStage.candidates.items.length / learnStage.candidates.users.length).toFixed(0)} candidates a user)`);
-  const learning = labelled(learnStage, innerTruth);
-  const all = learnStage.names.map((_, j) => j);
+  // Learn on the inner split(s): one time cutoff, or several random splits stacked (more labelled users).
+  const splits = ctx.protocol === 'time' ? 1 : Math.max(1, Math.round(num(p, 'innerSplits')));
+  const graded = p['gradedLabels'] === true;
+  const sets: LearningSet[] = [];
+  const recalls: number[] = [];
+  let names: readonly string[] = [];
+  for (let s = 0; s < splits; s++) {
+    const inner = innerSplit(ctx, s);
+    const innerTruth = truthOf(inner.holdout);
+    const innerTrainUsers = new Set(usersOf(inner.train));
+    ctx.note(`inner split ${s + 1}/${splits}: ${inner.train.length} rows to fit on, ${inner.holdout.length} held out for labels`);
+    const learnStage = await buildStage({
+      ...common, train: inner.train, asOf: inner.asOf, note: (m) => ctx.note(`inner ${s + 1}: ${m}`),
+      users: [...innerTruth.keys()].filter((u) => innerTrainUsers.has(u)),
+    });
+    recalls.push(candidateRecall(learnStage.candidates, innerTruth));
+    ctx.note(`inner ${s + 1}: candidate recall@${n}/model ${recalls[s]!.toFixed(4)} (${(learnStage.candidates.items.length / learnStage.candidates.users.length).toFixed(0)} candidates a user)`);
+    sets.push(labelled(learnStage, innerTruth, graded));
+    names = learnStage.names;
+  }
+  const recall = recalls.reduce((a, b) => a + b, 0) / recalls.length;
+  const learning = concatLearningSets(sets);
+  const all = names.map((_, j) => j);
   const t0 = performance.now();
-  const gbdt = fitLambdaMart(learning, all, params);
-  ctx.note(`LambdaMART: ${gbdt.numTrees} trees on ${learning.rows} rows / ${learning.groupSizes.length} users in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  let stop = '';
+  const gbdt = fitLambdaMart(learning, all, params, (best, ndcg) => (stop = `; validation nDCG@${ctx.k} over candidates peaked at ${best} trees (${ndcg.toFixed(4)}), minimum ${params.minTrees}`));
+  ctx.note(`LambdaMART: ${gbdt.numTrees} trees (of at most ${params.iterations}, chosen on the ${(params.validShare * 100).toFixed(0)}% of inner users held out${stop}) on ${learning.rows} rows / ${learning.groupSizes.length} groups in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   // Rank on the whole training split.
   const rankStage = await buildStage({
@@ -119,7 +136,9 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const scorer = stageScorer(rankStage, all, gbdt, fallback, cold);
 
   const importance = gbdt.importanceReport().filter((f) => f.gain > 0).map((f) => ({ feature: f.name, gain: f.gain }));
-  const ablation = p['ablation'] === false ? [] : runAblation(ctx, learning, rankStage, params, fallback, cold, ctx.measureNdcg(scorer));
+  // Ablation variants keep the chosen number of trees and the same training users (no second choice per variant).
+  const fixed: LambdaMartParams = { ...params, iterations: gbdt.numTrees, earlyStopping: 0 };
+  const ablation = p['ablation'] === false ? [] : runAblation(ctx, learning, rankStage, fixed, fallback, cold, ctx.measureNdcg(scorer));
   return {
     ...scorer,
     explain: { importance, ablation },
@@ -132,8 +151,8 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   };
 }
 
-/** The stage's rows with graded labels: 2 for a held-out item rated 4 or 5, 1 for another held-out item, 0 otherwise. */
-function labelled(stage: StageData, truth: ReadonlyMap<string, ReadonlyMap<string, number>>): LearningSet {
+/** The stage's rows labelled 1 for a held-out item, 0 otherwise; graded: 2 for a held-out item rated 4 or 5, 1 for another. */
+function labelled(stage: StageData, truth: ReadonlyMap<string, ReadonlyMap<string, number>>, graded: boolean): LearningSet {
   const c = stage.candidates;
   const labels = new Float64Array(c.items.length);
   const groupSizes: number[] = [];
@@ -141,11 +160,11 @@ function labelled(stage: StageData, truth: ReadonlyMap<string, ReadonlyMap<strin
     const t = truth.get(u);
     for (let r = c.offsets[q]!; r < c.offsets[q + 1]!; r++) {
       const rating = t?.get(c.catalogue[c.items[r]!]!);
-      labels[r] = rating === undefined ? 0 : rating >= 4 ? 2 : 1;
+      labels[r] = rating === undefined ? 0 : graded && rating >= 4 ? 2 : 1;
     }
     groupSizes.push(c.offsets[q + 1]! - c.offsets[q]!);
   });
-  return { names: stage.names, data: stage.data, labels, groupSizes, rows: c.items.length };
+  return { names: stage.names, data: stage.data, labels, groupSizes, groupUsers: c.users, rows: c.items.length };
 }
 
 /** Catalogue scores in [0, 1) by training popularity: the order of the items outside a user's candidates. */

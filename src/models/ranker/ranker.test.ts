@@ -11,6 +11,7 @@ import { candidateRecall, generateCandidates, type BaseModel } from './candidate
 import { trainColdScorer } from './cold.ts';
 import { itemEmbeddings } from './embeddings.ts';
 import { FEATURE_GROUPS, groupOf } from './groups.ts';
+import { concatLearningSets, fitLambdaMart, type LearningSet } from './learn.ts';
 import { trainRanker, type RankerModel } from './pipeline.ts';
 
 const ML = fileURLToPath(new URL('../../../../shared/data/ml-100k', import.meta.url));
@@ -42,6 +43,30 @@ test('every ranker feature name falls in one ablation group', () => {
   assert.equal(groupOf('item_ratings__trend'), 'item popularity');
   assert.equal(groupOf('user_meta__age'), 'metadata');
   assert.equal(groupOf('genre_match'), 'crosses');
+});
+
+test('LambdaMART keeps at least minTrees when early stopping, exactly `iterations` without it', () => {
+  // 80 users x 8 candidates; column 0 is the label plus seeded noise, column 1 is noise.
+  let x = 12345;
+  const rand = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const sizes = Array.from({ length: 80 }, () => 8);
+  const rows = 640;
+  const labels = Float64Array.from({ length: rows }, (_, r) => (r % 8 < 2 ? 1 : 0));
+  const data = Float64Array.from({ length: rows * 2 }, (_, i) => (i % 2 === 0 ? labels[i / 2]! + 2 * rand() : rand()));
+  const half = (from: number): LearningSet => ({
+    names: ['signal', 'noise'], data: data.subarray(from * 2 * 320, (from + 1) * 2 * 320), labels: labels.subarray(from * 320, (from + 1) * 320),
+    groupSizes: sizes.slice(0, 40), groupUsers: Array.from({ length: 40 }, (_, u) => `u${u}`), rows: 320,
+  });
+  // The same 40 users twice (two inner splits): one set of 80 groups.
+  const set = concatLearningSets([half(0), half(1)]);
+  assert.equal(set.rows, rows);
+  assert.equal(set.groupSizes.length, 80);
+  const p = { iterations: 50, learningRate: 0.1, leaves: 3, minDataInLeaf: 5, earlyStopping: 3, minTrees: 20, validShare: 0.3, truncation: 8, seed: 1, k: 3 };
+  let stoppedAt = -1;
+  const stopped = fitLambdaMart(set, [0, 1], p, (best) => (stoppedAt = best));
+  assert.ok(stoppedAt >= 1 && stoppedAt <= 50, `validation chose ${stoppedAt}`);
+  assert.equal(stopped.numTrees, Math.max(stoppedAt, 20), 'the choice, never below the minimum');
+  assert.equal(fitLambdaMart(set, [0, 1], { ...p, earlyStopping: 0, iterations: 7 }).numTrees, 7);
 });
 
 test('item embeddings put co-rated items close', () => {
