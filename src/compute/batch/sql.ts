@@ -208,7 +208,7 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const counted = input.singleTime || !d.asofJoin ? [] : computed.filter((a) => a.op === 'count');
   const windowed = input.singleTime ? [] : computed.filter((a) => windowable(d, a) && !counted.includes(a));
   const spanned = computed.filter((a) => a.op === 'last_k');
-  const fanned = input.singleTime ? [] : computed.filter((a) => (a.op === 'top_k' || a.op === 'histogram') && (d.variableFrames || a.window.kind === 'lifetime'));
+  const fanned = input.singleTime ? [] : computed.filter((a) => a.op === 'top_k' || a.op === 'histogram');
   const joined = computed.filter((a) => !windowed.includes(a) && !counted.includes(a) && !spanned.includes(a) && !fanned.includes(a));
   const ctes = [
     `${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
@@ -219,7 +219,13 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   if (windowed.length > 0) parts.push(...windowCtes(d, windowed, alias, keys, ctes));
   if (counted.length > 0) parts.push(countCte(d, counted, alias, keys, ctes));
   spanned.forEach((a, i) => parts.push(spanCte(d, a, `${alias}__r${i}`, alias, keys, ctes)));
-  fanned.forEach((a, i) => parts.push(fannedCte(d, a, `${alias}__h${i}`, alias, keys, ctes)));
+  // One pass per (value, filter, weight): a histogram and a top-k of the same column share it.
+  const passes = new Map<string, AggregationIR[]>();
+  for (const a of fanned) {
+    const sig = JSON.stringify([a.input, a.filter, a.weight]);
+    passes.set(sig, [...(passes.get(sig) ?? []), a]);
+  }
+  [...passes.values()].forEach((group, i) => parts.push(...fannedCtes(d, group, `${alias}__h${i}`, alias, keys, ctes)));
   const on = (x: string) => [...keys, '__t'].map((k) => `${x}.${k} = qq.${k}`).join(' AND ');
   ctes.push(
     `${alias} AS (\n  SELECT qq.*${parts.flatMap((p, i) => p.columns.map((c) => `, p${i}.${q(c)}`)).join('')}\n  FROM ${alias}__q AS qq${parts.map((p, i) => `\n  LEFT JOIN ${p.cte} AS p${i} ON ${on(`p${i}`)}`).join('')}\n)`,
@@ -396,30 +402,43 @@ function spanCte(d: Dialect, a: AggregationIR, name: string, alias: string, keys
 }
 
 /**
- * top_k and histogram as window functions: each query row fanned out to the values its key had
- * before t, then the value's count and weight over the window frame of (key, value), as the
- * scalar window strategy computes one key's aggregates. Partitions are a key's events of one
- * value, so they stay small where the range join would pair every query with its key's history.
+ * top_k and histograms per (key, value), by the same running totals as counts, one pass for all
+ * those reading the same value, filter and weight: events and read points (each query row fanned
+ * out to the values its key had before t, at t and at each window's start) in one global order of
+ * (key, value, time); a value's count and weight in a window are the totals at t less those at its
+ * start. Weights are summed as exact decimals, so the differences carry no rounding from other
+ * keys' totals; a weight beyond ±1e20 is out of range.
  */
-function fannedCte(d: Dialect, a: AggregationIR, name: string, alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] } {
-  const x = d.ident(a.input as string);
+function fannedCtes(d: Dialect, aggs: readonly AggregationIR[], name: string, alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] }[] {
+  const first = aggs[0] as AggregationIR;
+  const x = d.ident(first.input as string);
+  const ks = keys.join(', ');
   const group = [...keys, '__t'].join(', ');
-  const cond = condition(d, a, a.filter, [`${x} IS NOT NULL`], false);
-  const weight = a.weight === null ? `CAST(1 AS ${d.types.double})` : `CAST(coalesce(${d.ident(a.weight)}, 0) AS ${d.types.double})`;
-  const start = a.window.kind === 'lifetime' ? 'UNBOUNDED PRECEDING' : `(ts - ${d.floorDiv(`ts - ${a.window.lengthMs}`, String(a.window.hopMs))} * ${a.window.hopMs}) PRECEDING`;
+  const cond = condition(d, first, first.filter, [`${x} IS NOT NULL`], false);
+  const zero = `CAST(0 AS ${d.types.exact})`;
+  const weight = first.weight === null ? zero : `CAST(coalesce(${d.ident(first.weight)}, 0) AS ${d.types.exact})`;
+  const starts = [...new Set(aggs.map((a) => windowStartSql(d, a.window)))];
+  const point = (s: string | null) => (s === null ? `CAST(${d.literal(-(2 ** 62))} AS ${d.types.bigint})` : s.replaceAll('__t', 'qq.__t'));
   ctes.push(
-    `${name}__e AS (\n  SELECT ${keys.join(', ')}, CAST(${x} AS ${d.types.varchar}) AS val, ts, ${weight} AS m FROM ${alias}__s WHERE ${cond}\n)`,
-    `${name}__u AS (\n  SELECT ${keys.join(', ')}, val, ts, m, FALSE AS __is_q FROM ${name}__e\n  UNION ALL\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, v.val, qq.__t, NULL, TRUE FROM ${alias}__q AS qq JOIN (SELECT ${keys.join(', ')}, val, min(ts) AS first_ts FROM ${name}__e GROUP BY ${keys.join(', ')}, val) AS v ON ${keys.map((k) => `v.${k} = qq.${k}`).join(' AND ')} AND v.first_ts < qq.__t\n)`,
-    `${name}__w AS (\n  SELECT * FROM (\n    SELECT ${keys.join(', ')}, ts AS __t, val, __is_q, count(m) OVER w AS n, sum(m) OVER w AS m\n    FROM ${name}__u\n    WINDOW w AS (PARTITION BY ${keys.join(', ')}, val ORDER BY ts RANGE BETWEEN ${start} AND 1 PRECEDING)\n  ) AS x WHERE __is_q AND n > 0\n)`,
+    `${name}__e AS (\n  SELECT ${ks}, CAST(${x} AS ${d.types.varchar}) AS val, ts, ${weight} AS w FROM ${alias}__s WHERE ${cond}\n)`,
+    `${name}__v AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, v.val FROM ${alias}__q AS qq JOIN (SELECT ${ks}, val, min(ts) AS first_ts FROM ${name}__e GROUP BY ${ks}, val) AS v ON ${keys.map((k) => `v.${k} = qq.${k}`).join(' AND ')} AND v.first_ts < qq.__t\n)`,
+    `${name}__n AS (\n  SELECT ${ks}, val, ts, CAST(NULL AS ${d.types.bigint}) AS __t, -1 AS __p, FALSE AS __isq, 1 AS c, w FROM ${name}__e\n  UNION ALL\n  SELECT ${ks}, val, __t, __t, 0, TRUE, 0, ${zero} FROM ${name}__v${starts.map((st, j) => `\n  UNION ALL\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.val, ${point(st)}, qq.__t, ${j + 1}, TRUE, 0, ${zero} FROM ${name}__v AS qq`).join('')}\n)`,
+    `${name}__r AS (\n  SELECT * FROM (SELECT ${ks}, val, __t, __p, __isq, sum(c) OVER o AS rc, sum(w) OVER o AS rw FROM ${name}__n WINDOW o AS (ORDER BY ${ks}, val, ts, __isq DESC ROWS UNBOUNDED PRECEDING)) AS x WHERE __isq\n)`,
   );
-  if (a.op === 'histogram') {
-    ctes.push(`${name} AS (\n  SELECT ${group}, ${d.pairsAgg('val', 'm')} AS ${d.ident(a.name)} FROM ${name}__w GROUP BY ${group}\n)`);
-  } else {
-    ctes.push(
-      `${name} AS (\n  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM (SELECT ${group}, val, row_number() OVER (PARTITION BY ${group} ORDER BY m DESC, ${d.binaryText('val')} ASC) AS rn FROM ${name}__w) AS r GROUP BY ${group}\n)`,
-    );
-  }
-  return { cte: name, columns: [a.name] };
+  const at = (col: string, p: number) => `max(${col}) FILTER (WHERE __p = ${p})`;
+  const cols = aggs.map((a, i) => {
+    const p = starts.indexOf(windowStartSql(d, a.window)) + 1;
+    const n = `${at('rc', 0)} - ${at('rc', p)}`;
+    return `CAST(${n} AS ${d.types.bigint}) AS __n${i}, CAST(${a.weight === null ? n : `${at('rw', 0)} - ${at('rw', p)}`} AS ${d.types.double}) AS __m${i}`;
+  });
+  ctes.push(`${name}__w AS (\n  SELECT ${group}, val, ${cols.join(', ')}\n  FROM ${name}__r GROUP BY ${group}, val\n)`);
+  return aggs.map((a, i) => {
+    const cte = `${name}_${i}`;
+    const rows = `SELECT ${group}, val, __m${i} AS m FROM ${name}__w WHERE __n${i} > 0`;
+    if (a.op === 'histogram') ctes.push(`${cte} AS (\n  SELECT ${group}, ${d.pairsAgg('val', 'm')} AS ${d.ident(a.name)} FROM (${rows}) AS h GROUP BY ${group}\n)`);
+    else ctes.push(`${cte} AS (\n  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM (SELECT ${group}, val, row_number() OVER (PARTITION BY ${group} ORDER BY m DESC, ${d.binaryText('val')} ASC) AS rn FROM (${rows}) AS h) AS r GROUP BY ${group}\n)`);
+    return { cte, columns: [a.name] };
+  });
 }
 
 /**
