@@ -63,17 +63,28 @@ export async function prepareQueries(ctx: BatchContext, source: string, rowExpr:
 
 /** Computes every feature of `views` for `__queries` into `__features` (with request features when asked). */
 export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean, onProgress?: (percent: number) => void, singleTime = false): Promise<RequestFeatureStats> {
-  const sql = renderFeatureSql({
-    ir: ctx.compiled.ir,
-    dialect: duckdb,
-    events: ctx.events,
-    items: ctx.log.itemsRelation(),
-    users: ctx.log.usersRelation(),
-    queries: '__queries',
-    views,
-    singleTime,
-  });
-  await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE __features AS ${sql}`, onProgress);
+  const render = (only: readonly FeatureViewIR[]) =>
+    renderFeatureSql({ ir: ctx.compiled.ir, dialect: duckdb, events: ctx.events, items: ctx.log.itemsRelation(), users: ctx.log.usersRelation(), queries: '__queries', views: only, singleTime });
+  // One statement per view, each into its own table, then one join by row: DuckDB then holds one
+  // view's intermediate results at a time instead of every view's at once (peak memory), at the
+  // cost of deriving the event columns once per view.
+  const stateful = views.filter((v) => v.kind !== 'lookup');
+  if (stateful.length <= 1) {
+    await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE __features AS ${render(views)}`, onProgress);
+  } else {
+    const parts = [views.filter((v) => v.kind === 'lookup'), ...stateful.map((v) => [v])].filter((p) => p.length > 0);
+    const tables = parts.map((_, i) => `__fv${i}`);
+    for (const [i, part] of parts.entries()) {
+      await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE ${tables[i]} AS ${render(part)}`, onProgress && ((p) => onProgress((100 * i + p) / parts.length)));
+    }
+    // Columns in the order of `views`, as the single statement would give them.
+    const owner = new Map(parts.flatMap((part, i) => part.map((v) => [v.name, i] as const)));
+    const columns = featureColumns(ctx.compiled.ir, views).filter((c) => c.view !== null);
+    await ctx.engine.run(
+      `CREATE OR REPLACE TEMP TABLE __features AS SELECT f0.__row${columns.map((c) => `, f${owner.get(c.view as string)}.${duckdb.ident(c.column)}`).join('')} FROM ${tables.map((t, i) => (i === 0 ? `${t} AS f0` : `JOIN ${t} AS f${i} USING (__row)`)).join(' ')} ORDER BY f0.__row`,
+    );
+    for (const t of tables) await ctx.engine.run(`DROP TABLE ${t}`);
+  }
   const stats: RequestFeatureStats = { errors: 0, firstError: null };
   if (withRequest && ctx.compiled.ir.requestFeatures.length > 0) await addRequestFeatures(ctx, views, stats);
   return stats;
