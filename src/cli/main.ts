@@ -18,10 +18,14 @@ import { checkConsistency } from '../monitor/consistency.ts';
 import { progress } from './progress.ts';
 import { runDemo } from './demo.ts';
 import { FeatureServer } from '../serve/server.ts';
+import type { ServingState } from '../serve/online-state.ts';
+import { StoreState } from '../serve/store-state.ts';
 import { stopSignal } from '../serve/until-stopped.ts';
 import { Redis } from 'ioredis';
 import { StreamConsumer } from '../compute/stream/consumer.ts';
-import { parseRedisUrl } from '../store/online/redis/redis-store.ts';
+import { parseRedisUrl, RedisStore } from '../store/online/redis/redis-store.ts';
+import { parseRedisClusterUrl, RedisClusterStore } from '../store/online/redis-cluster/redis-cluster-store.ts';
+import type { OnlineStore } from '../store/online/online-store.ts';
 import { registerEvaluate } from './evaluate.ts';
 
 function collect(value: string, previous: string[]): string[] {
@@ -247,39 +251,61 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .option('--max-age <duration>', 'features whose newest event is older than this are STALE')
     .option('--body-limit <bytes>', 'largest request body; larger ones get 413', positiveInt('body-limit'), 8 * 1024 * 1024)
     .option('--exit-after <seconds>', 'stop after serving this many seconds (default: run until SIGINT / SIGTERM)', positiveNumber('exit-after'))
+    .option('--namespace <prefix>', 'key prefix of the state in a Redis store (default: recsignal-serve:<feature set>:<hash>)')
     .action(async (o) => {
-      checkOnlineStore(o.online);
+      const online = checkOnlineStore(o.online);
+      if (o.namespace !== undefined && (online === 'memory' || /[{}]/.test(o.namespace))) {
+        throw new RecsignalError('INVALID_ARGUMENT', online === 'memory' ? '--namespace names keys in a Redis store; leave it out with --online memory' : `--namespace '${o.namespace}': keep { and } out of it (they are Redis Cluster hash tags)`);
+      }
       const compiled = await loadFeatureSet(o.features);
       const log = new EventLog(o.log);
       if (!existsSync(log.dir)) err(`note: --log '${o.log}' does not exist yet: starting with an empty state; events posted to the server create it\n`);
       const lateness = parseDuration(o.lateness, '--lateness');
+      const maxAge = o.maxAge !== undefined ? { maxAgeMs: parseDuration(o.maxAge, '--max-age') } : {};
+      const store = await openOnlineStore(online);
       const t0 = performance.now();
-      const server = await FeatureServer.start({
-        compiled,
-        log,
-        host: o.host,
-        port: o.port,
-        lateness,
-        bodyLimit: o.bodyLimit,
-        ...(o.maxAge !== undefined ? { maxAgeMs: parseDuration(o.maxAge, '--max-age') } : {}),
-      });
-      out(`recsignal serve: ${compiled.ir.name} (${compiled.hash}) on ${server.url}, online state in memory; replaying ${log.dir}\n`);
+      let server: FeatureServer<ServingState>;
+      try {
+        server = await FeatureServer.start({
+          compiled,
+          log,
+          host: o.host,
+          port: o.port,
+          lateness,
+          bodyLimit: o.bodyLimit,
+          ...maxAge,
+          ...(store === undefined ? {} : { store, ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) }),
+        });
+      } catch (e) {
+        await store?.close();
+        throw e;
+      }
+      const where = server.state instanceof StoreState ? `online state in ${store?.kind} ${o.online.replace(/^[a-z-]+:\/\//, '')} under ${server.state.namespace}` : 'online state in memory';
+      out(`recsignal serve: ${compiled.ir.name} (${compiled.hash}) on ${server.url}, ${where}; replaying ${log.dir}\n`);
       const stop = stopSignal();
-      const started = await Promise.race([server.ready.then(() => 'ready' as const, (e: Error) => e), stop.stopped]);
-      if (started instanceof Error) {
+      try {
+        const started = await Promise.race([server.ready.then(() => 'ready' as const, (e: Error) => e), stop.stopped]);
+        if (started instanceof Error) {
+          await server.close();
+          throw new RecsignalError(started instanceof RecsignalError ? started.code : 'IO_FAILED', `building the online state failed: ${started.message}`, { cause: started });
+        }
+        if (started === 'ready') {
+          const wm = server.state.watermark;
+          const s = server.state;
+          const how = s instanceof StoreState && s.started === 'resumed'
+            ? `found the state of ${compiled.hash} in the store; ${s.caughtUp.replayed} events of the log from its watermark minus the lateness re-applied (${s.caughtUp.applied} new)`
+            : `${server.bootstrapped} events replayed${s instanceof StoreState ? ' and written to the store' : ''}`;
+          out(`ready: ${how} in ${((performance.now() - t0) / 1000).toFixed(1)} s; watermark ${Number.isFinite(wm) ? isoTime(wm) : 'none (empty log)'}\n`);
+          out(`endpoints: POST /v1/features, POST /v1/events, GET /v1/feature-views, POST /get-online-features, POST /push, GET /health, GET /metrics\n`);
+          stop.after(o.exitAfter === undefined ? undefined : o.exitAfter * 1000);
+        }
+        const reason = await stop.stopped;
         await server.close();
-        throw new RecsignalError('IO_FAILED', `replaying the event log failed: ${started.message}`, { cause: started });
+        const c = server.intake.counts;
+        out(`stopped (${reason}): received ${c.received}, applied ${c.accepted}, rejected ${c.rejected}, duplicates ${c.duplicates}, late ${c.late}; appended ${c.appended} to the log\n`);
+      } finally {
+        await store?.close();
       }
-      if (started === 'ready') {
-        const wm = server.state.engine.watermark;
-        out(`ready: ${server.bootstrapped} events replayed in ${((performance.now() - t0) / 1000).toFixed(1)} s; watermark ${Number.isFinite(wm) ? isoTime(wm) : 'none (empty log)'}\n`);
-        out(`endpoints: POST /v1/features, POST /v1/events, GET /v1/feature-views, POST /get-online-features, POST /push, GET /health, GET /metrics\n`);
-        stop.after(o.exitAfter === undefined ? undefined : o.exitAfter * 1000);
-      }
-      const reason = await stop.stopped;
-      await server.close();
-      const c = server.intake.counts;
-      out(`stopped (${reason}): received ${c.received}, applied ${c.accepted}, rejected ${c.rejected}, duplicates ${c.duplicates}, late ${c.late}; appended ${c.appended} to the log\n`);
     });
 
   program
@@ -365,13 +391,26 @@ function port(v: string): number {
   return n;
 }
 
-/** The online state is picked here; only the in-process one exists so far. */
-function checkOnlineStore(store: string): void {
-  if (store === 'memory') return;
-  if (/^redis:\/\/[^\s/,]+:\d+\/?$/.test(store) || /^redis-cluster:\/\/[^\s/,]+:\d+(,[^\s/,]+:\d+)*\/?$/.test(store)) {
-    throw new RecsignalError('INVALID_ARGUMENT', `--online '${store}': the Redis-backed online state is not available yet; use --online memory (state in the server process, rebuilt from the log at start)`);
+type OnlineChoice = 'memory' | { readonly kind: 'redis' | 'redis-cluster'; readonly url: string };
+
+/** The online state is picked here: in process, one Redis, or a Redis Cluster. */
+function checkOnlineStore(store: string): OnlineChoice {
+  if (store === 'memory') return 'memory';
+  if (/^rediss?:\/\//.test(store)) {
+    parseRedisUrl(store);
+    return { kind: 'redis', url: store };
+  }
+  if (store.startsWith('redis-cluster://')) {
+    parseRedisClusterUrl(store);
+    return { kind: 'redis-cluster', url: store };
   }
   throw new RecsignalError('INVALID_ARGUMENT', `--online '${store}': use memory, redis://host:port or redis-cluster://host:port,host:port`);
+}
+
+/** Connects the chosen store (nothing for memory); IO_FAILED, saying what to check, when it does not answer. */
+async function openOnlineStore(choice: OnlineChoice): Promise<OnlineStore | undefined> {
+  if (choice === 'memory') return undefined;
+  return choice.kind === 'redis' ? RedisStore.connect(choice.url) : RedisClusterStore.connect(choice.url);
 }
 
 function requireLog(dir: string): EventLog {

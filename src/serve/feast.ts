@@ -25,7 +25,8 @@ export interface OnlineFeaturesRequest {
   readonly fullFeatureNames: boolean;
 }
 
-export type FeastStatus = 'PRESENT' | 'NOT_FOUND' | 'NULL_VALUE' | 'OUTSIDE_MAX_AGE';
+/** Feast's `FieldStatus`; `INVALID` ("status is unset") is what recsignal's UNAVAILABLE becomes. */
+export type FeastStatus = 'PRESENT' | 'NOT_FOUND' | 'NULL_VALUE' | 'OUTSIDE_MAX_AGE' | 'INVALID';
 
 export interface FeastColumn {
   readonly values: FeatureValue[];
@@ -130,8 +131,9 @@ export function onlineFeaturesResponse(req: OnlineFeaturesRequest, sel: Selectio
       const s = statuses[i] as Status;
       const v = values[i] ?? null;
       // Feast returns no value for an entity it does not know; recsignal's default is in /v1/features.
-      out.values[i] = s === 'NOT_FOUND' ? null : v;
-      out.statuses[i] = s === 'NOT_FOUND' ? 'NOT_FOUND' : s === 'STALE' ? 'OUTSIDE_MAX_AGE' : v === null ? 'NULL_VALUE' : 'PRESENT';
+      // A store that did not answer knows neither way: INVALID (unset), no value, never NOT_FOUND.
+      out.values[i] = s === 'NOT_FOUND' || s === 'UNAVAILABLE' ? null : v;
+      out.statuses[i] = s === 'NOT_FOUND' ? 'NOT_FOUND' : s === 'UNAVAILABLE' ? 'INVALID' : s === 'STALE' ? 'OUTSIDE_MAX_AGE' : v === null ? 'NULL_VALUE' : 'PRESENT';
       const t = ts[i];
       out.event_timestamps[i] = t === null || t === undefined ? EPOCH : rfc3339(t);
     }

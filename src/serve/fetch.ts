@@ -5,7 +5,7 @@
  */
 import type { FeatureValue } from '../features/ir.ts';
 import { applyRequestFeatures, type RequestFeatureStats } from '../plan/rows.ts';
-import type { Fields, OnlineState, ReadSlots, Status } from './online-state.ts';
+import type { Fields, ReadPlan, ReadSlots, StateReader, Status } from './online-state.ts';
 import type { RefPlan, Selection, ServingPlan } from './plan.ts';
 
 export interface FeaturesQuery {
@@ -41,7 +41,7 @@ function refReader(plan: ServingPlan, slots: ReadSlots): (ref: string) => Featur
   };
 }
 
-export function fetchFeatures(state: OnlineState, plan: ServingPlan, sel: Selection, q: FeaturesQuery, stats: RequestFeatureStats): FeaturesResponse {
+export function fetchFeatures(state: StateReader, plan: ServingPlan, sel: Selection, q: FeaturesQuery, stats: RequestFeatureStats): FeaturesResponse {
   const { t } = q;
   const slots = newSlots(plan.views.length);
   // One object is the fields of every read and the request of every cross (ts included, as in training).
@@ -75,7 +75,7 @@ export function fetchFeatures(state: OnlineState, plan: ServingPlan, sel: Select
       const r = perItem[j] as RefPlan;
       if (r.view === null) {
         rv[j] = (crosses as FeatureValue[])[sel.crossIndex.get(r.feature) as number] ?? null;
-        rs[j] = 'PRESENT';
+        rs[j] = state.unavailable && r.stateful ? 'UNAVAILABLE' : 'PRESENT';
         re[j] = null;
       } else {
         const vi = r.view.index;
@@ -99,7 +99,7 @@ export interface RowColumns {
 }
 
 /** Every selected ref for each entity row (its fields: join keys and request data) as of t. */
-export function fetchRows(state: OnlineState, plan: ServingPlan, sel: Selection, rows: readonly Fields[], t: number, stats: RequestFeatureStats): RowColumns {
+export function fetchRows(state: StateReader, plan: ServingPlan, sel: Selection, rows: readonly Fields[], t: number, stats: RequestFeatureStats): RowColumns {
   const refs = sel.refs;
   const out: RowColumns = {
     values: refs.map(() => new Array(rows.length)),
@@ -118,9 +118,30 @@ export function fetchRows(state: OnlineState, plan: ServingPlan, sel: Selection,
       const r = refs[j] as RefPlan;
       const vi = r.view?.index;
       (out.values[j] as FeatureValue[])[i] = vi === undefined ? ((crosses as FeatureValue[])[sel.crossIndex.get(r.feature) as number] ?? null) : (slots.values[vi]?.get(r.feature) ?? null);
-      (out.statuses[j] as Status[])[i] = vi === undefined ? 'PRESENT' : (slots.statuses[vi] as Status);
+      (out.statuses[j] as Status[])[i] = vi === undefined ? (state.unavailable && r.stateful ? 'UNAVAILABLE' : 'PRESENT') : (slots.statuses[vi] as Status);
       (out.eventTs[j] as (number | null)[])[i] = vi === undefined ? null : (slots.eventTs[vi] ?? null);
     }
   }
   return out;
+}
+
+/** The reads of `fetchFeatures`: the once-views for the user, the item views for each candidate. */
+export function featureReads(sel: Selection, q: FeaturesQuery): ReadPlan {
+  return (visit) => {
+    const fields: Fields = { ...q.context, user_id: q.userId, ts: q.t };
+    if (sel.onceViews.length > 0) visit(sel.onceViews, fields);
+    if (sel.itemViews.length === 0) return;
+    for (const item of q.items) {
+      fields['item_id'] = item;
+      visit(sel.itemViews, fields);
+    }
+  };
+}
+
+/** The reads of `fetchRows`: every selected view for each entity row. */
+export function rowReads(sel: Selection, rows: readonly Fields[]): ReadPlan {
+  const views = [...sel.onceViews, ...sel.itemViews];
+  return (visit) => {
+    if (views.length > 0) for (const fields of rows) visit(views, fields);
+  };
 }

@@ -14,7 +14,7 @@ import { createEventValidator, reasonOf } from '../events/validate.ts';
 import { DuckDBEngine } from '../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
 import { appendLogRow } from '../store/offline/ingest.ts';
-import type { OnlineState } from './online-state.ts';
+import type { ApplyResult, ServingState } from './online-state.ts';
 
 export type Destination = 'online' | 'offline' | 'online_and_offline';
 
@@ -38,7 +38,7 @@ export interface IntakeReport {
 }
 
 export interface IntakeOptions {
-  readonly state: OnlineState;
+  readonly state: ServingState;
   readonly log: EventLog;
   readonly extraTypes: readonly string[];
   /** The server's "now": validation rejects events too far past it. */
@@ -107,46 +107,59 @@ export class EventIntake {
     return { events, problems };
   }
 
-  /** Validates, applies and buffers a batch; `position` names it in dead-letter lines. */
-  submit(items: readonly IntakeItem[], to: Destination, position: string): IntakeReport {
+  /**
+   * Validates, applies and buffers a batch; `position` names it in dead-letter lines. The memory
+   * state applies before this returns its promise. When the online store is unavailable the promise
+   * rejects (IO_FAILED) and nothing of the batch happened: not applied, not logged, not dead-lettered.
+   */
+  async submit(items: readonly IntakeItem[], to: Destination, position: string): Promise<IntakeReport> {
     const validator = this.validator();
+    const checked = items.map((item) => ('problems' in item ? { ok: false as const, problems: item.problems } : validator(item.raw)));
+    const events: InteractionEvent[] = [];
+    for (const r of checked) if (r.ok) events.push(r.event);
+    const results = this.apply(events, to);
+    const applied = Array.isArray(results) ? results : await results;
     const report = { received: items.length, accepted: 0, rejected: 0, duplicates: 0, late: 0, rejections: [] as Rejection[] };
-    items.forEach((item, index) => {
-      const result = 'problems' in item ? { ok: false as const, problems: item.problems } : validator(item.raw);
+    let j = 0;
+    checked.forEach((result, index) => {
       if (!result.ok) {
+        const item = items[index] as IntakeItem;
         report.rejected++;
         report.rejections.push({ index, reason: 'invalid', problems: result.problems });
         this.deadLetterLine(`${position}[${index}]`, result.problems, 'raw' in item ? item.raw : item.text);
         return;
       }
-      this.route(result.event, to, index, position, report);
+      this.route(result.event, to, applied?.[j++], index, position, report);
     });
     this.count(report);
     return report;
   }
 
   /** Applies events that are already valid (a replayed stream); the same outcomes as `submit`. */
-  submitValid(events: readonly InteractionEvent[], to: Destination, position: string): IntakeReport {
+  async submitValid(events: readonly InteractionEvent[], to: Destination, position: string): Promise<IntakeReport> {
+    const results = this.apply(events, to);
+    const applied = Array.isArray(results) ? results : await results;
     const report = { received: events.length, accepted: 0, rejected: 0, duplicates: 0, late: 0, rejections: [] as Rejection[] };
-    events.forEach((e, index) => this.route(e, to, index, position, report));
+    events.forEach((e, index) => this.route(e, to, applied?.[index], index, position, report));
     this.count(report);
     return report;
   }
 
-  private route(e: InteractionEvent, to: Destination, index: number, position: string, report: { accepted: number; rejected: number; duplicates: number; late: number; rejections: Rejection[] }): void {
+  /** null for offline-only batches (nothing to apply). */
+  private apply(events: readonly InteractionEvent[], to: Destination): ApplyResult[] | null | Promise<ApplyResult[]> {
+    return to === 'offline' ? null : this.o.state.applyEvents(events);
+  }
+
+  private route(e: InteractionEvent, to: Destination, applied: ApplyResult | undefined, index: number, position: string, report: { accepted: number; rejected: number; duplicates: number; late: number; rejections: Rejection[] }): void {
     const offline = to !== 'online';
-    if (to === 'offline') {
+    if (applied === undefined) {
       report.accepted++;
       this.enqueue(e, true);
       return;
     }
-    const watermark = this.o.state.engine.watermark;
-    let outcome;
-    try {
-      outcome = this.o.state.apply(e);
-    } catch (cause) {
-      this.o.state.errors++;
-      const problems = [{ path: '(event)', message: `the online store failed to apply it: ${(cause as Error).message}`, fix: 'resend it later; it was written to the dead-letter folder' }];
+    const { outcome, watermark } = applied;
+    if (outcome === 'error') {
+      const problems = [{ path: '(event)', message: `the online store failed to apply it: ${applied.error?.message}`, fix: 'resend it later; it was written to the dead-letter folder' }];
       report.rejected++;
       report.rejections.push({ index, reason: 'error', problems });
       this.deadLetterLine(`${position}[${index}]`, problems, e);
@@ -159,7 +172,7 @@ export class EventIntake {
       report.duplicates++;
     } else {
       report.late++;
-      const lateness = this.o.state.engine.lateness;
+      const lateness = this.o.state.lateness;
       const problems = [{
         path: 'ts',
         message: `${isoTime(e.ts)} is older than the newest event time ${isoTime(watermark)} minus the allowed lateness (${lateness > 0 ? formatDuration(lateness) : '0'}): not applied online`,

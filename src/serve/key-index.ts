@@ -7,6 +7,7 @@ import type { InteractionEvent, ItemMetadata, UserMetadata } from '../events/sch
 import type { AggregationViewIR } from '../features/ir.ts';
 import type { CompiledFeatureSet } from '../plan/compile.ts';
 import { toStreamRow, rowPasses } from '../compute/stream/rows.ts';
+import { slotsForType, viewPlan } from '../compute/stream/view-plan.ts';
 import type { StreamRow } from '../compute/stream/partials.ts';
 
 const SEP = '\u0000';
@@ -66,6 +67,8 @@ export class KeyIndex {
   }
 
   private touchRow(viewIndex: number, v: AggregationViewIR, row: StreamRow, ts: number): void {
+    // The engine keeps no state for a row none of the view's aggregations takes (by its type): neither does the index.
+    if (slotsForType(viewPlan(v), row.cols['type'] as string).length === 0) return;
     if (v.via === null || !v.entity.keys.includes(v.via.as)) {
       // A fan-out whose category is not a key touches the one key, once: when the item has a category at all.
       if (v.via !== null && this.categories(v, row).length === 0) return;

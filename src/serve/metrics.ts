@@ -24,6 +24,8 @@ export interface MetricsSnapshot {
   readonly watermarkMs: number;
   readonly nowMs: number;
   readonly onlineStoreErrors: number;
+  /** The online store answers and holds the state (always true in memory). */
+  readonly onlineStoreUp: boolean;
   readonly requestFeatureErrors: number;
   readonly log: { readonly appended: number; readonly buffered: number; readonly flushErrors: number };
   readonly keys: Readonly<Record<string, number>>;
@@ -78,6 +80,7 @@ export function createMetrics(): Metrics {
       gauge('recsignal_stream_watermark_seconds', 'The newest event time applied, in seconds since the epoch.', watermark / 1000);
       gauge('recsignal_stream_lag_seconds', 'Wall clock (the server clock) minus the watermark.', (s.nowMs - watermark) / 1000);
       counter('recsignal_online_store_errors_total', 'Reads or writes that failed inside the online store.', s.onlineStoreErrors);
+      gauge('recsignal_online_store_up', '1 while the online store answers and holds the state; 0 while features are served as defaults (UNAVAILABLE).', s.onlineStoreUp ? 1 : 0);
       counter('recsignal_request_feature_errors_total', 'Request-time feature calls that threw and took their default.', s.requestFeatureErrors);
       counter('recsignal_event_log_appended_total', 'Events appended to the offline event log.', s.log.appended);
       gauge('recsignal_event_log_buffered_events', 'Events waiting for the next append to the offline log.', s.log.buffered);

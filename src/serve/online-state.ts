@@ -1,18 +1,21 @@
 /**
- * @module The server's online state: the stream engine (memory), the key index beside it, and a
- * read cache. A cached read of a key is reused while the key gets no event and no window of its
- * view moves its tail, so popular items are computed once per hop instead of once per request.
+ * @module The server's online state: what every backend offers the server (`ServingState`), and the
+ * in-process one: the stream engine (memory), the key index beside it, and a read cache. A cached
+ * read of a key is reused while the key gets no event and no window of its view moves its tail, so
+ * popular items are computed once per hop instead of once per request. The store-backed state is
+ * in store-state.ts.
  */
 import { RecsignalError } from '../core/errors.ts';
 import { isoTime } from '../core/time.ts';
 import type { InteractionEvent, ItemMetadata, UserMetadata } from '../events/schema.ts';
-import type { FeatureValue } from '../features/ir.ts';
+import type { FeatureValue, FeatureViewIR } from '../features/ir.ts';
 import { StreamEngine, type ApplyOutcome } from '../compute/stream/engine.ts';
 import { TIME_DERIVED_KEYS } from '../plan/rows.ts';
 import { eventTimeBefore, KeyIndex, keyOf } from './key-index.ts';
 import type { ServingPlan, ViewPlan } from './plan.ts';
 
-export type Status = 'PRESENT' | 'NOT_FOUND' | 'STALE';
+/** `UNAVAILABLE`: the online store did not answer; the value is the feature's default. */
+export type Status = 'PRESENT' | 'NOT_FOUND' | 'STALE' | 'UNAVAILABLE';
 export type Fields = Record<string, string | number | null>;
 
 export interface OnlineStateOptions {
@@ -32,6 +35,57 @@ export interface ReadSlots {
   readonly eventTs: (number | null)[];
 }
 
+/** Reads views for a request's fields as of t, synchronously (a store-backed state fetched them before). */
+export interface StateReader {
+  readInto(vp: ViewPlan, fields: Fields, t: number, slots: ReadSlots): void;
+  /** True when the store did not answer: every stateful read is UNAVAILABLE, and so are crosses over them. */
+  readonly unavailable: boolean;
+}
+
+/** Calls `visit` once per read a request will make: the views, and the fields they are keyed from. */
+export type ReadPlan = (visit: (views: readonly ViewPlan[], fields: Readonly<Fields>) => void) => void;
+
+/** One applied event: its outcome, and the watermark it was judged against (for the "late" message). */
+export interface ApplyResult {
+  readonly outcome: ApplyOutcome | 'error';
+  readonly watermark: number;
+  readonly error?: Error;
+}
+
+/** The store's condition, for /health and /metrics. */
+export interface StateHealth {
+  readonly ok: boolean;
+  /** Why not, and what happens meanwhile. */
+  readonly message?: string;
+  /** `memory`, or `<kind> up|down|rebuilding`. */
+  readonly store: string;
+}
+
+/** What the server needs of its online state, in memory or in a store. */
+export interface ServingState {
+  readonly plan: ServingPlan;
+  /** `memory`, `redis`, `redis-cluster`. */
+  readonly kind: string;
+  /** The newest event time applied (the store's, for a store-backed state); -Infinity before any. */
+  readonly watermark: number;
+  readonly lateness: number;
+  /** Reads or applies that failed inside the store, or were answered or refused without it (store down). */
+  errors: number;
+  /** Builds the state from the log's events at start; `onEvent` counts them. */
+  bootstrap(events: AsyncIterable<InteractionEvent>, onEvent: () => void, stop: () => boolean): Promise<void>;
+  /** A reader for the reads `plan` lists (as of t): the memory state is its own reader; a store reads every key in one round trip. */
+  reader(t: number, plan: ReadPlan): StateReader | Promise<StateReader>;
+  /**
+   * Applies events in order. The memory state applies them before returning (synchronously); a store
+   * rejects with IO_FAILED, having applied none, when it is unavailable.
+   */
+  applyEvents(events: readonly InteractionEvent[]): ApplyResult[] | Promise<ApplyResult[]>;
+  health(): StateHealth;
+  /** Keys held per view, where known. */
+  sizes(): Record<string, number>;
+  close(): Promise<void>;
+}
+
 interface Cached {
   readonly values: ReadonlyMap<string, FeatureValue>;
   readonly version: number;
@@ -41,7 +95,9 @@ interface Cached {
 
 const MAX_CACHED_KEYS = 200_000;
 
-export class OnlineState {
+export class OnlineState implements ServingState, StateReader {
+  readonly kind = 'memory';
+  readonly unavailable = false;
   readonly engine: StreamEngine;
   readonly index: KeyIndex;
   /** Reads that failed inside the store (not bad requests). */
@@ -58,9 +114,29 @@ export class OnlineState {
     this.index = new KeyIndex(o.plan.compiled, o.items, o.users);
     this.maxAgeMs = o.maxAgeMs ?? Infinity;
     // What a key without state reads as (defaults, ratios of defaults): computed once per view.
-    this.notFound = o.plan.views.map((vp) => this.engine.readView(vp.view, Object.fromEntries(vp.keys.map((k) => [k, '\u0000none'])), 0));
+    this.notFound = notFoundValues(o.plan, this.engine);
     this.cache = o.plan.views.map(() => new Map());
     this.derivedKeys = o.plan.views.map((vp) => vp.keys.some((k) => TIME_DERIVED_KEYS[k] !== undefined));
+  }
+
+  get watermark(): number {
+    return this.engine.watermark;
+  }
+
+  get lateness(): number {
+    return this.engine.lateness;
+  }
+
+  async bootstrap(events: AsyncIterable<InteractionEvent>, onEvent: () => void, stop: () => boolean): Promise<void> {
+    for await (const e of events) {
+      if (stop()) break;
+      this.apply(e);
+      onEvent();
+    }
+  }
+
+  reader(): StateReader {
+    return this;
   }
 
   apply(e: InteractionEvent): ApplyOutcome {
@@ -68,6 +144,29 @@ export class OnlineState {
     if (outcome === 'applied') this.index.add(e);
     return outcome;
   }
+
+  /** Applies each event at once; one that throws (a bug, not bad input) is an `error` and counted. */
+  applyEvents(events: readonly InteractionEvent[]): ApplyResult[] {
+    return events.map((e) => {
+      const watermark = this.engine.watermark;
+      try {
+        return { outcome: this.apply(e), watermark };
+      } catch (error) {
+        this.errors++;
+        return { outcome: 'error', watermark, error: error as Error };
+      }
+    });
+  }
+
+  health(): StateHealth {
+    return { ok: true, store: 'memory' };
+  }
+
+  sizes(): Record<string, number> {
+    return this.engine.sizes();
+  }
+
+  async close(): Promise<void> {}
 
   /** Reads one view for a request's fields as of t into the slots at the view's index. */
   readInto(vp: ViewPlan, fields: Fields, t: number, slots: ReadSlots): void {
@@ -124,18 +223,32 @@ export class OnlineState {
 
   private readEngine(vp: ViewPlan, fields: Fields, t: number): ReadonlyMap<string, FeatureValue> {
     try {
-      return this.engine.readView(vp.view, fields, t);
+      return readView(this.engine, vp.view, fields, t);
     } catch (e) {
-      if (e instanceof RangeError) {
-        throw new RecsignalError(
-          'INVALID_INPUT',
-          `ts ${isoTime(t)} is older than the online state keeps for ${vp.view.name} (${e.message}); ask for a time at or after the watermark minus twice the allowed lateness, or build a training set offline for past times`,
-          { cause: e },
-        );
-      }
-      this.errors++;
-      throw new RecsignalError('IO_FAILED', `online store read of ${vp.view.name} failed: ${(e as Error).message}`, { cause: e });
+      if (!(e instanceof RecsignalError && e.code === 'INVALID_INPUT')) this.errors++;
+      throw e;
     }
+  }
+}
+
+/** What a key without state reads as, per view (defaults, ratios of defaults): computed once. */
+export function notFoundValues(plan: ServingPlan, engine: StreamEngine): ReadonlyMap<string, FeatureValue>[] {
+  return plan.views.map((vp) => engine.readView(vp.view, Object.fromEntries(vp.keys.map((k) => [k, '\u0000none'])), 0));
+}
+
+/** One view's values as of t; a time older than the state keeps is the caller's mistake (INVALID_INPUT). */
+export function readView(engine: StreamEngine, v: FeatureViewIR, fields: Fields, t: number): ReadonlyMap<string, FeatureValue> {
+  try {
+    return engine.readView(v, fields, t);
+  } catch (e) {
+    if (e instanceof RangeError) {
+      throw new RecsignalError(
+        'INVALID_INPUT',
+        `ts ${isoTime(t)} is older than the online state keeps for ${v.name} (${e.message}); ask for a time at or after the watermark minus twice the allowed lateness, or build a training set offline for past times`,
+        { cause: e },
+      );
+    }
+    throw new RecsignalError('IO_FAILED', `online store read of ${v.name} failed: ${(e as Error).message}`, { cause: e });
   }
 }
 

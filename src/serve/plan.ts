@@ -36,6 +36,11 @@ export interface RefPlan {
   readonly feature: string;
   readonly type: FeatureType;
   readonly default: FeatureValue;
+  /**
+   * Read from the event state (an aggregation or session view, or a cross with such an input), not
+   * from metadata or the request alone: UNAVAILABLE when the online store does not answer.
+   */
+  readonly stateful: boolean;
 }
 
 export interface ServingPlan {
@@ -82,7 +87,12 @@ export function servingPlan(compiled: CompiledFeatureSet): ServingPlan {
     return { index, view: v, keys: v.entity.keys, perItem: v.entity.keys.includes('item_id'), cacheable, windows: [...windows.values()], timed: v.kind !== 'lookup' };
   });
   const byView = new Map(views.map((v) => [v.view.name, v]));
-  const all: RefPlan[] = featureColumns(compiled.ir).map((c) => ({ ref: c.ref, view: c.view === null ? null : (byView.get(c.view) as ViewPlan), feature: c.feature, type: c.type, default: c.default }));
+  const timedRef = (ref: string) => byView.get(ref.slice(0, ref.indexOf(':')))?.timed === true;
+  const crossStateful = new Map(compiled.ir.requestFeatures.map((f) => [f.name, Object.values(f.inputs).some(timedRef)]));
+  const all: RefPlan[] = featureColumns(compiled.ir).map((c) => {
+    const view = c.view === null ? null : (byView.get(c.view) as ViewPlan);
+    return { ref: c.ref, view, feature: c.feature, type: c.type, default: c.default, stateful: view === null ? crossStateful.get(c.feature) === true : view.timed };
+  });
   return {
     compiled,
     views,

@@ -1,7 +1,8 @@
 /**
- * @module The feature server: fastify over the online state. It listens at once, bootstraps the
- * state by replaying the event log (503 until then), serves features, takes events, speaks Feast's
- * JSON, and on close stops listening, then appends what is buffered to the offline log.
+ * @module The feature server: fastify over the online state (in process, or in an online store).
+ * It listens at once, bootstraps the state from the event log (503 until then), serves features,
+ * takes events, speaks Feast's JSON, and on close stops listening, then appends what is buffered to
+ * the offline log.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AddressInfo } from 'node:net';
@@ -13,14 +14,16 @@ import type { RequestFeatureStats } from '../plan/rows.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
 import { replayLog } from '../store/offline/replay.ts';
+import type { OnlineStore } from '../store/online/online-store.ts';
 import { checkNameCollisions, onlineFeaturesResponse, parseOnlineFeaturesRequest, parsePush } from './feast.ts';
-import { fetchFeatures, fetchRows } from './fetch.ts';
+import { featureReads, fetchFeatures, fetchRows, rowReads } from './fetch.ts';
 import { invalidInput, toWireError, wireError, type WireError } from './http-errors.ts';
-import { EventIntake } from './intake.ts';
+import { EventIntake, type IntakeReport } from './intake.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { OnlineState } from './online-state.ts';
+import { OnlineState, type ServingState } from './online-state.ts';
 import { selectRefs, servingPlan, REQUEST_VIEW, type ServingPlan } from './plan.ts';
 import { eventItems, parseFeaturesBody, parseNdjson } from './requests.ts';
+import { serveNamespace, StoreState } from './store-state.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -50,6 +53,15 @@ export interface ServerOptions {
   readonly maxFutureMs?: number;
   readonly flushIntervalMs?: number;
   readonly flushEvents?: number;
+  /**
+   * Keep the online state in this store instead of in process (the caller opens and closes it).
+   * Without it the state lives in the server process.
+   */
+  readonly store?: OnlineStore;
+  /** Key prefix of the state in `store`; default `recsignal-serve:<set name>:<semantic hash>`. */
+  readonly namespace?: string;
+  /** How often the store is pinged to notice it going away and coming back; default 500 ms. */
+  readonly storeProbeMs?: number;
 }
 
 export type ServerStatus = 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed';
@@ -57,7 +69,8 @@ export type ServerStatus = 'starting' | 'ready' | 'stopping' | 'stopped' | 'fail
 const UNGATED = new Set(['/health', '/metrics']);
 const ROUTES = 'GET /health, GET /metrics, GET /v1/feature-views, POST /v1/features, POST /v1/events, POST /get-online-features, POST /push';
 
-export class FeatureServer {
+/** `S`: where the state lives; the default is the in-process state, as `start` without a store gives. */
+export class FeatureServer<S extends ServingState = OnlineState> {
   status: ServerStatus = 'starting';
   /** Events replayed into the state at start. */
   bootstrapped = 0;
@@ -74,7 +87,7 @@ export class FeatureServer {
 
   private constructor(
     o: ServerOptions,
-    readonly state: OnlineState,
+    readonly state: S,
     readonly intake: EventIntake,
   ) {
     this.plan = state.plan;
@@ -87,12 +100,29 @@ export class FeatureServer {
   }
 
   /** Builds the state, listens, and replays the bootstrap events in the background (see `ready`). */
-  static async start(o: ServerOptions): Promise<FeatureServer> {
+  static async start(o: ServerOptions & { readonly store?: undefined }): Promise<FeatureServer<OnlineState>>;
+  static async start(o: ServerOptions & { readonly store: OnlineStore }): Promise<FeatureServer<StoreState>>;
+  static async start(o: ServerOptions): Promise<FeatureServer<ServingState>>;
+  static async start(o: ServerOptions): Promise<FeatureServer<ServingState>> {
     const metadata = o.metadata ?? (await readMetadata(o.log));
     const plan = servingPlan(o.compiled);
-    const state = new OnlineState({ plan, items: metadata.items, users: metadata.users, lateness: o.lateness ?? 5 * MINUTE_MS, ...(o.maxAgeMs !== undefined ? { maxAgeMs: o.maxAgeMs } : {}) });
+    const lateness = o.lateness ?? 5 * MINUTE_MS;
+    const maxAge = o.maxAgeMs !== undefined ? { maxAgeMs: o.maxAgeMs } : {};
+    let intake: EventIntake | undefined;
+    const state: ServingState = o.store === undefined
+      ? new OnlineState({ plan, items: metadata.items, users: metadata.users, lateness, ...maxAge })
+      : new StoreState({
+          plan, store: o.store, namespace: o.namespace ?? serveNamespace(o.compiled.ir.name, o.compiled.hash),
+          items: metadata.items, users: metadata.users, lateness, ...maxAge,
+          ...(o.storeProbeMs !== undefined ? { probeMs: o.storeProbeMs } : {}),
+          // Events acknowledged before an outage may still be buffered: in the log first, then replayed.
+          rebuildFrom: async () => {
+            await intake?.flush();
+            return replayLog(o.log);
+          },
+        });
     const clock = o.clock ?? Date.now;
-    const intake = await EventIntake.open({
+    intake = await EventIntake.open({
       state,
       log: o.log,
       extraTypes: o.compiled.ir.extraTypes,
@@ -109,6 +139,7 @@ export class FeatureServer {
     } catch (cause) {
       server.status = 'stopping';
       await server.intake.close().catch(() => undefined);
+      await state.close();
       throw new RecsignalError('IO_FAILED', `cannot listen on ${host}:${port} (${(cause as Error).message}); pick another --port (0 picks a free one) or --host`, { cause });
     }
     const address = server.app.server.address() as AddressInfo;
@@ -122,11 +153,7 @@ export class FeatureServer {
 
   private async bootstrap(events: AsyncIterable<InteractionEvent>): Promise<void> {
     try {
-      for await (const e of events) {
-        if (this.status !== 'starting') break;
-        this.state.apply(e);
-        this.bootstrapped++;
-      }
+      await this.state.bootstrap(events, () => this.bootstrapped++, () => this.status !== 'starting');
       if (this.status === 'starting') this.status = 'ready';
     } catch (e) {
       this.bootstrapError = e as Error;
@@ -136,7 +163,7 @@ export class FeatureServer {
   }
 
   /** Applies already-valid events as if pushed (a replayed stream); `to` as in /push. */
-  push(events: readonly InteractionEvent[], to: 'online' | 'online_and_offline' = 'online_and_offline') {
+  push(events: readonly InteractionEvent[], to: 'online' | 'online_and_offline' = 'online_and_offline'): Promise<IntakeReport> {
     return this.intake.submitValid(events, to, `stream #${++this.batches}`);
   }
 
@@ -148,6 +175,7 @@ export class FeatureServer {
       await this.app.close();
       await this.ready.catch(() => undefined);
     } finally {
+      await this.state.close();
       await this.intake.close();
       this.status = 'stopped';
     }
@@ -194,16 +222,22 @@ export class FeatureServer {
     });
 
     app.get('/health', async (_req, reply) => {
-      const ok = this.status === 'ready' && this.intake.lastFlushError === null;
+      const store = this.state.health();
+      const problems = [
+        ...(store.ok ? [] : [store.message]),
+        ...(this.intake.lastFlushError === null ? [] : [`appending to the offline log fails (${this.intake.lastFlushError}); events stay buffered and are retried`]),
+      ];
+      const ok = this.status === 'ready' && problems.length === 0;
       const status = this.status === 'ready' && !ok ? 'degraded' : this.status === 'ready' ? 'ok' : this.status;
-      const wm = this.state.engine.watermark;
+      const wm = this.state.watermark;
       return reply.code(ok ? 200 : 503).send({
         status,
-        ...(ok ? {} : { message: this.status === 'ready' ? `appending to the offline log fails (${this.intake.lastFlushError}); events stay buffered and are retried` : this.notReadyMessage() }),
+        ...(ok ? {} : { message: this.status === 'ready' ? problems.join('; ') : this.notReadyMessage() }),
         watermark: Number.isFinite(wm) ? isoTime(wm) : null,
         lag_seconds: Number.isFinite(wm) ? (this.clock() - wm) / 1000 : null,
         events_bootstrapped: this.bootstrapped,
         buffered: this.intake.buffered,
+        online_store: store.store,
       });
     });
 
@@ -211,12 +245,13 @@ export class FeatureServer {
       const c = this.intake.counts;
       const text = this.metrics.render({
         events: { received: c.received, applied: c.accepted, rejected: c.rejected, duplicates: c.duplicates, late: c.late },
-        watermarkMs: this.state.engine.watermark,
+        watermarkMs: this.state.watermark,
         nowMs: this.clock(),
         onlineStoreErrors: this.state.errors,
+        onlineStoreUp: this.state.health().ok,
         requestFeatureErrors: this.requestStats.errors,
         log: { appended: c.appended, buffered: this.intake.buffered, flushErrors: c.flushErrors },
-        keys: this.state.engine.sizes(),
+        keys: this.state.sizes(),
         ready: this.status === 'ready',
       });
       return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
@@ -228,12 +263,14 @@ export class FeatureServer {
     app.post('/v1/features', async (req) => {
       const b = parseFeaturesBody(req.body);
       const sel = selectRefs(this.plan, b.features);
-      return fetchFeatures(this.state, this.plan, sel, { userId: b.userId, items: b.items, context: b.context, t: b.ts ?? this.clock() }, this.requestStats);
+      const q = { userId: b.userId, items: b.items, context: b.context, t: b.ts ?? this.clock() };
+      const reader = await this.state.reader(q.t, featureReads(sel, q));
+      return fetchFeatures(reader, this.plan, sel, q, this.requestStats);
     });
 
     app.post('/v1/events', async (req) => {
       const wait = waitFlag((req.query as Record<string, unknown>)['wait']);
-      const report = this.intake.submit(eventItems(req.body), 'online_and_offline', `POST /v1/events #${++this.batches}`);
+      const report = await this.intake.submit(eventItems(req.body), 'online_and_offline', `POST /v1/events #${++this.batches}`);
       // Applying is synchronous: features reflect the batch on return. wait=true also waits until it is in the offline log.
       if (wait) await this.flushed('the events were applied online');
       return report;
@@ -243,7 +280,9 @@ export class FeatureServer {
       const r = parseOnlineFeaturesRequest(req.body, this.plan);
       const sel = selectRefs(this.plan, r.features);
       checkNameCollisions(sel, r.fullFeatureNames, r.joinKeys);
-      return onlineFeaturesResponse(r, sel, fetchRows(this.state, this.plan, sel, r.rows, this.clock(), this.requestStats));
+      const t = this.clock();
+      const reader = await this.state.reader(t, rowReads(sel, r.rows));
+      return onlineFeaturesResponse(r, sel, fetchRows(reader, this.plan, sel, r.rows, t, this.requestStats));
     });
 
     app.post('/push', async (req, reply) => {
@@ -252,7 +291,7 @@ export class FeatureServer {
       if (problems.length > 0) {
         throw invalidInput(`push rejected (${problems.length} of ${p.items.length} rows invalid; no row was written)`, problems.flatMap((x) => x.problems.map((pr) => ({ ...pr, path: `df[${x.index}].${pr.path}` }))));
       }
-      this.intake.submitValid(events, p.to, `POST /push ${p.source} #${++this.batches}`);
+      await this.intake.submitValid(events, p.to, `POST /push ${p.source} #${++this.batches}`);
       // Offline parts are written before the reply, as Feast's push does without its batcher.
       if (p.to !== 'online') await this.flushed(p.to === 'offline' ? 'the rows were validated' : 'the rows were applied online');
       return reply.code(200).send();

@@ -10,7 +10,8 @@ import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { applyRequestFeatures, featureColumns, TIME_DERIVED_KEYS, type RequestFeatureStats } from '../../plan/rows.ts';
 import { KeyState } from './key-state.ts';
 import type { StreamRow } from './partials.ts';
-import { rowPasses, toStreamRow } from './rows.ts';
+import { projectWith, rowPasses, toStreamRow } from './rows.ts';
+import { slotsForType, viewPlan, type ViewPlan } from './view-plan.ts';
 
 export interface StreamOptions {
   /** How late (behind the newest event time seen) an event may arrive and still count; default 0. */
@@ -58,7 +59,7 @@ const SEP = KEY_SEPARATOR;
 function entityKey(keys: readonly string[], cols: Readonly<Record<string, string | number | null>>): string | null {
   if (keys.length === 1) {
     const v = cols[keys[0] as string];
-    return v === null || v === undefined ? null : String(v);
+    return v === null || v === undefined ? null : typeof v === 'string' ? v : String(v);
   }
   let out = '';
   for (let i = 0; i < keys.length; i++) {
@@ -69,6 +70,37 @@ function entityKey(keys: readonly string[], cols: Readonly<Record<string, string
   return out;
 }
 
+/** A user × item pair: how plays and pending negatives are kept. */
+const PAIR_KEYS = ['user_id', 'item_id'] as const;
+
+const EVENTS = 0;
+const ABANDON = 1;
+const IMPRESSION_NOT_PLAYED = 2;
+
+/** An aggregation view as apply walks it, worked out once: its state, its stream's tests as sets. */
+interface ViewRoute {
+  readonly v: AggregationViewIR;
+  readonly plan: ViewPlan;
+  readonly states: Map<string, KeyState>;
+  readonly keys: readonly string[];
+  /** Index of its composite key in the per-event key cache; -1 when the key is one column or fans out. */
+  readonly keyCache: number;
+  /** Whether each category a row fans out to has a key of its own (the category is part of the key). */
+  readonly keyPerCategory: boolean;
+  /**
+   * Views keyed by the same single column (user_id, mostly) share one look-up per event: index of
+   * the group, and of this view in the group's per-key bundle; -1 when the view has no group.
+   */
+  readonly group: number;
+  readonly member: number;
+  readonly stream: typeof EVENTS | typeof ABANDON | typeof IMPRESSION_NOT_PLAYED;
+  /** abandon: the ending types; impression_not_played: the impression types. */
+  readonly types: ReadonlySet<string>;
+  readonly playTypes: ReadonlySet<string>;
+  readonly below: number;
+  readonly timeoutMs: number;
+}
+
 export class StreamEngine {
   readonly lateness: number;
   /** The newest event time seen. */
@@ -77,34 +109,82 @@ export class StreamEngine {
   private readonly items: Map<string, ItemMetadata>;
   private readonly users: Map<string, UserMetadata>;
   private readonly aggViews: AggregationViewIR[];
+  private readonly routes: ViewRoute[];
+  /** The current event's composite keys, by ViewRoute.keyCache (undefined: not built yet). */
+  private readonly eventKeys: (string | null | undefined)[];
+  /** Per group of views keyed by one column: key → the views' states (a cache of `state`, filled as keys are touched). */
+  private groups: Map<string, (KeyState | undefined)[]>[];
+  private readonly groupSizes: number[];
+  /** The current event's bundle per group (undefined: not looked up yet). */
+  private readonly eventBundles: ((KeyState | undefined)[] | undefined)[];
   private readonly sessionViews: SessionViewIR[];
   private readonly state = new Map<string, Map<string, KeyState>>();
   private readonly sessions = new Map<string, Map<string, SessionState>>();
   /** Event ids seen; forgotten (oldest arrival first) once a copy would be too late to count anyway. */
   private readonly seen = new Set<string>();
-  private seenQueue: { id: string; ts: number }[] = [];
+  /** Arrival order of `seen`: ids and their times side by side (no object per event). */
+  private seenIds: string[] = [];
+  private seenTs: number[] = [];
   private seenHead = 0;
   /** Impressions waiting for their timeout, by user and item; plays by user and item. */
   private readonly pendingNegatives = new Map<string, PendingNegative[]>();
   private readonly plays = new Map<string, number[]>();
+  /** Pairs in the order plays and impressions reached them, with those times: what forget() looks at. */
+  private pairQueue: string[] = [];
+  private pairQueueTs: number[] = [];
+  private pairHead = 0;
+  private readonly maxTimeout: number;
+  /** Keys that may hold raw rows, so forget() folds them without walking every key. */
+  private unfolded: KeyState[] = [];
   private applied = 0;
   private readonly foldEvery: number;
   private readonly foldBatch: number;
   private sweeps = 0;
-  /** Plays, pending negatives and sessions are swept every this many forgets (a full pass over them). */
+  /** Keys, plays, pending negatives and sessions are swept every this many forgets (a full pass over them). */
   private readonly sweepEvery: number;
 
   constructor(readonly compiled: CompiledFeatureSet, options: StreamOptions = {}) {
     this.lateness = options.lateness ?? 0;
     this.foldEvery = options.foldEvery ?? 4096;
     this.foldBatch = options.foldBatch ?? 32;
-    this.sweepEvery = options.foldEvery === undefined ? 64 : 1;
+    this.sweepEvery = options.foldEvery === undefined ? 16 : 1;
     this.items = new Map((options.items ?? []).map((i) => [i.itemId, i]));
     this.users = new Map((options.users ?? []).map((u) => [u.userId, u]));
     this.aggViews = compiled.ir.views.filter((v): v is AggregationViewIR => v.kind === 'aggregation');
     this.sessionViews = compiled.ir.views.filter((v): v is SessionViewIR => v.kind === 'session');
     for (const v of this.aggViews) this.state.set(v.name, new Map());
     for (const v of this.sessionViews) this.sessions.set(v.name, new Map());
+    // Composite keys are built once per event and shared by the views (and the negatives' pairs) keyed alike.
+    const composite = [PAIR_KEYS.join(SEP)];
+    const keyPerCategory = (v: AggregationViewIR) => v.via !== null && v.entity.keys.includes(v.via.as);
+    const single = (v: AggregationViewIR) => (v.entity.keys.length === 1 && !keyPerCategory(v) ? (v.entity.keys[0] as string) : null);
+    const groupCols = [...new Set(this.aggViews.map(single))].filter((c): c is string => c !== null && this.aggViews.filter((v) => single(v) === c).length > 1);
+    const members = groupCols.map(() => 0);
+    this.routes = this.aggViews.map((v) => {
+      const s = v.stream;
+      const spec = v.entity.keys.join(SEP);
+      if (v.via === null && v.entity.keys.length > 1 && !composite.includes(spec)) composite.push(spec);
+      return {
+        v,
+        plan: viewPlan(v),
+        states: this.state.get(v.name) as Map<string, KeyState>,
+        keys: v.entity.keys,
+        keyCache: v.via === null && v.entity.keys.length > 1 ? composite.indexOf(spec) : -1,
+        keyPerCategory: keyPerCategory(v),
+        group: groupCols.indexOf(single(v) as string),
+        member: groupCols.includes(single(v) as string) ? (members[groupCols.indexOf(single(v) as string)] as number)++ : -1,
+        stream: s.kind === 'abandon' ? ABANDON : s.kind === 'impression_not_played' ? IMPRESSION_NOT_PLAYED : EVENTS,
+        types: new Set(s.kind === 'abandon' ? s.types : s.kind === 'impression_not_played' ? s.impressionTypes : []),
+        playTypes: new Set(s.kind === 'impression_not_played' ? s.playTypes : []),
+        below: s.kind === 'abandon' ? s.below : 0,
+        timeoutMs: s.kind === 'impression_not_played' ? s.timeoutMs : 0,
+      };
+    });
+    this.eventKeys = new Array<string | null | undefined>(composite.length).fill(undefined);
+    this.groups = groupCols.map(() => new Map());
+    this.groupSizes = members;
+    this.eventBundles = new Array<(KeyState | undefined)[] | undefined>(groupCols.length).fill(undefined);
+    this.maxTimeout = Math.max(0, ...this.routes.map((r) => r.timeoutMs));
   }
 
   /** Applies one validated event. */
@@ -118,83 +198,144 @@ export class StreamEngine {
       return 'late';
     }
     this.seen.add(e.eventId);
-    this.seenQueue.push({ id: e.eventId, ts: e.ts });
+    this.seenIds.push(e.eventId);
+    this.seenTs.push(e.ts);
     if (e.ts > this.watermark) this.watermark = e.ts;
     const row = toStreamRow(e, this.compiled.ir.weights);
-    for (const v of this.aggViews) this.applyToView(v, row);
+    const horizon = this.watermark - 2 * this.lateness;
+    this.eventKeys.fill(undefined);
+    this.eventBundles.fill(undefined);
+    const routes = this.routes;
+    for (let i = 0; i < routes.length; i++) this.applyToView(routes[i] as ViewRoute, row, horizon);
     for (const v of this.sessionViews) this.applyToSession(v, row);
     this.counts.applied++;
     if (++this.applied % this.foldEvery === 0) this.forget();
     return 'applied';
   }
 
-  private applyToView(v: AggregationViewIR, row: StreamRow): void {
-    const s = v.stream;
-    if (s.kind === 'abandon') {
+  private applyToView(r: ViewRoute, row: StreamRow, horizon: number): void {
+    if (r.stream === EVENTS) {
+      this.addToKeys(r, row, horizon, null);
+      return;
+    }
+    const type = row.cols['type'] as string;
+    if (r.stream === ABANDON) {
       const wf = row.cols['watch_fraction'];
-      if (!s.types.includes(row.cols['type'] as string) || wf === null || (wf as number) >= s.below) return;
-      this.addToKeys(v, row);
+      if (!r.types.has(type) || wf === null || (wf as number) >= r.below) return;
+      this.addToKeys(r, row, horizon, null);
       return;
     }
-    if (s.kind === 'impression_not_played') {
-      const type = row.cols['type'] as string;
-      const pair = `${row.cols['user_id']}${SEP}${row.cols['item_id']}`;
-      if (s.playTypes.includes(type) && row.cols['item_id'] !== null) {
-        const plays = this.plays.get(pair) ?? [];
-        plays.push(row.ts);
-        this.plays.set(pair, plays);
-        // A play cancels the impressions it answers: those shown in [ts − timeout, ts).
-        const pending = this.pendingNegatives.get(pair) ?? [];
-        for (const p of pending.filter((x) => x.view === v.name && x.ts < row.ts && row.ts <= x.ts + s.timeoutMs)) {
-          this.state.get(v.name)?.get(p.key)?.remove(p.eventId, p.ts + s.timeoutMs);
-        }
-        this.pendingNegatives.set(pair, pending.filter((x) => !(x.view === v.name && x.ts < row.ts && row.ts <= x.ts + s.timeoutMs)));
-      }
-      if (s.impressionTypes.includes(type) && row.cols['item_id'] !== null) {
-        if ((this.plays.get(pair) ?? []).some((p) => p > row.ts && p <= row.ts + s.timeoutMs)) return;
-        const derived: StreamRow = { ts: row.ts + s.timeoutMs, eventId: row.eventId, cols: row.cols };
-        for (const key of this.addToKeys(v, derived)) {
-          const list = this.pendingNegatives.get(pair) ?? [];
-          list.push({ view: v.name, key, eventId: row.eventId, ts: row.ts });
-          this.pendingNegatives.set(pair, list);
+    const isPlay = r.playTypes.has(type);
+    const isImpression = r.types.has(type);
+    if ((!isPlay && !isImpression) || row.cols['item_id'] === null) return;
+    const timeout = r.timeoutMs;
+    const pair = this.cachedKey(0, PAIR_KEYS, row.cols) as string;
+    this.pairQueue.push(pair);
+    this.pairQueueTs.push(row.ts);
+    if (isPlay) {
+      const plays = this.plays.get(pair);
+      if (plays === undefined) this.plays.set(pair, [row.ts]);
+      else plays.push(row.ts);
+      // A play cancels the impressions it answers: those shown in [ts − timeout, ts).
+      const pending = this.pendingNegatives.get(pair);
+      if (pending !== undefined) {
+        const answered = (x: PendingNegative) => x.view === r.v.name && x.ts < row.ts && row.ts <= x.ts + timeout;
+        if (pending.some(answered)) {
+          for (const p of pending.filter(answered)) r.states.get(p.key)?.remove(p.eventId, p.ts + timeout);
+          this.pendingNegatives.set(pair, pending.filter((x) => !answered(x)));
         }
       }
+    }
+    if (isImpression) {
+      const plays = this.plays.get(pair);
+      if (plays !== undefined && plays.some((p) => p > row.ts && p <= row.ts + timeout)) return;
+      const derived: StreamRow = { ts: row.ts + timeout, eventId: row.eventId, cols: row.cols };
+      this.addToKeys(r, derived, horizon, pair);
+    }
+  }
+
+  /**
+   * Adds a row under each key it belongs to (several when a view fans out through metadata). With
+   * `pair` (a derived negative), each key is remembered so that a play can cancel it.
+   */
+  private addToKeys(r: ViewRoute, row: StreamRow, horizon: number, pair: string | null): void {
+    // A row no aggregation of the view takes (by its type) changes no value: it needs no key, nor a place among the raw rows.
+    if (slotsForType(r.plan, row.cols['type'] as string).length === 0) return;
+    const via = r.v.via;
+    if (via === null) {
+      this.addToKey(r, r.keyCache < 0 ? entityKey(r.keys, row.cols) : this.cachedKey(r.keyCache, r.keys, row.cols), row, horizon, pair);
       return;
     }
-    this.addToKeys(v, row);
-  }
-
-  /** Adds a row under each key it belongs to (several when a view fans out through metadata); returns the keys. */
-  private addToKeys(v: AggregationViewIR, row: StreamRow): string[] {
-    const rows = v.via === null ? [row] : this.fanOut(v, row);
-    const keys: string[] = [];
-    const states = this.state.get(v.name) as Map<string, KeyState>;
-    for (const r of rows) {
-      const key = entityKey(v.entity.keys, r.cols);
-      if (key === null) continue;
-      let st = states.get(key);
-      if (!st) {
-        st = new KeyState(v);
-        states.set(key, st);
-      }
-      // Folding is lazy, per key as it is touched: an idle key keeps its raw rows until then.
-      st.fold(this.watermark - 2 * this.lateness, this.foldBatch);
-      st.add(r);
-      keys.push(key);
-    }
-    return keys;
-  }
-
-  private fanOut(v: AggregationViewIR, row: StreamRow): StreamRow[] {
-    const via = v.via as NonNullable<AggregationViewIR['via']>;
     const item = via.table === 'items' ? this.items.get(row.cols['item_id'] as string) : undefined;
-    const categories = [...new Set(item && via.column === 'genres' ? item.genres : [])];
-    // The category rides on a child of the row's columns: no copy of the other fifteen per category.
-    return categories.map((c) => {
-      const cols = Object.create(row.cols) as Record<string, string | number | null>;
-      cols[via.as] = c;
-      return { ts: row.ts, eventId: row.eventId, cols };
-    });
+    const categories = item && via.column === 'genres' ? item.genres : [];
+    // Without the category in the key, every category's row goes to the event's one key.
+    const key = r.keyPerCategory || categories.length === 0 ? null : entityKey(r.keys, row.cols);
+    for (let i = 0; i < categories.length; i++) {
+      const c = categories[i] as string;
+      if (categories.indexOf(c) < i) continue; // a category listed twice counts once
+      const cols = projectWith(row.cols, r.plan.columns, via.as, c);
+      const child: StreamRow = { ts: row.ts, eventId: row.eventId, cols };
+      this.addToKey(r, r.keyPerCategory ? entityKey(r.keys, cols) : key, child, horizon, pair);
+    }
+  }
+
+  /** The state of a view's key, made when first touched. */
+  private stateOf(r: ViewRoute, key: string): KeyState {
+    if (r.group < 0) {
+      let st = r.states.get(key);
+      if (st === undefined) {
+        st = new KeyState(r.plan);
+        r.states.set(key, st);
+      }
+      return st;
+    }
+    let bundle = this.eventBundles[r.group];
+    if (bundle === undefined) {
+      const m = this.groups[r.group] as Map<string, (KeyState | undefined)[]>;
+      bundle = m.get(key);
+      if (bundle === undefined) {
+        bundle = new Array<KeyState | undefined>(this.groupSizes[r.group] as number).fill(undefined);
+        m.set(key, bundle);
+      }
+      this.eventBundles[r.group] = bundle;
+    }
+    let st = bundle[r.member];
+    if (st === undefined) {
+      st = r.states.get(key);
+      if (st === undefined) {
+        st = new KeyState(r.plan);
+        r.states.set(key, st);
+      }
+      bundle[r.member] = st;
+    }
+    return st;
+  }
+
+  private cachedKey(i: number, keys: readonly string[], cols: Readonly<Record<string, string | number | null>>): string | null {
+    let k = this.eventKeys[i];
+    if (k === undefined) {
+      k = entityKey(keys, cols);
+      this.eventKeys[i] = k;
+    }
+    return k;
+  }
+
+  private addToKey(r: ViewRoute, key: string | null, row: StreamRow, horizon: number, pair: string | null): void {
+    if (key === null) return;
+    const st = this.stateOf(r, key);
+    // Folding is lazy, per key as it is touched: an idle key keeps its raw rows until then.
+    st.fold(horizon, this.foldBatch);
+    st.add(row);
+    if (!st.queued) {
+      st.queued = true;
+      this.unfolded.push(st);
+    }
+    if (pair !== null) {
+      const p: PendingNegative = { view: r.v.name, key, eventId: row.eventId, ts: row.ts - r.timeoutMs };
+      const list = this.pendingNegatives.get(pair);
+      if (list === undefined) this.pendingNegatives.set(pair, [p]);
+      else list.push(p);
+    }
   }
 
   private applyToSession(v: SessionViewIR, row: StreamRow): void {
@@ -208,7 +349,9 @@ export class StreamEngine {
     }
     let i = st.rows.length;
     while (i > 0 && (st.rows[i - 1] as { ts: number }).ts > row.ts) i--;
-    st.rows.splice(i, 0, { ts: row.ts, item: row.cols['item_id'] as string | null });
+    const r = { ts: row.ts, item: row.cols['item_id'] as string | null };
+    if (i === st.rows.length) st.rows.push(r);
+    else st.rows.splice(i, 0, r);
   }
 
   /** Forgets, every few thousand events, what no read from the fold horizon on can need. */
@@ -230,24 +373,49 @@ export class StreamEngine {
   /** Ids a copy of which would be late anyway; with `sweep`, also plays, pending negatives and closed sessions. */
   private forgetBy(watermark: number, sweep: boolean): void {
     const horizon = watermark - 2 * this.lateness;
-    const q = this.seenQueue;
-    while (this.seenHead < q.length && (q[this.seenHead] as { ts: number }).ts < watermark - this.lateness) this.seen.delete((q[this.seenHead++] as { id: string }).id);
-    if (this.seenHead > 65_536 && this.seenHead * 2 > q.length) {
-      this.seenQueue = q.slice(this.seenHead);
+    const ids = this.seenIds;
+    const ts = this.seenTs;
+    while (this.seenHead < ids.length && (ts[this.seenHead] as number) < watermark - this.lateness) this.seen.delete(ids[this.seenHead++] as string);
+    if (this.seenHead > 65_536 && this.seenHead * 2 > ids.length) {
+      this.seenIds = ids.slice(this.seenHead);
+      this.seenTs = ts.slice(this.seenHead);
       this.seenHead = 0;
     }
+    // A key that went quiet keeps fewer than a fold batch of raw rows, and would keep them until touched again.
+    if (sweep && Number.isFinite(this.foldBatch)) {
+      const still: KeyState[] = [];
+      for (const st of this.unfolded) {
+        st.fold(horizon, 1);
+        if (st.rows.length > 0) still.push(st);
+        else st.queued = false;
+      }
+      this.unfolded = still;
+    }
+    // Plays and pending negatives no read from the horizon on can need, pair by pair as their times pass.
+    const maxTimeout = this.maxTimeout;
+    const pq = this.pairQueue;
+    const pts = this.pairQueueTs;
+    while (this.pairHead < pq.length && (pts[this.pairHead] as number) + maxTimeout < horizon) {
+      const pair = pq[this.pairHead++] as string;
+      const plays = this.plays.get(pair);
+      if (plays !== undefined) {
+        const keep = plays.filter((p) => p >= horizon - maxTimeout);
+        if (keep.length === 0) this.plays.delete(pair);
+        else if (keep.length < plays.length) this.plays.set(pair, keep);
+      }
+      const list = this.pendingNegatives.get(pair);
+      if (list !== undefined) {
+        const keep = list.filter((p) => p.ts + maxTimeout >= horizon);
+        if (keep.length === 0) this.pendingNegatives.delete(pair);
+        else if (keep.length < list.length) this.pendingNegatives.set(pair, keep);
+      }
+    }
+    if (this.pairHead > 65_536 && this.pairHead * 2 > pq.length) {
+      this.pairQueue = pq.slice(this.pairHead);
+      this.pairQueueTs = pts.slice(this.pairHead);
+      this.pairHead = 0;
+    }
     if (!sweep) return;
-    const maxTimeout = Math.max(0, ...this.aggViews.map((v) => (v.stream.kind === 'impression_not_played' ? v.stream.timeoutMs : 0)));
-    for (const [pair, ts] of this.plays) {
-      const keep = ts.filter((p) => p >= horizon - maxTimeout);
-      if (keep.length === 0) this.plays.delete(pair);
-      else this.plays.set(pair, keep);
-    }
-    for (const [pair, list] of this.pendingNegatives) {
-      const keep = list.filter((p) => p.ts + maxTimeout >= horizon);
-      if (keep.length === 0) this.pendingNegatives.delete(pair);
-      else this.pendingNegatives.set(pair, keep);
-    }
     for (const v of this.sessionViews) {
       for (const st of (this.sessions.get(v.name) as Map<string, SessionState>).values()) {
         // Keep the session open at the horizon and everything after it.
@@ -336,7 +504,7 @@ export class StreamEngine {
       lateness: this.lateness,
       watermark: fin(this.watermark),
       counts: { ...this.counts },
-      seen: this.seenQueue.slice(this.seenHead).filter((x) => this.seen.has(x.id)).map((x) => [x.id, x.ts]),
+      seen: this.seenIds.slice(this.seenHead).flatMap((id, i) => (this.seen.has(id) ? [[id, this.seenTs[this.seenHead + i] as number] as [string, number]] : [])),
       plays: [...this.plays.entries()],
       pendingNegatives: [...this.pendingNegatives.entries()],
       views: Object.fromEntries([...this.state.entries()].map(([view, m]) => [view, [...m.entries()].map(([k, st]) => [k, st.toJSON()])])),
@@ -352,13 +520,30 @@ export class StreamEngine {
     Object.assign(this.counts, snap.counts);
     for (const [id, ts] of snap.seen) {
       this.seen.add(id);
-      this.seenQueue.push({ id, ts });
+      this.seenIds.push(id);
+      this.seenTs.push(ts);
     }
-    for (const [k, v] of snap.plays) this.plays.set(k, v);
-    for (const [k, v] of snap.pendingNegatives) this.pendingNegatives.set(k, v);
-    for (const v of this.aggViews) {
-      const m = this.state.get(v.name) as Map<string, KeyState>;
-      for (const [k, data] of snap.views[v.name] ?? []) m.set(k, KeyState.fromJSON(v, data));
+    // Each pair is queued at its oldest time, so the first forget past it prunes the pair.
+    for (const [k, v] of snap.plays) {
+      this.plays.set(k, v);
+      this.pairQueue.push(k);
+      this.pairQueueTs.push(v.length === 0 ? -Infinity : v.reduce((m, x) => Math.min(m, x), Infinity));
+    }
+    for (const [k, v] of snap.pendingNegatives) {
+      this.pendingNegatives.set(k, v);
+      this.pairQueue.push(k);
+      this.pairQueueTs.push(v.length === 0 ? -Infinity : v.reduce((m, p) => Math.min(m, p.ts), Infinity));
+    }
+    this.groups = this.groups.map(() => new Map());
+    for (const r of this.routes) {
+      for (const [k, data] of snap.views[r.v.name] ?? []) {
+        const st = KeyState.fromJSON(r.plan, data);
+        r.states.set(k, st);
+        if (st.rows.length > 0) {
+          st.queued = true;
+          this.unfolded.push(st);
+        }
+      }
     }
     for (const v of this.sessionViews) {
       const m = this.sessions.get(v.name) as Map<string, SessionState>;

@@ -1,26 +1,30 @@
 /**
  * @module The state of one entity key of one aggregation view: the recent rows kept raw, and per
  * aggregation the hop tiles (or the lifetime accumulator) its older rows were folded into, plus
- * a running partial of the raw rows. Reads merge tiles in the sawtooth window with the raw rows.
+ * a partial of the raw rows once a read needs it. Reads merge tiles in the sawtooth window with
+ * the raw rows. Adding a row only stores it: the aggregation work is done once, when it folds.
  */
 import type { AggregationIR, AggregationViewIR, FeatureValue } from '../../features/ir.ts';
 import { windowStart } from '../../plan/rows.ts';
 import { addRow, compact, emptyPartial, finalize, mergeInto, partialFromJson, partialToJson, type Partial, type StreamRow } from './partials.ts';
 import { rowPasses } from './rows.ts';
+import { slotsForType, slotTakes, viewPlan, type ViewPlan } from './view-plan.ts';
 
 /** Raw rows a key gathers before they are folded into tiles. */
 const FOLD_BATCH = 32;
 
-interface Slot {
-  readonly a: AggregationIR;
-  /** The tile size: the window's hop (lifetime keeps one accumulator instead). */
-  readonly hop: number;
-  /** Sliding windows: tile index → partial of the folded rows in [i·hop, (i+1)·hop). */
-  readonly tiles: Map<number, Partial> | null;
+/**
+ * What one aggregation of a key has folded; made when its first row folds. Sliding windows keep
+ * their tiles as two arrays in index order (tile `at[j]` holds the partial `tiles[j]` of the
+ * folded rows in [i·hop, (i+1)·hop)): rows fold in time order, so a row goes to the last tile or
+ * a new one after it, and old tiles leave from the front. Cheaper than a Map for a few hundred
+ * tiles at most, and for the many keys that hold one or two.
+ */
+interface Folded {
+  readonly at: number[] | null;
+  readonly tiles: Partial[] | null;
   /** Lifetime: every folded row. */
-  readonly folded: Partial | null;
-  /** The raw rows (all at or after the key's foldedUpTo), summarized. */
-  pending: Partial;
+  readonly all: Partial | null;
   /** Bumped whenever tiles change, so a cached merge of tiles can be reused until then. */
   version: number;
   cache: { from: number; version: number; p: Partial } | null;
@@ -32,39 +36,42 @@ export class KeyState {
   latest = -Infinity;
   /** Rows before this time are folded into tiles (or the lifetime accumulator). */
   foldedUpTo = -Infinity;
-  private readonly slots: Slot[];
+  /** The time of rows[0] (Infinity when none): checked on every add without touching the rows. */
+  private oldest = Infinity;
+  /** Set while the engine has the key in its list of keys to fold. */
+  queued = false;
+  private readonly plan: ViewPlan;
+  /** Per slot (made when the first row folds). */
+  private folded: (Folded | undefined)[] | null = null;
+  /**
+   * Per slot, the partial of the raw rows: made when a read needs it, kept up to date by adds while
+   * it exists, and dropped when rows fold or leave (cheaper to remake on the next read than to keep).
+   */
+  private pending: Partial[] | null = null;
 
-  constructor(private readonly view: AggregationViewIR) {
-    this.slots = view.aggregations
-      .filter((a) => a.op !== 'ratio')
-      .map((a) => ({
-        a,
-        hop: a.window.kind === 'lifetime' ? Infinity : a.window.hopMs,
-        tiles: a.window.kind === 'lifetime' ? null : new Map(),
-        folded: a.window.kind === 'lifetime' ? emptyPartial(a) : null,
-        pending: emptyPartial(a),
-        version: 0,
-        cache: null,
-      }));
+  constructor(view: AggregationViewIR | ViewPlan) {
+    this.plan = 'aggs' in view ? view : viewPlan(view);
   }
 
   add(row: StreamRow): void {
     if (row.ts > this.latest) this.latest = row.ts;
     if (row.ts < this.foldedUpTo) {
       // Older than the fold: only reachable through a lateness larger than the fold horizon's margin.
-      for (const s of this.slots) this.foldRow(s, row);
+      this.foldRow(row);
       return;
     }
     insertSorted(this.rows, row);
-    for (const s of this.slots) if (rowPasses(s.a.filter, row)) addRow(s.a, s.pending, row);
+    if (row.ts < this.oldest) this.oldest = row.ts;
+    if (this.pending !== null) this.addPending(this.pending, row);
   }
 
-  /** Removes a raw row (a derived negative that a later play cancelled) and rebuilds the running partials. */
+  /** Removes a raw row (a derived negative that a later play cancelled). */
   remove(eventId: string, ts: number): boolean {
     const i = this.rows.findIndex((r) => r.eventId === eventId && r.ts === ts);
     if (i < 0) return false;
     this.rows.splice(i, 1);
-    for (const s of this.slots) this.rebuildPending(s);
+    this.oldest = this.rows.length === 0 ? Infinity : (this.rows[0] as StreamRow).ts;
+    this.pending = null;
     return true;
   }
 
@@ -74,43 +81,74 @@ export class KeyState {
    * rest raw. A read as of any t >= horizon stays exact.
    */
   fold(horizon: number, minRows = FOLD_BATCH): void {
+    // Raw rows read as well as tiles do: fold in batches (folding has a cost per call, not only per row).
+    if (this.oldest >= horizon || this.rows.length < minRows) return;
     const rows = this.rows;
-    // Raw rows read as well as tiles do: fold in batches, so the running partials are rebuilt rarely.
-    if (rows.length < minRows || (rows[0] as StreamRow).ts >= horizon) return;
     const cut = firstAtOrAfter(rows, horizon);
-    for (const s of this.slots) {
-      for (let i = 0; i < cut; i++) this.foldRow(s, rows[i] as StreamRow);
-      if (s.tiles !== null && s.a.window.kind === 'sliding') {
-        const oldest = Math.floor(windowStart(s.a.window, horizon) / s.hop);
-        for (const i of s.tiles.keys()) if (i < oldest) s.tiles.delete(i);
-      }
+    for (let i = 0; i < cut; i++) this.foldRow(rows[i] as StreamRow);
+    const { aggs, hops } = this.plan;
+    const folded = this.folded;
+    for (let s = 0; folded !== null && s < aggs.length; s++) {
+      const f = folded[s];
+      if (f === undefined || f.at === null || f.at.length === 0) continue;
+      const oldest = Math.floor(windowStart((aggs[s] as AggregationIR).window, horizon) / (hops[s] as number));
+      if ((f.at[0] as number) >= oldest) continue;
+      let n = 0;
+      while (n < f.at.length && (f.at[n] as number) < oldest) n++;
+      f.at.splice(0, n);
+      (f.tiles as Partial[]).splice(0, n);
     }
     this.rows = cut === rows.length ? [] : rows.slice(cut);
+    this.oldest = this.rows.length === 0 ? Infinity : (this.rows[0] as StreamRow).ts;
     this.foldedUpTo = horizon;
-    for (const s of this.slots) this.rebuildPending(s);
+    this.pending = null;
   }
 
-  private foldRow(s: Slot, r: StreamRow): void {
-    if (!rowPasses(s.a.filter, r)) return;
-    s.version++;
-    if (s.folded !== null) {
-      addRow(s.a, s.folded, r);
-      compact(s.a, s.folded);
-      return;
+  private foldRow(r: StreamRow): void {
+    const p = this.plan;
+    const slots = slotsForType(p, r.cols['type'] as string);
+    for (let j = 0; j < slots.length; j++) {
+      const s = slots[j] as number;
+      if (!slotTakes(p, s, r)) continue;
+      const a = p.aggs[s] as AggregationIR;
+      const f = this.folded?.[s] ?? this.startFolding(s);
+      f.version++;
+      if (f.all !== null) {
+        addRow(a, f.all, r);
+        compact(a, f.all);
+        continue;
+      }
+      const tile = tileAt(a, f, Math.floor(r.ts / (p.hops[s] as number)));
+      addRow(a, tile, r);
+      compact(a, tile);
     }
-    const i = Math.floor(r.ts / s.hop);
-    let tile = s.tiles?.get(i);
-    if (!tile) {
-      tile = emptyPartial(s.a);
-      s.tiles?.set(i, tile);
-    }
-    addRow(s.a, tile, r);
-    compact(s.a, tile);
   }
 
-  private rebuildPending(s: Slot): void {
-    s.pending = emptyPartial(s.a);
-    for (const r of this.rows) if (rowPasses(s.a.filter, r)) addRow(s.a, s.pending, r);
+  private startFolding(s: number): Folded {
+    const a = this.plan.aggs[s] as AggregationIR;
+    const lifetime = a.window.kind === 'lifetime';
+    const f: Folded = { at: lifetime ? null : [], tiles: lifetime ? null : [], all: lifetime ? emptyPartial(a) : null, version: 0, cache: null };
+    this.folded ??= new Array<Folded | undefined>(this.plan.aggs.length).fill(undefined);
+    this.folded[s] = f;
+    return f;
+  }
+
+  private addPending(pending: Partial[], r: StreamRow): void {
+    const p = this.plan;
+    const slots = slotsForType(p, r.cols['type'] as string);
+    for (let j = 0; j < slots.length; j++) {
+      const s = slots[j] as number;
+      if (slotTakes(p, s, r)) addRow(p.aggs[s] as AggregationIR, pending[s] as Partial, r);
+    }
+  }
+
+  private pendingPartials(): Partial[] {
+    if (this.pending === null) {
+      const pending = this.plan.aggs.map((a) => emptyPartial(a));
+      for (const r of this.rows) this.addPending(pending, r);
+      this.pending = pending;
+    }
+    return this.pending;
   }
 
   /**
@@ -120,19 +158,24 @@ export class KeyState {
   read(t: number): Map<string, FeatureValue> {
     if (t < this.foldedUpTo) throw new RangeError(`cannot read as of ${t}: rows before ${this.foldedUpTo} are folded`);
     const out = new Map<string, FeatureValue>();
-    for (const s of this.slots) out.set(s.a.name, this.readSlot(s, t));
+    const { aggs } = this.plan;
+    for (let s = 0; s < aggs.length; s++) out.set((aggs[s] as AggregationIR).name, this.readSlot(s, t));
     return out;
   }
 
-  private readSlot(s: Slot, t: number): FeatureValue {
-    const { a } = s;
+  private readSlot(s: number, t: number): FeatureValue {
+    const p = this.plan;
+    const a = p.aggs[s] as AggregationIR;
     const start = windowStart(a.window, t);
     const acc = emptyPartial(a);
-    if (s.folded !== null) mergeInto(a, acc, s.folded);
-    else if (s.tiles !== null && s.tiles.size > 0) mergeInto(a, acc, this.tilesFrom(s, Math.floor(Math.max(start, 0) / s.hop)));
+    const f = this.folded?.[s];
+    if (f !== undefined) {
+      if (f.all !== null) mergeInto(a, acc, f.all);
+      else if (f.at !== null && f.at.length > 0) mergeInto(a, acc, this.tilesFrom(s, f, Math.floor(Math.max(start, 0) / (p.hops[s] as number))));
+    }
     if (t > this.latest && start <= this.foldedUpTo) {
       // The common case, a read at "now": every raw row is in the window.
-      mergeInto(a, acc, s.pending);
+      mergeInto(a, acc, this.pendingPartials()[s] as Partial);
     } else {
       for (const r of this.rows) {
         if (r.ts >= t) break;
@@ -143,44 +186,82 @@ export class KeyState {
   }
 
   /** The merge of every tile from index `from` on (all hold rows before the fold), cached until tiles change. */
-  private tilesFrom(s: Slot, from: number): Partial {
-    if (s.cache !== null && s.cache.from === from && s.cache.version === s.version) return s.cache.p;
-    const p = emptyPartial(s.a);
-    for (const [i, tile] of s.tiles as Map<number, Partial>) if (i >= from) mergeInto(s.a, p, tile);
-    s.cache = { from, version: s.version, p };
+  private tilesFrom(s: number, f: Folded, from: number): Partial {
+    if (f.cache !== null && f.cache.from === from && f.cache.version === f.version) return f.cache.p;
+    const a = this.plan.aggs[s] as AggregationIR;
+    const p = emptyPartial(a);
+    const at = f.at as number[];
+    const tiles = f.tiles as Partial[];
+    for (let j = 0; j < at.length; j++) if ((at[j] as number) >= from) mergeInto(a, p, tiles[j] as Partial);
+    f.cache = { from, version: f.version, p };
     return p;
   }
 
   /** The state as JSON-safe data (for snapshots and remote stores). */
   toJSON(): unknown {
     const fin = (x: number) => (Number.isFinite(x) ? x : null);
+    const pending = this.pendingPartials();
     return {
       rows: this.rows.map((r) => [r.ts, r.eventId, ownColumns(r.cols)]),
       latest: fin(this.latest),
       foldedUpTo: fin(this.foldedUpTo),
-      slots: this.slots.map((s) => ({
-        tiles: s.tiles === null ? null : [...s.tiles.entries()].map(([i, p]) => [i, partialToJson(p)]),
-        folded: s.folded === null ? null : partialToJson(s.folded),
-        pending: partialToJson(s.pending),
-      })),
+      slots: this.plan.aggs.map((a, s) => {
+        const f = this.folded?.[s];
+        const lifetime = a.window.kind === 'lifetime';
+        return {
+          tiles: lifetime ? null : f?.at ? f.at.map((i, j) => [i, partialToJson((f.tiles as Partial[])[j] as Partial)]) : [],
+          folded: !lifetime ? null : partialToJson(f?.all ?? emptyPartial(a)),
+          pending: partialToJson(pending[s] as Partial),
+        };
+      }),
     };
   }
 
-  static fromJSON(view: AggregationViewIR, data: unknown): KeyState {
+  static fromJSON(view: AggregationViewIR | ViewPlan, data: unknown): KeyState {
     const d = data as { rows: [number, string, Record<string, string | number | null>][]; latest: number | null; foldedUpTo: number | null; slots: { tiles: [number, unknown][] | null; folded: unknown; pending: unknown }[] };
     const st = new KeyState(view);
     st.rows = d.rows.map(([ts, eventId, cols]) => ({ ts, eventId, cols }));
+    st.oldest = st.rows.length === 0 ? Infinity : (st.rows[0] as StreamRow).ts;
     st.latest = d.latest ?? -Infinity;
     st.foldedUpTo = d.foldedUpTo ?? -Infinity;
-    st.slots.forEach((s, i) => {
-      const x = d.slots[i];
+    const pending: Partial[] = [];
+    st.plan.aggs.forEach((a, s) => {
+      const x = d.slots[s];
+      pending.push(x ? partialFromJson(a, x.pending) : emptyPartial(a));
       if (!x) return;
-      if (s.tiles !== null) for (const [k, p] of x.tiles ?? []) s.tiles.set(k, partialFromJson(s.a, p));
-      if (s.folded !== null && x.folded !== null) Object.assign(s.folded, partialFromJson(s.a, x.folded));
-      s.pending = partialFromJson(s.a, x.pending);
+      if (a.window.kind === 'lifetime') {
+        if (x.folded !== null && x.folded !== undefined) Object.assign(st.startFolding(s).all as Partial, partialFromJson(a, x.folded));
+      } else if (x.tiles && x.tiles.length > 0) {
+        const f = st.startFolding(s);
+        for (const [k, p] of [...x.tiles].sort((u, v) => u[0] - v[0])) {
+          (f.at as number[]).push(k);
+          (f.tiles as Partial[]).push(partialFromJson(a, p));
+        }
+      }
     });
+    st.pending = d.slots.length === st.plan.aggs.length ? pending : null;
     return st;
   }
+}
+
+/** The tile of index i, made (in index order) when missing. */
+function tileAt(a: AggregationIR, f: Folded, i: number): Partial {
+  const at = f.at as number[];
+  const tiles = f.tiles as Partial[];
+  let j = at.length - 1;
+  if (j >= 0 && at[j] === i) return tiles[j] as Partial;
+  // Rows fold in time order: a row older than the last tile is rare (a late one folded directly).
+  while (j >= 0 && (at[j] as number) > i) j--;
+  if (j >= 0 && at[j] === i) return tiles[j] as Partial;
+  const tile = emptyPartial(a);
+  if (j === at.length - 1) {
+    at.push(i);
+    tiles.push(tile);
+  } else {
+    at.splice(j + 1, 0, i);
+    tiles.splice(j + 1, 0, tile);
+  }
+  return tile;
 }
 
 /** A row's columns with those inherited from the event it fanned out of flattened in. */

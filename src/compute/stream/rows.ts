@@ -5,7 +5,10 @@ import { dayType, hourBucket, hourOfDay } from '../../plan/rows.ts';
 import type { StreamRow } from './partials.ts';
 
 export function toStreamRow(e: InteractionEvent, weights: Readonly<Record<string, number>>): StreamRow {
-  const str = (k: string): string | null => (typeof e.context[k] === 'string' ? (e.context[k] as string) : null);
+  const c = e.context;
+  const device = c['device'];
+  const country = c['country'];
+  const session = c['session_id'];
   return {
     ts: e.ts,
     eventId: e.eventId,
@@ -16,9 +19,9 @@ export function toStreamRow(e: InteractionEvent, weights: Readonly<Record<string
       type: e.type,
       value: e.value,
       duration: e.duration,
-      device: str('device'),
-      country: str('country'),
-      session_id: str('session_id'),
+      device: typeof device === 'string' ? device : null,
+      country: typeof country === 'string' ? country : null,
+      session_id: typeof session === 'string' ? session : null,
       watch_fraction: e.value !== null && e.duration !== null && e.duration > 0 ? e.value / e.duration : null,
       weight: weights[e.type] ?? 0,
       hour_of_day: hourOfDay(e.ts),
@@ -26,6 +29,23 @@ export function toStreamRow(e: InteractionEvent, weights: Readonly<Record<string
       day_type: dayType(e.ts),
     },
   };
+}
+
+/**
+ * The row of one category an event fans out to: the columns the view reads, and the category.
+ * Only those: the row is the view's alone, and kept raw for a while, so a full copy of the event's
+ * columns per category would be most of the engine's memory. Not spread either (V8 copies a
+ * spread object and then adds a property about a hundred times slower) nor a child object
+ * (Object.create would make every event's columns a prototype, with a map of its own).
+ */
+export function projectWith(c: Readonly<Record<string, string | number | null>>, columns: readonly string[], name: string, value: string | number | null): Record<string, string | number | null> {
+  const out: Record<string, string | number | null> = {};
+  for (let i = 0; i < columns.length; i++) {
+    const k = columns[i] as string;
+    out[k] = c[k] ?? null;
+  }
+  out[name] = value;
+  return out;
 }
 
 export function rowPasses(f: FilterIR, r: StreamRow): boolean {

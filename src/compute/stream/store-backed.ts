@@ -5,11 +5,12 @@
  * from just the keys a batch touches, applies the batch, and its snapshot gives the new values.
  */
 import type { InteractionEvent, ItemMetadata, UserMetadata } from '../../events/schema.ts';
-import type { FeatureValue } from '../../features/ir.ts';
+import type { FeatureValue, FeatureViewIR } from '../../features/ir.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { TIME_DERIVED_KEYS } from '../../plan/rows.ts';
 import { stateKey } from '../../store/online/online-store.ts';
 import { KEY_SEPARATOR, StreamEngine, type ApplyOutcome, type EngineSnapshot } from './engine.ts';
+import { KeyState } from './key-state.ts';
 
 const SEP = KEY_SEPARATOR;
 export interface StoredStateOptions {
@@ -72,7 +73,21 @@ export function stateKeys(namespace: string) {
     checkpoint: (group: string, consumer: string) => stateKey(namespace, 'consumer', [group, consumer], 'checkpoint'),
     /** The names of a group's consumers (a SET): their checkpoints hold their watermarks. */
     members: (group: string) => stateKey(namespace, 'group', [group], 'members'),
+    /** The feature server's checkpoint: the set's hash and the watermark its applies reached (`ServeCheckpoint`). */
+    server: () => stateKey(namespace, 'serve', ['state'], 'checkpoint'),
   };
+}
+
+/** What the feature server writes with every batch: absent means the namespace holds no complete state. */
+export interface ServeCheckpoint {
+  /** The feature set's semantic hash: state of another set is never read as this one's. */
+  readonly hash: string;
+  /** The newest event time applied (null: none yet). */
+  readonly watermark: number | null;
+  /** Events applied since the state was last built from the log. */
+  readonly applied: number;
+  /** When the state was built from the log (ms). */
+  readonly builtAt: number;
 }
 
 /**
@@ -167,20 +182,7 @@ export async function applyBatch(o: StoredStateOptions, events: readonly Interac
 
   const next = new Map<string, string | null>();
   for (const x of loaded.keys()) next.set(x, null);
-  for (const [view, entries] of Object.entries(after.views)) for (const [key, st] of entries) next.set(k.view(view, key), JSON.stringify(st));
-  for (const [view, entries] of Object.entries(after.sessions)) for (const [user, rows] of entries) next.set(k.session(view, user), JSON.stringify(rows));
-  const pairs = new Map<string, { plays: number[]; pending: PendingList }>();
-  for (const [pair, ts] of after.plays) pairs.set(pair, { plays: ts, pending: [] });
-  for (const [pair, list] of after.pendingNegatives) pairs.set(pair, { plays: pairs.get(pair)?.plays ?? [], pending: list });
-  for (const [pair, v] of pairs) next.set(k.pair(pair), JSON.stringify(v));
-  const seenBy = new Map<string, [string, number][]>();
-  for (const [id, ts] of after.seen) {
-    const user = idUser.get(id) as string;
-    const list = seenBy.get(user) ?? [];
-    list.push([id, ts]);
-    seenBy.set(user, list);
-  }
-  for (const [user, list] of seenBy) next.set(k.seen(user), JSON.stringify(list));
+  for (const w of snapshotWrites(o.namespace, after, (id) => idUser.get(id))) next.set(w.key, w.value);
 
   const writes: StateWrite[] = [];
   for (const [key, value] of next) if (value !== (loaded.get(key) ?? null)) writes.push({ key, value });
@@ -198,41 +200,131 @@ export interface StoredQuery {
  * consumers' watermark minus the lateness, as the in-process engine is.
  */
 export async function readStoredFeatures(o: StoredStateOptions, queries: readonly StoredQuery[], read: ReadKeys): Promise<FeatureValue[][]> {
-  const k = stateKeys(o.namespace);
-  const viewKeys = new Map<string, { view: string; key: string }>();
-  const sessionKeys = new Map<string, { view: string; user: string }>();
-  for (const q of queries) {
-    for (const v of o.compiled.ir.views) {
-      if (v.kind === 'lookup') continue;
-      const values = v.entity.keys.map((name) => {
-        const x = q.fields[name];
-        if (x !== undefined && x !== null) return String(x);
-        const derive = TIME_DERIVED_KEYS[name];
-        return derive ? derive(q.ts) : null;
-      });
-      if (values.some((x) => x === null)) continue;
-      const key = values.join(SEP);
-      if (v.kind === 'session') sessionKeys.set(k.session(v.name, key), { view: v.name, user: key });
-      else viewKeys.set(k.view(v.name, key), { view: v.name, key });
+  const wanted = new StoredKeys(o.namespace);
+  for (const q of queries) for (const v of o.compiled.ir.views) wanted.add(v, q.fields, q.ts);
+  const stored = await readStoredState(o, wanted, read);
+  return queries.map((q) => stored.engine.features(q.fields, q.ts));
+}
+
+/**
+ * The engine's key of an entity: its key values joined, time-derived keys (e.g. daypart) filled in
+ * from t when the fields lack them; null when a key value is missing.
+ */
+export function entityKeyAt(keys: readonly string[], fields: Readonly<Record<string, string | number | null>>, t: number): string | null {
+  let out = '';
+  for (let i = 0; i < keys.length; i++) {
+    const name = keys[i] as string;
+    const x = fields[name];
+    let value: string;
+    if (x !== undefined && x !== null) value = String(x);
+    else {
+      const derive = TIME_DERIVED_KEYS[name];
+      if (derive === undefined) return null;
+      value = derive(t);
     }
+    out = i === 0 ? value : `${out}${SEP}${value}`;
   }
-  const keys = [...viewKeys.keys(), ...sessionKeys.keys()];
+  return out;
+}
+
+/** The stored keys a set of reads needs: per (view, entity key) of aggregation and session views. */
+export class StoredKeys {
+  /** Store key → the view and entity key it holds. */
+  readonly entries = new Map<string, { readonly view: FeatureViewIR; readonly key: string }>();
+  readonly #k: ReturnType<typeof stateKeys>;
+
+  constructor(namespace: string) {
+    this.#k = stateKeys(namespace);
+  }
+
+  /** Adds the key of `view` for a request's fields as of t (nothing for lookups or a missing key value). */
+  add(view: FeatureViewIR, fields: Readonly<Record<string, string | number | null>>, t: number): void {
+    if (view.kind === 'lookup') return;
+    const key = entityKeyAt(view.entity.keys, fields, t);
+    if (key === null) return;
+    const storeKey = view.kind === 'session' ? this.#k.session(view.name, key) : this.#k.view(view.name, key);
+    if (!this.entries.has(storeKey)) this.entries.set(storeKey, { view, key });
+  }
+}
+
+/** Whether a key has state as of t, and the time of its newest event before t (null when unknown). */
+export interface KeyTimes {
+  readonly present: boolean;
+  readonly eventTs: number | null;
+}
+
+export interface StoredState {
+  /** A scratch engine holding just the keys read: `readView` / `features` on it are the reads. */
+  readonly engine: StreamEngine;
+  /** The key's times as of t; absent from the store reads as not present. */
+  times(view: FeatureViewIR, key: string, t: number): KeyTimes;
+}
+
+const ABSENT: KeyTimes = { present: false, eventTs: null };
+
+/**
+ * Reads the keys in one call of `read` and restores them into a scratch engine. Times come from the
+ * restored key states: a key has state as of t when it has an event before t (or rows folded, all
+ * before any time it can be read at), and its event time is the newest such event still held raw.
+ */
+export async function readStoredState(o: StoredStateOptions, wanted: StoredKeys, read: ReadKeys): Promise<StoredState> {
+  const keys = [...wanted.entries.keys()];
   const values = keys.length === 0 ? [] : await read(keys);
-  const byKey = new Map(keys.map((x, i) => [x, values[i] ?? null]));
   const views: Record<string, [string, unknown][]> = {};
-  for (const [redisKey, { view, key }] of viewKeys) {
-    const v = parse<unknown>(byKey.get(redisKey));
-    if (v !== undefined) (views[view] ??= []).push([key, v]);
-  }
   const sessions: Record<string, [string, { ts: number; item: string | null }[]][]> = {};
-  for (const [redisKey, { view, user }] of sessionKeys) {
-    const v = parse<{ ts: number; item: string | null }[]>(byKey.get(redisKey));
-    if (v !== undefined) (sessions[view] ??= []).push([user, v]);
-  }
+  const times = new Map<string, (t: number) => KeyTimes>();
+  keys.forEach((storeKey, i) => {
+    const { view, key } = wanted.entries.get(storeKey) as { view: FeatureViewIR; key: string };
+    const v = parse<unknown>(values[i]);
+    if (v === undefined) return;
+    if (view.kind === 'session') {
+      const rows = v as { ts: number; item: string | null }[];
+      (sessions[view.name] ??= []).push([key, rows]);
+      const ts = rows.map((r) => r.ts);
+      times.set(`${view.name}${SEP}${key}`, (t) => newestBefore(ts, t, ts[ts.length - 1] ?? -Infinity, false));
+    } else if (view.kind === 'aggregation') {
+      (views[view.name] ??= []).push([key, v]);
+      const st = KeyState.fromJSON(view, v);
+      times.set(`${view.name}${SEP}${key}`, (t) => newestBefore(st.rows.map((r) => r.ts), t, st.latest, st.foldedUpTo > -Infinity));
+    }
+  });
   const meta = { ...(o.items ? { items: o.items } : {}), ...(o.users ? { users: o.users } : {}) };
   const engine = new StreamEngine(o.compiled, { lateness: o.lateness, ...meta });
   engine.restore({ hash: o.compiled.hash, lateness: o.lateness, watermark: null, counts: { applied: 0, duplicates: 0, late: 0 }, seen: [], plays: [], pendingNegatives: [], views, sessions });
-  return queries.map((q) => engine.features(q.fields, q.ts));
+  return { engine, times: (view, key, t) => times.get(`${view.name}${SEP}${key}`)?.(t) ?? ABSENT };
+}
+
+/** `rows`: raw event times, ascending; `latest`: the newest time ever added; `folded`: older rows were folded away. */
+function newestBefore(rows: readonly number[], t: number, latest: number, folded: boolean): KeyTimes {
+  if (latest > -Infinity && latest < t) return { present: true, eventTs: latest };
+  for (let i = rows.length - 1; i >= 0; i--) if ((rows[i] as number) < t) return { present: true, eventTs: rows[i] as number };
+  return folded ? { present: true, eventTs: null } : ABSENT;
+}
+
+/**
+ * The writes that store an engine's state under the layout: one per (view, key), (session view,
+ * user), user × item pair and user (its recent event ids; `userOf` names the user of an id, and an
+ * id it does not know is left out: only ids within the lateness matter, and those it knows).
+ */
+export function snapshotWrites(namespace: string, snap: Pick<EngineSnapshot, 'views' | 'sessions' | 'plays' | 'pendingNegatives' | 'seen'>, userOf: (id: string) => string | undefined): StateWrite[] {
+  const k = stateKeys(namespace);
+  const out: StateWrite[] = [];
+  for (const [view, entries] of Object.entries(snap.views)) for (const [key, st] of entries) out.push({ key: k.view(view, key), value: JSON.stringify(st) });
+  for (const [view, entries] of Object.entries(snap.sessions)) for (const [user, rows] of entries) out.push({ key: k.session(view, user), value: JSON.stringify(rows) });
+  const pairs = new Map<string, { plays: number[]; pending: PendingList }>();
+  for (const [pair, ts] of snap.plays) pairs.set(pair, { plays: ts, pending: [] });
+  for (const [pair, list] of snap.pendingNegatives) pairs.set(pair, { plays: pairs.get(pair)?.plays ?? [], pending: list });
+  for (const [pair, v] of pairs) out.push({ key: k.pair(pair), value: JSON.stringify(v) });
+  const seenBy = new Map<string, [string, number][]>();
+  for (const [id, ts] of snap.seen) {
+    const user = userOf(id);
+    if (user === undefined) continue;
+    const list = seenBy.get(user) ?? [];
+    list.push([id, ts]);
+    seenBy.set(user, list);
+  }
+  for (const [user, list] of seenBy) out.push({ key: k.seen(user), value: JSON.stringify(list) });
+  return out;
 }
 
 function parse<T>(text: string | null | undefined): T | undefined {

@@ -1,0 +1,416 @@
+/**
+ * @module The server's online state in an `OnlineStore` (Redis, Redis Cluster), in the stream
+ * engine's stored layout (compute/stream/store-backed.ts): a request reads every key it needs in one
+ * round trip, a batch of events is applied by `applyBatch` and written with the server's checkpoint.
+ * At start the state is built from the log, unless the store already holds this feature set's
+ * state. When the store fails, reads answer defaults (UNAVAILABLE) and applies are refused; a probe
+ * brings it back by itself, rebuilding from the log when the store came back without the state.
+ */
+import { RecsignalError } from '../core/errors.ts';
+import { formatDuration, isoTime } from '../core/time.ts';
+import type { InteractionEvent, ItemMetadata, UserMetadata } from '../events/schema.ts';
+import type { FeatureValue } from '../features/ir.ts';
+import { StreamEngine } from '../compute/stream/engine.ts';
+import {
+  applyBatch, entityKeyAt, readStoredState, snapshotWrites, stateKeys, StoredKeys,
+  type ReadKeys, type ServeCheckpoint, type StateWrite, type StoredState, type StoredStateOptions,
+} from '../compute/stream/store-backed.ts';
+import type { OnlineStore, OnlineWrite } from '../store/online/online-store.ts';
+import { notFoundValues, readView, type ApplyResult, type Fields, type ReadPlan, type ReadSlots, type ServingState, type StateHealth, type StateReader } from './online-state.ts';
+import type { ServingPlan, ViewPlan } from './plan.ts';
+
+export interface StoreStateOptions {
+  readonly plan: ServingPlan;
+  readonly store: OnlineStore;
+  /** Prefix of every key; keep `{` and `}` out of it. */
+  readonly namespace: string;
+  readonly items: readonly ItemMetadata[];
+  readonly users: readonly UserMetadata[];
+  readonly lateness: number;
+  readonly maxAgeMs?: number;
+  /** The events to rebuild the state from when the store comes back without it: the whole log (flushed first). */
+  readonly rebuildFrom: () => Promise<AsyncIterable<InteractionEvent>>;
+  /** How often the store is pinged, to notice it going away and coming back (default 500 ms). */
+  readonly probeMs?: number;
+}
+
+/** `up`: serving from the store; `down`: it does not answer; `rebuilding`: it came back without the state. */
+export type StoreCondition = 'starting' | 'up' | 'down' | 'rebuilding';
+
+/** Keys per MULTI/EXEC while building the state from the log. */
+const WRITE_CHUNK = 2000;
+/** Events per applied batch when catching up with the log at start. */
+const CATCH_UP_BATCH = 1000;
+const MAX_CACHED_LOOKUPS = 200_000;
+
+/** The default key prefix of a feature set's served state: apart from `recsignal stream`'s (another writer). */
+export function serveNamespace(name: string, hash: string): string {
+  return `recsignal-serve:${name}:${hash}`;
+}
+
+export class StoreState implements ServingState {
+  readonly kind: string;
+  readonly plan: ServingPlan;
+  readonly lateness: number;
+  errors = 0;
+  condition: StoreCondition = 'starting';
+  watermark = -Infinity;
+  /** How the state was found at start: built from the log, or resumed from the store's checkpoint. */
+  started: 'built' | 'resumed' | null = null;
+  /** At a resumed start: events of the log re-applied (at or after the checkpoint's watermark minus the lateness) and how many of them were new. */
+  readonly caughtUp = { replayed: 0, applied: 0 };
+  /** Times the state was rebuilt from the log after the store came back without it. */
+  rebuilds = 0;
+  /** Events replayed by the current (or last) build. */
+  buildProgress = 0;
+  lastError: string | null = null;
+  private applied = 0;
+  private builtAt = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private probing = false;
+  private closed = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly probeMs: number;
+  private readonly maxAgeMs: number;
+  /** For applies: fan-out through item metadata needs it. */
+  private readonly applyOptions: StoredStateOptions;
+  /** For reads: no metadata, so a request's scratch engine costs nothing to build. */
+  private readonly readOptions: StoredStateOptions;
+  private readonly checkpointKey: string;
+  private readonly read: ReadKeys;
+  /** Lookups (metadata) and what a key without state reads as, in process. */
+  private readonly local: StreamEngine;
+  readonly notFound: ReadonlyMap<string, FeatureValue>[];
+  private readonly itemIds: ReadonlySet<string>;
+  private readonly userIds: ReadonlySet<string>;
+  private readonly lookups: Map<string, ReadonlyMap<string, FeatureValue>>[];
+
+  constructor(private readonly o: StoreStateOptions) {
+    const compiled = o.plan.compiled;
+    this.kind = o.store.kind;
+    this.plan = o.plan;
+    this.lateness = o.lateness;
+    this.probeMs = o.probeMs ?? 500;
+    this.maxAgeMs = o.maxAgeMs ?? Infinity;
+    this.applyOptions = { compiled, namespace: o.namespace, lateness: o.lateness, items: o.items, users: o.users };
+    this.readOptions = { compiled, namespace: o.namespace, lateness: o.lateness };
+    this.checkpointKey = stateKeys(o.namespace).server();
+    this.read = async (keys) => (await o.store.getMany(keys)).map((v) => (v === undefined ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8')));
+    this.local = new StreamEngine(compiled, { lateness: o.lateness, items: o.items, users: o.users });
+    this.notFound = notFoundValues(o.plan, this.local);
+    this.itemIds = new Set(o.items.map((i) => i.itemId));
+    this.userIds = new Set(o.users.map((u) => u.userId));
+    this.lookups = o.plan.views.map(() => new Map());
+    this.timer = setInterval(() => void this.probe(), this.probeMs);
+    this.timer.unref();
+  }
+
+  get namespace(): string {
+    return this.o.namespace;
+  }
+
+  /**
+   * Resumes from the store when it holds this feature set's state (its checkpoint), re-applying the
+   * log's events from the checkpoint's watermark minus the lateness (older ones would be late; the
+   * ones it has are dropped as duplicates by id); otherwise builds the state from every event.
+   */
+  async bootstrap(events: AsyncIterable<InteractionEvent>, onEvent: () => void, stop: () => boolean): Promise<void> {
+    const checkpoint = await this.readCheckpoint();
+    if (checkpoint === null) {
+      this.started = 'built';
+      await this.build(events, onEvent, stop);
+    } else {
+      this.started = 'resumed';
+      this.resume(checkpoint);
+      await this.catchUp(events, onEvent, stop);
+    }
+    if (!stop()) this.condition = 'up';
+  }
+
+  async reader(t: number, plan: ReadPlan): Promise<StateReader> {
+    if (this.condition !== 'up') {
+      // Answered without the store: a failed read as far as the client is concerned.
+      this.errors++;
+      return new StoredReader(this, null, this.maxAgeMs);
+    }
+    const wanted = new StoredKeys(this.o.namespace);
+    plan((views, fields) => {
+      for (const vp of views) wanted.add(vp.view, fields, t);
+    });
+    try {
+      return new StoredReader(this, await readStoredState(this.readOptions, wanted, this.read), this.maxAgeMs);
+    } catch (e) {
+      if (!isStoreFailure(e)) throw e;
+      this.failed(e);
+      return new StoredReader(this, null, this.maxAgeMs);
+    }
+  }
+
+  /** Applies a batch and writes it with the checkpoint; while the store is unavailable, refuses it whole (IO_FAILED). */
+  applyEvents(events: readonly InteractionEvent[]): Promise<ApplyResult[]> {
+    if (events.length === 0) return Promise.resolve([]);
+    if (this.condition !== 'up') {
+      this.errors++;
+      return Promise.reject(this.unavailable(events.length));
+    }
+    return this.exclusive(async () => {
+      if (this.condition !== 'up') {
+        this.errors++;
+        throw this.unavailable(events.length);
+      }
+      try {
+        return await this.applyNow(events);
+      } catch (e) {
+        if (!isStoreFailure(e)) throw e;
+        this.failed(e);
+        throw this.unavailable(events.length, e);
+      }
+    });
+  }
+
+  health(): StateHealth {
+    const store = `${this.kind} ${this.condition}`;
+    if (this.condition === 'down') {
+      return { ok: false, store, message: `the online store (${this.kind}) is unavailable (${this.lastError ?? 'no answer'}); features are served as their defaults with status UNAVAILABLE and events are refused with 503 until it answers again (probed every ${this.probeMs} ms)` };
+    }
+    if (this.condition === 'rebuilding') {
+      return { ok: false, store, message: `the online store (${this.kind}) came back without this feature set's state; rebuilding it from the event log (${this.buildProgress} events so far): features are UNAVAILABLE and events refused with 503 until then` };
+    }
+    return { ok: true, store };
+  }
+
+  sizes(): Record<string, number> {
+    return {};
+  }
+
+  /** Stops probing and waits for the batch in hand; the store itself belongs to whoever opened it. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.queue.catch(() => undefined);
+  }
+
+  /** Metadata lookups, served from process memory whatever the store does. */
+  readLookup(vp: ViewPlan, key: string, fields: Fields, t: number): ReadonlyMap<string, FeatureValue> | undefined {
+    const v = vp.view;
+    if (v.kind !== 'lookup' || !(v.table === 'items' ? this.itemIds : this.userIds).has(key)) return undefined;
+    const cache = this.lookups[vp.index] as Map<string, ReadonlyMap<string, FeatureValue>>;
+    let values = cache.get(key);
+    if (values === undefined) {
+      values = readView(this.local, v, fields, t);
+      if (cache.size >= MAX_CACHED_LOOKUPS) cache.clear();
+      cache.set(key, values);
+    }
+    return values;
+  }
+
+  private async applyNow(events: readonly InteractionEvent[]): Promise<ApplyResult[]> {
+    const own = Number.isFinite(this.watermark) ? this.watermark : null;
+    const result = await applyBatch(this.applyOptions, events, this.read, { own, others: null });
+    const applied = result.outcomes.filter((x) => x === 'applied').length;
+    await this.o.store.setMany(encode(result.writes), this.checkpoint(result.watermark, this.applied + applied));
+    let watermark = this.watermark;
+    const out = result.outcomes.map((outcome, i) => {
+      const r: ApplyResult = { outcome, watermark };
+      const ts = (events[i] as InteractionEvent).ts;
+      if (outcome === 'applied' && ts > watermark) watermark = ts;
+      return r;
+    });
+    this.watermark = result.watermark ?? -Infinity;
+    this.applied += applied;
+    return out;
+  }
+
+  /**
+   * Replays events into an in-process engine (as fast as memory mode), then writes its whole state
+   * in chunks, the checkpoint last: until it is written, the namespace counts as holding no state.
+   */
+  private async build(events: AsyncIterable<InteractionEvent>, onEvent: () => void, stop: () => boolean): Promise<void> {
+    const engine = new StreamEngine(this.plan.compiled, { lateness: this.lateness, items: this.o.items, users: this.o.users });
+    // The user of each id the engine may still hold as seen (duplicates are dropped per user's ids).
+    const userOf = new Map<string, string>();
+    const order: { id: string; ts: number }[] = [];
+    let head = 0;
+    this.buildProgress = 0;
+    for await (const e of events) {
+      if (stop()) return;
+      if (engine.apply(e) === 'applied') {
+        userOf.set(e.eventId, e.userId);
+        order.push({ id: e.eventId, ts: e.ts });
+      }
+      this.buildProgress++;
+      onEvent();
+      if (order.length - head > 65_536) {
+        while (head < order.length && (order[head] as { ts: number }).ts < engine.watermark - this.lateness) userOf.delete((order[head++] as { id: string }).id);
+        order.splice(0, head);
+        head = 0;
+      }
+    }
+    const writes = encode(snapshotWrites(this.o.namespace, engine.snapshot(), (id) => userOf.get(id)));
+    for (let i = 0; i < writes.length; i += WRITE_CHUNK) {
+      if (stop()) return;
+      await this.o.store.setMany(writes.slice(i, i + WRITE_CHUNK));
+    }
+    this.watermark = engine.watermark;
+    this.applied = 0;
+    this.builtAt = Date.now();
+    await this.o.store.setMany([], this.checkpoint(Number.isFinite(engine.watermark) ? engine.watermark : null, 0));
+  }
+
+  private resume(c: ServeCheckpoint): void {
+    this.watermark = c.watermark ?? -Infinity;
+    this.applied = c.applied;
+    this.builtAt = c.builtAt;
+  }
+
+  private async catchUp(events: AsyncIterable<InteractionEvent>, onEvent: () => void, stop: () => boolean): Promise<void> {
+    const from = this.watermark - this.lateness;
+    let batch: InteractionEvent[] = [];
+    const flush = async () => {
+      const results = await this.applyNow(batch);
+      this.caughtUp.replayed += batch.length;
+      this.caughtUp.applied += results.filter((r) => r.outcome === 'applied').length;
+      batch = [];
+    };
+    for await (const e of events) {
+      if (stop()) return;
+      if (e.ts < from) continue;
+      batch.push(e);
+      onEvent();
+      if (batch.length >= CATCH_UP_BATCH) await flush();
+    }
+    if (batch.length > 0) await flush();
+  }
+
+  private async readCheckpoint(): Promise<ServeCheckpoint | null> {
+    const [text] = await this.read([this.checkpointKey]);
+    if (text === null || text === undefined) return null;
+    const c = JSON.parse(text) as ServeCheckpoint;
+    if (c.hash !== this.plan.compiled.hash) {
+      throw new RecsignalError('INVALID_ARGUMENT', `the online store holds the state of feature set ${c.hash} under '${this.o.namespace}', not of ${this.plan.compiled.hash}; leave --namespace out (the default holds the set's hash) or delete that namespace's keys`);
+    }
+    return c;
+  }
+
+  private checkpoint(watermark: number | null, applied: number): OnlineWrite {
+    const c: ServeCheckpoint = { hash: this.plan.compiled.hash, watermark, applied, builtAt: this.builtAt };
+    return { key: this.checkpointKey, value: Buffer.from(JSON.stringify(c)) };
+  }
+
+  /** Notices the store going away (also without traffic) and coming back; see `recover`. */
+  private async probe(): Promise<void> {
+    if (this.probing || this.closed || this.condition === 'starting' || this.condition === 'rebuilding') return;
+    this.probing = true;
+    try {
+      const ok = await this.o.store.ping();
+      if (!ok) {
+        if (this.condition === 'up') {
+          this.condition = 'down';
+          this.lastError = `${this.kind} does not answer PING`;
+        }
+      } else if (this.condition === 'down') {
+        await this.exclusive(() => this.recover());
+      }
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  /**
+   * The store answers again: when it still holds the checkpoint, serving resumes from it; when it
+   * came back without it (a Redis restarted with nothing on disk), the state is rebuilt from the
+   * log, flushed first so that every event acknowledged before the outage is in it.
+   */
+  private async recover(): Promise<void> {
+    if (this.closed || this.condition !== 'down') return;
+    try {
+      const checkpoint = await this.readCheckpoint();
+      if (checkpoint !== null) {
+        this.resume(checkpoint);
+        this.condition = 'up';
+        this.lastError = null;
+        return;
+      }
+      this.condition = 'rebuilding';
+      await this.build(await this.o.rebuildFrom(), () => undefined, () => this.closed);
+      if (this.closed) return;
+      this.rebuilds++;
+      this.condition = 'up';
+      this.lastError = null;
+    } catch (e) {
+      if (isStoreFailure(e)) this.errors++;
+      this.condition = 'down';
+      this.lastError = (e as Error).message;
+    }
+  }
+
+  private failed(e: unknown): void {
+    this.errors++;
+    this.lastError = (e as Error).message;
+    if (this.condition === 'up') this.condition = 'down';
+  }
+
+  private unavailable(n: number, cause?: unknown): RecsignalError {
+    const why = this.condition === 'rebuilding' ? 'is being rebuilt from the event log after it came back empty' : `is unavailable (${this.lastError ?? 'no answer'})`;
+    const wm = Number.isFinite(this.watermark) ? ` (watermark ${isoTime(this.watermark)}, lateness ${formatDuration(this.lateness)})` : '';
+    return new RecsignalError(
+      'IO_FAILED',
+      `the online store (${this.kind}) ${why}: none of the ${n} events of this batch was applied or logged${wm}; resend the batch once GET /health says ok (the server reconnects by itself)`,
+      { ...(cause === undefined ? {} : { cause }), problems: [{ path: '(batch)', message: `not applied: the online store ${why}`, fix: 'resend the whole batch later; duplicates of events already applied are dropped by event_id' }] },
+    );
+  }
+
+  /** Runs one apply (or rebuild) at a time: each reads the state the previous one wrote. */
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(f);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** Reads from one fetch of the store (null: the store did not answer, every stateful read is UNAVAILABLE). */
+class StoredReader implements StateReader {
+  readonly unavailable: boolean;
+
+  constructor(
+    private readonly state: StoreState,
+    private readonly stored: StoredState | null,
+    private readonly maxAgeMs: number,
+  ) {
+    this.unavailable = stored === null;
+  }
+
+  readInto(vp: ViewPlan, fields: Fields, t: number, slots: ReadSlots): void {
+    const i = vp.index;
+    const key = entityKeyAt(vp.keys, fields, t);
+    if (vp.view.kind === 'lookup') {
+      const values = key === null ? undefined : this.state.readLookup(vp, key, fields, t);
+      if (values === undefined) return this.miss(i, slots, 'NOT_FOUND');
+      slots.values[i] = values;
+      slots.statuses[i] = 'PRESENT';
+      slots.eventTs[i] = null;
+      return;
+    }
+    if (this.stored === null) return this.miss(i, slots, 'UNAVAILABLE');
+    if (key === null) return this.miss(i, slots, 'NOT_FOUND');
+    const times = this.stored.times(vp.view, key, t);
+    if (!times.present) return this.miss(i, slots, 'NOT_FOUND');
+    slots.values[i] = readView(this.stored.engine, vp.view, fields, t);
+    slots.statuses[i] = times.eventTs !== null && t - times.eventTs > this.maxAgeMs ? 'STALE' : 'PRESENT';
+    slots.eventTs[i] = times.eventTs;
+  }
+
+  private miss(i: number, slots: ReadSlots, status: 'NOT_FOUND' | 'UNAVAILABLE'): void {
+    slots.values[i] = this.state.notFound[i];
+    slots.statuses[i] = status;
+    slots.eventTs[i] = null;
+  }
+}
+
+function encode(writes: readonly StateWrite[]): OnlineWrite[] {
+  return writes.map((w) => ({ key: w.key, value: w.value === null ? null : Buffer.from(w.value) }));
+}
+
+function isStoreFailure(e: unknown): boolean {
+  return e instanceof RecsignalError && e.code === 'IO_FAILED';
+}
