@@ -9,7 +9,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -31,6 +30,7 @@ import { FeatureServer } from '../src/serve/server.ts';
 import type { ServingState } from '../src/serve/online-state.ts';
 import { StoreState } from '../src/serve/store-state.ts';
 import { valuesEqual } from './helpers/compare.ts';
+import { startServe } from './helpers/serve-process.ts';
 import { redisBinariesMissing, redisUnreachable, startRedisCluster, startRedisServer, testWithoutRedis, type TestRedisCluster, type TestRedisServer } from './helpers/redis-cluster.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -259,18 +259,11 @@ if (sharedDown !== undefined) {
     test('recsignal serve --online redis://127.0.0.1:6379 as a process: builds the state, answers, takes an event, stops on SIGTERM', async () => {
       const namespace = uniqueNamespace('cli');
       const log = logCopy();
-      const child = spawn(process.execPath, ['bin/recsignal.js', 'serve', '--features', STREAMING, '--log', log.dir, '--online', SHARED, '--namespace', namespace, '--port', '0'], { cwd: ROOT });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (err += d));
-      const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+      const p = await startServe(ROOT, ['--features', STREAMING, '--log', log.dir, '--online', SHARED, '--namespace', namespace, '--port', '0'], 30_000);
+      const { child, exited, base } = p;
       try {
-        const deadline = Date.now() + 30_000;
-        while (!/^ready: /m.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
-        assert.match(out, new RegExp(`online state in redis 127\\.0\\.0\\.1:6379 under ${namespace}`), `${out}\n${err}`);
-        assert.match(out, /^ready: \d+ events replayed and written to the store/m, `${out}\n${err}`);
-        const base = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] as string;
+        assert.match(p.out(), new RegExp(`online state in redis 127\\.0\\.0\\.1:6379 under ${namespace}`), `${p.out()}\n${p.err()}`);
+        assert.match(p.out(), /^ready: \d+ events replayed and written to the store/m, `${p.out()}\n${p.err()}`);
         const u = (users[0] as { user: string }).user;
         const f = await call(base, 'POST', '/v1/features', { user_id: u, features: ['user_engagement:play_count_7d', 'user_engagement:play_count_30d'], ts: NOW });
         assert.equal(f.status, 200, f.text);
@@ -279,8 +272,8 @@ if (sharedDown !== undefined) {
         const e = await call(base, 'POST', '/v1/events', [{ event_id: 'cli-redis-1', user_id: u, item_id: 'i1', ts: Date.now() - 1000, type: 'play' }]);
         assert.equal(e.body.accepted, 1, e.text);
         child.kill('SIGTERM');
-        assert.equal(await exited, 0, err);
-        assert.match(out, /^stopped \(SIGTERM\): received 1, applied 1, .*appended 1 to the log$/m);
+        assert.equal(await exited, 0, p.err());
+        assert.match(p.out(), /^stopped \(SIGTERM\): received 1, applied 1, .*appended 1 to the log$/m);
       } finally {
         if (child.exitCode === null) child.kill('SIGKILL');
         await dropNamespace(namespace);

@@ -6,7 +6,6 @@
  */
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,6 +25,7 @@ import { EventLog } from '../src/store/offline/event-log.ts';
 import { ingest } from '../src/store/offline/ingest.ts';
 import { FeatureServer } from '../src/serve/server.ts';
 import { valuesEqual } from './helpers/compare.ts';
+import { startServe } from './helpers/serve-process.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const STREAMING = join(ROOT, 'examples', 'streaming', 'features.ts');
@@ -445,22 +445,15 @@ describe('the command line', () => {
   });
 
   test('recsignal serve as a process: replays the log, takes an event, stops cleanly on SIGTERM with the event in the log', async () => {
-    const child = spawn(process.execPath, ['bin/recsignal.js', 'serve', '--features', STREAMING, '--log', log.dir, '--online', 'memory', '--port', '0'], { cwd: ROOT });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const p = await startServe(ROOT, ['--features', STREAMING, '--log', log.dir, '--online', 'memory', '--port', '0'], 20_000);
+    const { child, exited, base } = p;
     try {
-      const deadline = Date.now() + 20_000;
-      while (!/^ready: /m.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      assert.match(out, /^ready: \d+ events replayed/m, `${out}\n${err}`);
-      const base = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] as string;
+      assert.match(p.out(), /^ready: \d+ events replayed/m, `${p.out()}\n${p.err()}`);
       const r = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ event_id: 'proc-1', user_id: user, item_id: 'i1', ts: Date.now() - 1000, type: 'play' }]) });
       assert.equal(((await r.json()) as { accepted: number }).accepted, 1);
       child.kill('SIGTERM');
-      assert.equal(await exited, 0, err);
-      assert.match(out, /^stopped \(SIGTERM\): received 1, applied 1, .*appended 1 to the log$/m);
+      assert.equal(await exited, 0, p.err());
+      assert.match(p.out(), /^stopped \(SIGTERM\): received 1, applied 1, .*appended 1 to the log$/m);
       assert.equal(await logHas('proc-1'), 1, 'buffered events are flushed on shutdown');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
