@@ -21,7 +21,9 @@ import { EventLog } from '../store/offline/event-log.ts';
 import { ingest } from '../store/offline/ingest.ts';
 import { DuckDBEngine, sqlString } from '../store/offline/duckdb-engine.ts';
 import { backfill, buildTrainingSet } from '../compute/batch/training-set.ts';
+import { saveFeatureRanker, trainFeatureRanker, type FeatureRanker } from '../models/feature-ranker.ts';
 import { loadFeatureSet } from './load-features.ts';
+import { formatHeldOut, formatTopFeatures } from './train-ranker.ts';
 import { progress } from './progress.ts';
 
 export interface DemoOptions {
@@ -79,15 +81,22 @@ export async function runDemo(o: DemoOptions, out: (s: string) => void): Promise
   const spineRows = await step('spine', () => writeSpine(log, end - 7 * DAY_MS, spine));
   const trainingOut = join(dir, 'training.parquet');
   const ts = await step('training-set', () => buildTrainingSet({ compiled, log, spine, out: trainingOut }));
+  // The ranker: a GBDT on that training set, users held out; a log too small to learn from serves features only.
+  const modelOut = join(dir, 'model.json');
+  const ranker = await step('train', () => trainFeatureRanker({ trainingSet: trainingOut, label: 'label', seed: o.seed }).catch((e: Error) => e));
+  if (!(ranker instanceof Error)) saveFeatureRanker(ranker, modelOut);
 
   out(`\nevents     generated ${gen.events.toLocaleString('en-US')}; received ${report.received}, accepted ${report.accepted}, rejected ${report.rejected}, duplicates ${report.duplicates}\n`);
   out(`metadata   ${report.items} items, ${report.users} users\n`);
   out(`features   ${compiled.ir.views.length} views, ${ts.columns.length} features (set ${compiled.ir.name}, hash ${compiled.hash})\n`);
   out(`backfill   as of ${isoTime(end)}: ${Object.entries(bf.entities).map(([e, n]) => `${n} ${e}`).join(', ')} → ${backfillOut}\n`);
   out(`training   ${ts.rows} spine rows (${spineRows.positives} positive) × ${ts.columns.length} features, point-in-time → ${trainingOut}\n`);
+  out(ranker instanceof Error
+    ? `ranker     not trained (${ranker.message}); serving features only\n`
+    : `ranker     ${ranker.objective} GBDT on ${ranker.features.length} features → ${modelOut}\n           ${formatHeldOut(ranker.metrics)}\n           top features by gain:\n${formatTopFeatures(ranker, 5).replace(/^/gm, '         ')}\n`);
   out(`time       ${timings.map(([n, s]) => `${n} ${s.toFixed(2)} s`).join(', ')}\n`);
   out(`\nexample training rows:\n${await exampleRows(trainingOut)}\n`);
-  if (o.serve) await serveDemo(compiled, log, end, o, out);
+  if (o.serve) await serveDemo(compiled, log, end, o, out, ranker instanceof Error ? undefined : ranker);
 }
 
 /**
@@ -95,7 +104,7 @@ export async function runDemo(o: DemoOptions, out: (s: string) => void): Promise
  * then streams in (online only: those events are in the log already) on a clock that runs `speed`
  * times faster than the wall clock, and requests are answered as of that clock.
  */
-async function serveDemo(compiled: CompiledFeatureSet, log: EventLog, end: number, o: DemoOptions, out: (s: string) => void): Promise<void> {
+async function serveDemo(compiled: CompiledFeatureSet, log: EventLog, end: number, o: DemoOptions, out: (s: string) => void, ranker: FeatureRanker | undefined): Promise<void> {
   const cutoff = Math.max(START, end - DAY_MS);
   const speed = o.speed ?? 3600;
   const events = replayLog(log);
@@ -122,7 +131,7 @@ async function serveDemo(compiled: CompiledFeatureSet, log: EventLog, end: numbe
   let wall0: number | null = null;
   const clock = () => (wall0 === null ? cutoff : cutoff + (Date.now() - wall0) * speed);
   out(`\nstarting the server: replaying the log up to ${isoTime(cutoff)} into the stream engine…\n`);
-  const server = await FeatureServer.start({ compiled, log, host: '127.0.0.1', port: o.port ?? 6566, bootstrap: head(), clock, lateness: 5 * MINUTE_MS }).catch(async (e: unknown) => {
+  const server = await FeatureServer.start({ compiled, log, host: '127.0.0.1', port: o.port ?? 6566, bootstrap: head(), clock, lateness: 5 * MINUTE_MS, ...(ranker ? { ranker } : {}) }).catch(async (e: unknown) => {
     await events.return(undefined);
     throw e;
   });
@@ -135,7 +144,7 @@ async function serveDemo(compiled: CompiledFeatureSet, log: EventLog, end: numbe
     if (ready) {
       wall0 = Date.now();
       stop.after(o.exitAfterMs);
-      printServing(server.url, cutoff, speed, server.bootstrapped, example, out);
+      printServing(server.url, cutoff, speed, server.bootstrapped, example, ranker !== undefined, out);
       pump = (async () => {
         while (!stopping) {
           const now = clock();
@@ -170,7 +179,7 @@ async function serveDemo(compiled: CompiledFeatureSet, log: EventLog, end: numbe
   }
 }
 
-function printServing(url: string, cutoff: number, speed: number, replayed: number, example: { user: string; device: string | null; items: string[] } | null, out: (s: string) => void): void {
+function printServing(url: string, cutoff: number, speed: number, replayed: number, example: { user: string; device: string | null; items: string[] } | null, recommends: boolean, out: (s: string) => void): void {
   const user = example?.user ?? 'u1';
   const items = example && example.items.length > 0 ? example.items : ['i1', 'i2'];
   const features = { user_id: user, items, ...(example?.device ? { context: { device: example.device } } : {}) };
@@ -178,7 +187,8 @@ function printServing(url: string, cutoff: number, speed: number, replayed: numb
   const post = (path: string, body: unknown) => `  curl -s ${url}${path} -H 'content-type: application/json' -d '${JSON.stringify(body)}'`;
   out(`serving    ${url}: ${replayed.toLocaleString('en-US')} events up to ${isoTime(cutoff)} in the online state; the last day streams in at ${speed}× (${formatDuration(Math.round(speed * 1000))} of event time a second)\n`);
   out(`           requests are answered as of the simulated clock (docs/serving.md describes every endpoint)\n`);
-  out(`try\n${post('/v1/features', features)}\n${post('/get-online-features', feast)}\n  curl -s ${url}/metrics\n`);
+  const recommend = { user, k: 10, ...(example?.device ? { context: { device: example.device } } : {}) };
+  out(`try\n${post('/v1/features', features)}\n${post('/get-online-features', feast)}\n${recommends ? `${post('/v1/recommendations', recommend)}\n` : ''}  curl -s ${url}/metrics\n`);
   out(`Ctrl-C stops the server.\n`);
 }
 

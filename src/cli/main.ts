@@ -27,6 +27,8 @@ import { parseRedisUrl, RedisStore } from '../store/online/redis/redis-store.ts'
 import { parseRedisClusterUrl, RedisClusterStore } from '../store/online/redis-cluster/redis-cluster-store.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
 import { registerEvaluate } from './evaluate.ts';
+import { registerTrainRanker } from './train-ranker.ts';
+import { loadFeatureRanker } from '../models/feature-ranker.ts';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -252,7 +254,9 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .option('--body-limit <bytes>', 'largest request body; larger ones get 413', positiveInt('body-limit'), 8 * 1024 * 1024)
     .option('--exit-after <seconds>', 'stop after serving this many seconds (default: run until SIGINT / SIGTERM)', positiveNumber('exit-after'))
     .option('--namespace <prefix>', 'key prefix of the state in a Redis store (default: recsignal-serve:<feature set>:<hash>)')
+    .option('--model <model.json>', 'a ranker from `recsignal train-ranker`: serves POST /v1/recommendations')
     .action(async (o) => {
+      const ranker = o.model === undefined ? undefined : loadFeatureRanker(o.model);
       const online = checkOnlineStore(o.online);
       if (o.namespace !== undefined && (online === 'memory' || /[{}]/.test(o.namespace))) {
         throw new RecsignalError('INVALID_ARGUMENT', online === 'memory' ? '--namespace names keys in a Redis store; leave it out with --online memory' : `--namespace '${o.namespace}': keep { and } out of it (they are Redis Cluster hash tags)`);
@@ -274,6 +278,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
           lateness,
           bodyLimit: o.bodyLimit,
           ...maxAge,
+          ...(ranker === undefined ? {} : { ranker }),
           ...(store === undefined ? {} : { store, ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) }),
         });
       } catch (e) {
@@ -296,7 +301,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
             ? `found the state of ${compiled.hash} in the store; ${s.caughtUp.replayed} events of the log from its watermark minus the lateness re-applied (${s.caughtUp.applied} new)`
             : `${server.bootstrapped} events replayed${s instanceof StoreState ? ' and written to the store' : ''}`;
           out(`ready: ${how} in ${((performance.now() - t0) / 1000).toFixed(1)} s; watermark ${Number.isFinite(wm) ? isoTime(wm) : 'none (empty log)'}\n`);
-          out(`endpoints: POST /v1/features, POST /v1/events, GET /v1/feature-views, POST /get-online-features, POST /push, GET /health, GET /metrics\n`);
+          out(`endpoints: POST /v1/features, POST /v1/events, GET /v1/feature-views, POST /get-online-features, POST /push, GET /health, GET /metrics${ranker === undefined ? '' : `, POST /v1/recommendations (${ranker.objective} ranker, ${ranker.features.length} features, held-out AUC ${ranker.metrics.auc?.toFixed(3) ?? 'n/a'})`}\n`);
           stop.after(o.exitAfter === undefined ? undefined : o.exitAfter * 1000);
         }
         const reason = await stop.stopped;
@@ -374,6 +379,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     });
 
   registerEvaluate(program);
+  registerTrainRanker(program, out);
   return program;
 }
 

@@ -23,6 +23,8 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { OnlineState, type ServingState } from './online-state.ts';
 import { selectRefs, servingPlan, REQUEST_VIEW, type ServingPlan } from './plan.ts';
 import { eventItems, parseFeaturesBody, parseNdjson } from './requests.ts';
+import { Recommender, registerRecommendations } from './recommend.ts';
+import type { FeatureRanker } from '../models/feature-ranker.ts';
 import { serveNamespace, StoreState } from './store-state.ts';
 
 declare module 'fastify' {
@@ -62,12 +64,14 @@ export interface ServerOptions {
   readonly namespace?: string;
   /** How often the store is pinged to notice it going away and coming back; default 500 ms. */
   readonly storeProbeMs?: number;
+  /** Serve `POST /v1/recommendations` ranked by this model; without it that route answers 404. */
+  readonly ranker?: FeatureRanker;
 }
 
 export type ServerStatus = 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed';
 
 const UNGATED = new Set(['/health', '/metrics']);
-const ROUTES = 'GET /health, GET /metrics, GET /v1/feature-views, POST /v1/features, POST /v1/events, POST /get-online-features, POST /push';
+const ROUTES = 'GET /health, GET /metrics, GET /v1/feature-views, POST /v1/features, POST /v1/events, POST /get-online-features, POST /push, POST /v1/recommendations';
 
 /** `S`: where the state lives; the default is the in-process state, as `start` without a store gives. */
 export class FeatureServer<S extends ServingState = OnlineState> {
@@ -81,6 +85,8 @@ export class FeatureServer<S extends ServingState = OnlineState> {
   readonly metrics: Metrics = createMetrics();
   readonly requestStats: RequestFeatureStats = { errors: 0, firstError: null };
   readonly clock: () => number;
+  /** Ranks `/v1/recommendations` when the server was started with a model. */
+  readonly recommender: Recommender | null;
   private url_ = '';
   private batches = 0;
   private readonly app: FastifyInstance;
@@ -92,6 +98,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
   ) {
     this.plan = state.plan;
     this.clock = o.clock ?? Date.now;
+    this.recommender = o.ranker === undefined ? null : new Recommender({ plan: this.plan, state, ranker: o.ranker, items: o.metadata?.items ?? [], clock: this.clock, stats: this.requestStats });
     const bodyLimit = o.bodyLimit ?? 8 * 1024 * 1024;
     this.app = Fastify({ logger: false, bodyLimit, return503OnClosing: true });
     this.routes(bodyLimit);
@@ -131,7 +138,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       ...(o.flushIntervalMs !== undefined ? { flushIntervalMs: o.flushIntervalMs } : {}),
       ...(o.flushEvents !== undefined ? { flushEvents: o.flushEvents } : {}),
     });
-    const server = new FeatureServer(o, state, intake);
+    const server = new FeatureServer({ ...o, metadata }, state, intake);
     const host = o.host ?? '127.0.0.1';
     const port = o.port ?? 6566;
     try {
@@ -275,6 +282,8 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       if (wait) await this.flushed('the events were applied online');
       return report;
     });
+
+    registerRecommendations(app, () => this.recommender);
 
     app.post('/get-online-features', async (req) => {
       const r = parseOnlineFeaturesRequest(req.body, this.plan);

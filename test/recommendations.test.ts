@@ -1,0 +1,138 @@
+/**
+ * `POST /v1/recommendations` over real HTTP on 127.0.0.1: a server on a generated log with a ranker
+ * trained on that log's training set. Ranked k items whose reasons add up to their scores, cold
+ * start for a new user, unknown candidates, every bad body a 400, and 404 without a model.
+ */
+import { test, after, before, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runDemo, DEMO_FEATURES } from '../src/cli/demo.ts';
+import { loadFeatureSet } from '../src/cli/load-features.ts';
+import { loadFeatureRanker } from '../src/models/feature-ranker.ts';
+import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
+import { EventLog } from '../src/store/offline/event-log.ts';
+import { FeatureServer } from '../src/serve/server.ts';
+
+const DAY = 86_400_000;
+const START = Date.UTC(2024, 0, 1);
+const DAYS = 7;
+const NOW = START + DAYS * DAY + 10 * 60_000;
+
+const tmp = mkdtempSync(join(tmpdir(), 'recsignal-recommend-test-'));
+let server: FeatureServer;
+let bare: FeatureServer;
+let active: string;
+
+after(async () => {
+  await server?.close();
+  await bare?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+before(async () => {
+  const dir = join(tmp, 'demo');
+  await runDemo({ users: 150, items: 80, days: DAYS, seed: 5, dir, serve: false }, () => undefined);
+  const compiled = await loadFeatureSet(DEMO_FEATURES);
+  const log = new EventLog(join(dir, 'log'));
+  const engine = await DuckDBEngine.open();
+  try {
+    const r = await engine.query(`SELECT user_id, count(*) AS n FROM read_parquet(${sqlString(join(dir, 'training.parquet'))}) WHERE label = 1 GROUP BY user_id ORDER BY n DESC, user_id LIMIT 1`);
+    active = String(r[0]?.['user_id']);
+  } finally {
+    engine.close();
+  }
+  server = await FeatureServer.start({ compiled, log, port: 0, clock: () => NOW, ranker: loadFeatureRanker(join(dir, 'model.json')) });
+  bare = await FeatureServer.start({ compiled, log, port: 0, clock: () => NOW });
+  await Promise.all([server.ready, bare.ready]);
+});
+
+interface Item {
+  item: string;
+  score: number;
+  why: { feature: string; value: number | null; contribution: number }[];
+}
+
+async function recommend(body: unknown, on: FeatureServer = server): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${on.url}/v1/recommendations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+function checkRanked(body: { base: number; items: Item[] }, k: number): void {
+  assert.equal(body.items.length, k);
+  assert.equal(new Set(body.items.map((i) => i.item)).size, k, 'no item twice');
+  for (let i = 1; i < k; i++) assert.ok((body.items[i - 1] as Item).score >= (body.items[i] as Item).score, 'sorted by score');
+  for (const it of body.items) {
+    assert.ok(it.why.length > 0 && it.why.length <= 6, it.item);
+    const sum = it.why.reduce((s, w) => s + w.contribution, body.base);
+    assert.ok(Math.abs(sum - it.score) < 1e-9, `${it.item}: base + contributions ${sum} vs score ${it.score}`);
+  }
+}
+
+describe('POST /v1/recommendations', () => {
+  test('an active user: k items by score, each with its reasons; candidates by source', async () => {
+    const r = await recommend({ user: active, k: 10, context: { device: 'tv' } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.user, active);
+    assert.equal(r.body.cold_start, false);
+    checkRanked(r.body, 10);
+    const sources = r.body.candidates as Record<string, number>;
+    assert.ok(Object.values(sources).reduce((s, n) => s + n, 0) >= 10, JSON.stringify(sources));
+    assert.ok((sources['top_genres'] ?? 0) > 0 && (sources['trending'] ?? 0) > 0, JSON.stringify(sources));
+    const first = (r.body.items[0] as Item).why[0];
+    assert.match(first?.feature ?? '', /^[a-z_]+:[a-z0-9_]+(\.(length|sum))?$/);
+  });
+
+  test('a user with no history: cold start, trending and new releases ranked by the model', async () => {
+    const r = await recommend({ user: 'never-seen-user', k: 10 });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.cold_start, true);
+    checkRanked(r.body, 10);
+    assert.deepEqual(Object.keys(r.body.candidates).filter((s) => !['trending', 'new_releases', 'catalogue'].includes(s)), []);
+  });
+
+  test('given candidates: an unknown item is scored on defaults, not an error', async () => {
+    const r = await recommend({ user: active, k: 5, candidates: ['i1', 'no-such-item', 'i2', 'i1'] });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body.candidates, { request: 3 });
+    checkRanked(r.body, 3);
+    assert.ok((r.body.items as Item[]).some((i) => i.item === 'no-such-item' && Number.isFinite(i.score)));
+  });
+
+  test('bad bodies: 400 with every problem and its path', async () => {
+    const cases: [unknown, string[]][] = [
+      [{ user: active, k: 0 }, ['k']],
+      [{ user: active, k: 1001 }, ['k']],
+      [{ user: active, k: 2.5 }, ['k']],
+      [{ k: 10 }, ['user']],
+      [{ user: 7, k: 'ten', color: 'red' }, ['color', 'user', 'k']],
+      [{ user: active, candidates: [] }, ['candidates']],
+      [{ user: active, candidates: ['i1', 3] }, ['candidates[1]']],
+      [{ user: active, context: { device: ['tv'] } }, ['context.device']],
+      [[1, 2], ['(body)']],
+    ];
+    for (const [body, paths] of cases) {
+      const r = await recommend(body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.equal(r.body.error.code, 'INVALID_INPUT');
+      assert.deepEqual(r.body.error.problems.map((p: { path: string }) => p.path).sort(), [...paths].sort(), JSON.stringify(body));
+      for (const p of r.body.error.problems) assert.ok(p.fix.length > 0);
+    }
+    const notJson = await recommend('{"user": ');
+    assert.equal(notJson.status, 400);
+    assert.equal(notJson.body.error.code, 'INVALID_JSON');
+  });
+
+  test('without a model: 404 saying to start serve with --model', async () => {
+    const r = await recommend({ user: active, k: 10 }, bare);
+    assert.equal(r.status, 404);
+    assert.equal(r.body.error.code, 'NOT_FOUND');
+    assert.match(r.body.error.message, /--model/);
+  });
+
+  test('its latency is in /metrics like every route', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(text, /^recsignal_http_request_duration_seconds_count\{route="\/v1\/recommendations",method="POST"\} [1-9]\d*$/m);
+  });
+});
