@@ -61,21 +61,41 @@ export async function prepareQueries(ctx: BatchContext, source: string, rowExpr:
   );
 }
 
+/**
+ * Query rows per chunk: a stateful view over more query rows runs once per slice of its keys
+ * (hash of user_id or item_id), so DuckDB holds one slice's intermediate results at a time. On a
+ * 1M-row spine over 10M events the single statement ran out of memory at DuckDB's default limit.
+ */
+export const DEFAULT_CHUNK_ROWS = 250_000;
+
 /** Computes every feature of `views` for `__queries` into `__features` (with request features when asked). */
-export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean, onProgress?: (percent: number) => void, singleTime = false): Promise<RequestFeatureStats> {
-  const render = (only: readonly FeatureViewIR[]) =>
-    renderFeatureSql({ ir: ctx.compiled.ir, dialect: duckdb, events: ctx.events, items: ctx.log.itemsRelation(), users: ctx.log.usersRelation(), queries: '__queries', views: only, singleTime });
+export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean, onProgress?: (percent: number) => void, singleTime = false, chunkRows = DEFAULT_CHUNK_ROWS): Promise<RequestFeatureStats> {
+  const render = (only: readonly FeatureViewIR[], events = ctx.events, queries = '__queries') =>
+    renderFeatureSql({ ir: ctx.compiled.ir, dialect: duckdb, events, items: ctx.log.itemsRelation(), users: ctx.log.usersRelation(), queries, views: only, singleTime });
   // One statement per view, each into its own table, then one join by row: DuckDB then holds one
   // view's intermediate results at a time instead of every view's at once (peak memory), at the
   // cost of deriving the event columns once per view.
   const stateful = views.filter((v) => v.kind !== 'lookup');
-  if (stateful.length <= 1) {
+  const queryRows = Number((await ctx.engine.query('SELECT count(*) AS n FROM __queries'))[0]?.['n']);
+  const chunksOf = (v: FeatureViewIR) => (chunkColumn(v) === null ? 1 : Math.max(1, Math.ceil(queryRows / chunkRows)));
+  if (stateful.length <= 1 && stateful.every((v) => chunksOf(v) === 1)) {
     await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE __features AS ${render(views)}`, onProgress);
   } else {
     const parts = [views.filter((v) => v.kind === 'lookup'), ...stateful.map((v) => [v])].filter((p) => p.length > 0);
     const tables = parts.map((_, i) => `__fv${i}`);
     for (const [i, part] of parts.entries()) {
-      await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE ${tables[i]} AS ${render(part)}`, onProgress && ((p) => onProgress((100 * i + p) / parts.length)));
+      const view = part[0] as FeatureViewIR;
+      const chunks = part.length === 1 ? chunksOf(view) : 1;
+      for (let c = 0; c < chunks; c++) {
+        const progress = onProgress && ((p: number) => onProgress((100 * i + (100 * c + p) / chunks) / parts.length));
+        if (chunks === 1) {
+          await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE ${tables[i]} AS ${render(part)}`, progress);
+          continue;
+        }
+        const slice = `hash(${duckdb.ident(chunkColumn(view) as string)}) % ${chunks} = ${c}`;
+        const sql = render(part, `(SELECT * FROM ${ctx.events} WHERE ${slice})`, `(SELECT * FROM __queries WHERE ${slice})`);
+        await ctx.engine.run(c === 0 ? `CREATE OR REPLACE TEMP TABLE ${tables[i]} AS ${sql}` : `INSERT INTO ${tables[i]} ${sql}`, progress);
+      }
     }
     // Columns in the order of `views`, as the single statement would give them.
     const owner = new Map(parts.flatMap((part, i) => part.map((v) => [v.name, i] as const)));
@@ -88,6 +108,16 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
   const stats: RequestFeatureStats = { errors: 0, firstError: null };
   if (withRequest && ctx.compiled.ir.requestFeatures.length > 0) await addRequestFeatures(ctx, views, stats);
   return stats;
+}
+
+/**
+ * The event column that splits a view's work into independent slices: a key column every one of
+ * its events and query rows carries (a user's genre counts need only that user's events). Null
+ * for a view keyed by something else (a category alone), which then runs whole.
+ */
+function chunkColumn(v: FeatureViewIR): string | null {
+  if (v.kind === 'lookup') return null;
+  return ['user_id', 'item_id'].find((k) => v.entity.keys.includes(k)) ?? null;
 }
 
 /**

@@ -23,6 +23,8 @@ export interface TrainingSetOptions {
   readonly views?: readonly string[];
   /** Percent done of the feature query, as DuckDB estimates it. */
   readonly onProgress?: (percent: number) => void;
+  /** Query rows per slice of a view's keys (memory bound); default DEFAULT_CHUNK_ROWS. */
+  readonly chunkRows?: number;
 }
 
 /** One output row per spine row, in spine order: the spine's columns, then every feature as of its time. */
@@ -35,7 +37,7 @@ export async function buildTrainingSet(options: TrainingSetOptions): Promise<Bat
     const spineCols = new Set((await engine.query(`SELECT column_name FROM (DESCRIBE __spine)`)).map((r) => String(r['column_name'])));
     const views = selectViews(options.compiled, spineCols, options.views);
     await prepareQueries(ctx, '__spine', '__row', timeExpr, views);
-    const requestErrors = await computeFeatures(ctx, views, true, options.onProgress);
+    const requestErrors = await computeFeatures(ctx, views, true, options.onProgress, false, options.chunkRows);
     const columns = featureColumns(options.compiled.ir, views);
     const select = `SELECT s.* EXCLUDE (__row), f.* EXCLUDE (__row) FROM __spine AS s JOIN __features AS f USING (__row) ORDER BY s.__row`;
     await writeResult(engine, select, options.out, columns);
@@ -124,7 +126,7 @@ export interface FeatureQuery {
  * Features for a list of queries, in memory: what the library and the differential tests use.
  * Values in `featureColumns` order, histograms as objects.
  */
-export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, queries: readonly FeatureQuery[]): Promise<FeatureValue[][]> {
+export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, queries: readonly FeatureQuery[], options: { readonly chunkRows?: number } = {}): Promise<FeatureValue[][]> {
   const ctx = await openBatch(compiled, log);
   const { engine } = ctx;
   try {
@@ -145,7 +147,7 @@ export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, q
     const views = compiled.ir.views;
     await prepareQueries(ctx, '__spine', '__row', 'ts', views);
     const singleTime = queries.every((q) => q.ts === queries[0]?.ts);
-    await computeFeatures(ctx, views, true, undefined, singleTime);
+    await computeFeatures(ctx, views, true, undefined, singleTime, options.chunkRows);
     const columns = featureColumns(compiled.ir, views);
     const rows = await engine.query(`SELECT * FROM __features ORDER BY __row`);
     return rows.map((r) => columns.map((c) => fromSql(r[c.column], c.type)));
