@@ -77,7 +77,8 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
   // cost of deriving the event columns once per view.
   const stateful = views.filter((v) => v.kind !== 'lookup');
   const queryRows = Number((await ctx.engine.query('SELECT count(*) AS n FROM __queries'))[0]?.['n']);
-  const chunksOf = (v: FeatureViewIR) => (chunkColumn(v) === null ? 1 : Math.max(1, Math.ceil(queryRows / chunkRows)));
+  // A backfill (one time for all) joins each key to its history once: linear, and small enough whole.
+  const chunksOf = (v: FeatureViewIR) => (singleTime || chunkColumn(v) === null ? 1 : Math.max(1, Math.ceil(queryRows / chunkRows)));
   if (stateful.length <= 1 && stateful.every((v) => chunksOf(v) === 1)) {
     await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE __features AS ${render(views)}`, onProgress);
   } else {
