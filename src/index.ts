@@ -44,3 +44,8 @@ export { checkConsistency, type ConsistencyReport } from './monitor/consistency.
 
 // Serving: the HTTP API over the stream engine.
 export { FeatureServer, type ServerOptions, type ServerStatus } from './serve/server.ts';
+
+// Models: a histogram GBDT (regression, binary, LambdaMART; TreeSHAP reasons) and a ranker over a
+// feature set's training set, as `recsignal train-ranker` and `serve --model` use it.
+export * as gbdt from './models/gbdt/index.ts';
+export { trainFeatureRanker, featureRankerFromJSON, saveFeatureRanker, loadFeatureRanker, type FeatureRanker, type FeatureRankerJSON, type TrainFeatureRankerOptions, type HeldOutMetrics } from './models/feature-ranker.ts';
