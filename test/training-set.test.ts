@@ -143,6 +143,19 @@ describe('training-set', () => {
     assertTrainingRows(rows, true);
   });
 
+  test('a spine of 250,000 rows: request features on every row (a streaming read once stopped at 204,800)', async () => {
+    const spine = fresh('big-spine.parquet');
+    const out = fresh('big.parquet');
+    await sql(`COPY (SELECT s.user_id, s.item_id, s.ts, s.label FROM read_csv('${SPINE}') AS s, range(250000 // (SELECT count(*) FROM read_csv('${SPINE}')) + 1) ORDER BY ALL LIMIT 250000) TO ${sqlString(spine)} (FORMAT parquet)`);
+    await ok('training-set', '--features', FEATURES, '--log', LOG, '--spine', spine, '--out', out);
+    const [counts] = await sql(`SELECT count(*) AS n, count(plays_x_events) AS crossed, count(DISTINCT (user_id, item_id, ts, plays_x_events)) AS distinct_rows FROM read_parquet(${sqlString(out)})`);
+    assert.equal(Number(counts?.['n']), 250_000);
+    assert.equal(Number(counts?.['crossed']), 250_000, 'every row has its request feature');
+    // Repeated spine rows get the same features, so there are as many distinct rows as spine rows.
+    const [spineRows] = await sql(`SELECT count(DISTINCT (user_id, item_id, ts)) AS n FROM read_csv('${SPINE}')`);
+    assert.equal(Number(counts?.['distinct_rows']), Number(spineRows?.['n']));
+  });
+
   test('Parquet out: the same table, lists as native lists', async () => {
     const out = fresh('training.parquet');
     await ok('training-set', '--features', FEATURES, '--log', LOG, '--spine', SPINE, '--out', out);

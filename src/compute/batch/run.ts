@@ -121,6 +121,9 @@ function chunkColumn(v: FeatureViewIR): string | null {
   return ['user_id', 'item_id'].find((k) => v.entity.keys.includes(k)) ?? null;
 }
 
+/** Rows read, then appended, per step of the request features. */
+const REQUEST_BATCH_ROWS = 100_000;
+
 /**
  * Request features run in JS over the computed rows, read in chunks with only the columns their
  * inputs name, and are appended back by row; one implementation serves training and serving.
@@ -143,8 +146,14 @@ async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureView
   await engine.run(`CREATE OR REPLACE TEMP TABLE __cross (__row BIGINT${reqs.map((r) => `, ${duckdb.ident(r.name)} ${sqlType(r.type)}`).join('')})`);
   const appender = await engine.appender('__cross');
   const refIndex = new Map(refs.map((r, i) => [r, i]));
-  for await (const chunk of engine.chunks(`SELECT ${select.join(', ')} FROM __features AS f JOIN __queries AS q USING (__row) LEFT JOIN __spine AS s ON s.__row = f.__row ORDER BY f.__row`)) {
-    for (let row = 0; row < chunk.rows; row++) {
+  // Read a range of rows to the end, then append it: an appender flushing (every 204,800 rows) while
+  // a result streams on the same connection ends that stream early, without an error.
+  const bounds = (await engine.query('SELECT min(__row) AS lo, max(__row) AS hi FROM __features'))[0] ?? {};
+  const [lo, hi] = [Number(bounds['lo'] ?? 0), Number(bounds['hi'] ?? -1)];
+  for (let from = lo; from <= hi; from += REQUEST_BATCH_ROWS) {
+    const range: { values: unknown[][]; rows: number }[] = [];
+    for await (const chunk of engine.chunks(`SELECT ${select.join(', ')} FROM __features AS f JOIN __queries AS q USING (__row) LEFT JOIN __spine AS s ON s.__row = f.__row WHERE f.__row >= ${from} AND f.__row < ${from + REQUEST_BATCH_ROWS} ORDER BY f.__row`)) range.push(chunk);
+    for (const chunk of range) for (let row = 0; row < chunk.rows; row++) {
       const at = (c: number) => (chunk.values[c] as unknown[])[row];
       const request: Record<string, unknown> = { ts: at(1) };
       fields.forEach((f, i) => (request[f] = at(2 + refs.length + i)));
