@@ -8,6 +8,7 @@ import { evaluate, type EvaluationResult } from '../eval/evaluate.ts';
 import { MODELS, PROTOCOLS, resolveModels, type ProtocolName } from '../eval/models.ts';
 import { writeReport } from '../eval/report.ts';
 import type { Interaction } from '../eval/types.ts';
+import { positiveInt } from './parse.ts';
 
 const DEFAULT_TYPES = ['rating', 'play', 'complete', 'add_to_list'];
 
@@ -35,14 +36,6 @@ export async function readInteractions(path: string, format: InputFormat, types:
 
 function list(v: string): string[] {
   return v.split(',').map((s) => s.trim()).filter(Boolean);
-}
-
-function whole(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a positive whole number`);
-    return n;
-  };
 }
 
 function seedOf(v: string): number {
@@ -89,14 +82,14 @@ export function registerEvaluate(program: Command): void {
     .requiredOption('--data <path>', 'the interactions: a MovieLens folder, or a CSV / JSONL / Parquet events file')
     .addOption(new Option('--format <format>', 'input format').choices([...INPUT_FORMATS]).makeOptionMandatory())
     .addOption(new Option('--protocol <name>', 'ms-stratified: each item 75/25 at random (Microsoft Recommenders, seed 42); per-user: each user 75/25 at random; time: one global cutoff, warm and cold users apart').choices([...PROTOCOLS]).default('ms-stratified'))
-    .option('--k <n>', 'cutoff depth', whole('k'), 10)
+    .option('--k <n>', 'cutoff depth', positiveInt('k'), 10)
     .addOption(new Option('--models <list>', `comma-separated: ${MODELS.map((m) => m.name).join(', ')}`).argParser(list).default(['popularity', 'itemknn', 'sar', 'ease', 'als'], 'popularity,itemknn,sar,ease,als'))
     .option('--baseline <name>', 'reference model of the paired tests (default: the best baseline by nDCG@k)')
     .addOption(new Option('--param <model.key=value>', 'a hyperparameter, e.g. ease.lambda=300 (repeatable)').argParser((v: string, prev: string[]) => [...prev, v]).default([], 'none'))
     .option('--seed <n>', 'split and bootstrap seed', seedOf, 42)
     .option('--ratio <x>', 'training share: per item / per user (default 0.75), or by time (default 0.8)', fraction('ratio'))
     .option('--cutoff <time>', '--protocol time: the cutoff instant (ms or ISO-8601 with zone) instead of --ratio')
-    .option('--resamples <n>', 'bootstrap resamples', whole('resamples'), 1000)
+    .option('--resamples <n>', 'bootstrap resamples', positiveInt('resamples'), 1000)
     .addOption(new Option('--types <list>', 'event types that count as interactions (CSV / JSONL / Parquet)').argParser(list).default(DEFAULT_TYPES, DEFAULT_TYPES.join(',')))
     .option('--report <dir>', 'write report.md, report.html and the SVG plots to this folder')
     .option('--json', 'print one JSON object on stdout')

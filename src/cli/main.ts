@@ -29,6 +29,7 @@ import type { OnlineStore } from '../store/online/online-store.ts';
 import { registerEvaluate } from './evaluate.ts';
 import { registerTrainRanker } from './train-ranker.ts';
 import { loadFeatureRanker } from '../models/feature-ranker.ts';
+import { positiveInt, positiveNumber } from './parse.ts';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -42,14 +43,6 @@ function parseMap(pairs: readonly string[]): Record<string, string> {
     map[p.slice(0, i)] = p.slice(i + 1);
   }
   return map;
-}
-
-function positiveInt(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a positive whole number`);
-    return n;
-  };
 }
 
 export function buildProgram(out: (s: string) => void, err: (s: string) => void = (s) => process.stderr.write(s)): Command {
@@ -381,14 +374,6 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
   registerEvaluate(program);
   registerTrainRanker(program, out);
   return program;
-}
-
-function positiveNumber(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a positive number`);
-    return n;
-  };
 }
 
 function port(v: string): number {

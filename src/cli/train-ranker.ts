@@ -2,6 +2,7 @@
 import { type Command, Option } from 'commander';
 import { RecsignalError } from '../core/errors.ts';
 import { saveFeatureRanker, topFeaturesByGain, trainFeatureRanker, type FeatureRanker, type HeldOutMetrics } from '../models/feature-ranker.ts';
+import { positiveInt } from './parse.ts';
 
 function list(v: string): string[] {
   return v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -11,14 +12,6 @@ function share(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0 || n >= 1) throw new RecsignalError('INVALID_ARGUMENT', `--holdout '${v}': give a share between 0 and 1, e.g. 0.2`);
   return n;
-}
-
-function whole(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a positive whole number`);
-    return n;
-  };
 }
 
 /** One line of held-out figures, as the CLI and the demo print them. */
@@ -43,8 +36,8 @@ export function registerTrainRanker(program: Command, out: (s: string) => void =
     .option('--features <cols>', 'feature columns, comma-separated (default: every column but keys, ts and the label)', list)
     .option('--exclude <cols>', 'columns to leave out, comma-separated', list)
     .option('--holdout <share>', 'share of users held out for early stopping and the metrics', share, 0.2)
-    .option('--seed <n>', 'seed of the held-out users and of bagging', whole('seed'), 7)
-    .option('--iterations <n>', 'most trees (early stopping keeps the best)', whole('iterations'), 300)
+    .option('--seed <n>', 'seed of the held-out users and of bagging', positiveInt('seed'), 7)
+    .option('--iterations <n>', 'most trees (early stopping keeps the best)', positiveInt('iterations'), 300)
     .option('--json', 'print the metrics as JSON')
     .action(async (o) => {
       const t0 = performance.now();

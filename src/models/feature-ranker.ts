@@ -37,25 +37,23 @@ export interface HeldOutMetrics {
   readonly trees: number;
 }
 
-export interface FeatureRankerJSON {
-  readonly format: 'recsignal-feature-ranker';
-  readonly version: 1;
+/** What a trained ranker is, in memory and in its JSON file alike. */
+interface RankerDescription {
   readonly objective: RankerObjective;
   readonly label: string;
   readonly group: string;
   readonly features: readonly RankerFeature[];
   readonly skipped: readonly { readonly column: string; readonly reason: string }[];
   readonly metrics: HeldOutMetrics;
+}
+
+export interface FeatureRankerJSON extends RankerDescription {
+  readonly format: 'recsignal-feature-ranker';
+  readonly version: 1;
   readonly gbdt: GbdtModelJSON;
 }
 
-export interface FeatureRanker {
-  readonly objective: RankerObjective;
-  readonly label: string;
-  readonly group: string;
-  readonly features: readonly RankerFeature[];
-  readonly skipped: readonly { readonly column: string; readonly reason: string }[];
-  readonly metrics: HeldOutMetrics;
+export interface FeatureRanker extends RankerDescription {
   readonly gbdt: GbdtModel;
   /** The raw score (log-odds for binary) of one row of encoded values, in `features` order (NaN = missing). */
   score(row: ArrayLike<number>): number;

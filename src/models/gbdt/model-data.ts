@@ -2,15 +2,9 @@
 import { RecsignalError } from '../../core/errors.ts';
 import type { TreeArrays } from './route.ts';
 import type { LearnedTree } from './tree-learner.ts';
-import type { EvalRecord, GbdtModelJSON, MetricName, ObjectiveName } from './types.ts';
+import type { GbdtModelJSON, ModelHeader } from './types.ts';
 
-export interface ModelData extends TreeArrays {
-  readonly objective: ObjectiveName;
-  readonly numFeatures: number;
-  readonly featureNames: readonly string[];
-  readonly baseScore: number;
-  readonly bestIteration: number;
-  readonly metric: { readonly name: MetricName; readonly k: number; readonly history: readonly EvalRecord[] } | null;
+export interface ModelData extends TreeArrays, ModelHeader {
   readonly treeRoots: Int32Array;
   readonly gain: Float64Array;
 }

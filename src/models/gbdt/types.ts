@@ -77,16 +77,20 @@ export interface EvalRecord {
   readonly value: number;
 }
 
-/** A trained model as plain JSON: `gbdtModelFromJSON(JSON.parse(JSON.stringify(model)))` predicts identically. */
-export interface GbdtModelJSON {
-  readonly format: 'recsignal-gbdt';
-  readonly version: 1;
+/** What describes a trained ensemble besides its trees, in memory and in JSON alike. */
+export interface ModelHeader {
   readonly objective: ObjectiveName;
   readonly numFeatures: number;
   readonly featureNames: readonly string[];
   readonly baseScore: number;
   readonly bestIteration: number;
   readonly metric: { readonly name: MetricName; readonly k: number; readonly history: readonly EvalRecord[] } | null;
+}
+
+/** A trained model as plain JSON: `gbdtModelFromJSON(JSON.parse(JSON.stringify(model)))` predicts identically. */
+export interface GbdtModelJSON extends ModelHeader {
+  readonly format: 'recsignal-gbdt';
+  readonly version: 1;
   /** Index of each tree's root in the node arrays; a negative root `~leaf` is a one-leaf tree. */
   readonly treeRoots: readonly number[];
   readonly nodes: {
