@@ -1,0 +1,85 @@
+/**
+ * @module `node --import tsx bench/stream-fetch-redis.ts [stream options]`: feature fetch for 1 user
+ * + N candidates in process with the state in Redis (127.0.0.1:6379): the server's own route code
+ * (`state.reader` — one getMany for the user and every candidate — then `fetchFeatures`), timed per
+ * request after a warm-up. The state is built from a generated world into a namespace of its own,
+ * deleted afterwards. Use a smaller world than the memory bench (building the state writes every key).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { loadFeatureSet } from '../src/cli/load-features.ts';
+import type { InteractionEvent } from '../src/events/schema.ts';
+import { featureReads, fetchFeatures } from '../src/serve/fetch.ts';
+import { selectRefs } from '../src/serve/plan.ts';
+import { FeatureServer } from '../src/serve/server.ts';
+import { EventLog } from '../src/store/offline/event-log.ts';
+import { RedisStore } from '../src/store/online/redis/redis-store.ts';
+import { DEMO_FEATURES, LATENESS_MS, parseStreamOptions, report, rng, sampleDistinct, say, summarize, worldInMemory } from './stream-common.ts';
+
+const URL = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
+const o = parseStreamOptions(process.argv.slice(2));
+const compiled = await loadFeatureSet(DEMO_FEATURES);
+const world = worldInMemory(o);
+const events = world.events as InteractionEvent[];
+const NOW = (events.at(-1) as InteractionEvent).ts + 1000;
+const namespace = `recsignal-bench:${process.pid}`;
+const tmp = mkdtempSync(join(tmpdir(), 'recsignal-bench-redis-'));
+async function* replay(): AsyncGenerator<InteractionEvent> {
+  yield* events;
+}
+const store = await RedisStore.connect(URL);
+const t0 = performance.now();
+const server = await FeatureServer.start({
+  compiled,
+  log: new EventLog(join(tmp, 'log')),
+  port: 0,
+  clock: () => NOW,
+  lateness: LATENESS_MS,
+  bootstrap: replay(),
+  metadata: { items: world.items, users: world.users },
+  flushIntervalMs: 3_600_000,
+  store,
+  namespace,
+});
+await server.ready;
+const buildS = (performance.now() - t0) / 1000;
+say(`fetch (redis): ${events.length.toLocaleString('en-US')} events built into ${URL} in ${buildS.toFixed(1)} s`);
+
+const DEVICES = ['tv', 'mobile', 'web', 'tablet'];
+const next = rng(o.seed + 100);
+const scratch = Int32Array.from({ length: o.items }, (_, i) => i);
+const sel = selectRefs(server.plan, undefined);
+const request = () => ({
+  userId: `u${Math.floor(next() * o.users)}`,
+  items: sampleDistinct(next, o.items, o.candidates, scratch).map((i) => `i${i}`),
+  context: { device: DEVICES[Math.floor(next() * DEVICES.length)] as string },
+  t: NOW,
+});
+const once = async () => {
+  const q = request();
+  const a = performance.now();
+  fetchFeatures(await server.state.reader(q.t, featureReads(sel, q)), server.plan, sel, q, server.requestStats);
+  return performance.now() - a;
+};
+const WARMUP = Math.min(500, o.requests);
+for (let i = 0; i < WARMUP; i++) await once();
+const ms: number[] = [];
+for (let i = 0; i < o.requests; i++) ms.push(await once());
+const fetch = summarize(ms);
+say(`fetch (redis): in process p50 ${fetch.p50Ms} ms, p99 ${fetch.p99Ms} ms, p999 ${fetch.p999Ms} ms`);
+await server.close();
+// The namespace's keys, deleted (SCAN, not KEYS: the shared Redis may hold others' data).
+const redis = new Redis(URL);
+let cursor = '0';
+do {
+  const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 5000);
+  cursor = nextCursor;
+  if (keys.length > 0) await redis.del(...keys);
+} while (cursor !== '0');
+redis.disconnect();
+await store.close();
+rmSync(tmp, { recursive: true, force: true });
+report({ events: events.length, users: o.users, items: o.items, candidates: o.candidates, buildS: Math.round(buildS * 10) / 10, requests: o.requests, warmup: WARMUP, fetch });
+process.exit(0);
