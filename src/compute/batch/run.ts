@@ -10,7 +10,7 @@ import { applyRequestFeatures, featureColumns, type RequestFeatureStats } from '
 import { DuckDBEngine, sqlString } from '../../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../../store/offline/event-log.ts';
 import { duckdb } from './dialect.ts';
-import { queryKeyColumns, renderFeatureSql } from './sql.ts';
+import { EXACT_SUM_LIMIT, queryKeyColumns, renderFeatureSql, renderMagnitudeSql } from './sql.ts';
 
 const TIME_DERIVED: Readonly<Record<string, string>> = {
   hour_bucket: `CASE WHEN (__t // 3600000) % 24 < 6 THEN 'night' WHEN (__t // 3600000) % 24 < 12 THEN 'morning' WHEN (__t // 3600000) % 24 < 18 THEN 'afternoon' ELSE 'evening' END`,
@@ -70,8 +70,9 @@ export const DEFAULT_CHUNK_ROWS = 250_000;
 
 /** Computes every feature of `views` for `__queries` into `__features` (with request features when asked). */
 export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean, onProgress?: (percent: number) => void, singleTime = false, chunkRows = DEFAULT_CHUNK_ROWS): Promise<RequestFeatureStats> {
+  const exactColumns = singleTime ? new Set<string>() : await exactSumColumns(ctx, views);
   const render = (only: readonly FeatureViewIR[], events = ctx.events, queries = '__queries') =>
-    renderFeatureSql({ ir: ctx.compiled.ir, dialect: duckdb, events, items: ctx.log.itemsRelation(), users: ctx.log.usersRelation(), queries, views: only, singleTime });
+    renderFeatureSql({ ir: ctx.compiled.ir, dialect: duckdb, events, items: ctx.log.itemsRelation(), users: ctx.log.usersRelation(), queries, views: only, singleTime, exactColumns });
   // One statement per view, each into its own table, then one join by row: DuckDB then holds one
   // view's intermediate results at a time instead of every view's at once (peak memory), at the
   // cost of deriving the event columns once per view.
@@ -109,6 +110,15 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
   const stats: RequestFeatureStats = { errors: 0, firstError: null };
   if (withRequest && ctx.compiled.ir.requestFeatures.length > 0) await addRequestFeatures(ctx, views, stats);
   return stats;
+}
+
+/** The input columns of sums and means in `views` whose total magnitude over the log fits exact decimal running totals. */
+async function exactSumColumns(ctx: BatchContext, views: readonly FeatureViewIR[]): Promise<Set<string>> {
+  const columns = [...new Set(views.flatMap((v) => (v.kind === 'aggregation' ? v.aggregations : [])).filter((a) => a.op === 'sum' || a.op === 'mean').map((a) => a.input as string))];
+  if (columns.length === 0) return new Set();
+  const sql = renderMagnitudeSql({ ir: ctx.compiled.ir, dialect: duckdb, events: ctx.events, items: ctx.log.itemsRelation(), users: ctx.log.usersRelation() }, columns);
+  const totals = (await ctx.engine.query(sql))[0] ?? {};
+  return new Set(columns.filter((c) => Number(totals[c]) < EXACT_SUM_LIMIT));
 }
 
 /**

@@ -25,6 +25,8 @@ export interface BatchSqlInput {
    * time is linear, and beats the window strategy, which sorts events and queries together.
    */
   readonly singleTime?: boolean;
+  /** Numeric input columns whose sums and means may run as exact decimal running totals (see renderMagnitudeSql). */
+  readonly exactColumns?: ReadonlySet<string>;
 }
 
 const DAY = 86_400_000;
@@ -205,7 +207,7 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const q = (name: string) => d.ident(name);
   const keys = v.entity.keys.map((_, i) => `__k${i}`);
   const computed = v.aggregations.filter((a) => a.op !== 'ratio');
-  const counted = input.singleTime || !d.asofJoin ? [] : computed.filter((a) => a.op === 'count');
+  const counted = input.singleTime || !d.asofJoin ? [] : computed.filter((a) => a.op === 'count' || ((a.op === 'sum' || a.op === 'mean') && input.exactColumns?.has(a.input as string) === true));
   const windowed = input.singleTime ? [] : computed.filter((a) => windowable(d, a) && !counted.includes(a));
   const spanned = computed.filter((a) => a.op === 'last_k');
   const fanned = input.singleTime ? [] : computed.filter((a) => a.op === 'top_k' || a.op === 'histogram');
@@ -217,7 +219,7 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const parts: { cte: string; columns: string[] }[] = [];
   if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes));
   if (windowed.length > 0) parts.push(...windowCtes(d, windowed, alias, keys, ctes));
-  if (counted.length > 0) parts.push(countCte(d, counted, alias, keys, ctes));
+  if (counted.length > 0) parts.push(runningCte(d, counted, alias, keys, ctes));
   spanned.forEach((a, i) => parts.push(spanCte(d, a, `${alias}__r${i}`, alias, keys, ctes)));
   // One pass per (value, filter, weight): a histogram and a top-k of the same column share it.
   const passes = new Map<string, AggregationIR[]>();
@@ -357,32 +359,61 @@ function listCte(d: Dialect, a: AggregationIR, alias: string, keys: readonly str
 }
 
 /**
- * Counts as differences of running totals. Events (one row per key and time, a count per
- * aggregation) and read points (t, each window's start, and for lifetime counts a point before
- * everything) go into one relation in the global order (key, time, read points first at equal
- * times); one running sum over it gives at each read point the number of matching events before it,
- * and a window's count is the value at t less the value at its start. Integers subtract exactly.
- * No PARTITION BY, no frame per row and no ASOF join: on DuckDB a window over many large
- * partitions (a popular item's hundred thousand events) or with a FILTER clause is many times slower
- * than one ordered pass, and each ASOF join sorts the whole event side again.
+ * Counts, sums and means as differences of running totals. Events (one row per key and time, a
+ * count — and for a sum or mean an exact decimal sum — per aggregation) and read points (t, each
+ * window's start, and for lifetime ones a point before everything) go into one relation in the
+ * global order (key, time, read points first at equal times); one running sum over it gives at each
+ * read point the totals before it, and a window's value is the total at t less the total at its
+ * start. Integers and decimals subtract exactly. No PARTITION BY, no frame per row and no ASOF join:
+ * on DuckDB a window over many large partitions (a popular item's hundred thousand events) or with a
+ * FILTER clause is many times slower than one ordered pass, and each ASOF join sorts the whole event
+ * side again. Sums and means take this path only for columns whose total magnitude fits the
+ * decimal (`exactColumns`, measured on the log); others stay window functions.
  */
-function countCte(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] } {
+function runningCte(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] } {
   const q = (name: string) => d.ident(name);
   const ks = keys.join(', ');
   const starts = [...new Set(aggs.map((a) => windowStartSql(d, a.window)))];
-  // Read point 0 is t; point j + 1 is starts[j]; a lifetime count's "start" is before every event.
+  // Each aggregation's measures: a count of its events, and for a sum or mean the exact sum of its input.
+  const measures: { expr: string; zero: string }[] = [];
+  const slots = aggs.map((a) => {
+    const cond = condition(d, a, a.filter, [], false);
+    if (a.op === 'count') return { n: measures.push({ expr: `count(*) FILTER (WHERE ${cond})`, zero: '0' }) - 1, s: -1 };
+    const x = d.ident(a.input as string);
+    const n = measures.push({ expr: `count(${x}) FILTER (WHERE ${cond})`, zero: '0' }) - 1;
+    return { n, s: measures.push({ expr: `sum(CAST(${x} AS ${d.types.exact})) FILTER (WHERE ${cond})`, zero: `CAST(0 AS ${d.types.exact})` }) - 1 };
+  });
+  // Read point 0 is t; point j + 1 is starts[j]; a lifetime aggregation's "start" is before every event.
   const pointTime = (s: string | null) => (s === null ? `CAST(${d.literal(-(2 ** 62))} AS ${d.types.bigint})` : s);
-  const zeros = aggs.map((_, i) => `, 0 AS __c${i}`).join('');
+  const zeros = measures.map((m, i) => `, ${m.zero} AS __c${i}`).join('');
   const reads = [`SELECT ${ks}, __t AS ts, __t, 0 AS __p, TRUE AS __isq${zeros} FROM ${alias}__q`, ...starts.map((s, j) => `SELECT ${ks}, ${pointTime(s)} AS ts, __t, ${j + 1} AS __p, TRUE AS __isq${zeros} FROM ${alias}__q`)];
   ctes.push(
-    `${alias}__n AS (\n  SELECT ${ks}, ts, CAST(NULL AS ${d.types.bigint}) AS __t, -1 AS __p, FALSE AS __isq${aggs.map((a, i) => `, count(*) FILTER (WHERE ${condition(d, a, a.filter, [], false)}) AS __c${i}`).join('')}\n  FROM ${alias}__s GROUP BY ${ks}, ts${reads.map((r) => `\n  UNION ALL\n  ${r}`).join('')}\n)`,
-    `${alias}__nr AS (\n  SELECT * FROM (SELECT ${ks}, __t, __p, __isq${aggs.map((_, i) => `, sum(__c${i}) OVER __o AS __r${i}`).join('')} FROM ${alias}__n WINDOW __o AS (ORDER BY ${ks}, ts, __isq DESC ROWS UNBOUNDED PRECEDING)) AS x WHERE __isq\n)`,
+    `${alias}__n AS (\n  SELECT ${ks}, ts, CAST(NULL AS ${d.types.bigint}) AS __t, -1 AS __p, FALSE AS __isq${measures.map((m, i) => `, ${m.expr} AS __c${i}`).join('')}\n  FROM ${alias}__s GROUP BY ${ks}, ts${reads.map((r) => `\n  UNION ALL\n  ${r}`).join('')}\n)`,
+    `${alias}__nr AS (\n  SELECT * FROM (SELECT ${ks}, __t, __p, __isq${measures.map((_, i) => `, sum(__c${i}) OVER __o AS __r${i}`).join('')} FROM ${alias}__n WINDOW __o AS (ORDER BY ${ks}, ts, __isq DESC ROWS UNBOUNDED PRECEDING)) AS x WHERE __isq\n)`,
   );
-  const at = (i: number, p: number) => `max(__r${i}) FILTER (WHERE __p = ${p})`;
-  const values = aggs.map((a, i) => `NULLIF(CAST(${at(i, 0)} - ${at(i, starts.indexOf(windowStartSql(d, a.window)) + 1)} AS ${d.types.bigint}), 0) AS ${q(a.name)}`);
+  const diff = (m: number, a: AggregationIR) => `(max(__r${m}) FILTER (WHERE __p = 0) - max(__r${m}) FILTER (WHERE __p = ${starts.indexOf(windowStartSql(d, a.window)) + 1}))`;
+  const values = aggs.map((a, i) => {
+    const { n, s } = slots[i] as { n: number; s: number };
+    if (a.op === 'count') return `NULLIF(CAST(${diff(n, a)} AS ${d.types.bigint}), 0) AS ${q(a.name)}`;
+    const sum = `CAST(${diff(s, a)} AS ${d.types.double})`;
+    return `CASE WHEN ${diff(n, a)} > 0 THEN ${a.op === 'sum' ? sum : `${sum} / ${diff(n, a)}`} END AS ${q(a.name)}`;
+  });
   ctes.push(`${alias}__c AS (\n  SELECT ${ks}, __t, ${values.join(', ')}\n  FROM ${alias}__nr GROUP BY ${ks}, __t\n)`);
   return { cte: `${alias}__c`, columns: aggs.map((a) => a.name) };
 }
+
+/**
+ * The total magnitude of each numeric input column over the log (as the views read it): sums and
+ * means over columns whose total stays far below the exact decimal's range (±1e20, with room for a
+ * category fan-out) take the running-total path.
+ */
+export function renderMagnitudeSql(input: Omit<BatchSqlInput, 'queries'>, columns: readonly string[]): string {
+  const { dialect: d } = input;
+  return `WITH __ev AS (\n${eventsCte({ ...input, queries: '' })}\n)\nSELECT ${columns.map((c) => `coalesce(sum(abs(${d.ident(c)})), 0) AS ${d.ident(c)}`).join(', ')} FROM __ev`;
+}
+
+/** Total magnitude below which a column's sums run as exact decimals (DECIMAL(38, 18) holds ±1e20). */
+export const EXACT_SUM_LIMIT = 1e17;
 
 /**
  * last_k without joining each query row to its key's history: an event is its value's latest from
