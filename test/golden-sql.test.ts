@@ -113,7 +113,7 @@ v0__nr AS (
   SELECT * FROM (SELECT __k0, __t, __p, __isq, sum(__c0) OVER __o AS __r0 FROM v0__n WINDOW __o AS (ORDER BY __k0, ts, __isq DESC ROWS UNBOUNDED PRECEDING)) AS x WHERE __isq
 ),
 v0__c AS (
-  SELECT __k0, __t, NULLIF(CAST(max(__r0) FILTER (WHERE __p = 0) - max(__r0) FILTER (WHERE __p = 1) AS BIGINT), 0) AS "play_device_tv_count_2h"
+  SELECT __k0, __t, NULLIF(CAST((max(__r0) FILTER (WHERE __p = 0) - max(__r0) FILTER (WHERE __p = 1)) AS BIGINT), 0) AS "play_device_tv_count_2h"
   FROM v0__nr GROUP BY __k0, __t
 ),
 v0__r0__p AS (
