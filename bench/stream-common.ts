@@ -165,3 +165,16 @@ export async function runChild(script: string, args: readonly string[], o: { rea
   const error = ok ? null : timedOut ? `killed after ${o.timeoutS} s` : `exit ${code}: ${stderrTail.trim().split('\n').slice(-3).join(' / ')}`;
   return { ok, seconds, peakRssMb: peak === null ? null : Math.round(peak), report: parsed, error };
 }
+
+/** Feature requests as the fetch benchmarks send them: a random user, `candidates` distinct random items, a random device, at `t`. */
+export function requestMaker(o: { readonly users: number; readonly items: number; readonly candidates: number; readonly seed: number }, t: number): () => { userId: string; items: string[]; context: { device: string }; t: number } {
+  const devices = ['tv', 'mobile', 'web', 'tablet'];
+  const next = rng(o.seed + 100);
+  const scratch = Int32Array.from({ length: o.items }, (_, i) => i);
+  return () => ({
+    userId: `u${Math.floor(next() * o.users)}`,
+    items: sampleDistinct(next, o.items, o.candidates, scratch).map((i) => `i${i}`),
+    context: { device: devices[Math.floor(next() * devices.length)] as string },
+    t,
+  });
+}

@@ -16,7 +16,7 @@ import { selectRefs } from '../src/serve/plan.ts';
 import { FeatureServer } from '../src/serve/server.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';
 import { RedisStore } from '../src/store/online/redis/redis-store.ts';
-import { DEMO_FEATURES, LATENESS_MS, parseStreamOptions, report, rng, sampleDistinct, say, summarize, worldInMemory } from './stream-common.ts';
+import { DEMO_FEATURES, LATENESS_MS, parseStreamOptions, report, requestMaker, say, summarize, worldInMemory } from './stream-common.ts';
 
 const URL = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 const o = parseStreamOptions(process.argv.slice(2));
@@ -47,16 +47,8 @@ await server.ready;
 const buildS = (performance.now() - t0) / 1000;
 say(`fetch (redis): ${events.length.toLocaleString('en-US')} events built into ${URL} in ${buildS.toFixed(1)} s`);
 
-const DEVICES = ['tv', 'mobile', 'web', 'tablet'];
-const next = rng(o.seed + 100);
-const scratch = Int32Array.from({ length: o.items }, (_, i) => i);
 const sel = selectRefs(server.plan, undefined);
-const request = () => ({
-  userId: `u${Math.floor(next() * o.users)}`,
-  items: sampleDistinct(next, o.items, o.candidates, scratch).map((i) => `i${i}`),
-  context: { device: DEVICES[Math.floor(next() * DEVICES.length)] as string },
-  t: NOW,
-});
+const request = requestMaker(o, NOW);
 const once = async () => {
   const q = request();
   const a = performance.now();

@@ -14,7 +14,7 @@ import { fetchFeatures } from '../src/serve/fetch.ts';
 import { selectRefs } from '../src/serve/plan.ts';
 import { FeatureServer } from '../src/serve/server.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';
-import { DEMO_FEATURES, LATENESS_MS, parseStreamOptions, report, rng, runChild, sampleDistinct, say, summarize, worldInMemory, type World } from './stream-common.ts';
+import { DEMO_FEATURES, LATENESS_MS, parseStreamOptions, report, requestMaker, runChild, say, summarize, worldInMemory, type World } from './stream-common.ts';
 
 const o = parseStreamOptions(process.argv.slice(2));
 const compiled = await loadFeatureSet(DEMO_FEATURES);
@@ -46,16 +46,8 @@ await server.ready;
 const bootstrapS = (performance.now() - t0) / 1000;
 say(`fetch: server bootstrapped ${server.bootstrapped.toLocaleString('en-US')} events in ${bootstrapS.toFixed(1)} s at ${server.url}`);
 
-const DEVICES = ['tv', 'mobile', 'web', 'tablet'];
-const next = rng(o.seed + 100);
-const scratch = Int32Array.from({ length: o.items }, (_, i) => i);
 const sel = selectRefs(server.plan, undefined);
-const request = () => ({
-  userId: `u${Math.floor(next() * o.users)}`,
-  items: sampleDistinct(next, o.items, o.candidates, scratch).map((i) => `i${i}`),
-  context: { device: DEVICES[Math.floor(next() * DEVICES.length)] as string },
-  t: NOW,
-});
+const request = requestMaker(o, NOW);
 
 const first = fetchFeatures(server.state, server.plan, sel, request(), server.requestStats);
 const shape = {
