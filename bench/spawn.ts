@@ -20,21 +20,37 @@ export interface StepResult {
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
-/** `node --import tsx bench/<script> ...args`, from the repository root. */
-export async function runStep(script: string, args: readonly string[], options: { timeoutS: number; verbose: boolean; env?: NodeJS.ProcessEnv }): Promise<StepResult> {
+/** What a finished child left: its exit, its output, and the most memory /proc showed it holding. */
+export interface ChildRun {
+  readonly code: number | null;
+  readonly timedOut: boolean;
+  /** Spawn to exit, as the parent saw it (includes Node and tsx start-up). */
+  readonly seconds: number;
+  /** The JSON object on its last stdout line, if it printed one. */
+  readonly report: Record<string, unknown> | null;
+  /** The end of its stderr. */
+  readonly stderrTail: string;
+  readonly hwmMb: number | null;
+}
+
+/**
+ * `node [flags] --import tsx bench/<script> ...args` from the repository root, in its own process
+ * group (a timeout kills it and nothing else); peak memory polled from /proc every second.
+ */
+export async function spawnChild(script: string, args: readonly string[], o: { readonly timeoutS: number; readonly nodeFlags?: readonly string[]; readonly env?: NodeJS.ProcessEnv; readonly onStderr?: (s: string) => void; readonly stderrChars?: number }): Promise<ChildRun> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', `bench/${script}`, ...args], {
+  const child = spawn(process.execPath, [...(o.nodeFlags ?? []), '--import', 'tsx', `bench/${script}`, ...args], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group, so a timeout kills it and nothing else
-    env: { ...process.env, ...options.env },
+    detached: true,
+    env: { ...process.env, ...o.env },
   });
   let stdout = '';
   let stderrTail = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => {
-    if (options.verbose) process.stderr.write(s);
-    stderrTail = (stderrTail + s).slice(-20000);
+    o.onStderr?.(s);
+    stderrTail = (stderrTail + s).slice(-(o.stderrChars ?? 20000));
   });
   let hwmMb: number | null = null;
   const poll = setInterval(() => {
@@ -45,23 +61,28 @@ export async function runStep(script: string, args: readonly string[], options: 
   const timer = setTimeout(() => {
     timedOut = true;
     if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-  }, options.timeoutS * 1000);
+  }, o.timeoutS * 1000);
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   clearTimeout(timer);
   clearInterval(poll);
-  const processSeconds = (performance.now() - t0) / 1000;
-  if (timedOut) return { status: 'timeout', seconds: null, processSeconds, peakRssMb: hwmMb, report: null, error: `killed after ${options.timeoutS} s` };
-  const last = stdout.trim().split('\n').at(-1) ?? '';
   let report: Record<string, unknown> | null = null;
   try {
-    report = JSON.parse(last) as Record<string, unknown>;
+    report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
   } catch {
     report = null;
   }
-  if (code !== 0 || report === null) {
-    const lines = stderrTail.trim().split('\n');
+  return { code, timedOut, seconds: (performance.now() - t0) / 1000, report, stderrTail, hwmMb };
+}
+
+/** One timed batch operation: the child measures itself; a failure names its cause (out of memory first). */
+export async function runStep(script: string, args: readonly string[], options: { timeoutS: number; verbose: boolean; env?: NodeJS.ProcessEnv }): Promise<StepResult> {
+  const run = await spawnChild(script, args, { timeoutS: options.timeoutS, ...(options.env ? { env: options.env } : {}), ...(options.verbose ? { onStderr: (s: string) => process.stderr.write(s) } : {}) });
+  const { report, hwmMb, seconds: processSeconds } = run;
+  if (run.timedOut) return { status: 'timeout', seconds: null, processSeconds, peakRssMb: hwmMb, report: null, error: `killed after ${options.timeoutS} s` };
+  if (run.code !== 0 || report === null) {
+    const lines = run.stderrTail.trim().split('\n');
     const cause = lines.find((l) => /Out of Memory/i.test(l)) ?? lines.find((l) => /^\s*\w*Error:/.test(l)) ?? lines.at(-1) ?? '';
-    return { status: 'failed', seconds: null, processSeconds, peakRssMb: hwmMb, report: null, error: `exit ${code}: ${cause.trim()}` };
+    return { status: 'failed', seconds: null, processSeconds, peakRssMb: hwmMb, report: null, error: `exit ${run.code}: ${cause.trim()}` };
   }
   const seconds = typeof report['seconds'] === 'number' ? report['seconds'] : null;
   const peak = typeof report['peakRssMb'] === 'number' ? report['peakRssMb'] : hwmMb;

@@ -1,9 +1,8 @@
 /** @module Shared pieces of the stream benchmark: its options, the generated world in memory, a seeded PRNG, percentiles, and running a step in a child process. */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { generateEvents } from '../src/events/generate.ts';
+import { spawnChild } from './spawn.ts';
 import type { InteractionEvent, ItemMetadata, UserMetadata } from '../src/events/schema.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -126,44 +125,12 @@ export interface ChildResult {
   readonly error: string | null;
 }
 
-/** `node [flags] --import tsx bench/<script> ...args` from the repository root, in its own process group, killed after `timeoutS`. */
+/** `node [flags] --import tsx bench/<script> ...args` (bench/spawn.ts), its stderr passed through, killed after `timeoutS`. */
 export async function runChild(script: string, args: readonly string[], o: { readonly nodeFlags?: readonly string[]; readonly timeoutS: number }): Promise<ChildResult> {
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [...(o.nodeFlags ?? []), '--import', 'tsx', `bench/${script}`, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let stdout = '';
-  let stderrTail = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => {
-    process.stderr.write(s);
-    stderrTail = (stderrTail + s).slice(-4000);
-  });
-  let peak: number | null = null;
-  const poll = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      if (m) peak = Number(m[1]) / 1024;
-    } catch {
-      // the child has exited
-    }
-  }, 1000);
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-  }, o.timeoutS * 1000);
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-  clearTimeout(timer);
-  clearInterval(poll);
-  const seconds = (performance.now() - t0) / 1000;
-  let parsed: Record<string, unknown> | null = null;
-  try {
-    parsed = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
-  } catch {
-    parsed = null;
-  }
-  const ok = !timedOut && code === 0 && parsed !== null;
-  const error = ok ? null : timedOut ? `killed after ${o.timeoutS} s` : `exit ${code}: ${stderrTail.trim().split('\n').slice(-3).join(' / ')}`;
-  return { ok, seconds, peakRssMb: peak === null ? null : Math.round(peak), report: parsed, error };
+  const run = await spawnChild(script, args, { timeoutS: o.timeoutS, ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}), onStderr: (s) => process.stderr.write(s), stderrChars: 4000 });
+  const ok = !run.timedOut && run.code === 0 && run.report !== null;
+  const error = ok ? null : run.timedOut ? `killed after ${o.timeoutS} s` : `exit ${run.code}: ${run.stderrTail.trim().split('\n').slice(-3).join(' / ')}`;
+  return { ok, seconds: run.seconds, peakRssMb: run.hwmMb === null ? null : Math.round(run.hwmMb), report: run.report, error };
 }
 
 /** Feature requests as the fetch benchmarks send them: a random user, `candidates` distinct random items, a random device, at `t`. */
