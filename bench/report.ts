@@ -21,13 +21,20 @@ export interface Machine {
   readonly loadAtStart: number;
 }
 
-export function machine(duckdbVersion: string): Machine {
+/** The machine as every benchmark describes it. */
+export function machineBasics(): { cpu: string; cores: number; memoryGb: number; os: string; node: string } {
   return {
     cpu: os.cpus()[0]?.model ?? 'unknown',
     cores: os.cpus().length,
     memoryGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     os: `${os.type()} ${os.release()}`,
     node: process.version,
+  };
+}
+
+export function machine(duckdbVersion: string): Machine {
+  return {
+    ...machineBasics(),
     duckdb: duckdbVersion,
     loadAtStart: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
   };
@@ -118,11 +125,19 @@ export function renderSection(r: BatchResults, notes: readonly string[]): string
 
 /** Replaces the batch section of BENCHMARKS.md (between its markers), keeping every other section. */
 export function writeBenchmarksMd(section: string): string {
+  return replaceSection(BEGIN, END, section);
+}
+
+/**
+ * Re-reads BENCHMARKS.md and replaces only the text from `begin` to `end` with `block` (which
+ * carries both markers); appended at the end when the section is absent.
+ */
+export function replaceSection(begin: string, end: string, block: string): string {
   const path = join(REPO, 'BENCHMARKS.md');
   const before = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\nHow fast recsignal is, measured by `npm run bench` and friends; raw figures in `bench/results/`.\n';
-  const i = before.indexOf(BEGIN);
-  const j = before.indexOf(END);
-  const next = i >= 0 && j > i ? `${before.slice(0, i)}${section}${before.slice(j + END.length)}` : `${before.trimEnd()}\n\n${section}\n`;
+  const i = before.indexOf(begin);
+  const j = before.indexOf(end);
+  const next = i >= 0 && j > i ? `${before.slice(0, i)}${block}${before.slice(j + end.length)}` : `${before.trimEnd()}\n\n${block}\n`;
   writeFileSync(path, next);
   return path;
 }

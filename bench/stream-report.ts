@@ -1,7 +1,7 @@
 /** @module The stream benchmark's outputs: bench/results/<date>-stream.json and the stream section of BENCHMARKS.md (only the text between its markers is ever replaced). */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { machineBasics, replaceSection } from './report.ts';
 import { REPO, type LatencySummary } from './stream-common.ts';
 
 const BEGIN = '<!-- bench:stream -->';
@@ -16,13 +16,7 @@ export interface StreamMachine {
 }
 
 export function streamMachine(): StreamMachine {
-  return {
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.cpus().length,
-    memoryGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-  };
+  return machineBasics();
 }
 
 export interface StepRecord {
@@ -55,14 +49,7 @@ export function writeStreamJson(r: StreamResults): string {
 
 /** Re-reads BENCHMARKS.md and replaces only the stream section (appended at the end when absent). */
 export function writeStreamSection(section: string): string {
-  const path = join(REPO, 'BENCHMARKS.md');
-  const before = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  const block = `${BEGIN}\n${section.trim()}\n${END}`;
-  const i = before.indexOf(BEGIN);
-  const j = before.indexOf(END);
-  const next = i >= 0 && j > i ? `${before.slice(0, i)}${block}${before.slice(j + END.length)}` : `${before.trimEnd()}\n\n${block}\n`;
-  writeFileSync(path, next);
-  return path;
+  return replaceSection(BEGIN, END, `${BEGIN}\n${section.trim()}\n${END}`);
 }
 
 type Rec = Record<string, unknown>;
