@@ -3,6 +3,10 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { generateEvents } from '../src/events/generate.ts';
 import { spawnChild } from './spawn.ts';
+import { join } from 'node:path';
+import type { CompiledFeatureSet } from '../src/plan/compile.ts';
+import type { ServerOptions } from '../src/serve/server.ts';
+import { EventLog } from '../src/store/offline/event-log.ts';
 import type { InteractionEvent, ItemMetadata, UserMetadata } from '../src/events/schema.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -144,4 +148,22 @@ export function requestMaker(o: { readonly users: number; readonly items: number
     context: { device: devices[Math.floor(next() * devices.length)] as string },
     t,
   });
+}
+
+/**
+ * The options of the feature server the fetch benchmarks measure: the demo set, bootstrapped from
+ * `events` (which the caller may drop while they stream in), its clock fixed at `now`, its log in
+ * `dir`. Callers add a store to keep the state out of process.
+ */
+export function benchServerOptions(o: { compiled: CompiledFeatureSet; events: AsyncIterable<InteractionEvent>; items: readonly ItemMetadata[]; users: readonly UserMetadata[]; now: number; dir: string }): Omit<ServerOptions, 'store'> {
+  return {
+    compiled: o.compiled,
+    log: new EventLog(join(o.dir, 'log')),
+    port: 0,
+    clock: () => o.now,
+    lateness: LATENESS_MS,
+    bootstrap: o.events,
+    metadata: { items: o.items, users: o.users },
+    flushIntervalMs: 3_600_000,
+  };
 }

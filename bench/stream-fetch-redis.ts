@@ -14,9 +14,8 @@ import type { InteractionEvent } from '../src/events/schema.ts';
 import { featureReads, fetchFeatures } from '../src/serve/fetch.ts';
 import { selectRefs } from '../src/serve/plan.ts';
 import { FeatureServer } from '../src/serve/server.ts';
-import { EventLog } from '../src/store/offline/event-log.ts';
 import { RedisStore } from '../src/store/online/redis/redis-store.ts';
-import { DEMO_FEATURES, LATENESS_MS, parseStreamOptions, report, requestMaker, say, summarize, worldInMemory } from './stream-common.ts';
+import { DEMO_FEATURES, parseStreamOptions, report, requestMaker, say, summarize, worldInMemory, benchServerOptions } from './stream-common.ts';
 
 const URL = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 const o = parseStreamOptions(process.argv.slice(2));
@@ -31,18 +30,7 @@ async function* replay(): AsyncGenerator<InteractionEvent> {
 }
 const store = await RedisStore.connect(URL);
 const t0 = performance.now();
-const server = await FeatureServer.start({
-  compiled,
-  log: new EventLog(join(tmp, 'log')),
-  port: 0,
-  clock: () => NOW,
-  lateness: LATENESS_MS,
-  bootstrap: replay(),
-  metadata: { items: world.items, users: world.users },
-  flushIntervalMs: 3_600_000,
-  store,
-  namespace,
-});
+const server = await FeatureServer.start({ ...benchServerOptions({ compiled, events: replay(), items: world.items, users: world.users, now: NOW, dir: tmp }), store, namespace });
 await server.ready;
 const buildS = (performance.now() - t0) / 1000;
 say(`fetch (redis): ${events.length.toLocaleString('en-US')} events built into ${URL} in ${buildS.toFixed(1)} s`);

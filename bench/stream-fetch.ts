@@ -13,8 +13,7 @@ import type { InteractionEvent } from '../src/events/schema.ts';
 import { fetchFeatures } from '../src/serve/fetch.ts';
 import { selectRefs } from '../src/serve/plan.ts';
 import { FeatureServer } from '../src/serve/server.ts';
-import { EventLog } from '../src/store/offline/event-log.ts';
-import { DEMO_FEATURES, LATENESS_MS, parseStreamOptions, report, requestMaker, runChild, say, summarize, worldInMemory, type World } from './stream-common.ts';
+import { DEMO_FEATURES, parseStreamOptions, report, requestMaker, runChild, say, summarize, worldInMemory, type World, benchServerOptions } from './stream-common.ts';
 
 const o = parseStreamOptions(process.argv.slice(2));
 const compiled = await loadFeatureSet(DEMO_FEATURES);
@@ -32,16 +31,7 @@ async function* replay(): AsyncGenerator<InteractionEvent> {
   yield* all;
 }
 const t0 = performance.now();
-const server = await FeatureServer.start({
-  compiled,
-  log: new EventLog(join(tmp, 'log')),
-  port: 0,
-  clock: () => NOW,
-  lateness: LATENESS_MS,
-  bootstrap: replay(),
-  metadata: { items, users },
-  flushIntervalMs: 3_600_000,
-});
+const server = await FeatureServer.start(benchServerOptions({ compiled, events: replay(), items, users, now: NOW, dir: tmp }));
 await server.ready;
 const bootstrapS = (performance.now() - t0) / 1000;
 say(`fetch: server bootstrapped ${server.bootstrapped.toLocaleString('en-US')} events in ${bootstrapS.toFixed(1)} s at ${server.url}`);
