@@ -169,35 +169,26 @@ function windowable(d: Dialect, a: AggregationIR): boolean {
  */
 function scalarExpr(d: Dialect, a: AggregationIR, cond: string, over: string, decay: string): string | null {
   const x = a.input === null ? null : d.ident(a.input);
-  if (over !== '' && d.argByMasked !== undefined) {
-    const masked = (e: string) => (cond === 'TRUE' ? e : `CASE WHEN ${cond} THEN ${e} END`);
-    switch (a.op) {
-      case 'count': return `NULLIF(count(${masked('1')})${over}, 0)`;
-      case 'sum': return `sum(${masked(x as string)})${over}`;
-      case 'mean': return `avg(${masked(x as string)})${over}`;
-      case 'min': return `min(${masked(x as string)})${over}`;
-      case 'max': return `max(${masked(x as string)})${over}`;
-      case 'stddev': return `stddev_pop(${masked(x as string)})${over}`;
-      case 'first': return `${d.argByMasked('min', x as string, ['ts', d.binaryText('event_id')], cond)}${over}`;
-      case 'last': return `${d.argByMasked('max', x as string, ['ts', d.binaryText('event_id')], cond)}${over}`;
-      case 'count_distinct': return `NULLIF(count(DISTINCT ${masked(x as string)})${over}, 0)`;
-      case 'decayed_sum': return `sum(${masked(`${x} * ${decay}`)})${over}`;
-      case 'decayed_count': return `sum(${masked(decay)})${over}`;
-      default: return null;
-    }
-  }
+  const masked = over !== '' && d.argByMasked !== undefined;
+  // fn over the rows that pass `cond`: fn(arg) FILTER (WHERE cond), or fn(CASE WHEN cond THEN arg END).
+  const of = (fn: string, arg: string, distinct = '') => {
+    if (!masked) return `${fn}(${distinct}${arg}) FILTER (WHERE ${cond})${over}`;
+    const value = arg === '*' ? '1' : arg;
+    return `${fn}(${distinct}${cond === 'TRUE' ? value : `CASE WHEN ${cond} THEN ${value} END`})${over}`;
+  };
+  const argBy = (kind: 'min' | 'max') => `${(masked ? (d.argByMasked as NonNullable<Dialect['argByMasked']>) : d.argBy)(kind, x as string, ['ts', d.binaryText('event_id')], cond)}${over}`;
   switch (a.op) {
-    case 'count': return `NULLIF(count(*) FILTER (WHERE ${cond})${over}, 0)`;
-    case 'sum': return `sum(${x}) FILTER (WHERE ${cond})${over}`;
-    case 'mean': return `avg(${x}) FILTER (WHERE ${cond})${over}`;
-    case 'min': return `min(${x}) FILTER (WHERE ${cond})${over}`;
-    case 'max': return `max(${x}) FILTER (WHERE ${cond})${over}`;
-    case 'stddev': return `stddev_pop(${x}) FILTER (WHERE ${cond})${over}`;
-    case 'first': return `${d.argBy('min', x as string, ['ts', d.binaryText('event_id')], cond)}${over}`;
-    case 'last': return `${d.argBy('max', x as string, ['ts', d.binaryText('event_id')], cond)}${over}`;
-    case 'count_distinct': return `NULLIF(count(DISTINCT ${x}) FILTER (WHERE ${cond})${over}, 0)`;
-    case 'decayed_sum': return `sum(${x} * ${decay}) FILTER (WHERE ${cond})${over}`;
-    case 'decayed_count': return `sum(${decay}) FILTER (WHERE ${cond})${over}`;
+    case 'count': return `NULLIF(${of('count', '*')}, 0)`;
+    case 'sum': return of('sum', x as string);
+    case 'mean': return of('avg', x as string);
+    case 'min': return of('min', x as string);
+    case 'max': return of('max', x as string);
+    case 'stddev': return of('stddev_pop', x as string);
+    case 'first': return argBy('min');
+    case 'last': return argBy('max');
+    case 'count_distinct': return `NULLIF(${of('count', x as string, 'DISTINCT ')}, 0)`;
+    case 'decayed_sum': return of('sum', `${x} * ${decay}`);
+    case 'decayed_count': return of('sum', decay);
     default: return null;
   }
 }
@@ -207,11 +198,11 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const q = (name: string) => d.ident(name);
   const keys = v.entity.keys.map((_, i) => `__k${i}`);
   const computed = v.aggregations.filter((a) => a.op !== 'ratio');
-  const counted = input.singleTime || !d.asofJoin ? [] : computed.filter((a) => a.op === 'count' || ((a.op === 'sum' || a.op === 'mean') && input.exactColumns?.has(a.input as string) === true));
-  const windowed = input.singleTime ? [] : computed.filter((a) => windowable(d, a) && !counted.includes(a));
+  const running = input.singleTime || !d.runningTotals ? [] : computed.filter((a) => a.op === 'count' || ((a.op === 'sum' || a.op === 'mean') && input.exactColumns?.has(a.input as string) === true));
+  const windowed = input.singleTime ? [] : computed.filter((a) => windowable(d, a) && !running.includes(a));
   const spanned = computed.filter((a) => a.op === 'last_k');
   const fanned = input.singleTime ? [] : computed.filter((a) => a.op === 'top_k' || a.op === 'histogram');
-  const joined = computed.filter((a) => !windowed.includes(a) && !counted.includes(a) && !spanned.includes(a) && !fanned.includes(a));
+  const joined = computed.filter((a) => !windowed.includes(a) && !running.includes(a) && !spanned.includes(a) && !fanned.includes(a));
   const ctes = [
     `${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
     `${alias}__s AS (\n  SELECT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, s.* FROM (${streamSql(input, v)}) AS s WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
@@ -219,7 +210,7 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const parts: { cte: string; columns: string[] }[] = [];
   if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes));
   if (windowed.length > 0) parts.push(...windowCtes(d, windowed, alias, keys, ctes));
-  if (counted.length > 0) parts.push(runningCte(d, counted, alias, keys, ctes));
+  if (running.length > 0) parts.push(runningCte(d, running, alias, keys, ctes));
   spanned.forEach((a, i) => parts.push(spanCte(d, a, `${alias}__r${i}`, alias, keys, ctes)));
   // One pass per (value, filter, weight): a histogram and a top-k of the same column share it.
   const passes = new Map<string, AggregationIR[]>();
