@@ -349,6 +349,11 @@ function listCte(d: Dialect, a: AggregationIR, alias: string, keys: readonly str
   return `  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM (${ranked}) AS r GROUP BY ${group}`;
 }
 
+/** The time of a window-start read point: the start, or for a lifetime window a time before every event. */
+function readPoint(d: Dialect, start: string | null): string {
+  return start ?? `CAST(${d.literal(-(2 ** 62))} AS ${d.types.bigint})`;
+}
+
 /**
  * Counts, sums and means as differences of running totals. Events (one row per key and time, a
  * count — and for a sum or mean an exact decimal sum — per aggregation) and read points (t, each
@@ -375,7 +380,7 @@ function runningCte(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
     return { n, s: measures.push({ expr: `sum(CAST(${x} AS ${d.types.exact})) FILTER (WHERE ${cond})`, zero: `CAST(0 AS ${d.types.exact})` }) - 1 };
   });
   // Read point 0 is t; point j + 1 is starts[j]; a lifetime aggregation's "start" is before every event.
-  const pointTime = (s: string | null) => (s === null ? `CAST(${d.literal(-(2 ** 62))} AS ${d.types.bigint})` : s);
+  const pointTime = (s: string | null) => readPoint(d, s);
   const zeros = measures.map((m, i) => `, ${m.zero} AS __c${i}`).join('');
   const reads = [`SELECT ${ks}, __t AS ts, __t, 0 AS __p, TRUE AS __isq${zeros} FROM ${alias}__q`, ...starts.map((s, j) => `SELECT ${ks}, ${pointTime(s)} AS ts, __t, ${j + 1} AS __p, TRUE AS __isq${zeros} FROM ${alias}__q`)];
   ctes.push(
@@ -440,7 +445,7 @@ function fannedCtes(d: Dialect, aggs: readonly AggregationIR[], name: string, al
   const zero = `CAST(0 AS ${d.types.exact})`;
   const weight = first.weight === null ? zero : `CAST(coalesce(${d.ident(first.weight)}, 0) AS ${d.types.exact})`;
   const starts = [...new Set(aggs.map((a) => windowStartSql(d, a.window)))];
-  const point = (s: string | null) => (s === null ? `CAST(${d.literal(-(2 ** 62))} AS ${d.types.bigint})` : s.replaceAll('__t', 'qq.__t'));
+  const point = (s: string | null) => readPoint(d, s?.replaceAll('__t', 'qq.__t') ?? null);
   ctes.push(
     `${name}__e AS (\n  SELECT ${ks}, CAST(${x} AS ${d.types.varchar}) AS val, ts, ${weight} AS w FROM ${alias}__s WHERE ${cond}\n)`,
     `${name}__v AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, v.val FROM ${alias}__q AS qq JOIN (SELECT ${ks}, val, min(ts) AS first_ts FROM ${name}__e GROUP BY ${ks}, val) AS v ON ${keys.map((k) => `v.${k} = qq.${k}`).join(' AND ')} AND v.first_ts < qq.__t\n)`,
