@@ -62,6 +62,10 @@ test('batch SQL equals the reference aggregator on generated streams', async () 
         assertFeatureRowsEqual(actual, expected, columns.map((c) => c.column), qs);
         // Views computed in slices of their keys (as on a large spine) give the same rows.
         assertFeatureRowsEqual(await featuresFor(compiled, log, qs, { chunkRows: 2 }), expected, columns.map((c) => c.column), qs);
+        // Only some views (the option the ranker uses): their columns alone, the same values.
+        const some = compiled.ir.views.filter((v) => v.kind === 'aggregation').slice(-2).map((v) => v.name);
+        const own = columns.flatMap((c, j) => (c.view !== null && some.includes(c.view) ? [j] : []));
+        assertFeatureRowsEqual(await featuresFor(compiled, log, qs, { views: some }), expected.map((r) => own.map((j) => r[j]!)), own.map((j) => columns[j]!.column), qs);
 
         // All queries at one time (a backfill): the engine takes its single-time plan.
         const at = qs.map((q) => ({ ...q, ts: (qs[0] as (typeof qs)[number]).ts }));

@@ -122,11 +122,23 @@ export interface FeatureQuery {
   readonly ts: number;
 }
 
+export interface FeaturesForOptions {
+  /** Views over more query rows than this run in key slices (memory bound). */
+  readonly chunkRows?: number;
+  /** Compute only these views (by name); request-time features are then left out. Default: every view and request feature. */
+  readonly views?: readonly string[];
+}
+
 /**
  * Features for a list of queries, in memory: what the library and the differential tests use.
- * Values in `featureColumns` order, histograms as objects.
+ * Values in `featureColumns` order (of the chosen views), histograms as objects.
  */
-export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, queries: readonly FeatureQuery[], options: { readonly chunkRows?: number } = {}): Promise<FeatureValue[][]> {
+export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, queries: readonly FeatureQuery[], options: FeaturesForOptions = {}): Promise<FeatureValue[][]> {
+  const only = options.views;
+  if (only !== undefined) {
+    const unknown = only.filter((n) => !compiled.ir.views.some((v) => v.name === n));
+    if (unknown.length > 0) throw new RecsignalError('INVALID_ARGUMENT', `featuresFor: unknown view(s) ${unknown.join(', ')}; the feature set has ${compiled.ir.views.map((v) => v.name).join(', ')}`);
+  }
   const ctx = await openBatch(compiled, log);
   const { engine } = ctx;
   try {
@@ -144,11 +156,11 @@ export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, q
       a.endRow();
     });
     a.closeSync();
-    const views = compiled.ir.views;
+    const views = only === undefined ? compiled.ir.views : compiled.ir.views.filter((v) => only.includes(v.name));
     await prepareQueries(ctx, '__spine', '__row', 'ts', views);
     const singleTime = queries.every((q) => q.ts === queries[0]?.ts);
-    await computeFeatures(ctx, views, true, undefined, singleTime, options.chunkRows);
-    const columns = featureColumns(compiled.ir, views);
+    await computeFeatures(ctx, views, only === undefined, undefined, singleTime, options.chunkRows);
+    const columns = featureColumns(compiled.ir, views).filter((c) => only === undefined || c.view !== null);
     const rows = await engine.query(`SELECT * FROM __features ORDER BY __row`);
     return rows.map((r) => columns.map((c) => fromSql(r[c.column], c.type)));
   } finally {

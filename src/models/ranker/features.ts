@@ -76,6 +76,7 @@ export async function withTrainingLog<T>(train: readonly Interaction[], meta: Me
  */
 export async function pairFeatures(
   compiled: CompiledFeatureSet, log: EventLog, pairs: readonly { user: string; item: string }[], ts: number, vocabulary: readonly string[],
+  userTimes?: ReadonlyMap<string, number>,
 ): Promise<FeatureBlock> {
   const columns = featureColumns(compiled.ir);
   const sideOf = new Map(compiled.ir.views.map((v) => [v.name, sideOfKeys(v.entity.keys)] as const));
@@ -109,7 +110,57 @@ export async function pairFeatures(
     });
   });
   if (stats.errors > 0) throw new RecsignalError('INVALID_DEFINITION', `ranker features: ${stats.errors} request-time function calls failed, first: ${stats.firstError}; fix the feature set`);
-  return { names: kept.map(({ c }) => c.column), rows: pairs.length, data };
+  const block = { names: kept.map(({ c }) => c.column), rows: pairs.length, data };
+  return userTimes === undefined ? block : joinBlocks(block, await itemsAtUserTime(compiled, log, pairs, userTimes, sideOf));
+}
+
+/**
+ * The item views' numeric features of each pair as of its user's own time (`userTimes`: the end of
+ * the user's activity) instead of one time for all: how popular and how new the item was when
+ * this user was watching. Lookups do not change with time and are left out.
+ */
+async function itemsAtUserTime(
+  compiled: CompiledFeatureSet, log: EventLog, pairs: readonly { user: string; item: string }[],
+  userTimes: ReadonlyMap<string, number>, sideOf: ReadonlyMap<string, 'user' | 'item'>,
+): Promise<FeatureBlock> {
+  const views = compiled.ir.views.filter((v) => v.kind !== 'lookup' && sideOf.get(v.name) === 'item');
+  const columns = featureColumns(compiled.ir, views).filter((c) => c.view !== null);
+  const kept = columns.map((c, j) => ({ c, j })).filter(({ c }) => c.type === 'int' || c.type === 'float');
+  const timeOf = (user: string): number => {
+    const t = userTimes.get(user);
+    if (t === undefined) throw new RecsignalError('INVALID_ARGUMENT', `ranker features: no time for user ${user}; userTimes must hold every pair's user`);
+    return t;
+  };
+  const rowOf = new Map<string, number>();
+  const queries: { fields: Record<string, string>; ts: number }[] = [];
+  for (const p of pairs) {
+    const ts = timeOf(p.user);
+    const key = `${p.item}\u0000${ts}`;
+    if (rowOf.has(key)) continue;
+    rowOf.set(key, queries.length);
+    queries.push({ fields: { user_id: p.user, item_id: p.item }, ts });
+  }
+  const rows = await featuresFor(compiled, log, queries, { views: views.map((v) => v.name) });
+  const data = new Float64Array(pairs.length * kept.length);
+  pairs.forEach((p, r) => {
+    const row = rows[rowOf.get(`${p.item}\u0000${timeOf(p.user)}`)!]!;
+    kept.forEach(({ j }, k) => {
+      const v = row[j];
+      data[r * kept.length + k] = typeof v === 'number' ? v : Number.NaN;
+    });
+  });
+  return { names: kept.map(({ c }) => `${c.column}_at_user_time`), rows: pairs.length, data };
+}
+
+/** Two blocks over the same rows side by side. */
+function joinBlocks(a: FeatureBlock, b: FeatureBlock): FeatureBlock {
+  const cols = a.names.length + b.names.length;
+  const data = new Float64Array(a.rows * cols);
+  for (let r = 0; r < a.rows; r++) {
+    data.set(a.data.subarray(r * a.names.length, (r + 1) * a.names.length), r * cols);
+    data.set(b.data.subarray(r * b.names.length, (r + 1) * b.names.length), r * cols + a.names.length);
+  }
+  return { names: [...a.names, ...b.names], rows: a.rows, data };
 }
 
 /** A view's rows come from the user's features or the item's; a view keyed on anything else cannot be crossed here. */

@@ -26,7 +26,7 @@ export const RANKER_DEFAULTS = {
   /** Training share of the inner random split: closer to 1 = base models nearer the final ones, fewer labels. */
   innerRatio: 0.85,
   /** Inner random splits (seeds seed+1, seed+2, ...) whose labelled candidates are stacked into one training set; 1 under --protocol time. */
-  innerSplits: 2,
+  innerSplits: 4,
   embeddingDims: 8,
   /** Most trees; how many are kept is chosen by early stopping on the held-out inner users. */
   iterations: 300,
@@ -41,6 +41,8 @@ export const RANKER_DEFAULTS = {
   gradedLabels: false,
   coldHalfLifeDays: 30,
   coldDemographicWeight: 0.5,
+  /** Item views also as of each user's last activity: the item's popularity when that user was watching. */
+  itemsAtUserTime: true,
   ablation: true,
   features: '',
 } as const;
@@ -96,7 +98,7 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const path = String(p['features'] ?? '') || DEFAULT_FEATURE_SET;
   const [compiled, meta] = await Promise.all([loadRankerFeatureSet(path), metadataOf(ctx)]);
   const vocabulary = vocabularyOf(meta);
-  const common = { items: ctx.items, candidatesPerModel: n, embeddingDims: dims, seed: ctx.seed, compiled, meta, vocabulary };
+  const common = { items: ctx.items, candidatesPerModel: n, embeddingDims: dims, seed: ctx.seed, compiled, meta, vocabulary, itemsAtUserTime: p['itemsAtUserTime'] !== false };
 
   // Learn on the inner split(s): one time cutoff, or several random splits stacked (more labelled users).
   const splits = ctx.protocol === 'time' ? 1 : Math.max(1, Math.round(num(p, 'innerSplits')));

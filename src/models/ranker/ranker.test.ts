@@ -10,6 +10,7 @@ import type { Interaction, Scorer } from '../../eval/types.ts';
 import { candidateRecall, generateCandidates, type BaseModel } from './candidates.ts';
 import { trainColdScorer } from './cold.ts';
 import { itemEmbeddings } from './embeddings.ts';
+import { loadRankerFeatureSet, pairFeatures, withTrainingLog } from './features.ts';
 import { FEATURE_GROUPS, groupOf } from './groups.ts';
 import { concatLearningSets, fitLambdaMart, type LearningSet } from './learn.ts';
 import { trainRanker, type RankerModel } from './pipeline.ts';
@@ -67,6 +68,27 @@ test('LambdaMART keeps at least minTrees when early stopping, exactly `iteration
   assert.ok(stoppedAt >= 1 && stoppedAt <= 50, `validation chose ${stoppedAt}`);
   assert.equal(stopped.numTrees, Math.max(stoppedAt, 20), 'the choice, never below the minimum');
   assert.equal(fitLambdaMart(set, [0, 1], { ...p, earlyStopping: 0, iterations: 7 }).numTrees, 7);
+});
+
+test("item features at a user's time are the item's as of that user's last rating", async () => {
+  const DAY = 86_400_000;
+  const rows: Interaction[] = [
+    { user: 'early', item: 'a', rating: 4, ts: 1 * DAY }, { user: 'early', item: 'b', rating: 3, ts: 3 * DAY },
+    { user: 'late', item: 'a', rating: 5, ts: 2 * DAY }, { user: 'late', item: 'a2', rating: 5, ts: 9 * DAY },
+    { user: 'other', item: 'a', rating: 2, ts: 8 * DAY },
+  ];
+  const compiled = await loadRankerFeatureSet();
+  const times = new Map([['early', 3 * DAY + 1], ['late', 9 * DAY + 1], ['other', 8 * DAY + 1]]);
+  const pairs = [{ user: 'early', item: 'a' }, { user: 'late', item: 'a' }];
+  const block = await withTrainingLog(rows, undefined, (log) => pairFeatures(compiled, log, pairs, 10 * DAY, [], times));
+  const col = (name: string) => {
+    const j = block.names.indexOf(name);
+    assert.ok(j >= 0, `${name} in ${block.names.join(', ')}`);
+    return [0, 1].map((r) => block.data[r * block.names.length + j]);
+  };
+  assert.deepEqual(col('item_ratings__rating_count'), [3, 3], 'as of the one time for all: every rating of a');
+  assert.deepEqual(col('item_ratings__rating_count_at_user_time'), [2, 3], "as of each user's time: a's ratings before it");
+  assert.deepEqual(col('item_ratings__rating_mean_at_user_time'), [4.5, 11 / 3]);
 });
 
 test('item embeddings put co-rated items close', () => {

@@ -35,6 +35,8 @@ export interface StageOptions {
   readonly meta: Metadata | undefined;
   readonly vocabulary: readonly string[];
   readonly note: (m: string) => void;
+  /** Also the item views as of each user's last activity (see `pairFeatures`). */
+  readonly itemsAtUserTime: boolean;
   /** Base models to use instead of fitting them (a caller that already has them). */
   readonly base?: readonly BaseModel[];
 }
@@ -51,7 +53,7 @@ export async function buildStage(o: StageOptions): Promise<StageData> {
     for (let r = candidates.offsets[q]!; r < candidates.offsets[q + 1]!; r++) pairs[r]!.user = u;
   });
   const t1 = performance.now();
-  const block = await withTrainingLog(o.train, o.meta, (log) => pairFeatures(o.compiled, log, pairs, o.asOf, o.vocabulary));
+  const block = await withTrainingLog(o.train, o.meta, (log) => pairFeatures(o.compiled, log, pairs, o.asOf, o.vocabulary, o.itemsAtUserTime ? lastActivity(o.train) : undefined));
   o.note(`recsignal features (${block.names.length} columns) for ${block.rows.toLocaleString('en-US')} pairs in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
 
   const userVec = emb.userVectors(candidates.users, o.train);
@@ -81,6 +83,13 @@ export async function buildStage(o: StageOptions): Promise<StageData> {
     }
   });
   return { candidates, names, data, base };
+}
+
+/** Each user's time just after their last training interaction: when they were last watching. */
+function lastActivity(train: readonly Interaction[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of train) out.set(r.user, Math.max(out.get(r.user) ?? -Infinity, r.ts + 1));
+  return out;
 }
 
 /** The columns of `keep` (indices into `names`), row-major. */
