@@ -15,6 +15,7 @@ import {
   applyBatch, entityKeyAt, readStoredState, snapshotWrites, stateKeys, StoredKeys,
   type ReadKeys, type ServeCheckpoint, type StateWrite, type StoredState, type StoredStateOptions,
 } from '../compute/stream/store-backed.ts';
+import { ParsedValues } from '../compute/stream/parsed-values.ts';
 import type { OnlineStore, OnlineWrite } from '../store/online/online-store.ts';
 import { notFoundValues, readView, type ApplyResult, type Fields, type ReadPlan, type ReadSlots, type ServingState, type StateHealth, type StateReader } from './online-state.ts';
 import type { ServingPlan, ViewPlan } from './plan.ts';
@@ -42,6 +43,8 @@ const WRITE_CHUNK = 2000;
 /** Events per applied batch when catching up with the log at start. */
 const CATCH_UP_BATCH = 1000;
 const MAX_CACHED_LOOKUPS = 200_000;
+/** Stored text whose parse the reads keep (characters): about the state of a few tens of thousands of hot keys. */
+const PARSED_CHARS = 64 * 1024 * 1024;
 
 /** The default key prefix of a feature set's served state: apart from `recsignal stream`'s (another writer). */
 export function serveNamespace(name: string, hash: string): string {
@@ -78,6 +81,8 @@ export class StoreState implements ServingState {
   private readonly readOptions: StoredStateOptions;
   private readonly checkpointKey: string;
   private readonly read: ReadKeys;
+  /** Parses of the values reads fetched, reused while a key's stored text stays the same. */
+  readonly parsed = new ParsedValues(PARSED_CHARS);
   /** Lookups (metadata) and what a key without state reads as, in process. */
   private readonly local: StreamEngine;
   readonly notFound: ReadonlyMap<string, FeatureValue>[];
@@ -138,7 +143,7 @@ export class StoreState implements ServingState {
       for (const vp of views) wanted.add(vp.view, fields, t);
     });
     try {
-      return new StoredReader(this, await readStoredState(this.readOptions, wanted, this.read), this.maxAgeMs);
+      return new StoredReader(this, await readStoredState(this.readOptions, wanted, this.read, this.parsed), this.maxAgeMs);
     } catch (e) {
       if (!isStoreFailure(e)) throw e;
       this.failed(e);
@@ -246,6 +251,8 @@ export class StoreState implements ServingState {
         head = 0;
       }
     }
+    // Every key folded, as applyBatch leaves the keys it writes: a stored key then holds tiles and only its recent rows.
+    engine.settle(engine.watermark);
     const writes = encode(snapshotWrites(this.o.namespace, engine.snapshot(), (id) => userOf.get(id)));
     for (let i = 0; i < writes.length; i += WRITE_CHUNK) {
       if (stop()) return;

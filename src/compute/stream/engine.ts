@@ -547,7 +547,7 @@ export class StreamEngine {
     }
     for (const v of this.sessionViews) {
       const m = this.sessions.get(v.name) as Map<string, SessionState>;
-      for (const [k, rows] of snap.sessions[v.name] ?? []) m.set(k, { rows });
+      for (const [k, rows] of snap.sessions[v.name] ?? []) m.set(k, { rows: rows.slice() }); // its own copy: the snapshot may be shared (a parse kept by ParsedValues)
     }
   }
 

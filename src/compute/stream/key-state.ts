@@ -202,7 +202,7 @@ export class KeyState {
     const fin = (x: number) => (Number.isFinite(x) ? x : null);
     const pending = this.pendingPartials();
     return {
-      rows: this.rows.map((r) => [r.ts, r.eventId, ownColumns(r.cols)]),
+      rows: this.rows.map((r) => [r.ts, r.eventId, storedColumns(r.cols, this.plan.rowColumns)]),
       latest: fin(this.latest),
       foldedUpTo: fin(this.foldedUpTo),
       slots: this.plan.aggs.map((a, s) => {
@@ -264,10 +264,13 @@ function tileAt(a: AggregationIR, f: Folded, i: number): Partial {
   return tile;
 }
 
-/** A row's columns with those inherited from the event it fanned out of flattened in. */
-function ownColumns(cols: Readonly<Record<string, string | number | null>>): Record<string, string | number | null> {
+/**
+ * The columns of a row the view reads, and only those: a row in memory shares its event's every
+ * column (one object for all views), while a stored row is the view's own.
+ */
+function storedColumns(cols: Readonly<Record<string, string | number | null>>, names: readonly string[]): Record<string, string | number | null> {
   const out: Record<string, string | number | null> = {};
-  for (const k in cols) out[k] = cols[k] ?? null;
+  for (const k of names) out[k] = cols[k] ?? null;
   return out;
 }
 

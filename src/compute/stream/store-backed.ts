@@ -10,7 +10,7 @@ import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { TIME_DERIVED_KEYS } from '../../plan/rows.ts';
 import { stateKey } from '../../store/online/online-store.ts';
 import { KEY_SEPARATOR, StreamEngine, type ApplyOutcome, type EngineSnapshot } from './engine.ts';
-import { KeyState } from './key-state.ts';
+import type { ParsedValues } from './parsed-values.ts';
 
 const SEP = KEY_SEPARATOR;
 export interface StoredStateOptions {
@@ -266,8 +266,9 @@ const ABSENT: KeyTimes = { present: false, eventTs: null };
  * Reads the keys in one call of `read` and restores them into a scratch engine. Times come from the
  * restored key states: a key has state as of t when it has an event before t (or rows folded, all
  * before any time it can be read at), and its event time is the newest such event still held raw.
+ * With `parsed`, a value whose text did not change since an earlier read is not parsed again.
  */
-export async function readStoredState(o: StoredStateOptions, wanted: StoredKeys, read: ReadKeys): Promise<StoredState> {
+export async function readStoredState(o: StoredStateOptions, wanted: StoredKeys, read: ReadKeys, parsed?: ParsedValues): Promise<StoredState> {
   const keys = [...wanted.entries.keys()];
   const values = keys.length === 0 ? [] : await read(keys);
   const views: Record<string, [string, unknown][]> = {};
@@ -275,8 +276,9 @@ export async function readStoredState(o: StoredStateOptions, wanted: StoredKeys,
   const times = new Map<string, (t: number) => KeyTimes>();
   keys.forEach((storeKey, i) => {
     const { view, key } = wanted.entries.get(storeKey) as { view: FeatureViewIR; key: string };
-    const v = parse<unknown>(values[i]);
-    if (v === undefined) return;
+    const text = values[i];
+    if (text === null || text === undefined) return;
+    const v = parsed === undefined ? JSON.parse(text) : parsed.parse(storeKey, text);
     if (view.kind === 'session') {
       const rows = v as { ts: number; item: string | null }[];
       (sessions[view.name] ??= []).push([key, rows]);
@@ -284,8 +286,9 @@ export async function readStoredState(o: StoredStateOptions, wanted: StoredKeys,
       times.set(`${view.name}${SEP}${key}`, (t) => newestBefore(ts, t, ts[ts.length - 1] ?? -Infinity, false));
     } else if (view.kind === 'aggregation') {
       (views[view.name] ??= []).push([key, v]);
-      const st = KeyState.fromJSON(view, v);
-      times.set(`${view.name}${SEP}${key}`, (t) => newestBefore(st.rows.map((r) => r.ts), t, st.latest, st.foldedUpTo > -Infinity));
+      // The times straight from the stored JSON (KeyState.toJSON's shape): the engine restores the state itself.
+      const st = v as { rows: [number, ...unknown[]][]; latest: number | null; foldedUpTo: number | null };
+      times.set(`${view.name}${SEP}${key}`, (t) => newestBefore(st.rows.map((r) => r[0]), t, st.latest ?? -Infinity, st.foldedUpTo !== null));
     }
   });
   const meta = { ...(o.items ? { items: o.items } : {}), ...(o.users ? { users: o.users } : {}) };

@@ -22,6 +22,8 @@ export interface ViewPlan {
    * to a category needs to carry, since that row is the view's alone.
    */
   readonly columns: readonly string[];
+  /** What a stored row keeps: `columns` and, for a view fanned out through metadata, the category. */
+  readonly rowColumns: readonly string[];
 }
 
 const plans = new WeakMap<AggregationViewIR, ViewPlan>();
@@ -30,19 +32,21 @@ export function viewPlan(view: AggregationViewIR): ViewPlan {
   let p = plans.get(view);
   if (!p) {
     const aggs = view.aggregations.filter((a) => a.op !== 'ratio');
+    const columns = [
+      ...new Set([
+        'type',
+        ...view.entity.keys,
+        ...aggs.flatMap((a) => [a.input, a.weight, ...a.filter.where.map((c) => c.column)]).filter((c): c is string => c !== null),
+      ]),
+    ].filter((c) => c !== view.via?.as);
     p = {
       view,
       aggs,
       hops: aggs.map((a) => (a.window.kind === 'lifetime' ? Infinity : a.window.hopMs)),
       where: aggs.map((a) => a.filter.where.length > 0),
       byType: new Map(),
-      columns: [
-        ...new Set([
-          'type',
-          ...view.entity.keys,
-          ...aggs.flatMap((a) => [a.input, a.weight, ...a.filter.where.map((c) => c.column)]).filter((c): c is string => c !== null),
-        ]),
-      ].filter((c) => c !== view.via?.as),
+      columns,
+      rowColumns: view.via === null ? columns : [...columns, view.via.as],
     };
     plans.set(view, p);
   }

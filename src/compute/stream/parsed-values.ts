@@ -1,0 +1,51 @@
+/**
+ * @module Stored JSON values parsed once per distinct text. A serving read fetches the state of a
+ * user and of every candidate item; most of those keys read the same as last time (an item's state
+ * changes only when one of its events is applied), and parsing them is most of a read's cost. The
+ * store is still asked every time: a value is reused only when the text it returns now is the
+ * very text that was parsed, so what is served is always what the store holds.
+ * Written here because it is a few lines over a Map used as an LRU; no library fits a content check.
+ */
+
+export class ParsedValues {
+  private readonly entries = new Map<string, { readonly text: string; readonly value: unknown }>();
+  private chars = 0;
+  hits = 0;
+  misses = 0;
+
+  /** @param capacityChars the stored text kept, in characters (the parsed values are a few times that in memory) */
+  constructor(private readonly capacityChars: number) {}
+
+  /**
+   * The value of `text` stored under `key`: the parse kept from a read of the same text, else a
+   * new one. The value is shared between reads: callers must not change it.
+   */
+  parse(key: string, text: string): unknown {
+    const kept = this.entries.get(key);
+    if (kept !== undefined) {
+      this.entries.delete(key);
+      if (kept.text === text) {
+        this.hits++;
+        this.entries.set(key, kept);
+        return kept.value;
+      }
+      this.chars -= kept.text.length;
+    }
+    this.misses++;
+    const value: unknown = JSON.parse(text);
+    if (text.length <= this.capacityChars) {
+      this.entries.set(key, { text, value });
+      this.chars += text.length;
+      for (const [oldest, e] of this.entries) {
+        if (this.chars <= this.capacityChars) break;
+        this.entries.delete(oldest);
+        this.chars -= e.text.length;
+      }
+    }
+    return value;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
