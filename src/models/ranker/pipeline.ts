@@ -41,8 +41,12 @@ export const RANKER_DEFAULTS = {
   gradedLabels: false,
   coldHalfLifeDays: 30,
   coldDemographicWeight: 0.5,
-  /** Item views also as of each user's last activity: the item's popularity when that user was watching. */
-  itemsAtUserTime: true,
+  /**
+   * Item views also as of each user's last activity (the item's popularity when that user was
+   * watching). 'auto': on for the random splits, whose held-out ratings happen at the users' own
+   * times; off under --protocol time, where every request is at the cutoff.
+   */
+  itemsAtUserTime: 'auto',
   ablation: true,
   features: '',
 } as const;
@@ -84,6 +88,13 @@ function innerSplit(ctx: SplitContext, index: number): { train: Interaction[]; h
   return { train: s.train, holdout: s.test, asOf: endOf(s.train) };
 }
 
+function itemsAtUserTime(ctx: SplitContext): boolean {
+  const v = ctx.params['itemsAtUserTime'] ?? RANKER_DEFAULTS.itemsAtUserTime;
+  if (v === 'auto') return ctx.protocol !== 'time';
+  if (typeof v !== 'boolean') throw new RecsignalError('INVALID_ARGUMENT', `ranker.itemsAtUserTime must be true, false or auto, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 const endOf = (rows: readonly Interaction[]) => rows.reduce((m, r) => Math.max(m, r.ts), -Infinity) + 1;
 
 export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
@@ -98,7 +109,7 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const path = String(p['features'] ?? '') || DEFAULT_FEATURE_SET;
   const [compiled, meta] = await Promise.all([loadRankerFeatureSet(path), metadataOf(ctx)]);
   const vocabulary = vocabularyOf(meta);
-  const common = { items: ctx.items, candidatesPerModel: n, embeddingDims: dims, seed: ctx.seed, compiled, meta, vocabulary, itemsAtUserTime: p['itemsAtUserTime'] !== false };
+  const common = { items: ctx.items, candidatesPerModel: n, embeddingDims: dims, seed: ctx.seed, compiled, meta, vocabulary, itemsAtUserTime: itemsAtUserTime(ctx) };
 
   // Learn on the inner split(s): one time cutoff, or several random splits stacked (more labelled users).
   const splits = ctx.protocol === 'time' ? 1 : Math.max(1, Math.round(num(p, 'innerSplits')));
