@@ -537,7 +537,8 @@ export class StreamEngine {
     this.groups = this.groups.map(() => new Map());
     for (const r of this.routes) {
       for (const [k, data] of snap.views[r.v.name] ?? []) {
-        const st = KeyState.fromJSON(r.plan, data);
+        // A key state already decoded (a serving read's, see readStoredState) is adopted as it is.
+        const st = data instanceof KeyState ? data : KeyState.fromJSON(r.plan, data);
         r.states.set(k, st);
         if (st.rows.length > 0) {
           st.queued = true;

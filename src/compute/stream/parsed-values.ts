@@ -1,5 +1,5 @@
 /**
- * @module Stored JSON values parsed once per distinct text. A serving read fetches the state of a
+ * @module Stored JSON values parsed (and decoded) once per distinct text. A serving read fetches the state of a
  * user and of every candidate item; most of those keys read the same as last time (an item's state
  * changes only when one of its events is applied), and parsing them is most of a read's cost. The
  * store is still asked every time: a value is reused only when the text it returns now is the
@@ -17,10 +17,11 @@ export class ParsedValues {
   constructor(private readonly capacityChars: number) {}
 
   /**
-   * The value of `text` stored under `key`: the parse kept from a read of the same text, else a
-   * new one. The value is shared between reads: callers must not change it.
+   * The value of `text` stored under `key`, through `decode` (a key's decoding must not change
+   * between calls): the one kept from a read of the same text, else a new one. The value is shared
+   * between reads: callers must not change it.
    */
-  parse(key: string, text: string): unknown {
+  parse(key: string, text: string, decode: (json: unknown) => unknown = (json) => json): unknown {
     const kept = this.entries.get(key);
     if (kept !== undefined) {
       this.entries.delete(key);
@@ -32,7 +33,7 @@ export class ParsedValues {
       this.chars -= kept.text.length;
     }
     this.misses++;
-    const value: unknown = JSON.parse(text);
+    const value = decode(JSON.parse(text));
     if (text.length <= this.capacityChars) {
       this.entries.set(key, { text, value });
       this.chars += text.length;

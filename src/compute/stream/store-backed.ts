@@ -10,6 +10,7 @@ import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { TIME_DERIVED_KEYS } from '../../plan/rows.ts';
 import { stateKey } from '../../store/online/online-store.ts';
 import { KEY_SEPARATOR, StreamEngine, type ApplyOutcome, type EngineSnapshot } from './engine.ts';
+import { KeyState } from './key-state.ts';
 import type { ParsedValues } from './parsed-values.ts';
 
 const SEP = KEY_SEPARATOR;
@@ -278,17 +279,17 @@ export async function readStoredState(o: StoredStateOptions, wanted: StoredKeys,
     const { view, key } = wanted.entries.get(storeKey) as { view: FeatureViewIR; key: string };
     const text = values[i];
     if (text === null || text === undefined) return;
-    const v = parsed === undefined ? JSON.parse(text) : parsed.parse(storeKey, text);
     if (view.kind === 'session') {
-      const rows = v as { ts: number; item: string | null }[];
+      const rows = (parsed === undefined ? JSON.parse(text) : parsed.parse(storeKey, text)) as { ts: number; item: string | null }[];
       (sessions[view.name] ??= []).push([key, rows]);
       const ts = rows.map((r) => r.ts);
       times.set(`${view.name}${SEP}${key}`, (t) => newestBefore(ts, t, ts[ts.length - 1] ?? -Infinity, false));
     } else if (view.kind === 'aggregation') {
-      (views[view.name] ??= []).push([key, v]);
-      // The times straight from the stored JSON (KeyState.toJSON's shape): the engine restores the state itself.
-      const st = v as { rows: [number, ...unknown[]][]; latest: number | null; foldedUpTo: number | null };
-      times.set(`${view.name}${SEP}${key}`, (t) => newestBefore(st.rows.map((r) => r[0]), t, st.latest ?? -Infinity, st.foldedUpTo !== null));
+      // Decoded into a key state here, so that a kept parse is a ready state (the engine adopts it).
+      const decode = (json: unknown) => KeyState.fromJSON(view, json);
+      const st = (parsed === undefined ? decode(JSON.parse(text)) : parsed.parse(storeKey, text, decode)) as KeyState;
+      (views[view.name] ??= []).push([key, st]);
+      times.set(`${view.name}${SEP}${key}`, (t) => newestBefore(st.rows.map((r) => r.ts), t, st.latest, st.foldedUpTo > -Infinity));
     }
   });
   const meta = { ...(o.items ? { items: o.items } : {}), ...(o.users ? { users: o.users } : {}) };
