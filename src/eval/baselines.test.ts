@@ -5,6 +5,7 @@ import { trainAls } from './baselines/als.ts';
 import { trainEase } from './baselines/ease.ts';
 import { trainItemKnn } from './baselines/itemknn.ts';
 import { trainPopularity } from './baselines/popularity.ts';
+import { trainRp3beta } from './baselines/rp3beta.ts';
 import { trainSar } from './baselines/sar.ts';
 import type { Interaction } from './types.ts';
 
@@ -45,6 +46,27 @@ test('EASE: with two items B12 = C12 / (C11 + λ), and the diagonal is zero', ()
   const s = trainEase(pairs, { lambda: 1 }).score('u2')!; // u2 holds item 1 only
   close(s[0], 0, 'B11');
   close(s[1], 1 / 3, 'B12');
+});
+
+test('RP3beta: W_ij = deg(i)^-α Σ_u x_ui x_uj deg(u)^-α / deg(j)^β, top sources per target', () => {
+  // u1 {a, b}, u2 {a, c}, u3 {b}: item degrees a 2, b 2, c 1; user degrees 2, 2, 1.
+  const rows = [row('u1', 'a', 5), row('u1', 'b', 5), row('u2', 'a', 5), row('u2', 'c', 5), row('u3', 'b', 5)];
+  const wab = (1 / 2) * (1 / 2) / Math.SQRT2, wac = (1 / 2) * (1 / 2) / 1, wba = (1 / 2) * (1 / 2) / Math.SQRT2;
+  const all = trainRp3beta(rows, { alpha: 1, beta: 0.5, neighbours: 10 });
+  assert.deepEqual(all.items, ['a', 'b', 'c']);
+  const u3 = all.score('u3')!; // holds b only: row b of W
+  close(u3[0], wba, 'W_ba');
+  close(u3[1], 0, 'W_bb (diagonal)');
+  close(u3[2], 0, 'W_bc (no common user)');
+  const u1 = all.score('u1')!; // a and b: rows a + b
+  close(u1[0], wba, 'score a');
+  close(u1[1], wab, 'score b');
+  close(u1[2], wac, 'score c');
+  // One source per target: a keeps c (W_ca = 1 · 1/2 / √2 beats W_ba), so u1's a loses W_ba.
+  const one = trainRp3beta(rows, { alpha: 1, beta: 0.5, neighbours: 1 }).score('u1')!;
+  close(one[0], 0, 'score a, W_ba pruned');
+  close(one[1], wab, 'score b');
+  close(one[2], wac, 'score c');
 });
 
 test('item-kNN: cosine of binary item vectors', () => {

@@ -65,6 +65,27 @@ export function cooccurrence(m: InteractionMatrix): Float64Array {
 }
 
 /**
+ * Keeps, for each target item j (column j of the dense n x n matrix `s`), only its k largest
+ * entries and zeroes the rest, in place; ties at the threshold fill the remaining places in item order.
+ */
+export function keepTopNeighbours(s: Float64Array, n: number, k: number): void {
+  if (k >= n) return;
+  const col = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    for (let i = 0; i < n; i++) col[i] = s[i * n + j]!;
+    const threshold = k <= 0 ? Infinity : Float64Array.from(col).sort().reverse()[k - 1]!;
+    let greater = 0;
+    for (let i = 0; i < n; i++) if (col[i]! > threshold) greater++;
+    let ties = k - greater;
+    for (let i = 0; i < n; i++) {
+      if (col[i]! > threshold) continue;
+      if (col[i]! === threshold && ties > 0) ties--;
+      else s[i * n + j] = 0;
+    }
+  }
+}
+
+/**
  * A scorer whose scores are a user's row of the matrix times a dense item x item matrix `w`
  * (row-major): score_j = Σ_i value(u, i) · w[i·n + j]. SAR, EASE and item-kNN all take this form.
  */

@@ -8,6 +8,7 @@ import { trainAls } from './baselines/als.ts';
 import { trainEase } from './baselines/ease.ts';
 import { trainItemKnn } from './baselines/itemknn.ts';
 import { trainPopularity } from './baselines/popularity.ts';
+import { trainRp3beta } from './baselines/rp3beta.ts';
 import { trainSar } from './baselines/sar.ts';
 import type { Interaction, Scorer } from './types.ts';
 import { RANKER_DEFAULTS, trainRanker } from '../models/ranker/pipeline.ts';
@@ -136,10 +137,13 @@ export const MODELS: readonly ModelEntry[] = [
       seed: c.seed,
     }),
   },
-  // ── REGISTRATION POINT: ranker ─────────────────────────────────────────────────────────────
-  // The LambdaMART ranker (src/models/) registers here: replace this entry with one whose `train`
-  // runs its pipeline on `ctx.train` (features as of `ctx.cutoffTs` under --protocol time), returns
-  // its Scorer over `ctx.items`, and fills `explain` (importance; ablation via `ctx.measureNdcg`).
+  {
+    name: 'rp3beta',
+    description: 'RP3beta (Paudel et al.), random-walk item-to-item probabilities with popularity divided out',
+    defaults: { alpha: 0.7, beta: 0.3, neighbours: 50 },
+    baseline: true,
+    train: (c) => trainRp3beta(c.train, { items: c.items, alpha: num(c.params, 'alpha'), beta: num(c.params, 'beta'), neighbours: num(c.params, 'neighbours') }),
+  },
   {
     name: 'ranker',
     description: 'LambdaMART GBDT stacked on the baselines\' candidates and scores, with recsignal features (examples/movielens/features.ts) computed point-in-time from an event log of the training rows (src/models/ranker/)',

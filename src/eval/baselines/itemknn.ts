@@ -1,5 +1,5 @@
 /** @module Item-kNN: cosine similarity between items' user vectors; a user's score sums the similarities to their items. */
-import { buildInteractionMatrix, cooccurrence, itemToItemScorer } from '../interaction-matrix.ts';
+import { buildInteractionMatrix, cooccurrence, itemToItemScorer, keepTopNeighbours } from '../interaction-matrix.ts';
 import type { Interaction, Scorer } from '../types.ts';
 
 export interface ItemKnnOptions {
@@ -20,23 +20,6 @@ export function trainItemKnn(train: readonly Interaction[], options: ItemKnnOpti
       s[i * n + j] = i === j || v === 0 ? 0 : v / (norm[i]! * norm[j]!);
     }
   }
-  const k = options.neighbours;
-  if (k !== undefined && k < n) {
-    // S is symmetric: column j holds target j's similarities; zero all but its k largest.
-    const col = new Float64Array(n);
-    for (let j = 0; j < n; j++) {
-      for (let i = 0; i < n; i++) col[i] = s[i * n + j]!;
-      const threshold = k <= 0 ? Infinity : Float64Array.from(col).sort().reverse()[k - 1]!;
-      let greater = 0;
-      for (let i = 0; i < n; i++) if (col[i]! > threshold) greater++;
-      // Ties at the threshold fill the remaining places in item order.
-      let ties = k - greater;
-      for (let i = 0; i < n; i++) {
-        if (col[i]! > threshold) continue;
-        if (col[i]! === threshold && ties > 0) ties--;
-        else s[i * n + j] = 0;
-      }
-    }
-  }
+  if (options.neighbours !== undefined) keepTopNeighbours(s, n, options.neighbours);
   return itemToItemScorer(x, s, () => 1);
 }
