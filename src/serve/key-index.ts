@@ -1,14 +1,12 @@
 /**
  * @module Which entity keys of each view hold state, since when, and the times of their latest
  * events: what a response's status (PRESENT / NOT_FOUND / STALE) and event time come from, and what
- * invalidates a cached read. Events are routed to keys the way the stream engine routes them.
+ * invalidates a cached read. The stream engine tells it each key an event changes (it is the
+ * engine's `KeyObserver`), so keys are routed in one place only.
  */
-import type { InteractionEvent, ItemMetadata, UserMetadata } from '../events/schema.ts';
-import type { AggregationViewIR } from '../features/ir.ts';
-import type { CompiledFeatureSet } from '../plan/compile.ts';
-import { toStreamRow, rowPasses } from '../compute/stream/rows.ts';
-import { slotsForType, viewPlan } from '../compute/stream/view-plan.ts';
-import type { StreamRow } from '../compute/stream/partials.ts';
+import type { KeyObserver } from '../compute/stream/engine.ts';
+import type { ItemMetadata, UserMetadata } from '../events/schema.ts';
+import type { AggregationViewIR, FeatureViewIR, SessionViewIR } from '../features/ir.ts';
 
 const SEP = '\u0000';
 /** Event times kept per key; older ones leave only their maximum (enough for reads near the watermark). */
@@ -18,75 +16,41 @@ export interface KeyEntry {
   /** Time of the first event routed to the key: before it, the key has no state. */
   first: number;
   latest: number;
-  /** Bumped by every event routed to the key: a cached read of an older version is stale. */
+  /** Bumped by every change to the key's state: a cached read of an older version is stale. */
   version: number;
-  /** The latest event times, ascending. */
+  /** The latest event times, ascending, each once. */
   readonly recent: number[];
   /** The newest of the times dropped from `recent` (all of which are ≤ its smallest). */
   before: number;
 }
 
-export class KeyIndex {
+export class KeyIndex implements KeyObserver {
   private readonly keys: Map<string, KeyEntry>[];
-  private readonly items: ReadonlyMap<string, ItemMetadata>;
+  private readonly viewIndex: Map<FeatureViewIR, number>;
+  private readonly items: ReadonlySet<string>;
   private readonly users: ReadonlySet<string>;
 
-  constructor(
-    private readonly compiled: CompiledFeatureSet,
-    items: readonly ItemMetadata[],
-    users: readonly UserMetadata[],
-  ) {
-    this.keys = compiled.ir.views.map(() => new Map());
-    this.items = new Map(items.map((i) => [i.itemId, i]));
+  /** @param views the feature set's views: `entry` takes an index into them */
+  constructor(views: readonly FeatureViewIR[], items: readonly ItemMetadata[], users: readonly UserMetadata[]) {
+    this.keys = views.map(() => new Map());
+    this.viewIndex = new Map(views.map((v, i) => [v, i] as const));
+    this.items = new Set(items.map((i) => i.itemId));
     this.users = new Set(users.map((u) => u.userId));
   }
 
-  /** Records an event the engine applied. */
-  add(e: InteractionEvent): void {
-    const row = toStreamRow(e, this.compiled.ir.weights);
-    const views = this.compiled.ir.views;
-    for (let i = 0; i < views.length; i++) {
-      const v = views[i];
-      if (v === undefined || v.kind === 'lookup') continue;
-      if (v.kind === 'session') {
-        if (rowPasses(v.filter, row)) this.touch(i, String(row.cols['user_id']), row.ts);
-        continue;
-      }
-      const s = v.stream;
-      if (s.kind === 'abandon') {
-        const wf = row.cols['watch_fraction'];
-        if (!s.types.includes(row.cols['type'] as string) || wf === null || (wf as number) >= s.below) continue;
-        this.touchRow(i, v, row, row.ts);
-      } else if (s.kind === 'impression_not_played') {
-        // The derived negative happens at ts + timeout (a later play may cancel it; its key keeps state).
-        if (s.impressionTypes.includes(row.cols['type'] as string) && row.cols['item_id'] !== null) this.touchRow(i, v, row, row.ts + s.timeoutMs);
-      } else {
-        this.touchRow(i, v, row, row.ts);
-      }
-    }
+  added(view: AggregationViewIR | SessionViewIR, key: string, ts: number): void {
+    this.touch(this.indexOf(view), key, ts);
   }
 
-  private touchRow(viewIndex: number, v: AggregationViewIR, row: StreamRow, ts: number): void {
-    // The engine keeps no state for a row none of the view's aggregations takes (by its type): neither does the index.
-    if (slotsForType(viewPlan(v), row.cols['type'] as string).length === 0) return;
-    if (v.via === null || !v.entity.keys.includes(v.via.as)) {
-      // A fan-out whose category is not a key touches the one key, once: when the item has a category at all.
-      if (v.via !== null && this.categories(v, row).length === 0) return;
-      const key = keyOf(v.entity.keys, row.cols);
-      if (key !== null) this.touch(viewIndex, key, ts);
-      return;
-    }
-    for (const c of this.categories(v, row)) {
-      const key = keyOf(v.entity.keys, { ...row.cols, [v.via.as]: c });
-      if (key !== null) this.touch(viewIndex, key, ts);
-    }
+  changed(view: AggregationViewIR, key: string): void {
+    const e = this.keys[this.indexOf(view)]?.get(key);
+    if (e !== undefined) e.version++;
   }
 
-  /** The categories an event fans out to, as the engine finds them. */
-  private categories(v: AggregationViewIR, row: StreamRow): readonly string[] {
-    const via = v.via as NonNullable<AggregationViewIR['via']>;
-    const item = via.table === 'items' ? this.items.get(row.cols['item_id'] as string) : undefined;
-    return item && via.column === 'genres' ? item.genres : [];
+  private indexOf(view: FeatureViewIR): number {
+    const i = this.viewIndex.get(view);
+    if (i === undefined) throw new Error(`KeyIndex: view ${view.name} is not one of the feature set's views`);
+    return i;
   }
 
   private touch(viewIndex: number, key: string, ts: number): void {
@@ -100,7 +64,9 @@ export class KeyIndex {
     if (ts < e.first) e.first = ts;
     if (ts > e.latest) e.latest = ts;
     const r = e.recent;
-    if (r.length === 0 || (r[r.length - 1] as number) <= ts) r.push(ts);
+    // One event may touch a key several times (a fan-out whose category is not part of the key).
+    if (r.includes(ts)) return;
+    if (r.length === 0 || (r[r.length - 1] as number) < ts) r.push(ts);
     else {
       let i = r.length;
       while (i > 0 && (r[i - 1] as number) > ts) i--;
@@ -111,6 +77,11 @@ export class KeyIndex {
 
   entry(viewIndex: number, key: string): KeyEntry | undefined {
     return this.keys[viewIndex]?.get(key);
+  }
+
+  /** Keys with state in view `viewIndex`. */
+  size(viewIndex: number): number {
+    return this.keys[viewIndex]?.size ?? 0;
   }
 
   hasItem(id: string): boolean {

@@ -110,8 +110,8 @@ export class OnlineState implements ServingState, StateReader {
 
   constructor(o: OnlineStateOptions) {
     this.plan = o.plan;
-    this.engine = new StreamEngine(o.plan.compiled, { lateness: o.lateness, items: o.items, users: o.users });
-    this.index = new KeyIndex(o.plan.compiled, o.items, o.users);
+    this.index = new KeyIndex(o.plan.compiled.ir.views, o.items, o.users);
+    this.engine = new StreamEngine(o.plan.compiled, { lateness: o.lateness, items: o.items, users: o.users, observer: this.index });
     this.maxAgeMs = o.maxAgeMs ?? Infinity;
     // What a key without state reads as (defaults, ratios of defaults): computed once per view.
     this.notFound = notFoundValues(o.plan, this.engine);
@@ -140,9 +140,7 @@ export class OnlineState implements ServingState, StateReader {
   }
 
   apply(e: InteractionEvent): ApplyOutcome {
-    const outcome = this.engine.apply(e);
-    if (outcome === 'applied') this.index.add(e);
-    return outcome;
+    return this.engine.apply(e);
   }
 
   /** Applies each event at once; one that throws (a bug, not bad input) is an `error` and counted. */

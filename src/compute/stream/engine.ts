@@ -22,6 +22,16 @@ export interface StreamOptions {
   readonly foldEvery?: number;
   /** Raw rows a key gathers before they fold into tiles (default 32; tests use 1 to fold on every event). */
   readonly foldBatch?: number;
+  /** Told of every key an applied event changes, as the engine routes it (the server's key index). */
+  readonly observer?: KeyObserver;
+}
+
+/** What an applied event did to the keys of aggregation and session views. */
+export interface KeyObserver {
+  /** A row at `ts` went into the key's state (a derived negative: at the time it happens). */
+  added(view: AggregationViewIR | SessionViewIR, key: string, ts: number): void;
+  /** The key's state changed without a new row (a play cancelled a pending negative). */
+  changed(view: AggregationViewIR, key: string): void;
 }
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'late';
@@ -139,6 +149,7 @@ export class StreamEngine {
   private applied = 0;
   private readonly foldEvery: number;
   private readonly foldBatch: number;
+  private readonly observer: KeyObserver | undefined;
   private sweeps = 0;
   /** Keys, plays, pending negatives and sessions are swept every this many forgets (a full pass over them). */
   private readonly sweepEvery: number;
@@ -147,6 +158,7 @@ export class StreamEngine {
     this.lateness = options.lateness ?? 0;
     this.foldEvery = options.foldEvery ?? 4096;
     this.foldBatch = options.foldBatch ?? 32;
+    this.observer = options.observer;
     this.sweepEvery = options.foldEvery === undefined ? 16 : 1;
     this.items = new Map((options.items ?? []).map((i) => [i.itemId, i]));
     this.users = new Map((options.users ?? []).map((u) => [u.userId, u]));
@@ -241,7 +253,9 @@ export class StreamEngine {
       if (pending !== undefined) {
         const answered = (x: PendingNegative) => x.view === r.v.name && x.ts < row.ts && row.ts <= x.ts + timeout;
         if (pending.some(answered)) {
-          for (const p of pending.filter(answered)) r.states.get(p.key)?.remove(p.eventId, p.ts + timeout);
+          for (const p of pending.filter(answered)) {
+            if (r.states.get(p.key)?.remove(p.eventId, p.ts + timeout)) this.observer?.changed(r.v, p.key);
+          }
           this.pendingNegatives.set(pair, pending.filter((x) => !answered(x)));
         }
       }
@@ -326,6 +340,7 @@ export class StreamEngine {
     // Folding is lazy, per key as it is touched: an idle key keeps its raw rows until then.
     st.fold(horizon, this.foldBatch);
     st.add(row);
+    this.observer?.added(r.v, key, row.ts);
     if (!st.queued) {
       st.queued = true;
       this.unfolded.push(st);
@@ -352,6 +367,7 @@ export class StreamEngine {
     const r = { ts: row.ts, item: row.cols['item_id'] as string | null };
     if (i === st.rows.length) st.rows.push(r);
     else st.rows.splice(i, 0, r);
+    this.observer?.added(v, user, row.ts);
   }
 
   /** Forgets, every few thousand events, what no read from the fold horizon on can need. */
