@@ -74,7 +74,6 @@ export function generateCandidates(models: readonly BaseModel[], users: readonly
   const offsets: number[] = [0];
   const rowItems: number[] = [];
   const feats: number[] = [];
-  const rank = new Float64Array(ni);
   const order = new Int32Array(ni);
   for (const user of users) {
     const all = models.map((b) => b.scorer.score(user));
@@ -85,27 +84,86 @@ export function generateCandidates(models: readonly BaseModel[], users: readonly
       const i = index.get(it);
       if (i !== undefined) skip[i] = 1;
     }
-    const ranks = scores.map(() => new Float64Array(ni));
+    let count = 0;
+    for (let i = 0; i < ni; i++) if (!skip[i]) order[count++] = i;
+    const unseen = order.subarray(0, count);
+    // Per model, its unseen scores sorted (ascending): the top n of the generating models, then the
+    // rank of each candidate, by binary search.
+    const sorted = scores.map((s) => {
+      const v = new Float64Array(count);
+      for (let k = 0; k < count; k++) v[k] = s[unseen[k]!]!;
+      return v.sort();
+    });
     const chosen = new Uint8Array(ni);
     scores.forEach((s, b) => {
-      let count = 0;
-      for (let i = 0; i < ni; i++) if (!skip[i]) order[count++] = i;
-      // Best first, ties in catalogue order (the harness's stable rule).
-      const sorted = Array.from(order.subarray(0, count)).sort((x, y) => s[y]! - s[x]! || x - y);
-      rank.fill(Number.NaN);
-      sorted.forEach((i, r) => (rank[i] = r + 1));
-      ranks[b]!.set(rank);
-      if (models[b]!.generates) for (let r = 0; r < Math.min(n, sorted.length); r++) chosen[sorted[r]!] = 1;
+      if (models[b]!.generates) markTop(s, unseen, sorted[b]!, n, chosen);
     });
-    for (let i = 0; i < ni; i++) {
+    for (let k = 0; k < count; k++) {
+      const i = unseen[k]!;
       if (!chosen[i]) continue;
       rowItems.push(i);
-      for (let b = 0; b < m; b++) feats.push(scores[b]![i]!, ranks[b]![i]!);
+      for (let b = 0; b < m; b++) feats.push(scores[b]![i]!, rankOf(scores[b]!, unseen, sorted[b]!, i));
     }
     kept.push(user);
     offsets.push(rowItems.length);
   }
   return { users: kept, offsets: Int32Array.from(offsets), items: Int32Array.from(rowItems), features: Float64Array.from(feats), featureNames, catalogue };
+}
+
+/**
+ * The rank of unseen item `i` by score, best first, ties in catalogue order (the harness's stable
+ * rule): 1 + the unseen items scoring higher + those scoring the same earlier in the catalogue.
+ * `sorted` holds the unseen scores ascending: two binary searches, and a scan only on a tie.
+ * (A comparator sort of every unseen item, per model and user, was the ranker's slowest step.)
+ */
+function rankOf(s: Float64Array, unseen: Int32Array, sorted: Float64Array, i: number): number {
+  const x = s[i]!;
+  const above = upperBound(sorted, x);
+  let before = 0;
+  if (above - lowerBound(sorted, x) > 1) for (let k = 0; k < unseen.length && unseen[k]! < i; k++) if (s[unseen[k]!] === x) before++;
+  return 1 + (sorted.length - above) + before;
+}
+
+/** Marks the unseen items ranked 1..n by `rankOf`'s rule: all above the n-th score, then its ties in catalogue order. */
+function markTop(s: Float64Array, unseen: Int32Array, sorted: Float64Array, n: number, chosen: Uint8Array): void {
+  const count = unseen.length;
+  if (count <= n) {
+    for (const i of unseen) chosen[i] = 1;
+    return;
+  }
+  const threshold = sorted[count - n]!;
+  let ties = n - (count - upperBound(sorted, threshold));
+  for (let k = 0; k < count; k++) {
+    const i = unseen[k]!;
+    const x = s[i]!;
+    if (x > threshold) chosen[i] = 1;
+    else if (x === threshold && ties > 0) {
+      chosen[i] = 1;
+      ties--;
+    }
+  }
+}
+
+/** First index of an ascending array whose value is >= x. */
+function lowerBound(a: Float64Array, x: number): number {
+  let lo = 0, hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index of an ascending array whose value is > x. */
+function upperBound(a: Float64Array, x: number): number {
+  let lo = 0, hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Mean over the users with truth of the share of their held-out items among their candidates (≤ 1). */

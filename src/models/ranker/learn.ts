@@ -42,8 +42,13 @@ export interface LambdaMartParams {
   readonly earlyStopping: number;
   /** Fewest trees kept when early stopping (the validation curve is noisy in its first rounds). */
   readonly minTrees: number;
-  /** Share of the users held out for early stopping; they are left out of training even when `earlyStopping` is 0. */
+  /** Share of the users held out for early stopping. */
   readonly validShare: number;
+  /**
+   * Once the tree count is chosen on the held-out users, train again with that count on every user
+   * (the held-out ones too); without it they are left out of training even when `earlyStopping` is 0.
+   */
+  readonly refit: boolean;
   /** LambdaMART truncation level: pairs are formed with the top documents only. */
   readonly truncation: number;
   readonly seed: number;
@@ -54,7 +59,14 @@ export interface LambdaMartParams {
  * Trains on the columns `cols`. Users with no positive carry no gradient and are left out; the
  * validation users are drawn with the seed, so every ablation variant sees the same split.
  */
-export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: LambdaMartParams, onStop?: (best: number, validNdcg: number) => void): GbdtModel {
+export interface LambdaMartFit {
+  /** The model to rank with: with `refit`, trained again on every user. */
+  readonly model: GbdtModel;
+  /** The same number of trees trained on the training users only: what ablation variants (trained alike) compare with. */
+  readonly trainUsersModel: GbdtModel;
+}
+
+export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: LambdaMartParams, onStop?: (best: number, validNdcg: number) => void): LambdaMartFit {
   const width = set.names.length;
   const x = cols.length === width ? set.data : selectColumns(set.data, width, cols);
   const d = cols.length;
@@ -86,9 +98,10 @@ export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: Lamb
   const va = take(parts.valid.rows);
   const names = cols.map((j) => set.names[j]!);
   const stopping = parts.valid.sizes.length > 0 && p.earlyStopping > 0;
-  const fit = (iterations: number, early: boolean) => trainGbdt({
+  const everyone = { rows: [...parts.train.rows, ...parts.valid.rows], sizes: [...parts.train.sizes, ...parts.valid.sizes] };
+  const fit = (iterations: number, early: boolean, on = parts.train, data = tr) => trainGbdt({
     objective: 'lambdarank',
-    train: { features: { data: tr.data, rows: parts.train.rows.length, cols: d }, labels: tr.labels, groups: { sizes: parts.train.sizes } },
+    train: { features: { data: data.data, rows: on.rows.length, cols: d }, labels: data.labels, groups: { sizes: on.sizes } },
     ...(early
       ? { valid: { features: { data: va.data, rows: parts.valid.rows.length, cols: d }, labels: va.labels, groups: { sizes: parts.valid.sizes } }, earlyStoppingRounds: p.earlyStopping }
       : {}),
@@ -104,10 +117,17 @@ export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: Lamb
     lambdarankTruncationLevel: p.truncation,
     seed: p.seed,
   });
-  if (!stopping) return fit(p.iterations, false);
-  const model = fit(p.iterations, true);
-  const best = model.toJSON().metric?.history.find((h) => h.iteration === model.numTrees);
-  onStop?.(model.numTrees, best?.value ?? Number.NaN);
-  // Stopped before the minimum (an early noisy peak): the minimum, on the same training users.
-  return model.numTrees >= Math.min(p.minTrees, p.iterations) ? model : fit(Math.min(p.minTrees, p.iterations), false);
+  let trainUsersModel: GbdtModel;
+  if (stopping) {
+    const stopped = fit(p.iterations, true);
+    const best = stopped.toJSON().metric?.history.find((h) => h.iteration === stopped.numTrees);
+    onStop?.(stopped.numTrees, best?.value ?? Number.NaN);
+    // Stopped before the minimum (an early noisy peak): the minimum.
+    const trees = Math.min(p.minTrees, p.iterations);
+    trainUsersModel = stopped.numTrees >= trees ? stopped : fit(trees, false);
+  } else {
+    trainUsersModel = fit(p.iterations, false);
+  }
+  const model = p.refit ? fit(trainUsersModel.numTrees, false, everyone, take(everyone.rows)) : trainUsersModel;
+  return { model, trainUsersModel };
 }

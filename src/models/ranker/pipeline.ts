@@ -33,6 +33,8 @@ export const RANKER_DEFAULTS = {
   earlyStopping: 30,
   minTrees: 40,
   validShare: 0.2,
+  /** After choosing the tree count on the held-out inner users, train again on every inner user with it. */
+  refit: true,
   learningRate: 0.05,
   leaves: 7,
   minDataInLeaf: 200,
@@ -104,7 +106,7 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const params: LambdaMartParams = {
     iterations: num(p, 'iterations'), learningRate: num(p, 'learningRate'), leaves: num(p, 'leaves'),
     minDataInLeaf: num(p, 'minDataInLeaf'), earlyStopping: num(p, 'earlyStopping'), minTrees: num(p, 'minTrees'),
-    validShare: num(p, 'validShare'), truncation: num(p, 'truncation'), seed: ctx.seed, k: ctx.k,
+    validShare: num(p, 'validShare'), truncation: num(p, 'truncation'), seed: ctx.seed, k: ctx.k, refit: p['refit'] !== false,
   };
   const path = String(p['features'] ?? '') || DEFAULT_FEATURE_SET;
   const [compiled, meta] = await Promise.all([loadRankerFeatureSet(path), metadataOf(ctx)]);
@@ -136,8 +138,9 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const all = names.map((_, j) => j);
   const t0 = performance.now();
   let stop = '';
-  const gbdt = fitLambdaMart(learning, all, params, (best, ndcg) => (stop = `; validation nDCG@${ctx.k} over candidates peaked at ${best} trees (${ndcg.toFixed(4)}), minimum ${params.minTrees}`));
-  ctx.note(`LambdaMART: ${gbdt.numTrees} trees (of at most ${params.iterations}, chosen on the ${(params.validShare * 100).toFixed(0)}% of inner users held out${stop}) on ${learning.rows} rows / ${learning.groupSizes.length} groups in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const fitted = fitLambdaMart(learning, all, params, (best, ndcg) => (stop = `; validation nDCG@${ctx.k} over candidates peaked at ${best} trees (${ndcg.toFixed(4)}), minimum ${params.minTrees}`));
+  const gbdt = fitted.model;
+  ctx.note(`LambdaMART: ${gbdt.numTrees} trees (of at most ${params.iterations}, chosen on the ${(params.validShare * 100).toFixed(0)}% of inner users held out${stop}${params.refit ? '; then refitted on every inner user' : ''}) on ${learning.rows} rows / ${learning.groupSizes.length} groups in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   // Rank on the whole training split.
   const rankStage = await buildStage({
@@ -149,9 +152,10 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const scorer = stageScorer(rankStage, all, gbdt, fallback, cold);
 
   const importance = gbdt.importanceReport().filter((f) => f.gain > 0).map((f) => ({ feature: f.name, gain: f.gain }));
-  // Ablation variants keep the chosen number of trees and the same training users (no second choice per variant).
-  const fixed: LambdaMartParams = { ...params, iterations: gbdt.numTrees, earlyStopping: 0 };
-  const ablation = p['ablation'] === false ? [] : runAblation(ctx, learning, rankStage, fixed, fallback, cold, ctx.measureNdcg(scorer));
+  // Ablation variants keep the chosen number of trees and the training users (no second choice per
+  // variant, no refit): they compare with the full feature set trained alike.
+  const fixed: LambdaMartParams = { ...params, iterations: gbdt.numTrees, earlyStopping: 0, refit: false };
+  const ablation = p['ablation'] === false ? [] : runAblation(ctx, learning, rankStage, fixed, fallback, cold, ctx.measureNdcg(stageScorer(rankStage, all, fitted.trainUsersModel, fallback, cold)));
   return {
     ...scorer,
     explain: { importance, ablation },
@@ -226,7 +230,7 @@ function runAblation(ctx: SplitContext, learning: LearningSet, rankStage: StageD
     const keep = names.map((nm, j) => ({ nm, j })).filter(({ nm }) => groupOf(nm) !== group).map(({ j }) => j);
     if (keep.length === names.length) continue;
     const t = performance.now();
-    const model = fitLambdaMart(learning, keep, params);
+    const model = fitLambdaMart(learning, keep, params).model;
     const ndcg = ctx.measureNdcg(stageScorer(rankStage, keep, model, fallback, cold));
     out.push({ group: `without ${group}`, ndcg, delta: ndcg - full });
     ctx.note(`ablation without ${group}: nDCG@${ctx.k} ${ndcg.toFixed(4)} (${(ndcg - full >= 0 ? '+' : '')}${(ndcg - full).toFixed(4)}) in ${((performance.now() - t) / 1000).toFixed(1)} s`);

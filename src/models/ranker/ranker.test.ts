@@ -35,6 +35,21 @@ test('candidates: the union of each model top n, seen items excluded, recall at 
   assert.equal(generateCandidates(base, ['nobody'], new Map(), 2).users.length, 0, 'a user no base model knows gets no candidates');
 });
 
+test('candidate ranks follow the stable rule (score, then catalogue order) with many ties', () => {
+  let x = 99;
+  const rand = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const items = Array.from({ length: 200 }, (_, i) => `i${String(i).padStart(3, '0')}`);
+  // Scores on a coarse grid (many ties, a -0 among the zeros), and a seen tenth of the catalogue.
+  const v = items.map(() => Math.floor(rand() * 12) / 4 - 1).map((s, i) => (i === 7 ? -0 : s));
+  const seen = new Set(items.filter(() => rand() < 0.1));
+  const set = generateCandidates([{ name: 'm', scorer: fixed(items, v), generates: true }], ['u'], new Map([['u', seen]]), 30);
+  const unseen = items.map((_, i) => i).filter((i) => !seen.has(items[i]!));
+  const expected = [...unseen].sort((a, b) => v[b]! - v[a]! || a - b);
+  const rankOf = new Map(expected.map((i, r) => [i, r + 1] as const));
+  assert.deepEqual(Array.from(set.items), expected.slice(0, 30).sort((a, b) => a - b), 'the top 30 by the stable rule, in catalogue order');
+  Array.from(set.items).forEach((i, r) => assert.equal(set.features[r * 2 + 1], rankOf.get(i), `rank of ${items[i]}`));
+});
+
 test('every ranker feature name falls in one ablation group', () => {
   assert.equal(groupOf('ease_rank'), 'base-model scores');
   assert.equal(groupOf('popularity_decayed_score'), 'base-model scores');
@@ -46,7 +61,7 @@ test('every ranker feature name falls in one ablation group', () => {
   assert.equal(groupOf('genre_match'), 'crosses');
 });
 
-test('LambdaMART keeps at least minTrees when early stopping, exactly `iterations` without it', () => {
+test('LambdaMART keeps at least minTrees when early stopping, exactly `iterations` without it, and refits on every user', () => {
   // 80 users x 8 candidates; column 0 is the label plus seeded noise, column 1 is noise.
   let x = 12345;
   const rand = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
@@ -62,12 +77,19 @@ test('LambdaMART keeps at least minTrees when early stopping, exactly `iteration
   const set = concatLearningSets([half(0), half(1)]);
   assert.equal(set.rows, rows);
   assert.equal(set.groupSizes.length, 80);
-  const p = { iterations: 50, learningRate: 0.1, leaves: 3, minDataInLeaf: 5, earlyStopping: 3, minTrees: 20, validShare: 0.3, truncation: 8, seed: 1, k: 3 };
+  const p = { iterations: 50, learningRate: 0.1, leaves: 3, minDataInLeaf: 5, earlyStopping: 3, minTrees: 20, validShare: 0.3, truncation: 8, seed: 1, k: 3, refit: false };
   let stoppedAt = -1;
-  const stopped = fitLambdaMart(set, [0, 1], p, (best) => (stoppedAt = best));
+  const stopped = fitLambdaMart(set, [0, 1], p, (best) => (stoppedAt = best)).model;
   assert.ok(stoppedAt >= 1 && stoppedAt <= 50, `validation chose ${stoppedAt}`);
   assert.equal(stopped.numTrees, Math.max(stoppedAt, 20), 'the choice, never below the minimum');
-  assert.equal(fitLambdaMart(set, [0, 1], { ...p, earlyStopping: 0, iterations: 7 }).numTrees, 7);
+  assert.equal(fitLambdaMart(set, [0, 1], { ...p, earlyStopping: 0, iterations: 7 }).model.numTrees, 7);
+  // Refit: the same tree count, learnt again with the held-out users in: another model.
+  const both = fitLambdaMart(set, [0, 1], { ...p, refit: true });
+  const refit = both.model;
+  assert.equal(refit.numTrees, stopped.numTrees);
+  assert.deepEqual(both.trainUsersModel.toJSON(), stopped.toJSON(), 'the model before the refit is the early-stopped one');
+  const some = { data: data.subarray(0, 2 * 16), rows: 16, cols: 2 };
+  assert.notDeepEqual(Array.from(refit.predictBatch(some)), Array.from(stopped.predictBatch(some)), 'trained on more users');
 });
 
 test("item features at a user's time are the item's as of that user's last rating", async () => {
