@@ -53,6 +53,8 @@ export interface ModelExplain {
   readonly importance: readonly { readonly feature: string; readonly gain: number }[];
   /** nDCG@k with one feature group left out, and its difference to the full model (negative = the group helps). */
   readonly ablation: readonly { readonly group: string; readonly ndcg: number; readonly delta: number }[];
+  /** nDCG@k of the full model the deltas are against, when it is trained otherwise than the reported one (the ranker's variants are not refitted). */
+  readonly ablationBaseline?: number;
 }
 
 /** A trained model: a Scorer, plus an optional explanation. */

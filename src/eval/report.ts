@@ -98,9 +98,11 @@ export function reportBlocks(r: EvaluationResult): ReportBlock[] {
   for (const n of explained) {
     const ab = r.models[n]!.explain!.ablation;
     if (ab.length === 0) continue;
+    const base = r.models[n]!.explain!.ablationBaseline ?? r.models[n]!.ndcg;
+    if (r.models[n]!.explain!.ablationBaseline !== undefined) b.push({ kind: 'p', text: `${n}: deltas are against the full model trained like the variants: nDCG@${k} ${f4(base)} (the reported model, ${f4(r.models[n]!.ndcg)}, is trained otherwise).` });
     b.push({ kind: 'table', head: ['model', 'without group', `nDCG@${k}`, 'delta'], rows: ab.map((x) => [n, x.group, f4(x.ndcg), `${x.delta >= 0 ? '+' : ''}${f4(x.delta)}`]) });
     b.push({ kind: 'figure', file: `ablation-${n}.svg`, caption: `${n}: nDCG@${k} without each feature group`,
-      svg: barChart(`${n}: nDCG@${k} without each feature group`, [{ label: 'all features', bars: [{ series: 'nDCG', value: r.models[n]!.ndcg }] }, ...ab.map((x) => ({ label: x.group, bars: [{ series: 'nDCG', value: x.ndcg }] }))]) });
+      svg: barChart(`${n}: nDCG@${k} without each feature group`, [{ label: 'all features', bars: [{ series: 'nDCG', value: base }] }, ...ab.map((x) => ({ label: x.group, bars: [{ series: 'nDCG', value: x.ndcg }] }))]) });
   }
   return b;
 }

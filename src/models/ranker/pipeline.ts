@@ -155,10 +155,13 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   // Ablation variants keep the chosen number of trees and the training users (no second choice per
   // variant, no refit): they compare with the full feature set trained alike.
   const fixed: LambdaMartParams = { ...params, iterations: gbdt.numTrees, earlyStopping: 0, refit: false };
-  const ablation = p['ablation'] === false ? [] : runAblation(ctx, learning, rankStage, fixed, fallback, cold, ctx.measureNdcg(stageScorer(rankStage, all, fitted.trainUsersModel, fallback, cold)));
+  const withAblation = p['ablation'] !== false;
+  const baseline = withAblation ? ctx.measureNdcg(stageScorer(rankStage, all, fitted.trainUsersModel, fallback, cold)) : Number.NaN;
+  if (withAblation) ctx.note(`ablation baseline (all groups, trained like the variants: without the refit): nDCG@${ctx.k} ${baseline.toFixed(4)}`);
+  const ablation = withAblation ? runAblation(ctx, learning, rankStage, fixed, fallback, cold, baseline) : [];
   return {
     ...scorer,
-    explain: { importance, ablation },
+    explain: { importance, ablation, ...(withAblation ? { ablationBaseline: baseline } : {}) },
     diagnostics: {
       candidatesPerModel: n, innerCandidateRecall: recall,
       candidatesPerUser: rankStage.candidates.items.length / Math.max(1, rankStage.candidates.users.length),
