@@ -112,25 +112,28 @@ test('two consumers, one killed with SIGKILL mid-run and restarted: Redis state 
     writeFileSync(itemsPath, JSON.stringify(world.items));
 
     const base = { redis: REDIS, stream, group: 'g', namespace: `${prefix}:state`, lateness: span + 1, batch: 25, itemsPath };
+    // b pauses too (less than a), so that it cannot drain the stream before a has committed three batches.
     const a = startConsumer({ ...base, consumer: 'a', delayMs: 400 });
-    const b = startConsumer({ ...base, consumer: 'b', delayMs: 0 });
+    const b = startConsumer({ ...base, consumer: 'b', delayMs: 100 });
     // Kill `a` right after its third commit: during its pause between EXEC and XACK.
     await until('consumer a to commit 3 batches', () => a.commits() >= 3 || a.child.exitCode !== null, 40_000);
     a.child.kill('SIGKILL');
     await a.exited;
     const pendingOfA = (await client.xpending(stream, 'g', '-', '+', 1000, 'a')) as unknown[];
     assert.ok(pendingOfA.length > 0, 'the killed consumer left unacknowledged messages');
+    const lastId = (await client.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0] as string;
+    const deliveredId = async () => {
+      const g = ((await client.xinfo('GROUPS', stream)) as unknown[][])[0] as unknown[];
+      return g[g.indexOf('last-delivered-id') + 1];
+    };
+    assert.notEqual(await deliveredId(), lastId, 'a was killed mid-run: the stream was not yet all delivered');
     const a2 = startConsumer({ ...base, consumer: 'a', delayMs: 0 });
 
-    const lastId = (await client.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0] as string;
     await until(
       'the group to consume and acknowledge the whole stream',
       async () => {
         const summary = (await client.xpending(stream, 'g')) as [number, ...unknown[]];
-        const groups = (await client.xinfo('GROUPS', stream)) as unknown[][];
-        const g = groups[0] as unknown[];
-        const delivered = g[g.indexOf('last-delivered-id') + 1];
-        return summary[0] === 0 && delivered === lastId;
+        return summary[0] === 0 && (await deliveredId()) === lastId;
       },
       60_000,
     );
