@@ -1,9 +1,9 @@
 /**
- * @module Stored JSON values parsed (and decoded) once per distinct text. A serving read fetches the state of a
- * user and of every candidate item; most of those keys read the same as last time (an item's state
- * changes only when one of its events is applied), and parsing them is most of a read's cost. The
- * store is still asked every time: a value is reused only when the text it returns now is the
- * very text that was parsed, so what is served is always what the store holds.
+ * @module Stored JSON values parsed (and decoded) once per distinct text. A serving read fetches
+ * the state of a user and of every candidate item; most of those keys read the same as last time
+ * (an item's state changes only when one of its events is applied), and parsing them was most of
+ * a read's cost. The store is still asked every time: a value is reused only when the text it
+ * returns now is the very text that was parsed, so what is served is always what the store holds.
  * Written here because it is a few lines over a Map used as an LRU; no library fits a content check.
  */
 
