@@ -14,6 +14,10 @@ import { loadFeatureRanker } from '../src/models/feature-ranker.ts';
 import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';
 import { FeatureServer } from '../src/serve/server.ts';
+import type { ServingState } from '../src/serve/online-state.ts';
+import { RedisStore } from '../src/store/online/redis/redis-store.ts';
+import { Redis } from 'ioredis';
+import { redisUnreachable, testWithoutRedis } from './helpers/redis-cluster.ts';
 
 const DAY = 86_400_000;
 const START = Date.UTC(2024, 0, 1);
@@ -24,6 +28,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'recsignal-recommend-test-'));
 let server: FeatureServer;
 let bare: FeatureServer;
 let active: string;
+let demoDir: string;
 
 after(async () => {
   await server?.close();
@@ -33,6 +38,7 @@ after(async () => {
 
 before(async () => {
   const dir = join(tmp, 'demo');
+  demoDir = dir;
   await runDemo({ users: 150, items: 80, days: DAYS, seed: 5, dir, serve: false }, () => undefined);
   const compiled = await loadFeatureSet(DEMO_FEATURES);
   const log = new EventLog(join(dir, 'log'));
@@ -54,7 +60,7 @@ interface Item {
   why: { feature: string; value: number | null; contribution: number }[];
 }
 
-async function recommend(body: unknown, on: FeatureServer = server): Promise<{ status: number; body: any }> {
+async function recommend(body: unknown, on: { readonly url: string } = server): Promise<{ status: number; body: any }> {
   const res = await fetch(`${on.url}/v1/recommendations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
   return { status: res.status, body: await res.json() };
 }
@@ -136,3 +142,44 @@ describe('POST /v1/recommendations', () => {
     assert.match(text, /^recsignal_http_request_duration_seconds_count\{route="\/v1\/recommendations",method="POST"\} [1-9]\d*$/m);
   });
 });
+
+const redisDown = await redisUnreachable(6379);
+if (redisDown !== undefined) {
+  testWithoutRedis('POST /v1/recommendations with a Redis store', redisDown);
+} else {
+  test('POST /v1/recommendations with a Redis store answers what memory-mode serving answers', async () => {
+    const namespace = `recsignal-test-recommend:${process.pid}:${Date.now()}`;
+    const store = await RedisStore.connect('redis://127.0.0.1:6379');
+    let onRedis: FeatureServer<ServingState> | undefined;
+    try {
+      onRedis = await FeatureServer.start({
+        compiled: await loadFeatureSet(DEMO_FEATURES), log: new EventLog(join(demoDir, 'log')), port: 0, clock: () => NOW,
+        ranker: loadFeatureRanker(join(demoDir, 'model.json')), store, namespace,
+      });
+      await onRedis.ready;
+      for (const body of [{ user: active, k: 10, context: { device: 'tv' } }, { user: 'never-seen-user', k: 10 }, { user: active, k: 5, candidates: ['i1', 'no-such-item', 'i2'] }]) {
+        const m = await recommend(body);
+        const r = await recommend(body, onRedis);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.deepEqual(r.body.items.map((i: Item) => i.item), m.body.items.map((i: Item) => i.item), JSON.stringify(body));
+        (r.body.items as Item[]).forEach((it, j) => {
+          const other = m.body.items[j] as Item;
+          assert.ok(Math.abs(it.score - other.score) < 1e-12, `${it.item}: ${it.score} vs ${other.score}`);
+          assert.deepEqual(it.why, other.why);
+        });
+        assert.deepEqual(r.body.candidates, m.body.candidates);
+      }
+    } finally {
+      await onRedis?.close();
+      await store.close();
+      const client = new Redis('redis://127.0.0.1:6379');
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 5000);
+        if (keys.length > 0) await client.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      client.disconnect();
+    }
+  });
+}
