@@ -16,8 +16,7 @@ import { EventLog } from '../src/store/offline/event-log.ts';
 import { FeatureServer } from '../src/serve/server.ts';
 import type { ServingState } from '../src/serve/online-state.ts';
 import { RedisStore } from '../src/store/online/redis/redis-store.ts';
-import { Redis } from 'ioredis';
-import { redisUnreachable, testWithoutRedis } from './helpers/redis-cluster.ts';
+import { dropNamespace, redisUnreachable, testWithoutRedis } from './helpers/redis-cluster.ts';
 
 const DAY = 86_400_000;
 const START = Date.UTC(2024, 0, 1);
@@ -172,14 +171,7 @@ if (redisDown !== undefined) {
     } finally {
       await onRedis?.close();
       await store.close();
-      const client = new Redis('redis://127.0.0.1:6379');
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 5000);
-        if (keys.length > 0) await client.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-      client.disconnect();
+      await dropNamespace('redis://127.0.0.1:6379', namespace);
     }
   });
 }

@@ -13,7 +13,6 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { main } from '../src/cli/main.ts';
 import { loadFeatureSet } from '../src/cli/load-features.ts';
 import { writeGenerated } from '../src/events/generate-write.ts';
@@ -31,7 +30,7 @@ import type { ServingState } from '../src/serve/online-state.ts';
 import { StoreState } from '../src/serve/store-state.ts';
 import { valuesEqual } from './helpers/compare.ts';
 import { startServe } from './helpers/serve-process.ts';
-import { redisBinariesMissing, redisUnreachable, startRedisCluster, startRedisServer, testWithoutRedis, type TestRedisCluster, type TestRedisServer } from './helpers/redis-cluster.ts';
+import { dropNamespace, redisBinariesMissing, redisUnreachable, startRedisCluster, startRedisServer, testWithoutRedis, type TestRedisCluster, type TestRedisServer } from './helpers/redis-cluster.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const STREAMING = join(ROOT, 'examples', 'streaming', 'features.ts');
@@ -87,22 +86,6 @@ function logCopy(): EventLog {
 
 function uniqueNamespace(what: string): string {
   return `rs-test:serve-${what}:${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-}
-
-/** Removes a namespace's keys from the shared Redis. */
-async function dropNamespace(namespace: string): Promise<void> {
-  const client = new Redis(SHARED, { lazyConnect: true });
-  await client.connect();
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await client.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    client.disconnect();
-  }
 }
 
 async function startServer(log: EventLog, store?: OnlineStore, namespace?: string, storeProbeMs?: number): Promise<FeatureServer<ServingState>> {
@@ -252,7 +235,7 @@ if (sharedDown !== undefined) {
         await redis?.close();
         await memory.close();
         await store.close();
-        await dropNamespace(namespace);
+        await dropNamespace(SHARED, namespace);
       }
     });
 
@@ -276,7 +259,7 @@ if (sharedDown !== undefined) {
         assert.match(p.out(), /^stopped \(SIGTERM\): received 1, applied 1, .*appended 1 to the log$/m);
       } finally {
         if (child.exitCode === null) child.kill('SIGKILL');
-        await dropNamespace(namespace);
+        await dropNamespace(SHARED, namespace);
       }
     });
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 
 const run = promisify(execFile);
 
@@ -226,5 +227,21 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Removes the keys under `namespace:` from a shared Redis (SCAN, not KEYS: others' data stays). */
+export async function dropNamespace(url: string, namespace: string): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true });
+  await client.connect();
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await client.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
   }
 }

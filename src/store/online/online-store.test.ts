@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { redisBinariesMissing, redisUnreachable, startRedisCluster, testWithoutRedis, type TestRedisCluster, type TestRedisServer } from '../../../test/helpers/redis-cluster.ts';
+import { dropNamespace, redisBinariesMissing, redisUnreachable, startRedisCluster, testWithoutRedis, type TestRedisCluster, type TestRedisServer } from '../../../test/helpers/redis-cluster.ts';
 import type { RecsignalError } from '../../core/errors.ts';
 import { runOnlineStoreConformance } from './conformance.ts';
 import { MemoryStore } from './memory/memory-store.ts';
@@ -69,17 +69,7 @@ if (redisProblem === undefined) {
   const namespace = `rs-test-${randomBytes(6).toString('hex')}`;
   runOnlineStoreConformance({ name: 'redis', namespace, create: () => RedisStore.connect('redis://127.0.0.1:6379') });
   // The suite deletes what it writes; this catches what a failed test left behind. Never FLUSHALL.
-  after(async () => {
-    const admin = new Redis(6379, '127.0.0.1', { lazyConnect: true });
-    await admin.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await admin.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await admin.quit();
-  });
+  after(() => dropNamespace('redis://127.0.0.1:6379', namespace));
 } else {
   testWithoutRedis('online store conformance: redis', redisProblem);
 }
