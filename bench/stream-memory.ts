@@ -30,7 +30,8 @@ events.sort((a, b) => a.ts - b.ts);
 const eventCount = events.length;
 const hEvents = heap();
 const state = new OnlineState({ plan, items: world.items, users: world.users, lateness: LATENESS_MS });
-for (const e of events) state.apply(e);
+// As the server builds it: every event applied, then the state compacted (OnlineState.bootstrap).
+await state.bootstrap((async function* () { yield* events as InteractionEvent[]; })(), () => undefined, () => false);
 const hState = heap();
 events = null;
 const hFinal = heap();

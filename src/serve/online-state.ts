@@ -133,6 +133,7 @@ export class OnlineState implements ServingState, StateReader {
       this.apply(e);
       onEvent();
     }
+    this.engine.compact();
   }
 
   reader(): StateReader {

@@ -569,6 +569,12 @@ export class StreamEngine {
   }
 
   /** Keys held per view: for memory measurements. */
+  /** Compacts every key's state (see `KeyState.compact`): after a bulk load, such as a server's replay of the log. */
+  compact(): void {
+    for (const states of this.state.values()) for (const st of states.values()) st.compact();
+    for (const m of this.sessions.values()) for (const st of m.values()) st.rows = st.rows.slice();
+  }
+
   sizes(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [name, m] of this.state) out[name] = m.size;

@@ -21,8 +21,8 @@ const FOLD_BATCH = 32;
  * tiles at most, and for the many keys that hold one or two.
  */
 interface Folded {
-  readonly at: number[] | null;
-  readonly tiles: Partial[] | null;
+  at: number[] | null;
+  tiles: Partial[] | null;
   /** Lifetime: every folded row. */
   readonly all: Partial | null;
   /** Bumped whenever tiles change, so a cached merge of tiles can be reused until then. */
@@ -102,6 +102,21 @@ export class KeyState {
     this.oldest = this.rows.length === 0 ? Infinity : (this.rows[0] as StreamRow).ts;
     this.foldedUpTo = horizon;
     this.pending = null;
+  }
+
+  /**
+   * Copies the key's arrays to their exact length. An array grown by pushes holds 17 slots or more
+   * (184 bytes for one element instead of 55), and most keys keep a few rows and tiles: after a
+   * bulk load this takes about a fifth off the state's heap. Not done as arrays grow: that cost
+   * a sixth of the apply throughput.
+   */
+  compact(): void {
+    this.rows = this.rows.slice();
+    for (const f of this.folded ?? []) {
+      if (f === undefined || f.at === null) continue;
+      f.at = f.at.slice();
+      f.tiles = (f.tiles as Partial[]).slice();
+    }
   }
 
   private foldRow(r: StreamRow): void {
