@@ -8,13 +8,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { loadFeatureSet } from '../src/cli/load-features.ts';
 import type { InteractionEvent } from '../src/events/schema.ts';
 import { featureReads, fetchFeatures } from '../src/serve/fetch.ts';
 import { selectRefs } from '../src/serve/plan.ts';
 import { FeatureServer } from '../src/serve/server.ts';
 import { RedisStore } from '../src/store/online/redis/redis-store.ts';
+import { dropNamespace } from '../test/helpers/redis-cluster.ts';
 import { DEMO_FEATURES, parseStreamOptions, report, requestMaker, say, summarize, worldInMemory, benchServerOptions } from './stream-common.ts';
 
 const URL = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
@@ -50,15 +50,7 @@ for (let i = 0; i < o.requests; i++) ms.push(await once());
 const fetch = summarize(ms);
 say(`fetch (redis): in process p50 ${fetch.p50Ms} ms, p99 ${fetch.p99Ms} ms, p999 ${fetch.p999Ms} ms`);
 await server.close();
-// The namespace's keys, deleted (SCAN, not KEYS: the shared Redis may hold others' data).
-const redis = new Redis(URL);
-let cursor = '0';
-do {
-  const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 5000);
-  cursor = nextCursor;
-  if (keys.length > 0) await redis.del(...keys);
-} while (cursor !== '0');
-redis.disconnect();
+await dropNamespace(URL, namespace);
 await store.close();
 rmSync(tmp, { recursive: true, force: true });
 report({ events: events.length, users: o.users, items: o.items, candidates: o.candidates, buildS: Math.round(buildS * 10) / 10, requests: o.requests, warmup: WARMUP, fetch });
