@@ -42,9 +42,10 @@ export function noSplit(): Split {
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /**
- * Adds rows idx[start..end) of the chosen features into `hist` (zeroed first), row by row. With
- * every feature chosen it reads a row's bins four at a time as 32-bit words (padding columns up to
- * `stride` land in slots nothing reads); that alone is ~1.5x faster than byte loads here.
+ * Adds rows idx[start..end) of the chosen features into `hist` (zeroed first), row by row. When at
+ * least half the features are chosen it reads a row's bins four at a time as 32-bit words and adds
+ * every feature: the slots of padding columns and of features not chosen are never read, and
+ * word loads are ~1.5x faster than byte loads here, more than the extra adds cost.
  */
 export function buildHistogram(
   hist: Float64Array, data: BinnedDataset, features: Int32Array,
@@ -53,7 +54,7 @@ export function buildHistogram(
   hist.fill(0);
   const { bins, cols, stride } = data;
   const nf = features.length;
-  if (nf === cols && LITTLE_ENDIAN) {
+  if (2 * nf >= cols && LITTLE_ENDIAN) {
     const words = new Uint32Array(bins.buffer, bins.byteOffset, bins.length >>> 2);
     const wordsPerRow = stride >>> 2;
     for (let i = start; i < end; i++) {

@@ -16,8 +16,14 @@ export interface BaseModelOptions {
   readonly items: readonly string[];
   readonly seed: number;
   readonly easeLambda?: number;
-  readonly alsFactors?: number;
   readonly alsIterations?: number;
+  /** The ALS base models: each named `als`, `als_2`, … in order; default one of 16 factors, λ 1. */
+  readonly als?: readonly AlsSetting[];
+}
+
+export interface AlsSetting {
+  readonly factors: number;
+  readonly regularization: number;
 }
 
 export interface BaseModel {
@@ -40,7 +46,9 @@ export function fitBaseModels(train: readonly Interaction[], o: BaseModelOptions
     timed('ease', true, () => trainEase(train, { items, lambda: o.easeLambda ?? 500 })),
     timed('itemknn', true, () => trainItemKnn(train, { items })),
     timed('sar', true, () => trainSar(train, { items, similarity: 'jaccard', halfLifeMs: 30 * DAY_MS })),
-    timed('als', true, () => trainAls(train, { items, factors: o.alsFactors ?? 16, regularization: 1, alpha: 1, iterations: o.alsIterations ?? 15, seed: o.seed })),
+    ...(o.als ?? [{ factors: 16, regularization: 1 }]).map((a, j) =>
+      timed(j === 0 ? 'als' : `als_${j + 1}`, true, () => trainAls(train, { items, factors: a.factors, regularization: a.regularization, alpha: 1, iterations: o.alsIterations ?? 15, seed: o.seed })),
+    ),
     timed('popularity', true, () => trainPopularity(train, { items })),
     timed('popularity_decayed', true, () => trainPopularity(train, { items, halfLifeMs: 30 * DAY_MS })),
   ];

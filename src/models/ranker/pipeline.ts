@@ -28,6 +28,12 @@ export const RANKER_DEFAULTS = {
   /** Inner random splits (seeds seed+1, seed+2, ...) whose labelled candidates are stacked into one training set; 1 under --protocol time. */
   innerSplits: 4,
   embeddingDims: 8,
+  /** The ALS base model (`als_*` features). */
+  alsFactors: 16,
+  alsRegularization: 1,
+  /** A second ALS base model (`als_2_*`), 0 factors = none. */
+  als2Factors: 0,
+  als2Regularization: 40,
   /** Most trees; how many are kept is chosen by early stopping on the held-out inner users. */
   iterations: 300,
   earlyStopping: 30,
@@ -111,7 +117,9 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const path = String(p['features'] ?? '') || DEFAULT_FEATURE_SET;
   const [compiled, meta] = await Promise.all([loadRankerFeatureSet(path), metadataOf(ctx)]);
   const vocabulary = vocabularyOf(meta);
-  const common = { items: ctx.items, candidatesPerModel: n, embeddingDims: dims, seed: ctx.seed, compiled, meta, vocabulary, itemsAtUserTime: itemsAtUserTime(ctx) };
+  const als = [{ factors: num(p, 'alsFactors'), regularization: num(p, 'alsRegularization') }];
+  if (num(p, 'als2Factors') > 0) als.push({ factors: num(p, 'als2Factors'), regularization: num(p, 'als2Regularization') });
+  const common = { als, items: ctx.items, candidatesPerModel: n, embeddingDims: dims, seed: ctx.seed, compiled, meta, vocabulary, itemsAtUserTime: itemsAtUserTime(ctx) };
 
   // Learn on the inner split(s): one time cutoff, or several random splits stacked (more labelled users).
   const splits = ctx.protocol === 'time' ? 1 : Math.max(1, Math.round(num(p, 'innerSplits')));

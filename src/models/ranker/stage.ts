@@ -8,7 +8,7 @@ import { compareIds } from '../../eval/ids.ts';
 import { seenItems } from '../../eval/recommend.ts';
 import type { Interaction } from '../../eval/types.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
-import { fitBaseModels, generateCandidates, type BaseModel, type CandidateSet } from './candidates.ts';
+import { fitBaseModels, generateCandidates, type AlsSetting, type BaseModel, type CandidateSet } from './candidates.ts';
 import { itemEmbeddings, type ItemEmbeddings } from './embeddings.ts';
 import { pairFeatures, withTrainingLog, type Metadata } from './features.ts';
 
@@ -37,12 +37,14 @@ export interface StageOptions {
   readonly note: (m: string) => void;
   /** Also the item views as of each user's last activity (see `pairFeatures`). */
   readonly itemsAtUserTime: boolean;
+  /** The ALS base models' settings (see `fitBaseModels`). */
+  readonly als: readonly AlsSetting[];
   /** Base models to use instead of fitting them (a caller that already has them). */
   readonly base?: readonly BaseModel[];
 }
 
 export async function buildStage(o: StageOptions): Promise<StageData> {
-  const base = o.base ?? fitBaseModels(o.train, { items: o.items, seed: o.seed }, o.note);
+  const base = o.base ?? fitBaseModels(o.train, { items: o.items, seed: o.seed, als: o.als }, o.note);
   const t0 = performance.now();
   const users = [...o.users].sort(compareIds);
   const candidates = generateCandidates(base, users, seenItems(o.train), o.candidatesPerModel);
