@@ -128,7 +128,9 @@ export const MODELS: readonly ModelEntry[] = [
   {
     name: 'als',
     description: 'implicit ALS (Hu, Koren & Volinsky), conjugate-gradient solves',
-    defaults: { factors: 32, regularization: 1, alpha: 1, iterations: 15 },
+    // λ 40 chosen on two inner splits of ML-100K's training part (seeds 43, 44; λ 20–80 tried), never
+    // on its test split: nDCG@10 0.2217 / 0.2242 there against 0.2127 / 0.2129 at λ 20 (λ 1 gave 0.4296 on the test split, 0.4886 with 40).
+    defaults: { factors: 32, regularization: 40, alpha: 1, iterations: 15 },
     baseline: true,
     train: (c) => trainAls(c.train, {
       items: c.items,
