@@ -121,11 +121,11 @@ v0__r0__p AS (
   FROM (SELECT DISTINCT __k0, CAST("item_id" AS VARCHAR) AS val, ts FROM v0__s WHERE "item_id" IS NOT NULL) AS e
 ),
 v0__r0__m AS (
-  SELECT qq.__k0, qq.__t, p.val, row_number() OVER (PARTITION BY qq.__k0, qq.__t ORDER BY p.ts DESC, p.val DESC) AS rn
+  SELECT qq.__k0, qq.__t, p.val, p.ts
   FROM v0__q AS qq JOIN v0__r0__p AS p ON p.__k0 = qq.__k0 AND p.ts < qq.__t AND (p.next_ts IS NULL OR p.next_ts >= qq.__t)
 ),
 v0__r0 AS (
-  SELECT __k0, __t, list(val ORDER BY rn) FILTER (WHERE rn <= 3) AS "item_id_last3_lifetime" FROM v0__r0__m GROUP BY __k0, __t
+  SELECT __k0, __t, max_by(val, (ts, val), 3) AS "item_id_last3_lifetime" FROM v0__r0__m GROUP BY __k0, __t
 ),
 v0 AS (
   SELECT qq.*, p0."item_id_last_lifetime", p1."weight_decayed_sum_hl1h_lifetime", p2."play_device_tv_count_2h", p3."item_id_last3_lifetime"

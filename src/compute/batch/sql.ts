@@ -344,9 +344,19 @@ function listCte(d: Dialect, a: AggregationIR, alias: string, keys: readonly str
   const measure = a.op === 'last_k' ? 'max(ts)' : a.weight === null ? `CAST(count(*) AS ${d.types.double})` : `sum(coalesce(${d.ident(a.weight)}, 0))`;
   const inner = `SELECT ${group}, CAST(${x} AS ${d.types.varchar}) AS val, ${measure} AS m FROM ${alias}__j WHERE ${cond} GROUP BY ${group}, CAST(${x} AS ${d.types.varchar})`;
   if (a.op === 'histogram') return `  SELECT ${group}, ${d.pairsAgg('val', 'm')} AS ${d.ident(a.name)} FROM (${inner}) AS g GROUP BY ${group}`;
+  if (d.argByTop) return `  SELECT ${group}, ${topValues(d, a, 'm')} AS ${d.ident(a.name)} FROM (${inner}) AS g GROUP BY ${group}`;
   const order = a.op === 'last_k' ? `m DESC, ${d.binaryText('val')} DESC` : `m DESC, ${d.binaryText('val')} ASC`;
   const ranked = `SELECT ${group}, val, row_number() OVER (PARTITION BY ${group} ORDER BY ${order}) AS rn FROM (${inner}) AS g`;
   return `  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM (${ranked}) AS r GROUP BY ${group}`;
+}
+
+/**
+ * last_k or top_k of the rows' `val` by `measure` with argByTop: last_k the latest first (ties: the
+ * greater value), top_k the heaviest first (ties: the smaller value, hence the negated measure).
+ */
+function topValues(d: Dialect, a: AggregationIR, measure: string): string {
+  const top = d.argByTop as NonNullable<Dialect['argByTop']>;
+  return a.op === 'last_k' ? top('max', 'val', [measure, d.binaryText('val')], a.k as number) : top('min', 'val', [`-${measure}`, d.binaryText('val')], a.k as number);
 }
 
 /** The time of a window-start read point: the start, or for a lifetime window a time before every event. */
@@ -422,10 +432,32 @@ function spanCte(d: Dialect, a: AggregationIR, name: string, alias: string, keys
   const start = windowStartSql(d, a.window);
   ctes.push(
     `${name}__p AS (\n  SELECT ${keys.join(', ')}, val, ts, lead(ts) OVER (PARTITION BY ${keys.join(', ')}, val ORDER BY ts) AS next_ts\n  FROM (SELECT DISTINCT ${keys.join(', ')}, CAST(${x} AS ${d.types.varchar}) AS val, ts FROM ${alias}__s WHERE ${condition(d, a, a.filter, [`${x} IS NOT NULL`], false)}) AS e\n)`,
-    `${name}__m AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, p.val, row_number() OVER (PARTITION BY ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t ORDER BY p.ts DESC, ${d.binaryText('p.val')} DESC) AS rn\n  FROM ${alias}__q AS qq JOIN ${name}__p AS p ON ${keys.map((k) => `p.${k} = qq.${k}`).join(' AND ')} AND p.ts < qq.__t AND (p.next_ts IS NULL OR p.next_ts >= qq.__t)${start === null ? '' : ` AND p.ts >= ${start.replaceAll('__t', 'qq.__t')}`}\n)`,
-    `${name} AS (\n  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM ${name}__m GROUP BY ${group}\n)`,
+    `${name}__m AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, p.val, ${d.argByTop ? 'p.ts' : `row_number() OVER (PARTITION BY ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t ORDER BY p.ts DESC, ${d.binaryText('p.val')} DESC) AS rn`}\n  FROM ${alias}__q AS qq JOIN ${name}__p AS p ON ${keys.map((k) => `p.${k} = qq.${k}`).join(' AND ')} AND p.ts < qq.__t AND (p.next_ts IS NULL OR p.next_ts >= qq.__t)${start === null ? '' : ` AND p.ts >= ${start.replaceAll('__t', 'qq.__t')}`}\n)`,
+    `${name} AS (\n  SELECT ${group}, ${d.argByTop ? topValues(d, a, 'ts') : d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM ${name}__m GROUP BY ${group}\n)`,
   );
   return { cte: name, columns: [a.name] };
+}
+
+/**
+ * The ASOF form of fannedCtes' reads: running totals per (key, value) over the events alone (one
+ * row per time), then each query row's totals before t (`__rc0`, `__rw0`) and before each window
+ * start j (`__rc{j+1}`, ...) by one point-in-time join each. Lifetime starts read nothing (0).
+ * Sorting the read points in with the events instead costs a pass over query rows × values × read
+ * points, which outnumber the events on a large spine (a user's genres at each of their queries).
+ */
+function asofReads(d: Dialect, starts: readonly (string | null)[], name: string, keys: readonly string[]): string[] {
+  const ks = keys.join(', ');
+  const on = [...keys, 'val'];
+  const ctes = [
+    `${name}__st AS (\n  SELECT ${ks}, val, ts, sum(c) OVER o AS rc, sum(w) OVER o AS rw\n  FROM (SELECT ${ks}, val, ts, count(*) AS c, sum(w) AS w FROM ${name}__e GROUP BY ${ks}, val, ts) AS e\n  WINDOW o AS (PARTITION BY ${ks}, val ORDER BY ts ROWS UNBOUNDED PRECEDING)\n)`,
+    `${name}__p AS (\n  SELECT *${starts.map((st, j) => `, ${st ?? 'NULL'} AS __s${j + 1}`).join('')} FROM ${name}__v\n)`,
+    `${name}__a0 AS (\n  SELECT l.*, r.rc AS __rc0, r.rw AS __rw0 FROM ${d.latestBefore(`${name}__p`, `${name}__st`, on, '__t', 'ts')}\n)`,
+  ];
+  starts.forEach((st, j) => {
+    const read = st === null ? `SELECT *, NULL AS __rc${j + 1}, NULL AS __rw${j + 1} FROM ${name}__a${j}` : `SELECT l.*, r.rc AS __rc${j + 1}, r.rw AS __rw${j + 1} FROM ${d.latestBefore(`${name}__a${j}`, `${name}__st`, on, `__s${j + 1}`, 'ts')}`;
+    ctes.push(`${name}__a${j + 1} AS (\n  ${read}\n)`);
+  });
+  return ctes;
 }
 
 /**
@@ -449,20 +481,31 @@ function fannedCtes(d: Dialect, aggs: readonly AggregationIR[], name: string, al
   ctes.push(
     `${name}__e AS (\n  SELECT ${ks}, CAST(${x} AS ${d.types.varchar}) AS val, ts, ${weight} AS w FROM ${alias}__s WHERE ${cond}\n)`,
     `${name}__v AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, v.val FROM ${alias}__q AS qq JOIN (SELECT ${ks}, val, min(ts) AS first_ts FROM ${name}__e GROUP BY ${ks}, val) AS v ON ${keys.map((k) => `v.${k} = qq.${k}`).join(' AND ')} AND v.first_ts < qq.__t\n)`,
-    `${name}__n AS (\n  SELECT ${ks}, val, ts, CAST(NULL AS ${d.types.bigint}) AS __t, -1 AS __p, FALSE AS __isq, 1 AS c, w FROM ${name}__e\n  UNION ALL\n  SELECT ${ks}, val, __t, __t, 0, TRUE, 0, ${zero} FROM ${name}__v${starts.map((st, j) => `\n  UNION ALL\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.val, ${point(st)}, qq.__t, ${j + 1}, TRUE, 0, ${zero} FROM ${name}__v AS qq`).join('')}\n)`,
-    `${name}__r AS (\n  SELECT * FROM (SELECT ${ks}, val, __t, __p, __isq, sum(c) OVER o AS rc, sum(w) OVER o AS rw FROM ${name}__n WINDOW o AS (ORDER BY ${ks}, val, ts, __isq DESC ROWS UNBOUNDED PRECEDING)) AS x WHERE __isq\n)`,
   );
-  const at = (col: string, p: number) => `max(${col}) FILTER (WHERE __p = ${p})`;
+  if (d.nativeAsof) ctes.push(...asofReads(d, starts, name, keys));
+  else {
+    ctes.push(
+      `${name}__n AS (\n  SELECT ${ks}, val, ts, CAST(NULL AS ${d.types.bigint}) AS __t, -1 AS __p, FALSE AS __isq, 1 AS c, w FROM ${name}__e\n  UNION ALL\n  SELECT ${ks}, val, __t, __t, 0, TRUE, 0, ${zero} FROM ${name}__v${starts.map((st, j) => `\n  UNION ALL\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.val, ${point(st)}, qq.__t, ${j + 1}, TRUE, 0, ${zero} FROM ${name}__v AS qq`).join('')}\n)`,
+      `${name}__r AS (\n  SELECT * FROM (SELECT ${ks}, val, __t, __p, __isq, sum(c) OVER o AS rc, sum(w) OVER o AS rw FROM ${name}__n WINDOW o AS (ORDER BY ${ks}, val, ts, __isq DESC ROWS UNBOUNDED PRECEDING)) AS x WHERE __isq\n)`,
+    );
+  }
+  // The totals (count rc, weight rw) at t and at read point p: a window's value is their difference.
+  const at = (col: string, p: number) => (d.nativeAsof ? `coalesce(__${col}${p}, 0)` : `max(${col}) FILTER (WHERE __p = ${p})`);
   const cols = aggs.map((a, i) => {
     const p = starts.indexOf(windowStartSql(d, a.window)) + 1;
     const n = `${at('rc', 0)} - ${at('rc', p)}`;
     return `CAST(${n} AS ${d.types.bigint}) AS __n${i}, CAST(${a.weight === null ? n : `${at('rw', 0)} - ${at('rw', p)}`} AS ${d.types.double}) AS __m${i}`;
   });
-  ctes.push(`${name}__w AS (\n  SELECT ${group}, val, ${cols.join(', ')}\n  FROM ${name}__r GROUP BY ${group}, val\n)`);
+  ctes.push(
+    d.nativeAsof
+      ? `${name}__w AS (\n  SELECT ${group}, val, ${cols.join(', ')}\n  FROM ${name}__a${starts.length}\n)`
+      : `${name}__w AS (\n  SELECT ${group}, val, ${cols.join(', ')}\n  FROM ${name}__r GROUP BY ${group}, val\n)`,
+  );
   return aggs.map((a, i) => {
     const cte = `${name}_${i}`;
     const rows = `SELECT ${group}, val, __m${i} AS m FROM ${name}__w WHERE __n${i} > 0`;
     if (a.op === 'histogram') ctes.push(`${cte} AS (\n  SELECT ${group}, ${d.pairsAgg('val', 'm')} AS ${d.ident(a.name)} FROM (${rows}) AS h GROUP BY ${group}\n)`);
+    else if (d.argByTop) ctes.push(`${cte} AS (\n  SELECT ${group}, ${topValues(d, a, 'm')} AS ${d.ident(a.name)} FROM (${rows}) AS h GROUP BY ${group}\n)`);
     else ctes.push(`${cte} AS (\n  SELECT ${group}, ${d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM (SELECT ${group}, val, row_number() OVER (PARTITION BY ${group} ORDER BY m DESC, ${d.binaryText('val')} ASC) AS rn FROM (${rows}) AS h) AS r GROUP BY ${group}\n)`);
     return { cte, columns: [a.name] };
   });
