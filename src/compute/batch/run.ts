@@ -150,7 +150,8 @@ async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureView
   const select = [
     'f.__row',
     'q.__t',
-    ...refs.map((ref, i) => `f.${duckdb.ident(byRef.get(ref) as string)} AS __in${i}`),
+    // Lists come as JSON text: JSON.parse builds them several times faster than converting DuckDB's list values.
+    ...refs.map((ref, i) => (isList(typeOf.get(ref)) ? `to_json(f.${duckdb.ident(byRef.get(ref) as string)}) AS __in${i}` : `f.${duckdb.ident(byRef.get(ref) as string)} AS __in${i}`)),
     ...fields.map((f, i) => (f === 'ts' ? `q.__t AS __rq${i}` : spineCols.has(f) ? `s.${duckdb.ident(f)} AS __rq${i}` : `NULL AS __rq${i}`)),
   ];
   await engine.run(`CREATE OR REPLACE TEMP TABLE __cross (__row BIGINT${reqs.map((r) => `, ${duckdb.ident(r.name)} ${sqlType(r.type)}`).join('')})`);
@@ -169,7 +170,9 @@ async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureView
       fields.forEach((f, i) => (request[f] = at(2 + refs.length + i)));
       const values = applyRequestFeatures(compiled, (ref) => {
         const i = refIndex.get(ref);
-        return i === undefined ? undefined : fromSql(at(2 + i), typeOf.get(ref) as FeatureType);
+        if (i === undefined) return undefined;
+        const v = at(2 + i);
+        return fromSql(typeof v === 'string' && isList(typeOf.get(ref)) ? JSON.parse(v) : v, typeOf.get(ref) as FeatureType);
       }, request, stats);
       appender.appendBigInt(BigInt(at(0) as number));
       reqs.forEach((r, i) => appendValue(appender, r.type, values[i] ?? null));
@@ -178,6 +181,10 @@ async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureView
   }
   appender.closeSync();
   await engine.run(`CREATE OR REPLACE TEMP TABLE __features AS SELECT f.*, c.* EXCLUDE (__row) FROM __features AS f LEFT JOIN __cross AS c USING (__row) ORDER BY __row`);
+}
+
+function isList(type: FeatureType | undefined): boolean {
+  return type === 'histogram' || type === 'string[]';
 }
 
 function sqlType(type: string): string {

@@ -380,14 +380,18 @@ function runningCte(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
   const q = (name: string) => d.ident(name);
   const ks = keys.join(', ');
   const starts = [...new Set(aggs.map((a) => windowStartSql(d, a.window)))];
-  // Each aggregation's measures: a count of its events, and for a sum or mean the exact sum of its input.
+  // Each aggregation's measures: a count of its events, and for a sum or mean the exact sum of its
+  // input; one running sum per distinct measure (a count over four windows is one measure).
   const measures: { expr: string; zero: string }[] = [];
+  const measure = (expr: string, zero: string) => {
+    const at = measures.findIndex((m) => m.expr === expr);
+    return at >= 0 ? at : measures.push({ expr, zero }) - 1;
+  };
   const slots = aggs.map((a) => {
     const cond = condition(d, a, a.filter, [], false);
-    if (a.op === 'count') return { n: measures.push({ expr: `count(*) FILTER (WHERE ${cond})`, zero: '0' }) - 1, s: -1 };
+    if (a.op === 'count') return { n: measure(`count(*) FILTER (WHERE ${cond})`, '0'), s: -1 };
     const x = d.ident(a.input as string);
-    const n = measures.push({ expr: `count(${x}) FILTER (WHERE ${cond})`, zero: '0' }) - 1;
-    return { n, s: measures.push({ expr: `sum(CAST(${x} AS ${d.types.exact})) FILTER (WHERE ${cond})`, zero: `CAST(0 AS ${d.types.exact})` }) - 1 };
+    return { n: measure(`count(${x}) FILTER (WHERE ${cond})`, '0'), s: measure(`sum(CAST(${x} AS ${d.types.exact})) FILTER (WHERE ${cond})`, `CAST(0 AS ${d.types.exact})`) };
   });
   // Read point 0 is t; point j + 1 is starts[j]; a lifetime aggregation's "start" is before every event.
   const pointTime = (s: string | null) => readPoint(d, s);
