@@ -465,12 +465,13 @@ function asofReads(d: Dialect, starts: readonly (string | null)[], name: string,
 }
 
 /**
- * top_k and histograms per (key, value), by the same running totals as counts, one pass for all
- * those reading the same value, filter and weight: events and read points (each query row fanned
- * out to the values its key had before t, at t and at each window's start) in one global order of
- * (key, value, time); a value's count and weight in a window are the totals at t less those at its
- * start. Weights are summed as exact decimals, so the differences carry no rounding from other
- * keys' totals; a weight beyond ±1e20 is out of range.
+ * top_k and histograms per (key, value), by running totals, one pass for all those reading the
+ * same value, filter and weight. Each query row is fanned out to the values its key had before t;
+ * a value's count and weight in a window are the totals at t less those at its start. With a
+ * native ASOF join the totals run over the events alone and are read at those points (asofReads);
+ * otherwise events and read points go into one global order of (key, value, time) and one running
+ * sum. Weights are summed as exact decimals, so the differences carry no rounding; a weight beyond
+ * ±1e20 is out of range.
  */
 function fannedCtes(d: Dialect, aggs: readonly AggregationIR[], name: string, alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] }[] {
   const first = aggs[0] as AggregationIR;
