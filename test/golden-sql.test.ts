@@ -76,7 +76,7 @@ v0__s AS (
   SELECT "user_id" AS __k0, s.* FROM (SELECT * FROM __ev) AS s WHERE "user_id" IS NOT NULL
 ),
 v0__u AS (
-  SELECT __k0, ts, "event_id", "type", "item_id", "weight", FALSE AS __is_q FROM v0__s
+  SELECT __k0, ts, "event_id", "type", "item_id", "weight", FALSE AS __is_q FROM v0__s WHERE ("item_id" IS NOT NULL) OR ("weight" IS NOT NULL)
   UNION ALL
   SELECT __k0, __t AS ts, NULL AS "event_id", NULL AS "type", NULL AS "item_id", NULL AS "weight", TRUE AS __is_q FROM v0__q
 ),
@@ -103,7 +103,7 @@ v0__d1 AS (
 ),
 v0__n AS (
   SELECT __k0, ts, CAST(NULL AS BIGINT) AS __t, -1 AS __p, FALSE AS __isq, count(*) FILTER (WHERE type IN ('play') AND "device" IN ('tv')) AS __c0
-  FROM v0__s GROUP BY __k0, ts
+  FROM v0__s WHERE (type IN ('play') AND "device" IN ('tv')) GROUP BY __k0, ts
   UNION ALL
   SELECT __k0, __t AS ts, __t, 0 AS __p, TRUE AS __isq, 0 AS __c0 FROM v0__q
   UNION ALL

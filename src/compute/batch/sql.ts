@@ -140,6 +140,16 @@ function windowStartSql(d: Dialect, w: WindowIR): string | null {
   return `${d.floorDiv(`__t - ${w.lengthMs}`, String(w.hopMs))} * ${w.hopMs}`;
 }
 
+/**
+ * Keeps the events some aggregation of `aggs` reads (its filter, and its input not null): the
+ * others add nothing to any total or frame, and dropping them first spares sorting them (a count
+ * of plays need not sort every impression). Empty when an aggregation reads every event.
+ */
+function eventsReadBy(d: Dialect, aggs: readonly AggregationIR[], withInput: boolean): string {
+  const conds = [...new Set(aggs.map((a) => condition(d, a, a.filter, withInput && a.input !== null ? [`${d.ident(a.input)} IS NOT NULL`] : [], false)))];
+  return conds.includes('TRUE') ? '' : ` WHERE ${conds.map((c) => `(${c})`).join(' OR ')}`;
+}
+
 function condition(d: Dialect, a: AggregationIR, f: FilterIR, extra: readonly string[] = [], withWindow = true): string {
   const parts: string[] = [];
   const start = withWindow ? windowStartSql(d, a.window) : null;
@@ -280,7 +290,7 @@ function windowCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
   const q = (name: string) => d.ident(name);
   const cols = columnsUsed(aggs).filter((c) => c !== 'ts');
   ctes.push(
-    `${alias}__u AS (\n  SELECT ${keys.join(', ')}, ts, ${cols.map(q).join(', ')}, FALSE AS __is_q FROM ${alias}__s\n  UNION ALL\n  SELECT ${keys.join(', ')}, __t AS ts, ${cols.map((c) => `NULL AS ${q(c)}`).join(', ')}, TRUE AS __is_q FROM ${alias}__q\n)`,
+    `${alias}__u AS (\n  SELECT ${keys.join(', ')}, ts, ${cols.map(q).join(', ')}, FALSE AS __is_q FROM ${alias}__s${eventsReadBy(d, aggs, true)}\n  UNION ALL\n  SELECT ${keys.join(', ')}, __t AS ts, ${cols.map((c) => `NULL AS ${q(c)}`).join(', ')}, TRUE AS __is_q FROM ${alias}__q\n)`,
   );
   const frames = new Map<string, string>();
   const frameOf = (spec: string) => {
@@ -398,7 +408,7 @@ function runningCte(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
   const zeros = measures.map((m, i) => `, ${m.zero} AS __c${i}`).join('');
   const reads = [`SELECT ${ks}, __t AS ts, __t, 0 AS __p, TRUE AS __isq${zeros} FROM ${alias}__q`, ...starts.map((s, j) => `SELECT ${ks}, ${pointTime(s)} AS ts, __t, ${j + 1} AS __p, TRUE AS __isq${zeros} FROM ${alias}__q`)];
   ctes.push(
-    `${alias}__n AS (\n  SELECT ${ks}, ts, CAST(NULL AS ${d.types.bigint}) AS __t, -1 AS __p, FALSE AS __isq${measures.map((m, i) => `, ${m.expr} AS __c${i}`).join('')}\n  FROM ${alias}__s GROUP BY ${ks}, ts${reads.map((r) => `\n  UNION ALL\n  ${r}`).join('')}\n)`,
+    `${alias}__n AS (\n  SELECT ${ks}, ts, CAST(NULL AS ${d.types.bigint}) AS __t, -1 AS __p, FALSE AS __isq${measures.map((m, i) => `, ${m.expr} AS __c${i}`).join('')}\n  FROM ${alias}__s${eventsReadBy(d, aggs, false)} GROUP BY ${ks}, ts${reads.map((r) => `\n  UNION ALL\n  ${r}`).join('')}\n)`,
     `${alias}__nr AS (\n  SELECT * FROM (SELECT ${ks}, __t, __p, __isq${measures.map((_, i) => `, sum(__c${i}) OVER __o AS __r${i}`).join('')} FROM ${alias}__n WINDOW __o AS (ORDER BY ${ks}, ts, __isq DESC ROWS UNBOUNDED PRECEDING)) AS x WHERE __isq\n)`,
   );
   const diff = (m: number, a: AggregationIR) => `(max(__r${m}) FILTER (WHERE __p = 0) - max(__r${m}) FILTER (WHERE __p = ${starts.indexOf(windowStartSql(d, a.window)) + 1}))`;
