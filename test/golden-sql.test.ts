@@ -53,9 +53,11 @@ function render(dialect: Dialect): string {
 
 // DuckDB runs this path in differential.test.ts. The sliding count is a difference of one running
 // total read at t and at the window's start (v0__n, v0__nr, v0__c: read points sort before events
-// of the same time, so ts < t). Lifetime last / decayed sums take window functions over events ∪
+// of the same time, so ts < t). Decayed sums take window functions over events ∪
 // query rows, inputs masked with CASE rather than FILTER (DuckDB's windows are far slower with
-// FILTER); `1 PRECEDING` on integer ms keeps ts < t. The decayed sum is re-based per bucket of
+// FILTER); `1 PRECEDING` on integer ms keeps ts < t. Each sorts only the events some of its
+// aggregations read (the WHERE on v0__u and v0__n). The lifetime last is read by an ASOF join on
+// the latest value per time (v0__x0). The decayed sum is re-based per bucket of
 // 256 half-lives (921600000 ms here) so 2^((ts - base) / h) stays in [1, 2^256): no overflow.
 // The last-3 list reads the spans during which an event is its item's latest (v0__r0__p).
 test('golden SQL: duckdb', () => {
@@ -76,30 +78,28 @@ v0__s AS (
   SELECT "user_id" AS __k0, s.* FROM (SELECT * FROM __ev) AS s WHERE "user_id" IS NOT NULL
 ),
 v0__u AS (
-  SELECT __k0, ts, "event_id", "type", "item_id", "weight", FALSE AS __is_q FROM v0__s WHERE ("item_id" IS NOT NULL) OR ("weight" IS NOT NULL)
+  SELECT __k0, ts, "event_id", "type", "weight", FALSE AS __is_q FROM v0__s WHERE ("weight" IS NOT NULL)
   UNION ALL
-  SELECT __k0, __t AS ts, NULL AS "event_id", NULL AS "type", NULL AS "item_id", NULL AS "weight", TRUE AS __is_q FROM v0__q
+  SELECT __k0, __t AS ts, NULL AS "event_id", NULL AS "type", NULL AS "weight", TRUE AS __is_q FROM v0__q
 ),
 v0__w AS (
-  SELECT __k0, __t, "item_id_last_lifetime", __c1 FROM (
+  SELECT __k0, __t, __c0 FROM (
     SELECT __k0, ts AS __t, __is_q,
-      arg_max(CASE WHEN NOT __is_q AND "item_id" IS NOT NULL THEN "item_id" END, CASE WHEN NOT __is_q AND "item_id" IS NOT NULL THEN (ts, event_id) END) OVER w0 AS "item_id_last_lifetime",
-      sum(CASE WHEN NOT __is_q AND "weight" IS NOT NULL THEN "weight" * pow(2.0, (CAST(ts - CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000)) END) OVER w1 AS __c1
+      sum(CASE WHEN NOT __is_q AND "weight" IS NOT NULL THEN "weight" * pow(2.0, (CAST(ts - CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000)) END) OVER w0 AS __c0
     FROM v0__u
-    WINDOW w0 AS (PARTITION BY __k0 ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-      w1 AS (PARTITION BY __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    WINDOW w0 AS (PARTITION BY __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
   ) AS x WHERE __is_q
 ),
-v0__b1 AS (
+v0__b0 AS (
   SELECT __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) AS b, sum("weight" * pow(2.0, (CAST(ts - CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000))) AS total
   FROM v0__s WHERE "weight" IS NOT NULL GROUP BY __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT)
 ),
-v0__d1 AS (
+v0__d0 AS (
   SELECT w.__k0, w.__t,
-    CASE WHEN count(b.b) > 0 OR w.__c1 IS NOT NULL THEN (coalesce(sum(b.total * pow(2.0, (CAST(b.b * 921600000 - CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000))), 0) + coalesce(w.__c1, 0))
+    CASE WHEN count(b.b) > 0 OR w.__c0 IS NOT NULL THEN (coalesce(sum(b.total * pow(2.0, (CAST(b.b * 921600000 - CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000))), 0) + coalesce(w.__c0, 0))
       * pow(2.0, (CAST(CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT) * 921600000 - w.__t AS DOUBLE) / 3600000)) END AS "weight_decayed_sum_hl1h_lifetime"
-  FROM v0__w AS w LEFT JOIN v0__b1 AS b ON b.__k0 = w.__k0 AND b.b < CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT)
-  GROUP BY w.__k0, w.__t, w.__c1
+  FROM v0__w AS w LEFT JOIN v0__b0 AS b ON b.__k0 = w.__k0 AND b.b < CAST(floor(CAST(w.__t AS DOUBLE) / 921600000) AS BIGINT)
+  GROUP BY w.__k0, w.__t, w.__c0
 ),
 v0__n AS (
   SELECT __k0, ts, CAST(NULL AS BIGINT) AS __t, -1 AS __p, FALSE AS __isq, count(*) FILTER (WHERE type IN ('play') AND "device" IN ('tv')) AS __c0
@@ -116,6 +116,13 @@ v0__c AS (
   SELECT __k0, __t, NULLIF(CAST((max(__r0) FILTER (WHERE __p = 0) - max(__r0) FILTER (WHERE __p = 1)) AS BIGINT), 0) AS "play_device_tv_count_2h"
   FROM v0__nr GROUP BY __k0, __t
 ),
+v0__x0__l AS (
+  SELECT __k0, ts, arg_max("item_id", event_id) AS v FROM v0__s WHERE "item_id" IS NOT NULL GROUP BY __k0, ts
+),
+v0__x0 AS (
+  SELECT l.__k0, l.__t, r.v AS "item_id_last_lifetime"
+  FROM v0__q AS l ASOF LEFT JOIN v0__x0__l AS r ON l.__k0 = r.__k0 AND l.__t > r.ts
+),
 v0__r0__p AS (
   SELECT __k0, val, ts, lead(ts) OVER (PARTITION BY __k0, val ORDER BY ts) AS next_ts
   FROM (SELECT DISTINCT __k0, CAST("item_id" AS VARCHAR) AS val, ts FROM v0__s WHERE "item_id" IS NOT NULL) AS e
@@ -128,12 +135,13 @@ v0__r0 AS (
   SELECT __k0, __t, max_by(val, (ts, val), 3) AS "item_id_last3_lifetime" FROM v0__r0__m GROUP BY __k0, __t
 ),
 v0 AS (
-  SELECT qq.*, p0."item_id_last_lifetime", p1."weight_decayed_sum_hl1h_lifetime", p2."play_device_tv_count_2h", p3."item_id_last3_lifetime"
+  SELECT qq.*, p1."weight_decayed_sum_hl1h_lifetime", p2."play_device_tv_count_2h", p3."item_id_last_lifetime", p4."item_id_last3_lifetime"
   FROM v0__q AS qq
   LEFT JOIN v0__w AS p0 ON p0.__k0 = qq.__k0 AND p0.__t = qq.__t
-  LEFT JOIN v0__d1 AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
+  LEFT JOIN v0__d0 AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
   LEFT JOIN v0__c AS p2 ON p2.__k0 = qq.__k0 AND p2.__t = qq.__t
-  LEFT JOIN v0__r0 AS p3 ON p3.__k0 = qq.__k0 AND p3.__t = qq.__t
+  LEFT JOIN v0__x0 AS p3 ON p3.__k0 = qq.__k0 AND p3.__t = qq.__t
+  LEFT JOIN v0__r0 AS p4 ON p4.__k0 = qq.__k0 AND p4.__t = qq.__t
 ),
 v1__e AS (
   SELECT user_id, ts, item_id FROM __ev WHERE TRUE

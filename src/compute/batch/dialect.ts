@@ -108,7 +108,7 @@ export const duckdb: Dialect = {
   floorDiv: (a, b) => `CAST(floor(CAST(${a} AS DOUBLE) / ${b}) AS BIGINT)`,
   fdiv: (a, b) => `(CAST(${a} AS DOUBLE) / ${b})`,
   pow2: (x) => `pow(2.0, ${x})`,
-  argBy: (kind, value, order, where) => `arg_${kind}(${value}, ${order.length === 1 ? order[0] : `(${order.join(', ')})`}) FILTER (WHERE ${where})`,
+  argBy: (kind, value, order, where) => `arg_${kind}(${value}, ${order.length === 1 ? order[0] : `(${order.join(', ')})`})${where === 'TRUE' ? '' : ` FILTER (WHERE ${where})`}`,
   // arg_min / arg_max skip rows whose ordering value is NULL, so masking both drops the filtered rows.
   argByMasked: (kind, value, order, where) => `arg_${kind}(CASE WHEN ${where} THEN ${value} END, CASE WHEN ${where} THEN ${order.length === 1 ? order[0] : `(${order.join(', ')})`} END)`,
   listAgg: (value, rank, where) => `list(${value} ORDER BY ${rank}) FILTER (WHERE ${where})`,

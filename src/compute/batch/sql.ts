@@ -209,10 +209,12 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const keys = v.entity.keys.map((_, i) => `__k${i}`);
   const computed = v.aggregations.filter((a) => a.op !== 'ratio');
   const running = input.singleTime || !d.runningTotals ? [] : computed.filter((a) => a.op === 'count' || ((a.op === 'sum' || a.op === 'mean') && input.exactColumns?.has(a.input as string) === true));
-  const windowed = input.singleTime ? [] : computed.filter((a) => windowable(d, a) && !running.includes(a));
+  // last (any window) and lifetime first by a point-in-time join: as window functions they would sort every event the value is read from.
+  const picked = input.singleTime || !d.nativeAsof || !d.variableFrames ? [] : computed.filter((a) => a.op === 'last' || (a.op === 'first' && a.window.kind === 'lifetime'));
+  const windowed = input.singleTime ? [] : computed.filter((a) => windowable(d, a) && !running.includes(a) && !picked.includes(a));
   const spanned = computed.filter((a) => a.op === 'last_k');
   const fanned = input.singleTime ? [] : computed.filter((a) => a.op === 'top_k' || a.op === 'histogram');
-  const joined = computed.filter((a) => !windowed.includes(a) && !running.includes(a) && !spanned.includes(a) && !fanned.includes(a));
+  const joined = computed.filter((a) => !windowed.includes(a) && !running.includes(a) && !spanned.includes(a) && !fanned.includes(a) && !picked.includes(a));
   const ctes = [
     `${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
     `${alias}__s AS (\n  SELECT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, s.* FROM (${streamSql(input, v)}) AS s WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
@@ -221,6 +223,7 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes));
   if (windowed.length > 0) parts.push(...windowCtes(d, windowed, alias, keys, ctes));
   if (running.length > 0) parts.push(runningCte(d, running, alias, keys, ctes));
+  picked.forEach((a, i) => parts.push(pickedCte(d, a, `${alias}__x${i}`, alias, keys, ctes)));
   spanned.forEach((a, i) => parts.push(spanCte(d, a, `${alias}__r${i}`, alias, keys, ctes)));
   // One pass per (value, filter, weight): a histogram and a top-k of the same column share it.
   const passes = new Map<string, AggregationIR[]>();
@@ -420,6 +423,32 @@ function runningCte(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
   });
   ctes.push(`${alias}__c AS (\n  SELECT ${ks}, __t, ${values.join(', ')}\n  FROM ${alias}__nr GROUP BY ${ks}, __t\n)`);
   return { cte: `${alias}__c`, columns: aggs.map((a) => a.name) };
+}
+
+/**
+ * `last` in any window and lifetime `first` without a window function. last: per key and time the
+ * value of the greatest event id (the tie rule of (ts, event_id)), then the latest such time before
+ * t by a point-in-time join, kept when it is inside the window. Lifetime first: per key the first
+ * event by (ts, event_id), kept when it is before t.
+ */
+function pickedCte(d: Dialect, a: AggregationIR, name: string, alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] } {
+  const x = d.ident(a.input as string);
+  const ks = keys.join(', ');
+  const cond = condition(d, a, a.filter, [`${x} IS NOT NULL`], false);
+  const col = d.ident(a.name);
+  if (a.op === 'first') {
+    ctes.push(
+      `${name}__f AS (\n  SELECT ${ks}, min(ts) AS ts, ${d.argBy('min', x, ['ts', d.binaryText('event_id')], 'TRUE')} AS v FROM ${alias}__s WHERE ${cond} GROUP BY ${ks}\n)`,
+      `${name} AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, CASE WHEN f.ts < qq.__t THEN f.v END AS ${col}\n  FROM ${alias}__q AS qq LEFT JOIN ${name}__f AS f ON ${keys.map((k) => `f.${k} = qq.${k}`).join(' AND ')}\n)`,
+    );
+    return { cte: name, columns: [a.name] };
+  }
+  const start = windowStartSql(d, a.window);
+  ctes.push(
+    `${name}__l AS (\n  SELECT ${ks}, ts, ${d.argBy('max', x, [d.binaryText('event_id')], 'TRUE')} AS v FROM ${alias}__s WHERE ${cond} GROUP BY ${ks}, ts\n)`,
+    `${name} AS (\n  SELECT ${keys.map((k) => `l.${k}`).join(', ')}, l.__t, ${start === null ? 'r.v' : `CASE WHEN r.ts >= ${start.replaceAll('__t', 'l.__t')} THEN r.v END`} AS ${col}\n  FROM ${d.latestBefore(`${alias}__q`, `${name}__l`, keys, '__t', 'ts')}\n)`,
+  );
+  return { cte: name, columns: [a.name] };
 }
 
 /**
