@@ -221,7 +221,14 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   ];
   const parts: { cte: string; columns: string[] }[] = [];
   if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes));
-  if (windowed.length > 0) parts.push(...windowCtes(d, windowed, alias, keys, ctes));
+  // One window pass per set of events read: each sorts only its own events (a distinct count of
+  // plays need not sort every impression because a decayed sum of weights reads them).
+  const passesByEvents = new Map<string, AggregationIR[]>();
+  for (const a of windowed) {
+    const reads = eventsReadBy(d, [a], true);
+    passesByEvents.set(reads, [...(passesByEvents.get(reads) ?? []), a]);
+  }
+  [...passesByEvents.values()].forEach((group, i) => parts.push(...windowCtes(d, group, alias, keys, ctes, i === 0 ? alias : `${alias}__g${i}`)));
   if (running.length > 0) parts.push(runningCte(d, running, alias, keys, ctes));
   picked.forEach((a, i) => parts.push(pickedCte(d, a, `${alias}__x${i}`, alias, keys, ctes)));
   spanned.forEach((a, i) => parts.push(spanCte(d, a, `${alias}__r${i}`, alias, keys, ctes)));
@@ -289,11 +296,11 @@ function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
  * the query's bucket a running sum, before it the buckets' totals carried forward; nothing
  * overflows however far apart the timestamps are, and what underflows is truly below 2^-1022.
  */
-function windowCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] }[] {
+function windowCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[], name = alias): { cte: string; columns: string[] }[] {
   const q = (name: string) => d.ident(name);
   const cols = columnsUsed(aggs).filter((c) => c !== 'ts');
   ctes.push(
-    `${alias}__u AS (\n  SELECT ${keys.join(', ')}, ts, ${cols.map(q).join(', ')}, FALSE AS __is_q FROM ${alias}__s${eventsReadBy(d, aggs, true)}\n  UNION ALL\n  SELECT ${keys.join(', ')}, __t AS ts, ${cols.map((c) => `NULL AS ${q(c)}`).join(', ')}, TRUE AS __is_q FROM ${alias}__q\n)`,
+    `${name}__u AS (\n  SELECT ${keys.join(', ')}, ts, ${cols.map(q).join(', ')}, FALSE AS __is_q FROM ${alias}__s${eventsReadBy(d, aggs, true)}\n  UNION ALL\n  SELECT ${keys.join(', ')}, __t AS ts, ${cols.map((c) => `NULL AS ${q(c)}`).join(', ')}, TRUE AS __is_q FROM ${alias}__q\n)`,
   );
   const frames = new Map<string, string>();
   const frameOf = (spec: string) => {
@@ -318,18 +325,18 @@ function windowCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
     selects.push(`${scalarExpr(d, a, cond, ` OVER ${frameOf(`${byKey} RANGE BETWEEN ${start} AND 1 PRECEDING`)}`, '')} AS ${q(a.name)}`);
   });
   ctes.push(
-    `${alias}__w AS (\n  SELECT ${keys.join(', ')}, __t${[...selects.keys()].map((i) => `, ${selectAlias(selects[i] as string)}`).join('')} FROM (\n    SELECT ${keys.join(', ')}, ts AS __t, __is_q${selects.map((x) => `,\n      ${x}`).join('')}\n    FROM ${alias}__u\n    WINDOW ${[...frames.entries()].map(([spec, name]) => `${name} AS (${spec})`).join(',\n      ')}\n  ) AS x WHERE __is_q\n)`,
+    `${name}__w AS (\n  SELECT ${keys.join(', ')}, __t${[...selects.keys()].map((i) => `, ${selectAlias(selects[i] as string)}`).join('')} FROM (\n    SELECT ${keys.join(', ')}, ts AS __t, __is_q${selects.map((x) => `,\n      ${x}`).join('')}\n    FROM ${name}__u\n    WINDOW ${[...frames.entries()].map(([spec, name]) => `${name} AS (${spec})`).join(',\n      ')}\n  ) AS x WHERE __is_q\n)`,
   );
-  const parts: { cte: string; columns: string[] }[] = [{ cte: `${alias}__w`, columns: aggs.filter((a) => !buckets.some((b) => b.a === a)).map((a) => a.name) }];
+  const parts: { cte: string; columns: string[] }[] = [{ cte: `${name}__w`, columns: aggs.filter((a) => !buckets.some((b) => b.a === a)).map((a) => a.name) }];
   for (const { a, i, size } of buckets) {
     const cond = condition(d, a, a.filter, a.input === null ? [] : [`${q(a.input)} IS NOT NULL`], false);
     const value = a.input === null ? '1' : q(a.input);
     const bucket = d.floorDiv('ts', String(size));
     ctes.push(
-      `${alias}__b${i} AS (\n  SELECT ${keys.join(', ')}, ${bucket} AS b, sum(${value} * ${d.pow2(d.fdiv(`ts - ${bucket} * ${size}`, String(a.halfLifeMs)))}) AS total\n  FROM ${alias}__s WHERE ${cond} GROUP BY ${keys.join(', ')}, ${bucket}\n)`,
-      `${alias}__d${i} AS (\n  SELECT w.${keys.join(', w.')}, w.__t,\n    CASE WHEN count(b.b) > 0 OR w.__c${i} IS NOT NULL THEN (coalesce(sum(b.total * ${d.pow2(d.fdiv(`b.b * ${size} - ${d.floorDiv('w.__t', String(size))} * ${size}`, String(a.halfLifeMs)))}), 0) + coalesce(w.__c${i}, 0))\n      * ${d.pow2(d.fdiv(`${d.floorDiv('w.__t', String(size))} * ${size} - w.__t`, String(a.halfLifeMs)))} END AS ${q(a.name)}\n  FROM ${alias}__w AS w LEFT JOIN ${alias}__b${i} AS b ON ${keys.map((k) => `b.${k} = w.${k}`).join(' AND ')} AND b.b < ${d.floorDiv('w.__t', String(size))}\n  GROUP BY w.${keys.join(', w.')}, w.__t, w.__c${i}\n)`,
+      `${name}__b${i} AS (\n  SELECT ${keys.join(', ')}, ${bucket} AS b, sum(${value} * ${d.pow2(d.fdiv(`ts - ${bucket} * ${size}`, String(a.halfLifeMs)))}) AS total\n  FROM ${alias}__s WHERE ${cond} GROUP BY ${keys.join(', ')}, ${bucket}\n)`,
+      `${name}__d${i} AS (\n  SELECT w.${keys.join(', w.')}, w.__t,\n    CASE WHEN count(b.b) > 0 OR w.__c${i} IS NOT NULL THEN (coalesce(sum(b.total * ${d.pow2(d.fdiv(`b.b * ${size} - ${d.floorDiv('w.__t', String(size))} * ${size}`, String(a.halfLifeMs)))}), 0) + coalesce(w.__c${i}, 0))\n      * ${d.pow2(d.fdiv(`${d.floorDiv('w.__t', String(size))} * ${size} - w.__t`, String(a.halfLifeMs)))} END AS ${q(a.name)}\n  FROM ${name}__w AS w LEFT JOIN ${name}__b${i} AS b ON ${keys.map((k) => `b.${k} = w.${k}`).join(' AND ')} AND b.b < ${d.floorDiv('w.__t', String(size))}\n  GROUP BY w.${keys.join(', w.')}, w.__t, w.__c${i}\n)`,
     );
-    parts.push({ cte: `${alias}__d${i}`, columns: [a.name] });
+    parts.push({ cte: `${name}__d${i}`, columns: [a.name] });
   }
   return parts;
 }
