@@ -83,6 +83,12 @@ export function lambdarank(p: RankingParams, labels: Float64Array): Objective {
   for (let i = 0; i < order.length; i++) order[i] = i;
   const expScore = new Float64Array(maxSize);
   const discounts = Float64Array.from({ length: maxSize }, (_, i) => discount(i));
+  // Per query: for each label seen in the top positions, the positions of the other labels.
+  const listOf = new Int32Array(labelGain.length).fill(-1);
+  const listUsed = new Int32Array(labelGain.length);
+  const listLength = new Int32Array(labelGain.length);
+  const listCursor = new Int32Array(labelGain.length);
+  const otherPositions = new Int32Array(Math.min(labelGain.length, truncationLevel) * maxSize);
   return {
     name: 'lambdarank',
     initScore: () => 0,
@@ -101,15 +107,37 @@ export function lambdarank(p: RankingParams, labels: Float64Array): Objective {
         // 1 / (1 + e^(s_high - s_low)) = e_low / (e_low + e_high) with e = exp(s - best): one exp per
         // document, not per pair; clamped so no e underflows to 0.
         for (let i = 0; i < cnt; i++) expScore[i] = Math.exp(Math.max(scores[ord[i]!]! - bestScore, -300));
-        let sumLambdas = 0;
+        // A pair needs two labels that differ, and most candidates share the negative label: for each
+        // label in the top positions, the positions holding another label (ascending), so the inner
+        // loop visits only real pairs, in the same (i, j) order as the plain double loop.
         const top = Math.min(cnt - 1, truncationLevel);
+        let lists = 0;
+        for (let i = 0; i < top; i++) {
+          const yi = y[ord[i]!]!;
+          if (listOf[yi]! >= 0) continue;
+          const list = lists++;
+          listOf[yi] = list;
+          listUsed[list] = yi;
+          const base = list * maxSize;
+          let len = 0;
+          for (let j = 0; j < cnt; j++) if (y[ord[j]!]! !== yi) otherPositions[base + len++] = j;
+          listLength[list] = len;
+          listCursor[list] = 0;
+        }
+        let sumLambdas = 0;
         for (let i = 0; i < top; i++) {
           const di = ord[i]!;
           const yi = y[di]!;
-          for (let j = i + 1; j < cnt; j++) {
+          const list = listOf[yi]!;
+          const base = list * maxSize;
+          const len = listLength[list]!;
+          let c = listCursor[list]!;
+          while (c < len && otherPositions[base + c]! <= i) c++;
+          listCursor[list] = c;
+          for (; c < len; c++) {
+            const j = otherPositions[base + c]!;
             const dj = ord[j]!;
             const yj = y[dj]!;
-            if (yi === yj) continue;
             const iHigh = yi > yj;
             const high = iHigh ? di : dj;
             const low = iHigh ? dj : di;
@@ -131,6 +159,7 @@ export function lambdarank(p: RankingParams, labels: Float64Array): Objective {
             sumLambdas -= 2 * pLambda;
           }
         }
+        for (let l = 0; l < lists; l++) listOf[listUsed[l]!] = -1;
         if (norm && sumLambdas > 0) {
           const factor = Math.log2(1 + sumLambdas) / sumLambdas;
           for (let i = start; i < start + cnt; i++) {

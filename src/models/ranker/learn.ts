@@ -66,7 +66,14 @@ export interface LambdaMartFit {
   readonly trainUsersModel: GbdtModel;
 }
 
-export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: LambdaMartParams, onStop?: (best: number, validNdcg: number) => void): LambdaMartFit {
+export interface LambdaMartHooks {
+  /** Early stopping ended: the best round and its validation nDCG. */
+  readonly onStop?: (best: number, validNdcg: number) => void;
+  /** The tree count is final (before the refit, if any): what variants trained alike should use. */
+  readonly onChosen?: (trees: number) => void;
+}
+
+export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: LambdaMartParams, hooks: LambdaMartHooks = {}): LambdaMartFit {
   const width = set.names.length;
   const x = cols.length === width ? set.data : selectColumns(set.data, width, cols);
   const d = cols.length;
@@ -121,13 +128,14 @@ export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: Lamb
   if (stopping) {
     const stopped = fit(p.iterations, true);
     const best = stopped.toJSON().metric?.history.find((h) => h.iteration === stopped.numTrees);
-    onStop?.(stopped.numTrees, best?.value ?? Number.NaN);
+    hooks.onStop?.(stopped.numTrees, best?.value ?? Number.NaN);
     // Stopped before the minimum (an early noisy peak): the minimum.
     const trees = Math.min(p.minTrees, p.iterations);
     trainUsersModel = stopped.numTrees >= trees ? stopped : fit(trees, false);
   } else {
     trainUsersModel = fit(p.iterations, false);
   }
+  hooks.onChosen?.(trainUsersModel.numTrees);
   const model = p.refit ? fit(trainUsersModel.numTrees, false, everyone, take(everyone.rows)) : trainUsersModel;
   return { model, trainUsersModel };
 }

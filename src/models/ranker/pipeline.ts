@@ -19,6 +19,7 @@ import { trainColdScorer } from './cold.ts';
 import { DEFAULT_FEATURE_SET, loadRankerFeatureSet, vocabularyOf, type Metadata } from './features.ts';
 import { FEATURE_GROUPS, groupOf } from './groups.ts';
 import { concatLearningSets, fitLambdaMart, type LambdaMartParams, type LearningSet } from './learn.ts';
+import { startParallelFits, type ParallelFits } from './parallel-fits.ts';
 import { buildStage, selectColumns, type StageData } from './stage.ts';
 
 export const RANKER_DEFAULTS = {
@@ -144,39 +145,62 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const recall = recalls.reduce((a, b) => a + b, 0) / recalls.length;
   const learning = concatLearningSets(sets);
   const all = names.map((_, j) => j);
+  // Ablation variants keep the chosen number of trees and the training users (no second choice per
+  // variant, no refit): they compare with the full feature set trained alike. They are fitted on
+  // worker threads from the moment the tree count is known, alongside the refit and the ranking stage.
+  const withAblation = p['ablation'] !== false;
+  const variants = withAblation ? ablationVariants(names) : [];
+  let ablationFits: ParallelFits | undefined;
   const t0 = performance.now();
   let stop = '';
-  const fitted = fitLambdaMart(learning, all, params, (best, ndcg) => (stop = `; validation nDCG@${ctx.k} over candidates peaked at ${best} trees (${ndcg.toFixed(4)}), minimum ${params.minTrees}`));
+  const fitted = fitLambdaMart(learning, all, params, {
+    onStop: (best, ndcg) => (stop = `; validation nDCG@${ctx.k} over candidates peaked at ${best} trees (${ndcg.toFixed(4)}), minimum ${params.minTrees}`),
+    onChosen: (trees) => {
+      const fixed: LambdaMartParams = { ...params, iterations: trees, earlyStopping: 0, refit: false };
+      if (variants.length > 0) ablationFits = startParallelFits(learning, variants.map((v) => v.keep), fixed, ctx.note);
+    },
+  });
   const gbdt = fitted.model;
   ctx.note(`LambdaMART: ${gbdt.numTrees} trees (of at most ${params.iterations}, chosen on the ${(params.validShare * 100).toFixed(0)}% of inner users held out${stop}${params.refit ? '; then refitted on every inner user' : ''}) on ${learning.rows} rows / ${learning.groupSizes.length} groups in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-  // Rank on the whole training split.
-  const rankStage = await buildStage({
-    ...common, train: ctx.train, asOf: ctx.cutoffTs ?? endOf(ctx.train), note: (m) => ctx.note(`full: ${m}`),
-    users: usersOf(ctx.train),
-  });
-  const cold = trainColdScorer(ctx.train, { items: ctx.items, meta, halfLifeMs: num(p, 'coldHalfLifeDays') * DAY_MS, demographicWeight: num(p, 'coldDemographicWeight') });
-  const fallback = popularityOrder(ctx.train, ctx.items);
-  const scorer = stageScorer(rankStage, all, gbdt, fallback, cold);
+  try {
+    // Rank on the whole training split.
+    const rankStage = await buildStage({
+      ...common, train: ctx.train, asOf: ctx.cutoffTs ?? endOf(ctx.train), note: (m) => ctx.note(`full: ${m}`),
+      users: usersOf(ctx.train),
+    });
+    const cold = trainColdScorer(ctx.train, { items: ctx.items, meta, halfLifeMs: num(p, 'coldHalfLifeDays') * DAY_MS, demographicWeight: num(p, 'coldDemographicWeight') });
+    const fallback = popularityOrder(ctx.train, ctx.items);
+    const scorer = stageScorer(rankStage, all, gbdt, fallback, cold);
 
-  const importance = gbdt.importanceReport().filter((f) => f.gain > 0).map((f) => ({ feature: f.name, gain: f.gain }));
-  // Ablation variants keep the chosen number of trees and the training users (no second choice per
-  // variant, no refit): they compare with the full feature set trained alike.
-  const fixed: LambdaMartParams = { ...params, iterations: gbdt.numTrees, earlyStopping: 0, refit: false };
-  const withAblation = p['ablation'] !== false;
-  const baseline = withAblation ? ctx.measureNdcg(stageScorer(rankStage, all, fitted.trainUsersModel, fallback, cold)) : Number.NaN;
-  if (withAblation) ctx.note(`ablation baseline (all groups, trained like the variants: without the refit): nDCG@${ctx.k} ${baseline.toFixed(4)}`);
-  const ablation = withAblation ? runAblation(ctx, learning, rankStage, fixed, fallback, cold, baseline) : [];
-  return {
-    ...scorer,
-    explain: { importance, ablation, ...(withAblation ? { ablationBaseline: baseline } : {}) },
-    diagnostics: {
-      candidatesPerModel: n, innerCandidateRecall: recall,
-      candidatesPerUser: rankStage.candidates.items.length / Math.max(1, rankStage.candidates.users.length),
-      trees: gbdt.numTrees, trainingRows: learning.rows, queries: learning.groupSizes.length,
-    },
-    gbdt,
-  };
+    const importance = gbdt.importanceReport().filter((f) => f.gain > 0).map((f) => ({ feature: f.name, gain: f.gain }));
+    const baseline = withAblation ? ctx.measureNdcg(stageScorer(rankStage, all, fitted.trainUsersModel, fallback, cold)) : Number.NaN;
+    if (withAblation) ctx.note(`ablation baseline (all groups, trained like the variants: without the refit): nDCG@${ctx.k} ${baseline.toFixed(4)}`);
+    const ablation: { group: string; ndcg: number; delta: number }[] = [];
+    if (ablationFits !== undefined) {
+      const t1 = performance.now();
+      const models = await ablationFits.finish();
+      variants.forEach(({ group, keep }, v) => {
+        const ndcg = ctx.measureNdcg(stageScorer(rankStage, keep, models[v]!, fallback, cold));
+        ablation.push({ group: `without ${group}`, ndcg, delta: ndcg - baseline });
+        ctx.note(`ablation without ${group}: nDCG@${ctx.k} ${ndcg.toFixed(4)} (${(ndcg - baseline >= 0 ? '+' : '')}${(ndcg - baseline).toFixed(4)})`);
+      });
+      ctx.note(`ablation: ${variants.length} variants (${ablationFits.fittedByWorkers} fitted on worker threads), waited ${((performance.now() - t1) / 1000).toFixed(1)} s for them after the ranking stage`);
+    }
+    return {
+      ...scorer,
+      explain: { importance, ablation, ...(withAblation ? { ablationBaseline: baseline } : {}) },
+      diagnostics: {
+        candidatesPerModel: n, innerCandidateRecall: recall,
+        candidatesPerUser: rankStage.candidates.items.length / Math.max(1, rankStage.candidates.users.length),
+        trees: gbdt.numTrees, trainingRows: learning.rows, queries: learning.groupSizes.length,
+      },
+      gbdt,
+    };
+  } catch (e) {
+    await ablationFits?.cancel();
+    throw e;
+  }
 }
 
 /** The stage's rows labelled 1 for a held-out item, 0 otherwise; graded: 2 for a held-out item rated 4 or 5, 1 for another. */
@@ -234,17 +258,8 @@ function stageScorer(stage: StageData, cols: readonly number[], gbdt: GbdtModel,
   };
 }
 
-function runAblation(ctx: SplitContext, learning: LearningSet, rankStage: StageData, params: LambdaMartParams, fallback: Float64Array, cold: Scorer, full: number): ModelExplain['ablation'] {
-  const names = learning.names;
-  const out: { group: string; ndcg: number; delta: number }[] = [];
-  for (const group of FEATURE_GROUPS) {
-    const keep = names.map((nm, j) => ({ nm, j })).filter(({ nm }) => groupOf(nm) !== group).map(({ j }) => j);
-    if (keep.length === names.length) continue;
-    const t = performance.now();
-    const model = fitLambdaMart(learning, keep, params).model;
-    const ndcg = ctx.measureNdcg(stageScorer(rankStage, keep, model, fallback, cold));
-    out.push({ group: `without ${group}`, ndcg, delta: ndcg - full });
-    ctx.note(`ablation without ${group}: nDCG@${ctx.k} ${ndcg.toFixed(4)} (${(ndcg - full >= 0 ? '+' : '')}${(ndcg - full).toFixed(4)}) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  }
-  return out;
+/** One variant per feature group the feature set has: every column but that group's. */
+function ablationVariants(names: readonly string[]): { group: string; keep: number[] }[] {
+  return FEATURE_GROUPS.map((group) => ({ group, keep: names.flatMap((nm, j) => (groupOf(nm) === group ? [] : [j])) }))
+    .filter(({ keep }) => keep.length < names.length);
 }

@@ -79,7 +79,7 @@ test('LambdaMART keeps at least minTrees when early stopping, exactly `iteration
   assert.equal(set.groupSizes.length, 80);
   const p = { iterations: 50, learningRate: 0.1, leaves: 3, minDataInLeaf: 5, earlyStopping: 3, minTrees: 20, validShare: 0.3, truncation: 8, seed: 1, k: 3, refit: false };
   let stoppedAt = -1;
-  const stopped = fitLambdaMart(set, [0, 1], p, (best) => (stoppedAt = best)).model;
+  const stopped = fitLambdaMart(set, [0, 1], p, { onStop: (best) => (stoppedAt = best) }).model;
   assert.ok(stoppedAt >= 1 && stoppedAt <= 50, `validation chose ${stoppedAt}`);
   assert.equal(stopped.numTrees, Math.max(stoppedAt, 20), 'the choice, never below the minimum');
   assert.equal(fitLambdaMart(set, [0, 1], { ...p, earlyStopping: 0, iterations: 7 }).model.numTrees, 7);
