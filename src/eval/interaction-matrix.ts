@@ -101,10 +101,26 @@ export function itemToItemScorer(
       const u = m.userIndex.get(user);
       if (u === undefined) return undefined;
       const out = new Float64Array(n);
-      for (let p = m.rowPtr[u]!; p < m.rowPtr[u + 1]!; p++) {
+      const end = m.rowPtr[u + 1]!;
+      let p = m.rowPtr[u]!;
+      // Four of the user's rows per pass over `out` (a quarter of the loads and stores of out), each
+      // added in the user's order, so every sum is the one the row-by-row loop gives, bit for bit.
+      for (; p + 3 < end; p += 4) {
+        const a0 = value(m.values[p]!), a1 = value(m.values[p + 1]!), a2 = value(m.values[p + 2]!), a3 = value(m.values[p + 3]!);
+        const r0 = m.colIdx[p]! * n, r1 = m.colIdx[p + 1]! * n, r2 = m.colIdx[p + 2]! * n, r3 = m.colIdx[p + 3]! * n;
+        for (let j = 0; j < n; j++) {
+          let v = out[j]!;
+          v += a0 * w[r0 + j]!;
+          v += a1 * w[r1 + j]!;
+          v += a2 * w[r2 + j]!;
+          v += a3 * w[r3 + j]!;
+          out[j] = v;
+        }
+      }
+      for (; p < end; p++) {
         const a = value(m.values[p]!);
-        const row = w.subarray(m.colIdx[p]! * n, (m.colIdx[p]! + 1) * n);
-        for (let j = 0; j < n; j++) out[j]! += a * row[j]!;
+        const r = m.colIdx[p]! * n;
+        for (let j = 0; j < n; j++) out[j]! += a * w[r + j]!;
       }
       return out;
     },
