@@ -21,10 +21,10 @@ export interface BatchSqlInput {
   /** Only these views (default: all). */
   readonly views?: readonly FeatureViewIR[];
   /**
-   * Every query row has the same time (a backfill). Then joining each key's events before that
+   * Every query row has this same time (a backfill). Then grouping each key's events before that
    * time is linear, and beats the window strategy, which sorts events and queries together.
    */
-  readonly singleTime?: boolean;
+  readonly singleTime?: number;
   /** Numeric input columns whose sums and means may run as exact decimal running totals (see renderMagnitudeSql). */
   readonly exactColumns?: ReadonlySet<string>;
 }
@@ -88,8 +88,15 @@ export function renderFeatureSql(input: BatchSqlInput): string {
  */
 export function renderEntityKeysSql(input: Omit<BatchSqlInput, 'queries'>, views: readonly FeatureViewIR[], at: number): string {
   const { dialect: d } = input;
-  const keys = (views[0] as FeatureViewIR).entity.keys.map((k) => d.ident(k));
-  const sources = views.flatMap((v) => {
+  const names = (views[0] as FeatureViewIR).entity.keys;
+  const keys = names.map((k) => d.ident(k));
+  // Every row of a derived stream (abandons, negatives, a category join) is one event's columns
+  // with a time no earlier: when a view reads the plain log and the keys are event columns, the
+  // derived streams add no key (and are not run).
+  const plainLog = views.some((v) => v.kind === 'session' || (v.kind === 'aggregation' && v.stream.kind === 'events' && v.via === null));
+  const eventKeys = names.every((k) => (EVENT_COLUMNS as readonly string[]).includes(k));
+  const subsumed = (v: FeatureViewIR) => plainLog && eventKeys && v.kind === 'aggregation' && (v.stream.kind !== 'events' || v.via !== null) && (v.via === null || !names.includes(v.via.as));
+  const sources = views.filter((v) => !subsumed(v)).flatMap((v) => {
     if (v.kind === 'lookup') {
       const table = v.table === 'items' ? input.items : input.users;
       return table === null ? [] : [`SELECT CAST(${TABLE_KEYS[v.table]} AS ${d.types.varchar}) AS ${keys[0]} FROM ${table}`];
@@ -135,9 +142,10 @@ function streamSql(input: BatchSqlInput, v: AggregationViewIR): string {
   return `SELECT s.*, c.__cat AS ${d.ident(v.via.as)} FROM (${sql}) AS s JOIN (SELECT DISTINCT CAST(${key} AS ${d.types.varchar}) AS __key, ${d.explode(d.ident(v.via.column))} AS __cat FROM ${table}) AS c ON c.__key = s.${key}`;
 }
 
-function windowStartSql(d: Dialect, w: WindowIR): string | null {
+/** The start of window `w` for a query at `t`: the query time column, or a literal when every query has the same time. */
+function windowStartSql(d: Dialect, w: WindowIR, t = '__t'): string | null {
   if (w.kind === 'lifetime') return null;
-  return `${d.floorDiv(`__t - ${w.lengthMs}`, String(w.hopMs))} * ${w.hopMs}`;
+  return `${d.floorDiv(`${t} - ${w.lengthMs}`, String(w.hopMs))} * ${w.hopMs}`;
 }
 
 /**
@@ -150,9 +158,9 @@ function eventsReadBy(d: Dialect, aggs: readonly AggregationIR[], withInput: boo
   return conds.includes('TRUE') ? '' : ` WHERE ${conds.map((c) => `(${c})`).join(' OR ')}`;
 }
 
-function condition(d: Dialect, a: AggregationIR, f: FilterIR, extra: readonly string[] = [], withWindow = true): string {
+function condition(d: Dialect, a: AggregationIR, f: FilterIR, extra: readonly string[] = [], withWindow = true, t = '__t'): string {
   const parts: string[] = [];
-  const start = withWindow ? windowStartSql(d, a.window) : null;
+  const start = withWindow ? windowStartSql(d, a.window, t) : null;
   if (start !== null) parts.push(`ts >= ${start}`);
   if (f.types !== null) parts.push(`type IN (${f.types.map(d.literal).join(', ')})`);
   for (const c of f.where) parts.push(`${d.ident(c.column)} IN (${c.in.map((x) => d.literal(NUMERIC_COLUMNS.has(c.column) ? Number(x) : String(x))).join(', ')})`);
@@ -208,19 +216,19 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const q = (name: string) => d.ident(name);
   const keys = v.entity.keys.map((_, i) => `__k${i}`);
   const computed = v.aggregations.filter((a) => a.op !== 'ratio');
-  const running = input.singleTime || !d.runningTotals ? [] : computed.filter((a) => a.op === 'count' || ((a.op === 'sum' || a.op === 'mean') && input.exactColumns?.has(a.input as string) === true));
+  const running = input.singleTime !== undefined || !d.runningTotals ? [] : computed.filter((a) => a.op === 'count' || ((a.op === 'sum' || a.op === 'mean') && input.exactColumns?.has(a.input as string) === true));
   // last (any window) and lifetime first by a point-in-time join: as window functions they would sort every event the value is read from.
-  const picked = input.singleTime || !d.nativeAsof || !d.variableFrames ? [] : computed.filter((a) => a.op === 'last' || (a.op === 'first' && a.window.kind === 'lifetime'));
-  const windowed = input.singleTime ? [] : computed.filter((a) => windowable(d, a) && !running.includes(a) && !picked.includes(a));
+  const picked = input.singleTime !== undefined || !d.nativeAsof || !d.variableFrames ? [] : computed.filter((a) => a.op === 'last' || (a.op === 'first' && a.window.kind === 'lifetime'));
+  const windowed = input.singleTime !== undefined ? [] : computed.filter((a) => windowable(d, a) && !running.includes(a) && !picked.includes(a));
   const spanned = computed.filter((a) => a.op === 'last_k');
-  const fanned = input.singleTime ? [] : computed.filter((a) => a.op === 'top_k' || a.op === 'histogram');
+  const fanned = input.singleTime !== undefined ? [] : computed.filter((a) => a.op === 'top_k' || a.op === 'histogram');
   const joined = computed.filter((a) => !windowed.includes(a) && !running.includes(a) && !spanned.includes(a) && !fanned.includes(a) && !picked.includes(a));
   const ctes = [
     `${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
     `${alias}__s AS (\n  SELECT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, s.* FROM (${streamSql(input, v)}) AS s WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
   ];
   const parts: { cte: string; columns: string[] }[] = [];
-  if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes));
+  if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes, input.singleTime === undefined ? undefined : d.literal(input.singleTime)));
   // One window pass per set of events read: each sorts only its own events (a distinct count of
   // plays need not sort every impression because a decayed sum of weights reads them).
   const passesByEvents = new Map<string, AggregationIR[]>();
@@ -246,15 +254,22 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   return ctes;
 }
 
-/** The portable strategy: each query row joined to its key's events in the widest window, then grouped. */
-function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] }[] {
+/**
+ * The portable strategy: each query row joined to its key's events in the widest window, then
+ * grouped. When every query is at one time `at` (a literal), the events before it are grouped by
+ * key directly (the queried keys only), and window starts and decay read the literal.
+ */
+function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[], at?: string): { cte: string; columns: string[] }[] {
   const q = (name: string) => d.ident(name);
+  const t = at ?? '__t';
   const group = [...keys, '__t'].join(', ');
-  const starts = aggs.map((a) => windowStartSql(d, a.window));
+  const starts = aggs.map((a) => windowStartSql(d, a.window, t));
   const lower = starts.includes(null) ? '' : ` AND s.ts >= ${starts.length === 1 ? starts[0] : `LEAST(${starts.join(', ')})`}`;
   // Only the columns the aggregations read: the join can be large, and DuckDB may materialize it.
-  const cols = columnsUsed(aggs).map(q);
-  ctes.push(`${alias}__j AS (\n  SELECT qq.__t, ${keys.map((k) => `s.${k}`).join(', ')}, ${cols.map((c) => `s.${c}`).join(', ')}\n  FROM ${alias}__q AS qq JOIN ${alias}__s AS s ON ${keys.map((k) => `s.${k} = qq.${k}`).join(' AND ')} AND s.ts < qq.__t${lower}\n)`);
+  const columns = [...keys, ...columnsUsed(aggs).map(q)].map((c) => `s.${c}`).join(', ');
+  ctes.push(at === undefined
+    ? `${alias}__j AS (\n  SELECT qq.__t, ${columns}\n  FROM ${alias}__q AS qq JOIN ${alias}__s AS s ON ${keys.map((k) => `s.${k} = qq.${k}`).join(' AND ')} AND s.ts < qq.__t${lower}\n)`
+    : `${alias}__j AS (\n  SELECT ${at} AS __t, ${columns}\n  FROM ${alias}__s AS s WHERE s.ts < ${at}${lower} AND EXISTS (SELECT 1 FROM ${alias}__q AS qq WHERE ${keys.map((k) => `qq.${k} = s.${k}`).join(' AND ')})\n)`);
   const scalar: string[] = [];
   const lists: AggregationIR[] = [];
   // decayed_mean weighs events relative to the newest one in its window (the common factor
@@ -263,17 +278,17 @@ function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
   const newest = new Map(means.map((a, i) => [a, `__newest${i}`]));
   let source = `${alias}__j`;
   if (means.length > 0) {
-    ctes.push(`${alias}__m AS (\n  SELECT ${group}, ${means.map((a, i) => `max(ts) FILTER (WHERE ${condition(d, a, a.filter, [`${q(a.input as string)} IS NOT NULL`])}) AS __newest${i}`).join(', ')}\n  FROM ${alias}__j GROUP BY ${group}\n)`);
+    ctes.push(`${alias}__m AS (\n  SELECT ${group}, ${means.map((a, i) => `max(ts) FILTER (WHERE ${condition(d, a, a.filter, [`${q(a.input as string)} IS NOT NULL`], true, t)}) AS __newest${i}`).join(', ')}\n  FROM ${alias}__j GROUP BY ${group}\n)`);
     source = `${alias}__j JOIN ${alias}__m USING (${group})`;
   }
   for (const a of aggs) {
-    const cond = condition(d, a, a.filter, a.input === null ? [] : [`${q(a.input)} IS NOT NULL`]);
+    const cond = condition(d, a, a.filter, a.input === null ? [] : [`${q(a.input)} IS NOT NULL`], true, t);
     if (a.op === 'decayed_mean') {
       const rel = d.pow2(d.fdiv(`ts - ${newest.get(a)}`, String(a.halfLifeMs)));
       scalar.push(`sum(${q(a.input as string)} * ${rel}) FILTER (WHERE ${cond}) / sum(${rel}) FILTER (WHERE ${cond}) AS ${q(a.name)}`);
       continue;
     }
-    const expr = scalarExpr(d, a, cond, '', d.pow2(d.fdiv('ts - __t', String(a.halfLifeMs))));
+    const expr = scalarExpr(d, a, cond, '', d.pow2(d.fdiv(`ts - ${t}`, String(a.halfLifeMs))));
     if (expr === null) lists.push(a);
     else scalar.push(`${expr} AS ${q(a.name)}`);
   }
@@ -571,6 +586,7 @@ function sessionCtes(input: BatchSqlInput, v: SessionViewIR, alias: string): str
   const gap = v.gapMs;
   const filter = condition(d, { window: { kind: 'lifetime' } } as AggregationIR, v.filter);
   const running = 'ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW';
+  if (input.singleTime !== undefined) return sessionAtOneTimeCtes(d.literal(input.singleTime), gap, filter, alias);
   return [
     `${alias}__e AS (\n  SELECT user_id, ts, item_id FROM __ev WHERE ${filter}\n)`,
     `${alias}__t AS (\n  SELECT user_id, ts, count(*) AS n FROM ${alias}__e GROUP BY user_id, ts\n)`,
@@ -580,6 +596,21 @@ function sessionCtes(input: BatchSqlInput, v: SessionViewIR, alias: string): str
     `${alias}__p AS (\n  SELECT i.user_id, i.ts, min(i.ts) OVER (PARTITION BY i.user_id, i.sid) AS start_ts,\n    sum(i.n) OVER (PARTITION BY i.user_id, i.sid ORDER BY i.ts ${running}) AS events,\n    sum(coalesce(f.new_items, 0)) OVER (PARTITION BY i.user_id, i.sid ORDER BY i.ts ${running}) AS items\n  FROM ${alias}__i AS i LEFT JOIN ${alias}__f AS f ON f.user_id = i.user_id AND f.ts = i.ts\n)`,
     `${alias}__q AS (\n  SELECT DISTINCT user_id, __t FROM ${input.queries} WHERE user_id IS NOT NULL\n)`,
     `${alias} AS (\n  SELECT l.user_id AS __k0, l.__t,\n    CASE WHEN l.__t - r.ts < ${gap} THEN r.events END AS session_event_count,\n    CASE WHEN l.__t - r.ts < ${gap} THEN r.items END AS session_item_count,\n    CASE WHEN l.__t - r.ts < ${gap} THEN r.ts - r.start_ts END AS session_length_ms,\n    CASE WHEN l.__t - r.ts < ${gap} THEN l.__t - r.start_ts END AS session_age_ms\n  FROM ${d.latestBefore(`${alias}__q`, `${alias}__p`, ['user_id'], '__t', 'ts')}\n)`,
+  ];
+}
+
+/**
+ * Sessions when every query row has the same time T (a backfill): only each user's session open at
+ * T counts, so only the users with an event in the gap before T are split into sessions, and the
+ * open one is the last: from its start (the last event after a gap) to T.
+ */
+function sessionAtOneTimeCtes(at: string, gap: number, filter: string, alias: string): string[] {
+  return [
+    `${alias}__e AS (\n  SELECT user_id, ts, item_id FROM __ev WHERE ${filter} AND ts < ${at} AND user_id IS NOT NULL\n)`,
+    `${alias}__o AS (\n  SELECT user_id FROM ${alias}__e GROUP BY user_id HAVING ${at} - max(ts) < ${gap}\n)`,
+    `${alias}__g AS (\n  SELECT user_id, ts, CASE WHEN ts - lag(ts) OVER (PARTITION BY user_id ORDER BY ts) < ${gap} THEN 0 ELSE 1 END AS new_session\n  FROM ${alias}__e WHERE user_id IN (SELECT user_id FROM ${alias}__o)\n)`,
+    `${alias}__s AS (\n  SELECT user_id, max(ts) FILTER (WHERE new_session = 1) AS start_ts, max(ts) AS last_ts FROM ${alias}__g GROUP BY user_id\n)`,
+    `${alias} AS (\n  SELECT s.user_id AS __k0, ${at} AS __t, count(*) AS session_event_count, count(DISTINCT e.item_id) AS session_item_count,\n    s.last_ts - s.start_ts AS session_length_ms, ${at} - s.start_ts AS session_age_ms\n  FROM ${alias}__s AS s JOIN ${alias}__e AS e ON e.user_id = s.user_id AND e.ts >= s.start_ts\n  GROUP BY s.user_id, s.start_ts, s.last_ts\n)`,
   ];
 }
 

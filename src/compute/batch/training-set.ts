@@ -37,7 +37,7 @@ export async function buildTrainingSet(options: TrainingSetOptions): Promise<Bat
     const spineCols = new Set((await engine.query(`SELECT column_name FROM (DESCRIBE __spine)`)).map((r) => String(r['column_name'])));
     const views = selectViews(options.compiled, spineCols, options.views);
     await prepareQueries(ctx, '__spine', '__row', timeExpr, views);
-    const requestErrors = await computeFeatures(ctx, views, true, options.onProgress, false, options.chunkRows);
+    const requestErrors = await computeFeatures(ctx, views, true, options.onProgress, undefined, options.chunkRows);
     const columns = featureColumns(options.compiled.ir, views);
     const select = `SELECT s.* EXCLUDE (__row), f.* EXCLUDE (__row) FROM __spine AS s JOIN __features AS f USING (__row) ORDER BY s.__row`;
     await writeResult(engine, select, options.out, columns);
@@ -100,7 +100,7 @@ export async function backfill(options: BackfillOptions): Promise<BatchReport & 
       const entity = (views[0] as FeatureViewIR).entity;
       await engine.run(`CREATE OR REPLACE TEMP TABLE __keys AS ${renderEntityKeysSql({ ir: compiled.ir, dialect: duckdb, events: ctx.events, items: log.itemsRelation(), users: log.usersRelation() }, views, at)}`);
       await prepareQueries(ctx, '__keys', 'row_number() OVER ()', String(at), views);
-      await computeFeatures(ctx, views, false, options.onProgress && ((p) => options.onProgress?.(entity.name, p)), true);
+      await computeFeatures(ctx, views, false, options.onProgress && ((p) => options.onProgress?.(entity.name, p)), at);
       const keyCols = entity.keys.map((k) => `q.${duckdb.ident(k)}`).join(', ');
       await engine.run(`CREATE OR REPLACE TEMP TABLE __part${i} AS SELECT ${duckdb.literal(entity.name)} AS entity, ${keyCols}, f.* EXCLUDE (__row) FROM __queries AS q JOIN __features AS f USING (__row) ORDER BY ${keyCols}`);
       counts[entity.name] = Number((await engine.query(`SELECT count(*) AS n FROM __part${i}`))[0]?.['n']);
@@ -158,7 +158,7 @@ export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, q
     a.closeSync();
     const views = only === undefined ? compiled.ir.views : compiled.ir.views.filter((v) => only.includes(v.name));
     await prepareQueries(ctx, '__spine', '__row', 'ts', views);
-    const singleTime = queries.every((q) => q.ts === queries[0]?.ts);
+    const singleTime = queries.length > 0 && queries.every((q) => q.ts === queries[0]!.ts) ? queries[0]!.ts : undefined;
     await computeFeatures(ctx, views, only === undefined, undefined, singleTime, options.chunkRows);
     const columns = featureColumns(compiled.ir, views).filter((c) => only === undefined || c.view !== null);
     const rows = await engine.query(`SELECT * FROM __features ORDER BY __row`);
