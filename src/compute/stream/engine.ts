@@ -45,12 +45,22 @@ export interface EngineSnapshot {
   readonly plays: [string, number[]][];
   readonly pendingNegatives: [string, PendingNegative[]][];
   readonly views: Record<string, [string, unknown][]>;
-  readonly sessions: Record<string, [string, { ts: number; item: string | null }[]][]>;
+  readonly sessions: Record<string, [string, SessionRow[]][]>;
 }
 
+/**
+ * The user's recent events, in time order: their times and items side by side rather than an
+ * object per event (as snapshots list them), since every event lands here and stays until a sweep.
+ */
 interface SessionState {
-  /** (ts, item) of the user's recent events, in time order. */
-  rows: { ts: number; item: string | null }[];
+  ts: number[];
+  items: (string | null)[];
+}
+
+/** A session row as snapshots hold it. */
+interface SessionRow {
+  ts: number;
+  item: string | null;
 }
 
 interface PendingNegative {
@@ -78,6 +88,20 @@ function entityKey(keys: readonly string[], cols: Readonly<Record<string, string
     out = i === 0 ? String(v) : `${out}${SEP}${String(v)}`;
   }
   return out;
+}
+
+/** Whether a play at `ts` answers the pending impression `p` of view `view` (shown in [ts − timeout, ts)). */
+function answers(p: PendingNegative, view: string, ts: number, timeout: number): boolean {
+  return p.view === view && p.ts < ts && ts <= p.ts + timeout;
+}
+
+function answersAny(pending: readonly PendingNegative[], view: string, ts: number, timeout: number): boolean {
+  for (let i = 0; i < pending.length; i++) if (answers(pending[i] as PendingNegative, view, ts, timeout)) return true;
+  return false;
+}
+
+function sessionRows(st: SessionState): SessionRow[] {
+  return st.ts.map((ts, i) => ({ ts, item: st.items[i] as string | null }));
 }
 
 /** A user × item pair: how plays and pending negatives are kept. */
@@ -237,33 +261,51 @@ export class StreamEngine {
       this.addToKeys(r, row, horizon, null);
       return;
     }
+    this.applyToNegatives(r, row, horizon, type);
+  }
+
+  /**
+   * An impression_not_played view. Written with loops, not closures: a closure over the row would
+   * make V8 allocate a context on every call of the function that holds it (every view, every
+   * event): a fifth of the engine's allocation when this was part of applyToView.
+   */
+  private applyToNegatives(r: ViewRoute, row: StreamRow, horizon: number, type: string): void {
     const isPlay = r.playTypes.has(type);
     const isImpression = r.types.has(type);
     if ((!isPlay && !isImpression) || row.cols['item_id'] === null) return;
     const timeout = r.timeoutMs;
+    const ts = row.ts;
     const pair = this.cachedKey(0, PAIR_KEYS, row.cols) as string;
     this.pairQueue.push(pair);
-    this.pairQueueTs.push(row.ts);
+    this.pairQueueTs.push(ts);
     if (isPlay) {
       const plays = this.plays.get(pair);
-      if (plays === undefined) this.plays.set(pair, [row.ts]);
-      else plays.push(row.ts);
+      if (plays === undefined) this.plays.set(pair, [ts]);
+      else plays.push(ts);
       // A play cancels the impressions it answers: those shown in [ts − timeout, ts).
       const pending = this.pendingNegatives.get(pair);
-      if (pending !== undefined) {
-        const answered = (x: PendingNegative) => x.view === r.v.name && x.ts < row.ts && row.ts <= x.ts + timeout;
-        if (pending.some(answered)) {
-          for (const p of pending.filter(answered)) {
-            if (r.states.get(p.key)?.remove(p.eventId, p.ts + timeout)) this.observer?.changed(r.v, p.key);
+      if (pending !== undefined && answersAny(pending, r.v.name, ts, timeout)) {
+        const kept: PendingNegative[] = [];
+        for (let i = 0; i < pending.length; i++) {
+          const p = pending[i] as PendingNegative;
+          if (!answers(p, r.v.name, ts, timeout)) {
+            kept.push(p);
+            continue;
           }
-          this.pendingNegatives.set(pair, pending.filter((x) => !answered(x)));
+          if (r.states.get(p.key)?.remove(p.eventId, p.ts + timeout)) this.observer?.changed(r.v, p.key);
         }
+        this.pendingNegatives.set(pair, kept);
       }
     }
     if (isImpression) {
       const plays = this.plays.get(pair);
-      if (plays !== undefined && plays.some((p) => p > row.ts && p <= row.ts + timeout)) return;
-      const derived: StreamRow = { ts: row.ts + timeout, eventId: row.eventId, cols: row.cols };
+      if (plays !== undefined) {
+        for (let i = 0; i < plays.length; i++) {
+          const p = plays[i] as number;
+          if (p > ts && p <= ts + timeout) return;
+        }
+      }
+      const derived: StreamRow = { ts: ts + timeout, eventId: row.eventId, cols: row.cols };
       this.addToKeys(r, derived, horizon, pair);
     }
   }
@@ -359,14 +401,20 @@ export class StreamEngine {
     const states = this.sessions.get(v.name) as Map<string, SessionState>;
     let st = states.get(user);
     if (!st) {
-      st = { rows: [] };
+      st = { ts: [], items: [] };
       states.set(user, st);
     }
-    let i = st.rows.length;
-    while (i > 0 && (st.rows[i - 1] as { ts: number }).ts > row.ts) i--;
-    const r = { ts: row.ts, item: row.cols['item_id'] as string | null };
-    if (i === st.rows.length) st.rows.push(r);
-    else st.rows.splice(i, 0, r);
+    const times = st.ts;
+    const item = row.cols['item_id'] as string | null;
+    let i = times.length;
+    while (i > 0 && (times[i - 1] as number) > row.ts) i--;
+    if (i === times.length) {
+      times.push(row.ts);
+      st.items.push(item);
+    } else {
+      times.splice(i, 0, row.ts);
+      st.items.splice(i, 0, item);
+    }
     this.observer?.added(v, user, row.ts);
   }
 
@@ -413,17 +461,20 @@ export class StreamEngine {
     const pts = this.pairQueueTs;
     while (this.pairHead < pq.length && (pts[this.pairHead] as number) + maxTimeout < horizon) {
       const pair = pq[this.pairHead++] as string;
+      // A pair is queued once per event, so most visits find it already pruned: count before copying.
       const plays = this.plays.get(pair);
       if (plays !== undefined) {
-        const keep = plays.filter((p) => p >= horizon - maxTimeout);
-        if (keep.length === 0) this.plays.delete(pair);
-        else if (keep.length < plays.length) this.plays.set(pair, keep);
+        let kept = 0;
+        for (let i = 0; i < plays.length; i++) if ((plays[i] as number) >= horizon - maxTimeout) kept++;
+        if (kept === 0) this.plays.delete(pair);
+        else if (kept < plays.length) this.plays.set(pair, plays.filter((p) => p >= horizon - maxTimeout));
       }
       const list = this.pendingNegatives.get(pair);
       if (list !== undefined) {
-        const keep = list.filter((p) => p.ts + maxTimeout >= horizon);
-        if (keep.length === 0) this.pendingNegatives.delete(pair);
-        else if (keep.length < list.length) this.pendingNegatives.set(pair, keep);
+        let kept = 0;
+        for (let i = 0; i < list.length; i++) if ((list[i] as PendingNegative).ts + maxTimeout >= horizon) kept++;
+        if (kept === 0) this.pendingNegatives.delete(pair);
+        else if (kept < list.length) this.pendingNegatives.set(pair, list.filter((p) => p.ts + maxTimeout >= horizon));
       }
     }
     if (this.pairHead > 65_536 && this.pairHead * 2 > pq.length) {
@@ -435,10 +486,14 @@ export class StreamEngine {
     for (const v of this.sessionViews) {
       for (const st of (this.sessions.get(v.name) as Map<string, SessionState>).values()) {
         // Keep the session open at the horizon and everything after it.
-        let i = st.rows.length - 1;
-        while (i > 0 && (st.rows[i] as { ts: number }).ts >= horizon) i--;
-        while (i > 0 && (st.rows[i] as { ts: number }).ts - (st.rows[i - 1] as { ts: number }).ts < v.gapMs) i--;
-        if (i > 0) st.rows = st.rows.slice(i);
+        const times = st.ts;
+        let i = times.length - 1;
+        while (i > 0 && (times[i] as number) >= horizon) i--;
+        while (i > 0 && (times[i] as number) - (times[i - 1] as number) < v.gapMs) i--;
+        if (i > 0) {
+          st.ts = times.slice(i);
+          st.items = st.items.slice(i);
+        }
       }
     }
   }
@@ -481,18 +536,18 @@ export class StreamEngine {
       ['session_length_ms', null],
       ['session_age_ms', null],
     ]);
-    const rows = user === null ? undefined : this.sessions.get(v.name)?.get(user)?.rows;
-    if (!rows) return out;
-    let last = rows.length - 1;
-    while (last >= 0 && (rows[last] as { ts: number }).ts >= t) last--;
-    if (last < 0 || t - (rows[last] as { ts: number }).ts >= v.gapMs) return out;
+    const st = user === null ? undefined : this.sessions.get(v.name)?.get(user);
+    if (!st) return out;
+    const times = st.ts;
+    let last = times.length - 1;
+    while (last >= 0 && (times[last] as number) >= t) last--;
+    if (last < 0 || t - (times[last] as number) >= v.gapMs) return out;
     let first = last;
-    while (first > 0 && (rows[first] as { ts: number }).ts - (rows[first - 1] as { ts: number }).ts < v.gapMs) first--;
-    const inSession = rows.slice(first, last + 1);
-    const start = (inSession[0] as { ts: number }).ts;
-    out.set('session_event_count', inSession.length);
-    out.set('session_item_count', new Set(inSession.filter((r) => r.item !== null).map((r) => r.item)).size);
-    out.set('session_length_ms', (rows[last] as { ts: number }).ts - start);
+    while (first > 0 && (times[first] as number) - (times[first - 1] as number) < v.gapMs) first--;
+    const start = times[first] as number;
+    out.set('session_event_count', last + 1 - first);
+    out.set('session_item_count', new Set(st.items.slice(first, last + 1).filter((item) => item !== null)).size);
+    out.set('session_length_ms', (times[last] as number) - start);
     out.set('session_age_ms', t - start);
     return out;
   }
@@ -524,7 +579,7 @@ export class StreamEngine {
       plays: [...this.plays.entries()],
       pendingNegatives: [...this.pendingNegatives.entries()],
       views: Object.fromEntries([...this.state.entries()].map(([view, m]) => [view, [...m.entries()].map(([k, st]) => [k, st.toJSON()])])),
-      sessions: Object.fromEntries([...this.sessions.entries()].map(([view, m]) => [view, [...m.entries()].map(([k, st]) => [k, st.rows])])),
+      sessions: Object.fromEntries([...this.sessions.entries()].map(([view, m]) => [view, [...m.entries()].map(([k, st]) => [k, sessionRows(st)])])),
     };
   }
 
@@ -564,7 +619,8 @@ export class StreamEngine {
     }
     for (const v of this.sessionViews) {
       const m = this.sessions.get(v.name) as Map<string, SessionState>;
-      for (const [k, rows] of snap.sessions[v.name] ?? []) m.set(k, { rows: rows.slice() }); // its own copy: the snapshot may be shared (a parse kept by ParsedValues)
+      // Its own arrays: the snapshot may be shared (a parse kept by ParsedValues).
+      for (const [k, rows] of snap.sessions[v.name] ?? []) m.set(k, { ts: rows.map((r) => r.ts), items: rows.map((r) => r.item) });
     }
   }
 
@@ -572,7 +628,12 @@ export class StreamEngine {
   /** Compacts every key's state (see `KeyState.compact`): after a bulk load, such as a server's replay of the log. */
   compact(): void {
     for (const states of this.state.values()) for (const st of states.values()) st.compact();
-    for (const m of this.sessions.values()) for (const st of m.values()) st.rows = st.rows.slice();
+    for (const m of this.sessions.values()) {
+      for (const st of m.values()) {
+        st.ts = st.ts.slice();
+        st.items = st.items.slice();
+      }
+    }
   }
 
   sizes(): Record<string, number> {

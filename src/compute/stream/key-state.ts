@@ -33,6 +33,7 @@ interface Folded {
 export class KeyState {
   /** Raw rows, in time order (then event id): the ones a late event or a cancelled negative may still change. */
   rows: StreamRow[] = [];
+  /** The newest time ever added: at or after every raw row's (add relies on it). */
   latest = -Infinity;
   /** Rows before this time are folded into tiles (or the lifetime accumulator). */
   foldedUpTo = -Infinity;
@@ -48,19 +49,29 @@ export class KeyState {
    * it exists, and dropped when rows fold or leave (cheaper to remake on the next read than to keep).
    */
   private pending: Partial[] | null = null;
+  /**
+   * No tile leaves its window before the horizon reaches this: the soonest time any slot's first
+   * tile does (a lower bound). Folds before it skip the walk over every slot's tiles, a cache miss
+   * a slot on every fold for a check that mostly finds nothing to drop.
+   */
+  private pruneFrom = -Infinity;
 
   constructor(view: AggregationViewIR | ViewPlan) {
     this.plan = 'aggs' in view ? view : viewPlan(view);
   }
 
   add(row: StreamRow): void {
-    if (row.ts > this.latest) this.latest = row.ts;
+    // Newer than every row ever added (the common case, events arriving in order): it goes last,
+    // without a look at the last raw row, which is seldom still in the CPU's cache.
+    const newest = row.ts > this.latest;
+    if (newest) this.latest = row.ts;
     if (row.ts < this.foldedUpTo) {
       // Older than the fold: only reachable through a lateness larger than the fold horizon's margin.
       this.foldRow(row);
       return;
     }
-    insertSorted(this.rows, row);
+    if (newest) this.rows.push(row);
+    else insertSorted(this.rows, row);
     if (row.ts < this.oldest) this.oldest = row.ts;
     if (this.pending !== null) this.addPending(this.pending, row);
   }
@@ -86,22 +97,32 @@ export class KeyState {
     const rows = this.rows;
     const cut = firstAtOrAfter(rows, horizon);
     for (let i = 0; i < cut; i++) this.foldRow(rows[i] as StreamRow);
-    const { aggs, hops } = this.plan;
-    const folded = this.folded;
-    for (let s = 0; folded !== null && s < aggs.length; s++) {
-      const f = folded[s];
-      if (f === undefined || f.at === null || f.at.length === 0) continue;
-      const oldest = Math.floor(windowStart((aggs[s] as AggregationIR).window, horizon) / (hops[s] as number));
-      if ((f.at[0] as number) >= oldest) continue;
-      let n = 0;
-      while (n < f.at.length && (f.at[n] as number) < oldest) n++;
-      f.at.splice(0, n);
-      (f.tiles as Partial[]).splice(0, n);
-    }
+    if (horizon >= this.pruneFrom) this.prune(horizon);
     this.rows = cut === rows.length ? [] : rows.slice(cut);
     this.oldest = this.rows.length === 0 ? Infinity : (this.rows[0] as StreamRow).ts;
     this.foldedUpTo = horizon;
     this.pending = null;
+  }
+
+  /** Drops the tiles no window can reach from the horizon on, and notes when the next one will leave. */
+  private prune(horizon: number): void {
+    const { aggs, hops, lengths } = this.plan;
+    const folded = this.folded;
+    let next = Infinity;
+    for (let s = 0; folded !== null && s < aggs.length; s++) {
+      const f = folded[s];
+      if (f === undefined || f.at === null || f.at.length === 0) continue;
+      const hop = hops[s] as number;
+      const oldest = Math.floor(windowStart((aggs[s] as AggregationIR).window, horizon) / hop);
+      if ((f.at[0] as number) < oldest) {
+        let n = 0;
+        while (n < f.at.length && (f.at[n] as number) < oldest) n++;
+        f.at.splice(0, n);
+        (f.tiles as Partial[]).splice(0, n);
+      }
+      if (f.at.length > 0) next = Math.min(next, leavesAt(f.at[0] as number, hop, lengths[s] as number));
+    }
+    this.pruneFrom = next;
   }
 
   /**
@@ -133,7 +154,11 @@ export class KeyState {
         compact(a, f.all);
         continue;
       }
-      const tile = tileAt(a, f, Math.floor(r.ts / (p.hops[s] as number)));
+      const hop = p.hops[s] as number;
+      const i = Math.floor(r.ts / hop);
+      const tile = tileAt(a, f, i);
+      const leaves = leavesAt(i, hop, p.lengths[s] as number);
+      if (leaves < this.pruneFrom) this.pruneFrom = leaves;
       addRow(a, tile, r);
       compact(a, tile);
     }
@@ -257,6 +282,15 @@ export class KeyState {
     st.pending = d.slots.length === st.plan.aggs.length ? pending : null;
     return st;
   }
+}
+
+/**
+ * About when tile i of a sliding window (of that hop and length) leaves every window read from the
+ * horizon on: at horizon (i + 1)·hop + length, less a millisecond so that rounding can only make a
+ * fold look at the tiles early, never skip them.
+ */
+function leavesAt(i: number, hop: number, length: number): number {
+  return (i + 1) * hop + length - 1;
 }
 
 /** The tile of index i, made (in index order) when missing. */

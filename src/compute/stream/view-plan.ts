@@ -13,6 +13,8 @@ export interface ViewPlan {
   readonly aggs: readonly AggregationIR[];
   /** Per slot, its tile size (the window's hop); Infinity for lifetime, which keeps one accumulator. */
   readonly hops: readonly number[];
+  /** Per slot, its window's length; Infinity for lifetime. */
+  readonly lengths: readonly number[];
   /** Per slot, whether its filter has column clauses to test per row (types are settled by the table). */
   readonly where: readonly boolean[];
   /** Event type → the slots whose `types` admit it. */
@@ -43,6 +45,7 @@ export function viewPlan(view: AggregationViewIR): ViewPlan {
       view,
       aggs,
       hops: aggs.map((a) => (a.window.kind === 'lifetime' ? Infinity : a.window.hopMs)),
+      lengths: aggs.map((a) => (a.window.kind === 'lifetime' ? Infinity : a.window.lengthMs)),
       where: aggs.map((a) => a.filter.where.length > 0),
       byType: new Map(),
       columns,
