@@ -220,7 +220,8 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   // last (any window) and lifetime first by a point-in-time join: as window functions they would sort every event the value is read from.
   const picked = input.singleTime !== undefined || !d.nativeAsof || !d.variableFrames ? [] : computed.filter((a) => a.op === 'last' || (a.op === 'first' && a.window.kind === 'lifetime'));
   const windowed = input.singleTime !== undefined ? [] : computed.filter((a) => windowable(d, a) && !running.includes(a) && !picked.includes(a));
-  const spanned = computed.filter((a) => a.op === 'last_k');
+  // At one time, last_k is each value's latest time grouped by key (the joined strategy): no sort.
+  const spanned = input.singleTime !== undefined ? [] : computed.filter((a) => a.op === 'last_k');
   const fanned = input.singleTime !== undefined ? [] : computed.filter((a) => a.op === 'top_k' || a.op === 'histogram');
   const joined = computed.filter((a) => !windowed.includes(a) && !running.includes(a) && !spanned.includes(a) && !fanned.includes(a) && !picked.includes(a));
   const ctes = [
