@@ -69,17 +69,17 @@ export async function prepareQueries(ctx: BatchContext, source: string, rowExpr:
 export const DEFAULT_CHUNK_ROWS = 250_000;
 
 /** Computes every feature of `views` for `__queries` into `__features` (with request features when asked). */
-export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean, onProgress?: (percent: number) => void, singleTime?: number, chunkRows = DEFAULT_CHUNK_ROWS): Promise<RequestFeatureStats> {
-  const exactColumns = singleTime !== undefined ? new Set<string>() : await exactSumColumns(ctx, views);
+export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean, onProgress?: (percent: number) => void, oneTime?: { readonly at: number; readonly everyKey: boolean }, chunkRows = DEFAULT_CHUNK_ROWS): Promise<RequestFeatureStats> {
+  const exactColumns = oneTime !== undefined ? new Set<string>() : await exactSumColumns(ctx, views);
   const render = (only: readonly FeatureViewIR[], events = ctx.events, queries = '__queries') =>
-    renderFeatureSql({ ir: ctx.compiled.ir, dialect: duckdb, events, items: ctx.log.itemsRelation(), users: ctx.log.usersRelation(), queries, views: only, ...(singleTime === undefined ? {} : { singleTime }), exactColumns });
+    renderFeatureSql({ ir: ctx.compiled.ir, dialect: duckdb, events, items: ctx.log.itemsRelation(), users: ctx.log.usersRelation(), queries, views: only, ...(oneTime === undefined ? {} : { singleTime: oneTime.at, everyKey: oneTime.everyKey }), exactColumns });
   // One statement per view, each into its own table, then one join by row: DuckDB then holds one
   // view's intermediate results at a time instead of every view's at once (peak memory), at the
   // cost of deriving the event columns once per view.
   const stateful = views.filter((v) => v.kind !== 'lookup');
   const queryRows = Number((await ctx.engine.query('SELECT count(*) AS n FROM __queries'))[0]?.['n']);
   // A backfill (one time for all) joins each key to its history once: linear, and small enough whole.
-  const chunksOf = (v: FeatureViewIR) => (singleTime !== undefined || chunkColumn(v) === null ? 1 : Math.max(1, Math.ceil(queryRows / chunkRows)));
+  const chunksOf = (v: FeatureViewIR) => (oneTime !== undefined || chunkColumn(v) === null ? 1 : Math.max(1, Math.ceil(queryRows / chunkRows)));
   if (stateful.length <= 1 && stateful.every((v) => chunksOf(v) === 1)) {
     await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE __features AS ${render(views)}`, onProgress);
   } else {

@@ -25,6 +25,11 @@ export interface BatchSqlInput {
    * time is linear, and beats the window strategy, which sorts events and queries together.
    */
   readonly singleTime?: number;
+  /**
+   * With `singleTime`: the queries hold every key the views' events have before that time (a
+   * backfill's keys come from those events), so the events need not be matched against them.
+   */
+  readonly everyKey?: boolean;
   /** Numeric input columns whose sums and means may run as exact decimal running totals (see renderMagnitudeSql). */
   readonly exactColumns?: ReadonlySet<string>;
 }
@@ -229,7 +234,7 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
     `${alias}__s AS (\n  SELECT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, s.* FROM (${streamSql(input, v)}) AS s WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
   ];
   const parts: { cte: string; columns: string[] }[] = [];
-  if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes, input.singleTime === undefined ? undefined : d.literal(input.singleTime)));
+  if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes, input.singleTime === undefined ? undefined : { at: d.literal(input.singleTime), everyKey: input.everyKey === true }));
   // One window pass per set of events read: each sorts only its own events (a distinct count of
   // plays need not sort every impression because a decayed sum of weights reads them).
   const passesByEvents = new Map<string, AggregationIR[]>();
@@ -260,8 +265,9 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
  * grouped. When every query is at one time `at` (a literal), the events before it are grouped by
  * key directly (the queried keys only), and window starts and decay read the literal.
  */
-function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[], at?: string): { cte: string; columns: string[] }[] {
+function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[], one?: { at: string; everyKey: boolean }): { cte: string; columns: string[] }[] {
   const q = (name: string) => d.ident(name);
+  const at = one?.at;
   const t = at ?? '__t';
   const group = [...keys, '__t'].join(', ');
   const starts = aggs.map((a) => windowStartSql(d, a.window, t));
@@ -270,7 +276,7 @@ function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
   const columns = [...keys, ...columnsUsed(aggs).map(q)].map((c) => `s.${c}`).join(', ');
   ctes.push(at === undefined
     ? `${alias}__j AS (\n  SELECT qq.__t, ${columns}\n  FROM ${alias}__q AS qq JOIN ${alias}__s AS s ON ${keys.map((k) => `s.${k} = qq.${k}`).join(' AND ')} AND s.ts < qq.__t${lower}\n)`
-    : `${alias}__j AS (\n  SELECT ${at} AS __t, ${columns}\n  FROM ${alias}__s AS s WHERE s.ts < ${at}${lower} AND EXISTS (SELECT 1 FROM ${alias}__q AS qq WHERE ${keys.map((k) => `qq.${k} = s.${k}`).join(' AND ')})\n)`);
+    : `${alias}__j AS (\n  SELECT ${at} AS __t, ${columns}\n  FROM ${alias}__s AS s WHERE s.ts < ${at}${lower}${one?.everyKey ? '' : ` AND EXISTS (SELECT 1 FROM ${alias}__q AS qq WHERE ${keys.map((k) => `qq.${k} = s.${k}`).join(' AND ')})`}\n)`);
   const scalar: string[] = [];
   const lists: AggregationIR[] = [];
   // decayed_mean weighs events relative to the newest one in its window (the common factor

@@ -100,7 +100,7 @@ export async function backfill(options: BackfillOptions): Promise<BatchReport & 
       const entity = (views[0] as FeatureViewIR).entity;
       await engine.run(`CREATE OR REPLACE TEMP TABLE __keys AS ${renderEntityKeysSql({ ir: compiled.ir, dialect: duckdb, events: ctx.events, items: log.itemsRelation(), users: log.usersRelation() }, views, at)}`);
       await prepareQueries(ctx, '__keys', 'row_number() OVER ()', String(at), views);
-      await computeFeatures(ctx, views, false, options.onProgress && ((p) => options.onProgress?.(entity.name, p)), at);
+      await computeFeatures(ctx, views, false, options.onProgress && ((p) => options.onProgress?.(entity.name, p)), { at, everyKey: true });
       const keyCols = entity.keys.map((k) => `q.${duckdb.ident(k)}`).join(', ');
       await engine.run(`CREATE OR REPLACE TEMP TABLE __part${i} AS SELECT ${duckdb.literal(entity.name)} AS entity, ${keyCols}, f.* EXCLUDE (__row) FROM __queries AS q JOIN __features AS f USING (__row) ORDER BY ${keyCols}`);
       counts[entity.name] = Number((await engine.query(`SELECT count(*) AS n FROM __part${i}`))[0]?.['n']);
@@ -158,8 +158,8 @@ export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, q
     a.closeSync();
     const views = only === undefined ? compiled.ir.views : compiled.ir.views.filter((v) => only.includes(v.name));
     await prepareQueries(ctx, '__spine', '__row', 'ts', views);
-    const singleTime = queries.length > 0 && queries.every((q) => q.ts === queries[0]!.ts) ? queries[0]!.ts : undefined;
-    await computeFeatures(ctx, views, only === undefined, undefined, singleTime, options.chunkRows);
+    const oneTime = queries.length > 0 && queries.every((q) => q.ts === queries[0]!.ts) ? { at: queries[0]!.ts, everyKey: false } : undefined;
+    await computeFeatures(ctx, views, only === undefined, undefined, oneTime, options.chunkRows);
     const columns = featureColumns(compiled.ir, views).filter((c) => only === undefined || c.view !== null);
     const rows = await engine.query(`SELECT * FROM __features ORDER BY __row`);
     return rows.map((r) => columns.map((c) => fromSql(r[c.column], c.type)));
