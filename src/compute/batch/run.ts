@@ -29,8 +29,9 @@ export interface BatchContext {
  * Opens an engine and loads the log into one in-memory table: every view reads the events at
  * least once, and a table scan is cheaper than decoding the Parquet files each time.
  */
-export async function openBatch(compiled: CompiledFeatureSet, log: EventLog): Promise<BatchContext> {
-  const engine = await DuckDBEngine.open();
+/** Opens DuckDB over the log; `threads` as in `DuckDBEngine.open` (default: every core). */
+export async function openBatch(compiled: CompiledFeatureSet, log: EventLog, threads?: number): Promise<BatchContext> {
+  const engine = await DuckDBEngine.open(':memory:', threads === undefined ? {} : { threads });
   try {
     await engine.run(`CREATE TEMP TABLE __log AS SELECT * FROM ${log.eventsRelation()}`);
   } catch (e) {

@@ -127,6 +127,11 @@ export interface FeaturesForOptions {
   readonly chunkRows?: number;
   /** Compute only these views (by name); request-time features are then left out. Default: every view and request feature. */
   readonly views?: readonly string[];
+  /**
+   * DuckDB's threads (default: every core). 1 makes float sums bit-reproducible: on several threads
+   * their order, and so their last bits, vary from run to run.
+   */
+  readonly threads?: number;
 }
 
 /**
@@ -139,7 +144,7 @@ export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, q
     const unknown = only.filter((n) => !compiled.ir.views.some((v) => v.name === n));
     if (unknown.length > 0) throw new RecsignalError('INVALID_ARGUMENT', `featuresFor: unknown view(s) ${unknown.join(', ')}; the feature set has ${compiled.ir.views.map((v) => v.name).join(', ')}`);
   }
-  const ctx = await openBatch(compiled, log);
+  const ctx = await openBatch(compiled, log, options.threads);
   const { engine } = ctx;
   try {
     const fieldNames = [...new Set(queries.flatMap((q) => Object.keys(q.fields).filter((f) => q.fields[f] !== undefined && q.fields[f] !== null)))];

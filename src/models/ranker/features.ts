@@ -26,6 +26,14 @@ export function vocabularyOf(meta: Metadata | undefined): string[] {
   return [...out].sort();
 }
 
+/**
+ * DuckDB on one thread: its float sums (decayed counts, standard deviations) then come out the same
+ * bit for bit on every run; on several, their order varies, and LambdaMART's early stopping turned
+ * those last bits into 82 trees on one run and 170 on another. The stages run on worker threads,
+ * so the cores stay busy anyway.
+ */
+const REPRODUCIBLE = 1;
+
 /** The feature set shipped with the examples; `ranker.features=<path>` points elsewhere. */
 export const DEFAULT_FEATURE_SET = fileURLToPath(new URL('../../../examples/movielens/features.ts', import.meta.url));
 
@@ -86,7 +94,7 @@ export async function pairFeatures(
   const rows = await featuresFor(compiled, log, [
     ...users.map((u) => ({ fields: { user_id: u, item_id: anyItem }, ts })),
     ...items.map((i) => ({ fields: { user_id: anyUser, item_id: i }, ts })),
-  ]);
+  ], { threads: REPRODUCIBLE });
   const userRow = new Map(users.map((u, i) => [u, rows[i]!] as const));
   const itemRow = new Map(items.map((it, i) => [it, rows[users.length + i]!] as const));
   const colIndex = new Map(columns.map((c, j) => [c.ref, j] as const));
@@ -140,7 +148,7 @@ async function itemsAtUserTime(
     rowOf.set(key, queries.length);
     queries.push({ fields: { user_id: p.user, item_id: p.item }, ts });
   }
-  const rows = await featuresFor(compiled, log, queries, { views: views.map((v) => v.name) });
+  const rows = await featuresFor(compiled, log, queries, { views: views.map((v) => v.name), threads: REPRODUCIBLE });
   const data = new Float64Array(pairs.length * kept.length);
   pairs.forEach((p, r) => {
     const row = rows[rowOf.get(`${p.item}\u0000${timeOf(p.user)}`)!]!;

@@ -21,10 +21,10 @@ test('fits done by a worker thread equal the same fits run in turn, in job order
   const notes: string[] = [];
   const fits = startParallelFits(set, subsets, params, (m) => notes.push(m), 1);
   // This thread is busy elsewhere meanwhile, as the ranker's is: the worker claims every job.
-  while (fits.fittedByWorkers < subsets.length && notes.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (fits.doneByWorkers < subsets.length && notes.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
   const models = await fits.finish();
   assert.deepEqual(notes, [], 'the worker started and finished its jobs');
-  assert.equal(fits.fittedByWorkers, subsets.length);
+  assert.equal(fits.doneByWorkers, subsets.length);
   assert.equal(models.length, subsets.length);
   subsets.forEach((cols, j) => assert.deepEqual(models[j]!.toJSON(), fitLambdaMart(set, cols, params).model.toJSON(), `job ${j}`));
 });
@@ -33,6 +33,6 @@ test('with no worker, every fit runs on the calling thread', async () => {
   const set = syntheticSet();
   const fits = startParallelFits(set, [[0, 1], [2, 3]], params, () => assert.fail('no worker to fail'), 0);
   const models = await fits.finish();
-  assert.equal(fits.fittedByWorkers, 0);
+  assert.equal(fits.doneByWorkers, 0);
   assert.deepEqual(models[1]!.toJSON(), fitLambdaMart(set, [2, 3], params).model.toJSON());
 });

@@ -1,0 +1,105 @@
+/**
+ * @module The ranker's settings (`--param ranker.key=value` over RANKER_DEFAULTS) and what every
+ * stage shares: the feature set, the metadata, the base models' settings. All of it can be rebuilt
+ * from plain data (`RankerInput`), which is what a worker thread of the inner stages gets.
+ */
+import { RecsignalError } from '../../core/errors.ts';
+import type { DataSource, ModelParams, ProtocolName } from '../../eval/models.ts';
+import type { Interaction } from '../../eval/types.ts';
+import { readMovieLensMetadata } from '../../events/readers/movielens.ts';
+import type { CompiledFeatureSet } from '../../plan/compile.ts';
+import type { AlsSetting } from './candidates.ts';
+import { DEFAULT_FEATURE_SET, loadRankerFeatureSet, vocabularyOf, type Metadata } from './features.ts';
+
+export const RANKER_DEFAULTS = {
+  candidates: 50,
+  /** Training share of the inner random split: closer to 1 = base models nearer the final ones, fewer labels. */
+  innerRatio: 0.85,
+  /** Inner random splits (seeds seed+1, seed+2, ...) whose labelled candidates are stacked into one training set; 1 under --protocol time. */
+  innerSplits: 4,
+  embeddingDims: 8,
+  /** The ALS base model (`als_*` features). */
+  alsFactors: 16,
+  alsRegularization: 1,
+  /** A second ALS base model (`als_2_*`), 0 factors = none. */
+  als2Factors: 0,
+  als2Regularization: 40,
+  /** Most trees; how many are kept is chosen by early stopping on the held-out inner users. */
+  iterations: 300,
+  earlyStopping: 30,
+  minTrees: 40,
+  validShare: 0.2,
+  /** After choosing the tree count on the held-out inner users, train again on every inner user with it. */
+  refit: true,
+  learningRate: 0.05,
+  leaves: 7,
+  minDataInLeaf: 200,
+  truncation: 30,
+  /** Labels: every held-out item 1 (the metric's binary relevance), or graded (2 for a rating of 4–5). */
+  gradedLabels: false,
+  coldHalfLifeDays: 30,
+  coldDemographicWeight: 0.5,
+  /**
+   * Item views also as of each user's last activity (the item's popularity when that user was
+   * watching). 'auto': on for the random splits, whose held-out ratings happen at the users' own
+   * times; off under --protocol time, where every request is at the cutoff.
+   */
+  itemsAtUserTime: 'auto',
+  ablation: true,
+  features: '',
+} as const;
+
+/** What the ranker trains from, as plain data (the split context without its functions). */
+export interface RankerInput {
+  readonly protocol: ProtocolName;
+  readonly train: readonly Interaction[];
+  readonly items: readonly string[];
+  readonly cutoffTs: number | undefined;
+  readonly seed: number;
+  readonly params: ModelParams;
+  readonly source: DataSource | undefined;
+}
+
+export function num(p: ModelParams, key: keyof typeof RANKER_DEFAULTS): number {
+  const v = p[key] ?? RANKER_DEFAULTS[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new RecsignalError('INVALID_ARGUMENT', `ranker.${key} must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function itemsAtUserTime(input: RankerInput): boolean {
+  const v = input.params['itemsAtUserTime'] ?? RANKER_DEFAULTS.itemsAtUserTime;
+  if (v === 'auto') return input.protocol !== 'time';
+  if (typeof v !== 'boolean') throw new RecsignalError('INVALID_ARGUMENT', `ranker.itemsAtUserTime must be true, false or auto, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** What every stage (inner or full) is built with, besides its training part. */
+export interface StageSettings {
+  readonly als: readonly AlsSetting[];
+  readonly items: readonly string[];
+  readonly candidatesPerModel: number;
+  readonly embeddingDims: number;
+  readonly seed: number;
+  readonly compiled: CompiledFeatureSet;
+  readonly meta: Metadata | undefined;
+  readonly vocabulary: readonly string[];
+  readonly itemsAtUserTime: boolean;
+}
+
+export async function stageSettings(input: RankerInput): Promise<StageSettings> {
+  const p = input.params;
+  const path = String(p['features'] ?? '') || DEFAULT_FEATURE_SET;
+  const [compiled, meta] = await Promise.all([
+    loadRankerFeatureSet(path),
+    input.source?.format === 'movielens' ? readMovieLensMetadata(input.source.path) : Promise.resolve(undefined),
+  ]);
+  const als = [{ factors: num(p, 'alsFactors'), regularization: num(p, 'alsRegularization') }];
+  if (num(p, 'als2Factors') > 0) als.push({ factors: num(p, 'als2Factors'), regularization: num(p, 'als2Regularization') });
+  return {
+    als, items: input.items, candidatesPerModel: num(p, 'candidates'), embeddingDims: num(p, 'embeddingDims'), seed: input.seed,
+    compiled, meta, vocabulary: vocabularyOf(meta), itemsAtUserTime: itemsAtUserTime(input),
+  };
+}
+
+/** Just after the last training interaction. */
+export const endOf = (rows: readonly Interaction[]) => rows.reduce((m, r) => Math.max(m, r.ts), -Infinity) + 1;
