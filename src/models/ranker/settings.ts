@@ -4,12 +4,11 @@
  * from plain data (`RankerInput`), which is what a worker thread of the inner stages gets.
  */
 import { RecsignalError } from '../../core/errors.ts';
-import type { DataSource, ModelParams, ProtocolName } from '../../eval/models.ts';
+import type { ModelParams, SplitContext } from '../../eval/models.ts';
 import type { Interaction } from '../../eval/types.ts';
 import { readMovieLensMetadata } from '../../events/readers/movielens.ts';
-import type { CompiledFeatureSet } from '../../plan/compile.ts';
-import type { AlsSetting } from './candidates.ts';
-import { DEFAULT_FEATURE_SET, loadRankerFeatureSet, vocabularyOf, type Metadata } from './features.ts';
+import { DEFAULT_FEATURE_SET, loadRankerFeatureSet, vocabularyOf } from './features.ts';
+import type { StageOptions } from './stage.ts';
 
 export const RANKER_DEFAULTS = {
   candidates: 50,
@@ -49,16 +48,8 @@ export const RANKER_DEFAULTS = {
   features: '',
 } as const;
 
-/** What the ranker trains from, as plain data (the split context without its functions). */
-export interface RankerInput {
-  readonly protocol: ProtocolName;
-  readonly train: readonly Interaction[];
-  readonly items: readonly string[];
-  readonly cutoffTs: number | undefined;
-  readonly seed: number;
-  readonly params: ModelParams;
-  readonly source: DataSource | undefined;
-}
+/** What the ranker trains from, as plain data: the split context without its functions. */
+export type RankerInput = Pick<SplitContext, 'protocol' | 'train' | 'items' | 'cutoffTs' | 'seed' | 'params' | 'source'>;
 
 export function num(p: ModelParams, key: keyof typeof RANKER_DEFAULTS): number {
   const v = p[key] ?? RANKER_DEFAULTS[key];
@@ -73,18 +64,8 @@ function itemsAtUserTime(input: RankerInput): boolean {
   return v;
 }
 
-/** What every stage (inner or full) is built with, besides its training part. */
-export interface StageSettings {
-  readonly als: readonly AlsSetting[];
-  readonly items: readonly string[];
-  readonly candidatesPerModel: number;
-  readonly embeddingDims: number;
-  readonly seed: number;
-  readonly compiled: CompiledFeatureSet;
-  readonly meta: Metadata | undefined;
-  readonly vocabulary: readonly string[];
-  readonly itemsAtUserTime: boolean;
-}
+/** What every stage (inner or full) is built with, besides its training part, users and time. */
+export type StageSettings = Pick<StageOptions, 'als' | 'items' | 'candidatesPerModel' | 'embeddingDims' | 'seed' | 'compiled' | 'meta' | 'vocabulary' | 'itemsAtUserTime'>;
 
 export async function stageSettings(input: RankerInput): Promise<StageSettings> {
   const p = input.params;
