@@ -43,6 +43,7 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
     minDataInLeaf: num(p, 'minDataInLeaf'), earlyStopping: num(p, 'earlyStopping'), minTrees: num(p, 'minTrees'),
     validShare: num(p, 'validShare'), truncation: num(p, 'truncation'), seed: ctx.seed, k: ctx.k, refit: p['refit'] !== false,
   };
+  // Plain data only (not ctx itself, which holds functions): it is cloned to the worker threads.
   const input: RankerInput = { protocol: ctx.protocol, train: ctx.train, items: ctx.items, cutoffTs: ctx.cutoffTs, seed: ctx.seed, params: p, source: ctx.source };
   const common = await stageSettings(input);
   const n = common.candidatesPerModel;
