@@ -10,7 +10,7 @@ import { applyRequestFeatures, featureColumns, type RequestFeatureStats } from '
 import { DuckDBEngine, sqlString } from '../../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../../store/offline/event-log.ts';
 import { duckdb } from './dialect.ts';
-import { EXACT_SUM_LIMIT, queryKeyColumns, renderFeatureSql, renderMagnitudeSql } from './sql.ts';
+import { EXACT_SUM_LIMIT, queryKeyColumns, renderFeatureSql, renderMagnitudeSql, type OneTime } from './sql.ts';
 
 const TIME_DERIVED: Readonly<Record<string, string>> = {
   hour_bucket: `CASE WHEN (__t // 3600000) % 24 < 6 THEN 'night' WHEN (__t // 3600000) % 24 < 12 THEN 'morning' WHEN (__t // 3600000) % 24 < 18 THEN 'afternoon' ELSE 'evening' END`,
@@ -27,9 +27,9 @@ export interface BatchContext {
 
 /**
  * Opens an engine and loads the log into one in-memory table: every view reads the events at
- * least once, and a table scan is cheaper than decoding the Parquet files each time.
+ * least once, and a table scan is cheaper than decoding the Parquet files each time. `threads` as
+ * in `DuckDBEngine.open` (default: every core).
  */
-/** Opens DuckDB over the log; `threads` as in `DuckDBEngine.open` (default: every core). */
 export async function openBatch(compiled: CompiledFeatureSet, log: EventLog, threads?: number): Promise<BatchContext> {
   const engine = await DuckDBEngine.open(':memory:', threads === undefined ? {} : { threads });
   try {
@@ -70,10 +70,10 @@ export async function prepareQueries(ctx: BatchContext, source: string, rowExpr:
 export const DEFAULT_CHUNK_ROWS = 250_000;
 
 /** Computes every feature of `views` for `__queries` into `__features` (with request features when asked). */
-export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean, onProgress?: (percent: number) => void, oneTime?: { readonly at: number; readonly everyKey: boolean }, chunkRows = DEFAULT_CHUNK_ROWS): Promise<RequestFeatureStats> {
+export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean, onProgress?: (percent: number) => void, oneTime?: OneTime, chunkRows = DEFAULT_CHUNK_ROWS): Promise<RequestFeatureStats> {
   const exactColumns = oneTime !== undefined ? new Set<string>() : await exactSumColumns(ctx, views);
   const render = (only: readonly FeatureViewIR[], events = ctx.events, queries = '__queries') =>
-    renderFeatureSql({ ir: ctx.compiled.ir, dialect: duckdb, events, items: ctx.log.itemsRelation(), users: ctx.log.usersRelation(), queries, views: only, ...(oneTime === undefined ? {} : { singleTime: oneTime.at, everyKey: oneTime.everyKey }), exactColumns });
+    renderFeatureSql({ ir: ctx.compiled.ir, dialect: duckdb, events, items: ctx.log.itemsRelation(), users: ctx.log.usersRelation(), queries, views: only, ...(oneTime === undefined ? {} : { oneTime }), exactColumns });
   // One statement per view, each into its own table, then one join by row: DuckDB then holds one
   // view's intermediate results at a time instead of every view's at once (peak memory), at the
   // cost of deriving the event columns once per view.

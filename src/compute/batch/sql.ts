@@ -8,6 +8,12 @@ import { NUMERIC_COLUMNS, TABLE_KEYS } from '../../features/ir.ts';
 import { featureColumn } from '../../plan/rows.ts';
 import type { Dialect } from './dialect.ts';
 
+/** Every query at one time `at`; `everyKey`: the queries hold every key the views' events have before it (a backfill's keys come from those events), so the events need not be matched against them. */
+export interface OneTime {
+  readonly at: number;
+  readonly everyKey: boolean;
+}
+
 export interface BatchSqlInput {
   readonly ir: FeatureSetIR;
   readonly dialect: Dialect;
@@ -24,12 +30,7 @@ export interface BatchSqlInput {
    * Every query row has this same time (a backfill). Then grouping each key's events before that
    * time is linear, and beats the window strategy, which sorts events and queries together.
    */
-  readonly singleTime?: number;
-  /**
-   * With `singleTime`: the queries hold every key the views' events have before that time (a
-   * backfill's keys come from those events), so the events need not be matched against them.
-   */
-  readonly everyKey?: boolean;
+  readonly oneTime?: OneTime;
   /** Numeric input columns whose sums and means may run as exact decimal running totals (see renderMagnitudeSql). */
   readonly exactColumns?: ReadonlySet<string>;
 }
@@ -221,20 +222,21 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const q = (name: string) => d.ident(name);
   const keys = v.entity.keys.map((_, i) => `__k${i}`);
   const computed = v.aggregations.filter((a) => a.op !== 'ratio');
-  const running = input.singleTime !== undefined || !d.runningTotals ? [] : computed.filter((a) => a.op === 'count' || ((a.op === 'sum' || a.op === 'mean') && input.exactColumns?.has(a.input as string) === true));
+  const oneTime = input.oneTime !== undefined;
+  const running = oneTime || !d.runningTotals ? [] : computed.filter((a) => a.op === 'count' || ((a.op === 'sum' || a.op === 'mean') && input.exactColumns?.has(a.input as string) === true));
   // last (any window) and lifetime first by a point-in-time join: as window functions they would sort every event the value is read from.
-  const picked = input.singleTime !== undefined || !d.nativeAsof || !d.variableFrames ? [] : computed.filter((a) => a.op === 'last' || (a.op === 'first' && a.window.kind === 'lifetime'));
-  const windowed = input.singleTime !== undefined ? [] : computed.filter((a) => windowable(d, a) && !running.includes(a) && !picked.includes(a));
+  const picked = oneTime || !d.nativeAsof || !d.variableFrames ? [] : computed.filter((a) => a.op === 'last' || (a.op === 'first' && a.window.kind === 'lifetime'));
+  const windowed = oneTime ? [] : computed.filter((a) => windowable(d, a) && !running.includes(a) && !picked.includes(a));
   // At one time, last_k is each value's latest time grouped by key (the joined strategy): no sort.
-  const spanned = input.singleTime !== undefined ? [] : computed.filter((a) => a.op === 'last_k');
-  const fanned = input.singleTime !== undefined ? [] : computed.filter((a) => a.op === 'top_k' || a.op === 'histogram');
+  const spanned = oneTime ? [] : computed.filter((a) => a.op === 'last_k');
+  const fanned = oneTime ? [] : computed.filter((a) => a.op === 'top_k' || a.op === 'histogram');
   const joined = computed.filter((a) => !windowed.includes(a) && !running.includes(a) && !spanned.includes(a) && !fanned.includes(a) && !picked.includes(a));
   const ctes = [
     `${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
     `${alias}__s AS (\n  SELECT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, s.* FROM (${streamSql(input, v)}) AS s WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
   ];
   const parts: { cte: string; columns: string[] }[] = [];
-  if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes, input.singleTime === undefined ? undefined : { at: d.literal(input.singleTime), everyKey: input.everyKey === true }));
+  if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes, input.oneTime));
   // One window pass per set of events read: each sorts only its own events (a distinct count of
   // plays need not sort every impression because a decayed sum of weights reads them).
   const passesByEvents = new Map<string, AggregationIR[]>();
@@ -265,9 +267,9 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
  * grouped. When every query is at one time `at` (a literal), the events before it are grouped by
  * key directly (the queried keys only), and window starts and decay read the literal.
  */
-function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[], one?: { at: string; everyKey: boolean }): { cte: string; columns: string[] }[] {
+function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, keys: readonly string[], ctes: string[], one?: OneTime): { cte: string; columns: string[] }[] {
   const q = (name: string) => d.ident(name);
-  const at = one?.at;
+  const at = one === undefined ? undefined : d.literal(one.at);
   const t = at ?? '__t';
   const group = [...keys, '__t'].join(', ');
   const starts = aggs.map((a) => windowStartSql(d, a.window, t));
@@ -472,10 +474,10 @@ function pickedCte(d: Dialect, a: AggregationIR, name: string, alias: string, ke
     );
     return { cte: name, columns: [a.name] };
   }
-  const start = windowStartSql(d, a.window);
+  const start = windowStartSql(d, a.window, 'l.__t');
   ctes.push(
     `${name}__l AS (\n  SELECT ${ks}, ts, ${d.argBy('max', x, [d.binaryText('event_id')], 'TRUE')} AS v FROM ${alias}__s WHERE ${cond} GROUP BY ${ks}, ts\n)`,
-    `${name} AS (\n  SELECT ${keys.map((k) => `l.${k}`).join(', ')}, l.__t, ${start === null ? 'r.v' : `CASE WHEN r.ts >= ${start.replaceAll('__t', 'l.__t')} THEN r.v END`} AS ${col}\n  FROM ${d.latestBefore(`${alias}__q`, `${name}__l`, keys, '__t', 'ts')}\n)`,
+    `${name} AS (\n  SELECT ${keys.map((k) => `l.${k}`).join(', ')}, l.__t, ${start === null ? 'r.v' : `CASE WHEN r.ts >= ${start} THEN r.v END`} AS ${col}\n  FROM ${d.latestBefore(`${alias}__q`, `${name}__l`, keys, '__t', 'ts')}\n)`,
   );
   return { cte: name, columns: [a.name] };
 }
@@ -593,7 +595,7 @@ function sessionCtes(input: BatchSqlInput, v: SessionViewIR, alias: string): str
   const gap = v.gapMs;
   const filter = condition(d, { window: { kind: 'lifetime' } } as AggregationIR, v.filter);
   const running = 'ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW';
-  if (input.singleTime !== undefined) return sessionAtOneTimeCtes(d.literal(input.singleTime), gap, filter, alias);
+  if (input.oneTime !== undefined) return sessionAtOneTimeCtes(d.literal(input.oneTime.at), gap, filter, alias);
   return [
     `${alias}__e AS (\n  SELECT user_id, ts, item_id FROM __ev WHERE ${filter}\n)`,
     `${alias}__t AS (\n  SELECT user_id, ts, count(*) AS n FROM ${alias}__e GROUP BY user_id, ts\n)`,
