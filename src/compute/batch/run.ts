@@ -104,7 +104,7 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
     const owner = new Map(parts.flatMap((part, i) => part.map((v) => [v.name, i] as const)));
     const columns = featureColumns(ctx.compiled.ir, views).filter((c) => c.view !== null);
     await ctx.engine.run(
-      `CREATE OR REPLACE TEMP TABLE __features AS SELECT f0.__row${columns.map((c) => `, f${owner.get(c.view as string)}.${duckdb.ident(c.column)}`).join('')} FROM ${tables.map((t, i) => (i === 0 ? `${t} AS f0` : `JOIN ${t} AS f${i} USING (__row)`)).join(' ')} ORDER BY f0.__row`,
+      `CREATE OR REPLACE TEMP TABLE __features AS SELECT f0.__row${columns.map((c) => `, f${owner.get(c.view as string)}.${duckdb.ident(c.column)}`).join('')} FROM ${tables.map((t, i) => (i === 0 ? `${t} AS f0` : `JOIN ${t} AS f${i} USING (__row)`)).join(' ')}${oneTime === undefined ? ' ORDER BY f0.__row' : ''}`,
     );
     for (const t of tables) await ctx.engine.run(`DROP TABLE ${t}`);
   }

@@ -64,17 +64,25 @@ export function renderFeatureSql(input: BatchSqlInput): string {
       for (const c of v.columns) selects.push(`${withDefault(d, table === null ? 'NULL' : `${alias}.${q(c.name)}`, c.default, c.type)} AS ${q(featureColumn(v.name, c.name))}`);
       return;
     }
-    ctes.push(...(v.kind === 'session' ? sessionCtes(input, v, alias) : aggregationCtes(input, v, alias)));
-    joins.push(`LEFT JOIN ${alias} ON ${keyJoin} AND ${alias}.__t = q.__t`);
     if (v.kind === 'session') {
+      ctes.push(...sessionCtes(input, v, alias));
+      joins.push(`LEFT JOIN ${alias} ON ${keyJoin} AND ${alias}.__t = q.__t`);
       for (const [name, type, dflt] of [['session_event_count', 'int', 0], ['session_item_count', 'int', 0], ['session_length_ms', 'int', null], ['session_age_ms', 'int', null]] as const) {
         selects.push(`${withDefault(d, `${alias}.${name}`, dflt, type)} AS ${q(featureColumn(v.name, name))}`);
       }
       return;
     }
+    // Each part (a relation of keys, __t and some aggregates) is joined to the query rows: through
+    // one CTE of the distinct queried keys, or, at one time, each part directly (one join less).
+    const parts = aggregationCtes(input, v, alias, ctes);
+    const owner = new Map<string, string>();
+    for (const p of parts) {
+      joins.push(`LEFT JOIN ${p.cte} ON ${v.entity.keys.map((k, i) => `${p.cte}.__k${i} = q.${q(k)}`).join(' AND ')} AND ${p.cte}.__t = q.__t`);
+      for (const c of p.columns) owner.set(c, p.cte);
+    }
     const valueOf = (name: string) => {
       const a = v.aggregations.find((x) => x.name === name) as AggregationIR;
-      return withDefault(d, `${alias}.${q(a.name)}`, a.default, a.type);
+      return withDefault(d, `${owner.get(a.name)}.${q(a.name)}`, a.default, a.type);
     };
     for (const a of v.aggregations) {
       const expr =
@@ -85,7 +93,9 @@ export function renderFeatureSql(input: BatchSqlInput): string {
     }
   });
 
-  return `WITH\n${ctes.join(',\n')}\nSELECT\n  ${selects.join(',\n  ')}\nFROM ${input.queries} AS q\n${joins.join('\n')}\nORDER BY q.__row`;
+  // At one time (a backfill's millions of keys) the rows are left unsorted: every reader of the result orders it itself.
+  const order = input.oneTime === undefined ? '\nORDER BY q.__row' : '';
+  return `WITH\n${ctes.join(',\n')}\nSELECT\n  ${selects.join(',\n  ')}\nFROM ${input.queries} AS q\n${joins.join('\n')}${order}`;
 }
 
 /**
@@ -217,7 +227,8 @@ function scalarExpr(d: Dialect, a: AggregationIR, cond: string, over: string, de
   }
 }
 
-function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: string): string[] {
+/** Pushes a view's CTEs to `ctes`; returns the relations its aggregates are read from (keys __k0.., __t). */
+function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: string, out: string[]): { cte: string; columns: string[] }[] {
   const { dialect: d } = input;
   const q = (name: string) => d.ident(name);
   const keys = v.entity.keys.map((_, i) => `__k${i}`);
@@ -232,7 +243,7 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const fanned = oneTime ? [] : computed.filter((a) => a.op === 'top_k' || a.op === 'histogram');
   const joined = computed.filter((a) => !windowed.includes(a) && !running.includes(a) && !spanned.includes(a) && !fanned.includes(a) && !picked.includes(a));
   const ctes = [
-    `${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
+    ...(oneTime && input.oneTime?.everyKey ? [] : [`${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`]),
     `${alias}__s AS (\n  SELECT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, s.* FROM (${streamSql(input, v)}) AS s WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
   ];
   const parts: { cte: string; columns: string[] }[] = [];
@@ -255,11 +266,13 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
     passes.set(sig, [...(passes.get(sig) ?? []), a]);
   }
   [...passes.values()].forEach((group, i) => parts.push(...fannedCtes(d, group, `${alias}__h${i}`, alias, keys, ctes)));
+  out.push(...ctes);
+  if (oneTime) return parts;
   const on = (x: string) => [...keys, '__t'].map((k) => `${x}.${k} = qq.${k}`).join(' AND ');
-  ctes.push(
+  out.push(
     `${alias} AS (\n  SELECT qq.*${parts.flatMap((p, i) => p.columns.map((c) => `, p${i}.${q(c)}`)).join('')}\n  FROM ${alias}__q AS qq${parts.map((p, i) => `\n  LEFT JOIN ${p.cte} AS p${i} ON ${on(`p${i}`)}`).join('')}\n)`,
   );
-  return ctes;
+  return [{ cte: alias, columns: parts.flatMap((p) => p.columns) }];
 }
 
 /**

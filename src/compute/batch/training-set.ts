@@ -98,8 +98,8 @@ export async function backfill(options: BackfillOptions): Promise<BatchReport & 
     let i = 0;
     for (const views of groups.values()) {
       const entity = (views[0] as FeatureViewIR).entity;
-      await engine.run(`CREATE OR REPLACE TEMP TABLE __keys AS ${renderEntityKeysSql({ ir: compiled.ir, dialect: duckdb, events: ctx.events, items: log.itemsRelation(), users: log.usersRelation() }, views, at)}`);
-      await prepareQueries(ctx, '__keys', 'row_number() OVER ()', String(at), views);
+      const keys = renderEntityKeysSql({ ir: compiled.ir, dialect: duckdb, events: ctx.events, items: log.itemsRelation(), users: log.usersRelation() }, views, at);
+      await prepareQueries(ctx, `(${keys})`, 'row_number() OVER ()', String(at), views);
       await computeFeatures(ctx, views, false, options.onProgress && ((p) => options.onProgress?.(entity.name, p)), { at, everyKey: true });
       const keyCols = entity.keys.map((k) => `q.${duckdb.ident(k)}`).join(', ');
       await engine.run(`CREATE OR REPLACE TEMP TABLE __part${i} AS SELECT ${duckdb.literal(entity.name)} AS entity, ${keyCols}, f.* EXCLUDE (__row) FROM __queries AS q JOIN __features AS f USING (__row) ORDER BY ${keyCols}`);
