@@ -16,6 +16,7 @@ const sets: Record<ObjectiveName, () => LabelledData> = {
   regression: () => regressionData(rows, cols, 1),
   binary: () => binaryData(rows, cols, 1),
   lambdarank: () => rankingData(Math.floor(rows / docs), docs, cols, 1),
+  rank_xendcg: () => rankingData(Math.floor(rows / docs), docs, cols, 1),
 };
 
 for (const objective of only as ObjectiveName[]) {

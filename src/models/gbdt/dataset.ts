@@ -48,9 +48,9 @@ export function dataProblems(where: string, d: LabelledData, objective: Objectiv
     const y = d.labels[i]!;
     const bad = !Number.isFinite(y) ||
       (objective === 'binary' && y !== 0 && y !== 1) ||
-      (objective === 'lambdarank' && (!Number.isInteger(y) || y < 0 || y > 30));
+      ((objective === 'lambdarank' || objective === 'rank_xendcg') && (!Number.isInteger(y) || y < 0 || y > 30));
     if (bad) {
-      const want = objective === 'binary' ? '0 or 1' : objective === 'lambdarank' ? 'an integer relevance in [0, 30]' : 'a finite number';
+      const want = objective === 'binary' ? '0 or 1' : objective === 'lambdarank' || objective === 'rank_xendcg' ? 'an integer relevance in [0, 30]' : 'a finite number';
       problems.push({ path: `${where}.labels[${i}]`, message: `got ${y}`, fix: `each label must be ${want}` });
       break;
     }

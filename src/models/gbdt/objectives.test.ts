@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { auc, logloss, ndcgAtK } from './metrics.ts';
-import { binary, lambdarank } from './objectives.ts';
+import { binary, lambdarank, rankXendcg } from './objectives.ts';
 import { defaultLabelGain } from './options.ts';
+import { createRng } from './rng.ts';
 
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} != ${b}`);
 
@@ -36,6 +37,37 @@ describe('lambdarank gradients', () => {
     assert.equal(grad[1], 0, 'rank 2 (label 0) pairs with rank 1 only, whose label is equal');
     assert.ok(grad[0]! > 0 && grad[2]! < 0 && grad[3]! < 0, 'the top (irrelevant) document is pushed down, the others up');
     assert.deepEqual([grad[4], grad[5], hess[4], hess[5]], [0, 0, 0, 0]);
+  });
+});
+
+describe('rank_xendcg gradients', () => {
+  test('two documents by hand: the expansion sums to ρ − φ/Σφ, with φ = 2^label − γ drawn from the query\'s seeded stream', () => {
+    const labels = Float64Array.of(1, 0, 0, 0, 0);
+    const grad = new Float64Array(5);
+    const hess = new Float64Array(5);
+    rankXendcg(Int32Array.of(0, 2, 5), 7).gradients(new Float64Array(5), labels, grad, hess);
+    const g = createRng(7);
+    const phi = [2 - g(), 1 - g()];
+    const sum = phi[0]! + phi[1]!;
+    close(grad[0]!, 0.5 - phi[0]! / sum, 'relevant document');
+    close(grad[1]!, 0.5 - phi[1]! / sum, 'irrelevant document');
+    assert.ok(grad[0]! < 0 && grad[1]! > 0, 'the relevant document is pushed up');
+    close(hess[0]!, 0.25, 'hessian ρ(1 − ρ)');
+    // The second query draws from its own stream (seed + 1); with no relevant document the
+    // target is near uniform, so the gradients stay small and sum to zero.
+    const rest = grad.subarray(2);
+    close(rest.reduce((a, b) => a + b, 0), 0, 'gradients of a query sum to 0');
+    assert.ok(rest.every((x) => Math.abs(x) < 1 / 3));
+  });
+
+  test('a new iteration draws new γ: the gradients at the same scores differ', () => {
+    const labels = Float64Array.of(1, 0, 0);
+    const o = rankXendcg(Int32Array.of(0, 3), 1);
+    const a = new Float64Array(3);
+    const b = new Float64Array(3);
+    o.gradients(new Float64Array(3), labels, a, new Float64Array(3));
+    o.gradients(new Float64Array(3), labels, b, new Float64Array(3));
+    assert.notDeepEqual(Array.from(a), Array.from(b));
   });
 });
 

@@ -28,7 +28,7 @@ export const GBDT_DEFAULTS = Object.freeze({
   lambdarankNorm: true,
 });
 
-const DEFAULT_METRIC: Record<ObjectiveName, MetricName> = { regression: 'rmse', binary: 'logloss', lambdarank: 'ndcg' };
+const DEFAULT_METRIC: Record<ObjectiveName, MetricName> = { regression: 'rmse', binary: 'logloss', lambdarank: 'ndcg', rank_xendcg: 'ndcg' };
 
 /** 2^rel - 1 for rel = 0..30, LightGBM's default label gain. */
 export function defaultLabelGain(): number[] {
@@ -63,8 +63,8 @@ const CHECKS: readonly Check[] = [
 /** Fills defaults and throws one INVALID_ARGUMENT error listing every bad option. */
 export function resolveOptions(o: GbdtOptions): ResolvedOptions {
   const problems: Problem[] = [];
-  if (!['regression', 'binary', 'lambdarank'].includes(o.objective)) {
-    problems.push({ path: 'objective', message: `unknown objective ${JSON.stringify(o.objective)}`, fix: "use 'regression', 'binary' or 'lambdarank'" });
+  if (!['regression', 'binary', 'lambdarank', 'rank_xendcg'].includes(o.objective)) {
+    problems.push({ path: 'objective', message: `unknown objective ${JSON.stringify(o.objective)}`, fix: "use 'regression', 'binary', 'lambdarank' or 'rank_xendcg'" });
   }
   for (const [key, ok, want] of CHECKS) {
     const v = o[key];

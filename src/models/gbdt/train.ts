@@ -1,5 +1,5 @@
 /**
- * @module `trainGbdt`: gradient boosting of histogram trees with a regression, binary or LambdaMART
+ * @module `trainGbdt`: gradient boosting of histogram trees with a regression, binary, LambdaMART or XE-NDCG
  * objective, LightGBM's algorithm in plain TypeScript.
  *
  * Why our own: no maintained LightGBM/XGBoost build trains a ranking objective in Node here.
@@ -13,7 +13,7 @@ import { binDataset, dataProblems, queryOffsets, strides, type BinnedDataset } f
 import { higherIsBetter, auc, logloss, ndcgAtK, rmse } from './metrics.ts';
 import { appendTree, createEnsembleBuilder, finishEnsemble } from './model-data.ts';
 import { createGbdtModel, type GbdtModel } from './model.ts';
-import { binary, lambdarank, regression, type Objective } from './objectives.ts';
+import { binary, lambdarank, rankXendcg, regression, type Objective } from './objectives.ts';
 import { resolveOptions, type ResolvedOptions } from './options.ts';
 import { createRng, type Rng } from './rng.ts';
 import { routeRow } from './route.ts';
@@ -22,7 +22,7 @@ import type { EvalRecord, GbdtOptions, LabelledData } from './types.ts';
 
 export function trainGbdt(options: GbdtOptions): GbdtModel {
   const o = resolveOptions(options);
-  const ranking = o.objective === 'lambdarank';
+  const ranking = o.objective === 'lambdarank' || o.objective === 'rank_xendcg';
   const problems = dataProblems('train', o.train, o.objective, ranking);
   if (o.valid !== undefined) problems.push(...dataProblems('valid', o.valid, o.objective, o.metric === 'ndcg', o.train.features.cols));
   const names = options.featureNames;
@@ -87,6 +87,7 @@ export function trainGbdt(options: GbdtOptions): GbdtModel {
 function objectiveFor(o: ResolvedOptions, data: BinnedDataset): Objective {
   if (o.objective === 'regression') return regression;
   if (o.objective === 'binary') return binary;
+  if (o.objective === 'rank_xendcg') return rankXendcg(data.queryOffsets!, o.seed);
   for (let i = 0; i < data.labels.length; i++) {
     if (data.labels[i]! >= o.labelGain.length) {
       throw new RecsignalError('INVALID_ARGUMENT', `label ${data.labels[i]} at row ${i} has no gain: labelGain has ${o.labelGain.length} entries; pass a longer labelGain`);

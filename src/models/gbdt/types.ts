@@ -21,7 +21,7 @@ export interface LabelledData {
   readonly groups?: QueryGroups;
 }
 
-export type ObjectiveName = 'regression' | 'binary' | 'lambdarank';
+export type ObjectiveName = 'regression' | 'binary' | 'lambdarank' | 'rank_xendcg';
 export type MetricName = 'rmse' | 'logloss' | 'auc' | 'ndcg';
 
 /** Training options; every field but `objective` and `train` has a LightGBM-like default (see `GBDT_DEFAULTS`). */

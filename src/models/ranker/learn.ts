@@ -49,6 +49,7 @@ export interface LambdaMartParams {
    * (the held-out ones too); without it they are left out of training even when `earlyStopping` is 0.
    */
   readonly refit: boolean;
+  readonly objective: 'lambdarank' | 'rank_xendcg';
   /** LambdaMART truncation level: pairs are formed with the top documents only. */
   readonly truncation: number;
   readonly seed: number;
@@ -107,7 +108,7 @@ export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: Lamb
   const stopping = parts.valid.sizes.length > 0 && p.earlyStopping > 0;
   const everyone = { rows: [...parts.train.rows, ...parts.valid.rows], sizes: [...parts.train.sizes, ...parts.valid.sizes] };
   const fit = (iterations: number, early: boolean, on = parts.train, data = tr) => trainGbdt({
-    objective: 'lambdarank',
+    objective: p.objective,
     train: { features: { data: data.data, rows: on.rows.length, cols: d }, labels: data.labels, groups: { sizes: on.sizes } },
     ...(early
       ? { valid: { features: { data: va.data, rows: parts.valid.rows.length, cols: d }, labels: va.labels, groups: { sizes: parts.valid.sizes } }, earlyStoppingRounds: p.earlyStopping }

@@ -16,7 +16,8 @@ import { innerStages, startRankingStage, type RankingStage } from './inner-stage
 import type { JobPool } from './job-pool.ts';
 import { concatLearningSets, fitLambdaMart, type LambdaMartParams, type LearningSet } from './learn.ts';
 import { startParallelFits } from './parallel-fits.ts';
-import { num, stageSettings, type RankerInput } from './settings.ts';
+import { num, RANKER_DEFAULTS, stageSettings, type RankerInput } from './settings.ts';
+import { RecsignalError } from '../../core/errors.ts';
 import { selectColumns } from './stage.ts';
 
 export { RANKER_DEFAULTS } from './settings.ts';
@@ -41,7 +42,7 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const params: LambdaMartParams = {
     iterations: num(p, 'iterations'), learningRate: num(p, 'learningRate'), leaves: num(p, 'leaves'),
     minDataInLeaf: num(p, 'minDataInLeaf'), earlyStopping: num(p, 'earlyStopping'), minTrees: num(p, 'minTrees'),
-    validShare: num(p, 'validShare'), truncation: num(p, 'truncation'), seed: ctx.seed, k: ctx.k, refit: p['refit'] !== false,
+    validShare: num(p, 'validShare'), truncation: num(p, 'truncation'), objective: objectiveOf(p), seed: ctx.seed, k: ctx.k, refit: p['refit'] !== false,
   };
   // Plain data only (not ctx itself, which holds functions): it is cloned to the worker threads.
   const input: RankerInput = { protocol: ctx.protocol, train: ctx.train, items: ctx.items, cutoffTs: ctx.cutoffTs, seed: ctx.seed, params: p, source: ctx.source };
@@ -110,6 +111,12 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
     await Promise.all([ranking.cancel(), ablationFits?.cancel()]);
     throw e;
   }
+}
+
+function objectiveOf(p: SplitContext['params']): LambdaMartParams['objective'] {
+  const v = p['objective'] ?? RANKER_DEFAULTS.objective;
+  if (v !== 'lambdarank' && v !== 'rank_xendcg') throw new RecsignalError('INVALID_ARGUMENT', `ranker.objective ${JSON.stringify(v)}: use lambdarank or rank_xendcg`);
+  return v;
 }
 
 /** Catalogue scores in [0, 1) by training popularity: the order of the items outside a user's candidates. */
