@@ -59,7 +59,8 @@ function render(dialect: Dialect): string {
 // aggregations read (the WHERE on v0__u and v0__n). The lifetime last is read by an ASOF join on
 // the latest value per time (v0__x0). The decayed sum is re-based per bucket of
 // 256 half-lives (921600000 ms here) so 2^((ts - base) / h) stays in [1, 2^256): no overflow.
-// The last-3 list reads the spans during which an event is its item's latest (v0__r0__p).
+// The last-3 list reads the spans during which an event is its item's latest (v0__r0__p), each
+// numbered in its key's (time, value) order so the top 3 compare one integer.
 test('golden SQL: duckdb', () => {
   assert.equal(render(duckdb), `WITH
 __ev AS (
@@ -124,15 +125,15 @@ v0__x0 AS (
   FROM v0__q AS l ASOF LEFT JOIN v0__x0__l AS r ON l.__k0 = r.__k0 AND l.__t > r.ts
 ),
 v0__r0__p AS (
-  SELECT __k0, val, ts, lead(ts) OVER (PARTITION BY __k0, val ORDER BY ts) AS next_ts
+  SELECT __k0, val, ts, lead(ts) OVER (PARTITION BY __k0, val ORDER BY ts) AS next_ts, row_number() OVER (PARTITION BY __k0 ORDER BY ts, val) AS ord
   FROM (SELECT DISTINCT __k0, CAST("item_id" AS VARCHAR) AS val, ts FROM v0__s WHERE "item_id" IS NOT NULL) AS e
 ),
 v0__r0__m AS (
-  SELECT qq.__k0, qq.__t, p.val, p.ts
+  SELECT qq.__k0, qq.__t, p.val, p.ord
   FROM v0__q AS qq JOIN v0__r0__p AS p ON p.__k0 = qq.__k0 AND p.ts < qq.__t AND (p.next_ts IS NULL OR p.next_ts >= qq.__t)
 ),
 v0__r0 AS (
-  SELECT __k0, __t, max_by(val, (ts, val), 3) AS "item_id_last3_lifetime" FROM v0__r0__m GROUP BY __k0, __t
+  SELECT __k0, __t, max_by(val, ord, 3) AS "item_id_last3_lifetime" FROM v0__r0__m GROUP BY __k0, __t
 ),
 v0 AS (
   SELECT qq.*, p1."weight_decayed_sum_hl1h_lifetime", p2."play_device_tv_count_2h", p3."item_id_last_lifetime", p4."item_id_last3_lifetime"

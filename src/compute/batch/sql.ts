@@ -517,10 +517,13 @@ function spanCte(d: Dialect, a: AggregationIR, name: string, alias: string, keys
   const x = d.ident(a.input as string);
   const group = [...keys, '__t'].join(', ');
   const start = windowStartSql(d, a.window);
+  // With argByTop, each (time, value) is numbered in its key's order once, over the spans: the top k
+  // then compare an integer instead of a (time, value) pair in every query row's list (~2x faster).
+  const ord = d.argByTop ? `, row_number() OVER (PARTITION BY ${keys.join(', ')} ORDER BY ts, ${d.binaryText('val')}) AS ord` : '';
   ctes.push(
-    `${name}__p AS (\n  SELECT ${keys.join(', ')}, val, ts, lead(ts) OVER (PARTITION BY ${keys.join(', ')}, val ORDER BY ts) AS next_ts\n  FROM (SELECT DISTINCT ${keys.join(', ')}, CAST(${x} AS ${d.types.varchar}) AS val, ts FROM ${alias}__s WHERE ${condition(d, a, a.filter, [`${x} IS NOT NULL`], false)}) AS e\n)`,
-    `${name}__m AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, p.val, ${d.argByTop ? 'p.ts' : `row_number() OVER (PARTITION BY ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t ORDER BY p.ts DESC, ${d.binaryText('p.val')} DESC) AS rn`}\n  FROM ${alias}__q AS qq JOIN ${name}__p AS p ON ${keys.map((k) => `p.${k} = qq.${k}`).join(' AND ')} AND p.ts < qq.__t AND (p.next_ts IS NULL OR p.next_ts >= qq.__t)${start === null ? '' : ` AND p.ts >= ${start.replaceAll('__t', 'qq.__t')}`}\n)`,
-    `${name} AS (\n  SELECT ${group}, ${d.argByTop ? topValues(d, a, 'ts') : d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM ${name}__m GROUP BY ${group}\n)`,
+    `${name}__p AS (\n  SELECT ${keys.join(', ')}, val, ts, lead(ts) OVER (PARTITION BY ${keys.join(', ')}, val ORDER BY ts) AS next_ts${ord}\n  FROM (SELECT DISTINCT ${keys.join(', ')}, CAST(${x} AS ${d.types.varchar}) AS val, ts FROM ${alias}__s WHERE ${condition(d, a, a.filter, [`${x} IS NOT NULL`], false)}) AS e\n)`,
+    `${name}__m AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, p.val, ${d.argByTop ? 'p.ord' : `row_number() OVER (PARTITION BY ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t ORDER BY p.ts DESC, ${d.binaryText('p.val')} DESC) AS rn`}\n  FROM ${alias}__q AS qq JOIN ${name}__p AS p ON ${keys.map((k) => `p.${k} = qq.${k}`).join(' AND ')} AND p.ts < qq.__t AND (p.next_ts IS NULL OR p.next_ts >= qq.__t)${start === null ? '' : ` AND p.ts >= ${start.replaceAll('__t', 'qq.__t')}`}\n)`,
+    `${name} AS (\n  SELECT ${group}, ${d.argByTop ? d.argByTop('max', 'val', ['ord'], a.k as number) : d.listAgg('val', 'rn', `rn <= ${a.k}`)} AS ${d.ident(a.name)} FROM ${name}__m GROUP BY ${group}\n)`,
   );
   return { cte: name, columns: [a.name] };
 }
