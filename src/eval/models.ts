@@ -150,7 +150,7 @@ export const MODELS: readonly ModelEntry[] = [
   },
   {
     name: 'ranker',
-    description: 'LambdaMART GBDT stacked on the baselines\' candidates and scores, with recsignal features (examples/movielens/features.ts) computed point-in-time from an event log of the training rows (src/models/ranker/)',
+    description: 'LambdaMART GBDT (or XE-NDCG, ranker.objective) stacked on the baselines\' candidates and scores, with recsignal features (examples/movielens/features.ts) computed point-in-time from an event log of the training rows (src/models/ranker/)',
     defaults: RANKER_DEFAULTS,
     baseline: false,
     train: (c) => trainRanker(c),

@@ -28,7 +28,8 @@ export interface BatchSqlInput {
   readonly views?: readonly FeatureViewIR[];
   /**
    * Every query row has this same time (a backfill). Then grouping each key's events before that
-   * time is linear, and beats the window strategy, which sorts events and queries together.
+   * time is linear, and beats the window strategy, which sorts events and queries together. The
+   * rows then come back unordered (a backfill's millions of keys): order them by __row to read them.
    */
   readonly oneTime?: OneTime;
   /** Numeric input columns whose sums and means may run as exact decimal running totals (see renderMagnitudeSql). */

@@ -60,6 +60,15 @@ describe('rank_xendcg gradients', () => {
     assert.ok(rest.every((x) => Math.abs(x) < 1 / 3));
   });
 
+  test('one score far ahead of the others (ρ rounds to 1) still gives finite gradients', () => {
+    const labels = Float64Array.of(0, 1, 0);
+    const grad = new Float64Array(3);
+    const hess = new Float64Array(3);
+    rankXendcg(Int32Array.of(0, 3), 2).gradients(Float64Array.of(800, 0, 0), labels, grad, hess);
+    assert.ok([...grad, ...hess].every(Number.isFinite), `${grad} ${hess}`);
+    assert.ok(grad[0]! > 0 && grad[1]! < 0, 'the leading irrelevant document is pushed down, the relevant one up');
+  });
+
   test('a new iteration draws new γ: the gradients at the same scores differ', () => {
     const labels = Float64Array.of(1, 0, 0);
     const o = rankXendcg(Int32Array.of(0, 3), 1);

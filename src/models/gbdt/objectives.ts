@@ -229,14 +229,15 @@ export function rankXendcg(queryOffsets: Int32Array, seed: number): Objective {
         for (let i = 0; i < cnt; i++) {
           const t = rho[i]! - term[i]! * inv;
           grad[start + i] = t;
-          term[i] = t / (1 - rho[i]!);
+          // ρ rounds to 1 when one score leads the query's others by ~37 or more: keep the terms finite.
+          term[i] = t / Math.max(1 - rho[i]!, 1e-15);
           sum1 += term[i]!;
         }
         let sum2 = 0;
         for (let i = 0; i < cnt; i++) {
           const t = rho[i]! * (sum1 - term[i]!);
           grad[start + i]! += t;
-          term[i] = t / (1 - rho[i]!);
+          term[i] = t / Math.max(1 - rho[i]!, 1e-15);
           sum2 += term[i]!;
         }
         for (let i = 0; i < cnt; i++) {

@@ -87,12 +87,12 @@ export function trainGbdt(options: GbdtOptions): GbdtModel {
 function objectiveFor(o: ResolvedOptions, data: BinnedDataset): Objective {
   if (o.objective === 'regression') return regression;
   if (o.objective === 'binary') return binary;
-  if (o.objective === 'rank_xendcg') return rankXendcg(data.queryOffsets!, o.seed);
   for (let i = 0; i < data.labels.length; i++) {
     if (data.labels[i]! >= o.labelGain.length) {
       throw new RecsignalError('INVALID_ARGUMENT', `label ${data.labels[i]} at row ${i} has no gain: labelGain has ${o.labelGain.length} entries; pass a longer labelGain`);
     }
   }
+  if (o.objective === 'rank_xendcg') return rankXendcg(data.queryOffsets!, o.seed);
   return lambdarank(
     { queryOffsets: data.queryOffsets!, truncationLevel: o.lambdarankTruncationLevel, norm: o.lambdarankNorm, labelGain: o.labelGain },
     data.labels,

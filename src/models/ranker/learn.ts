@@ -49,8 +49,9 @@ export interface LambdaMartParams {
    * (the held-out ones too); without it they are left out of training even when `earlyStopping` is 0.
    */
   readonly refit: boolean;
+  /** LambdaMART (`lambdarank`, the default) or XE-NDCG (`rank_xendcg`, a listwise cross entropy). */
   readonly objective: 'lambdarank' | 'rank_xendcg';
-  /** LambdaMART truncation level: pairs are formed with the top documents only. */
+  /** LambdaMART truncation level: pairs are formed with the top documents only (XE-NDCG has none). */
   readonly truncation: number;
   readonly seed: number;
   readonly k: number;

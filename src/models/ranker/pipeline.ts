@@ -6,6 +6,7 @@
  * rebuilt on the whole training split and the model ranks those candidates. Ablation by feature
  * group and importance by gain come back as `explain`.
  */
+import { RecsignalError } from '../../core/errors.ts';
 import { DAY_MS } from '../../core/time.ts';
 import type { ModelExplain, SplitContext, TrainedModel } from '../../eval/models.ts';
 import type { Interaction, Scorer } from '../../eval/types.ts';
@@ -17,7 +18,6 @@ import type { JobPool } from './job-pool.ts';
 import { concatLearningSets, fitLambdaMart, type LambdaMartParams, type LearningSet } from './learn.ts';
 import { startParallelFits } from './parallel-fits.ts';
 import { num, RANKER_DEFAULTS, stageSettings, type RankerInput } from './settings.ts';
-import { RecsignalError } from '../../core/errors.ts';
 import { selectColumns } from './stage.ts';
 
 export { RANKER_DEFAULTS } from './settings.ts';
@@ -115,7 +115,7 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
 
 function objectiveOf(p: SplitContext['params']): LambdaMartParams['objective'] {
   const v = p['objective'] ?? RANKER_DEFAULTS.objective;
-  if (v !== 'lambdarank' && v !== 'rank_xendcg') throw new RecsignalError('INVALID_ARGUMENT', `ranker.objective ${JSON.stringify(v)}: use lambdarank or rank_xendcg`);
+  if (v !== 'lambdarank' && v !== 'rank_xendcg') throw new RecsignalError('INVALID_ARGUMENT', `ranker.objective must be lambdarank or rank_xendcg, got ${JSON.stringify(v)}`);
   return v;
 }
 
