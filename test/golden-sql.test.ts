@@ -58,7 +58,8 @@ function render(dialect: Dialect): string {
 // FILTER); `1 PRECEDING` on integer ms keeps ts < t. Each sorts only the events some of its
 // aggregations read (the WHERE on v0__u and v0__n). The lifetime last is read by an ASOF join on
 // the latest value per time (v0__x0). The decayed sum is re-based per bucket of
-// 256 half-lives (921600000 ms here) so 2^((ts - base) / h) stays in [1, 2^256): no overflow.
+// 256 half-lives (921600000 ms here) so 2^((ts - base) / h) stays in [1, 2^256): no overflow; its
+// default is 0, so zero weights are skipped (they add nothing, and a key left without events reads 0).
 // The last-3 list reads the spans during which an event is its item's latest (v0__r0__p), each
 // numbered in its key's (time, value) order so the top 3 compare one integer.
 test('golden SQL: duckdb', () => {
@@ -79,21 +80,21 @@ v0__s AS (
   SELECT "user_id" AS __k0, s.* FROM (SELECT * FROM __ev) AS s WHERE "user_id" IS NOT NULL
 ),
 v0__u AS (
-  SELECT __k0, ts, "event_id", "type", "weight", FALSE AS __is_q FROM v0__s WHERE ("weight" IS NOT NULL)
+  SELECT __k0, ts, "event_id", "type", "weight", FALSE AS __is_q FROM v0__s WHERE ("weight" IS NOT NULL AND "weight" <> 0)
   UNION ALL
   SELECT __k0, __t AS ts, NULL AS "event_id", NULL AS "type", NULL AS "weight", TRUE AS __is_q FROM v0__q
 ),
 v0__w AS (
   SELECT __k0, __t, __c0 FROM (
     SELECT __k0, ts AS __t, __is_q,
-      sum(CASE WHEN NOT __is_q AND "weight" IS NOT NULL THEN "weight" * pow(2.0, (CAST(ts - CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000)) END) OVER w0 AS __c0
+      sum(CASE WHEN NOT __is_q AND "weight" IS NOT NULL AND "weight" <> 0 THEN "weight" * pow(2.0, (CAST(ts - CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000)) END) OVER w0 AS __c0
     FROM v0__u
     WINDOW w0 AS (PARTITION BY __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
   ) AS x WHERE __is_q
 ),
 v0__b0 AS (
   SELECT __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) AS b, sum("weight" * pow(2.0, (CAST(ts - CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT) * 921600000 AS DOUBLE) / 3600000))) AS total
-  FROM v0__s WHERE "weight" IS NOT NULL GROUP BY __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT)
+  FROM v0__s WHERE "weight" IS NOT NULL AND "weight" <> 0 GROUP BY __k0, CAST(floor(CAST(ts AS DOUBLE) / 921600000) AS BIGINT)
 ),
 v0__d0 AS (
   SELECT w.__k0, w.__t,
@@ -229,7 +230,7 @@ v0__a AS (
   SELECT __k0, __t,
     NULLIF(count(*) FILTER (WHERE ts >= CAST(floor(CAST(__t - 7200000 AS DOUBLE PRECISION) / 1800000) AS BIGINT) * 1800000 AND type IN ('play') AND "device" IN ('tv')), 0) AS "play_device_tv_count_2h",
     (array_agg("item_id" ORDER BY ts DESC, (event_id) COLLATE "C" DESC) FILTER (WHERE "item_id" IS NOT NULL))[1] AS "item_id_last_lifetime",
-    sum("weight" * CASE WHEN (CAST(ts - __t AS DOUBLE PRECISION) / 3600000) > -1075 THEN power(2.0::double precision, (CAST(ts - __t AS DOUBLE PRECISION) / 3600000)) ELSE 0.0::double precision END) FILTER (WHERE "weight" IS NOT NULL) AS "weight_decayed_sum_hl1h_lifetime"
+    sum("weight" * CASE WHEN (CAST(ts - __t AS DOUBLE PRECISION) / 3600000) > -1075 THEN power(2.0::double precision, (CAST(ts - __t AS DOUBLE PRECISION) / 3600000)) ELSE 0.0::double precision END) FILTER (WHERE "weight" IS NOT NULL AND "weight" <> 0) AS "weight_decayed_sum_hl1h_lifetime"
   FROM v0__j GROUP BY __k0, __t
 ),
 v0__r0__p AS (
@@ -342,7 +343,7 @@ v0__a AS (
   SELECT __k0, __t,
     NULLIF(count(*) FILTER (WHERE ts >= CAST(floor(CAST(__t - 7200000 AS DOUBLE) / 1800000) AS BIGINT) * 1800000 AND type IN ('play') AND \`device\` IN ('tv')), 0) AS \`play_device_tv_count_2h\`,
     max_by(\`item_id\`, struct(ts, event_id)) FILTER (WHERE \`item_id\` IS NOT NULL) AS \`item_id_last_lifetime\`,
-    sum(\`weight\` * pow(2.0, (CAST(ts - __t AS DOUBLE) / 3600000))) FILTER (WHERE \`weight\` IS NOT NULL) AS \`weight_decayed_sum_hl1h_lifetime\`
+    sum(\`weight\` * pow(2.0, (CAST(ts - __t AS DOUBLE) / 3600000))) FILTER (WHERE \`weight\` IS NOT NULL AND \`weight\` <> 0) AS \`weight_decayed_sum_hl1h_lifetime\`
   FROM v0__j GROUP BY __k0, __t
 ),
 v0__r0__p AS (

@@ -170,8 +170,20 @@ function windowStartSql(d: Dialect, w: WindowIR, t = '__t'): string | null {
  * others add nothing to any total or frame, and dropping them first spares sorting them (a count
  * of plays need not sort every impression). Empty when an aggregation reads every event.
  */
+/**
+ * What an aggregation's input asks of the events it reads: a value, and for a decayed sum whose
+ * default is 0 a non-zero one. A zero adds nothing, and a key left without events reads that same
+ * default; the event-type weights of most events (impressions, pauses) are 0, so the decayed sums'
+ * sorts and bucket totals skip them.
+ */
+function inputConds(d: Dialect, a: AggregationIR): string[] {
+  if (a.input === null) return [];
+  const x = d.ident(a.input);
+  return a.op === 'decayed_sum' && a.default === 0 ? [`${x} IS NOT NULL`, `${x} <> 0`] : [`${x} IS NOT NULL`];
+}
+
 function eventsReadBy(d: Dialect, aggs: readonly AggregationIR[], withInput: boolean): string {
-  const conds = [...new Set(aggs.map((a) => condition(d, a, a.filter, withInput && a.input !== null ? [`${d.ident(a.input)} IS NOT NULL`] : [], false)))];
+  const conds = [...new Set(aggs.map((a) => condition(d, a, a.filter, withInput ? inputConds(d, a) : [], false)))];
   return conds.includes('TRUE') ? '' : ` WHERE ${conds.map((c) => `(${c})`).join(' OR ')}`;
 }
 
@@ -305,7 +317,7 @@ function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
     source = `${alias}__j JOIN ${alias}__m USING (${group})`;
   }
   for (const a of aggs) {
-    const cond = condition(d, a, a.filter, a.input === null ? [] : [`${q(a.input)} IS NOT NULL`], true, t);
+    const cond = condition(d, a, a.filter, inputConds(d, a), true, t);
     if (a.op === 'decayed_mean') {
       const rel = d.pow2(d.fdiv(`ts - ${newest.get(a)}`, String(a.halfLifeMs)));
       scalar.push(`sum(${q(a.input as string)} * ${rel}) FILTER (WHERE ${cond}) / sum(${rel}) FILTER (WHERE ${cond}) AS ${q(a.name)}`);
@@ -349,7 +361,7 @@ function windowCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
   const selects: string[] = [];
   const buckets: { a: AggregationIR; i: number; size: number }[] = [];
   aggs.forEach((a, i) => {
-    const cond = condition(d, a, a.filter, ['NOT __is_q', ...(a.input === null ? [] : [`${q(a.input)} IS NOT NULL`])], false);
+    const cond = condition(d, a, a.filter, ['NOT __is_q', ...inputConds(d, a)], false);
     if (a.op === 'decayed_sum' || a.op === 'decayed_count') {
       const size = 256 * (a.halfLifeMs as number);
       const bucket = d.floorDiv('ts', String(size));
@@ -367,7 +379,7 @@ function windowCtes(d: Dialect, aggs: readonly AggregationIR[], alias: string, k
   );
   const parts: { cte: string; columns: string[] }[] = [{ cte: `${name}__w`, columns: aggs.filter((a) => !buckets.some((b) => b.a === a)).map((a) => a.name) }];
   for (const { a, i, size } of buckets) {
-    const cond = condition(d, a, a.filter, a.input === null ? [] : [`${q(a.input)} IS NOT NULL`], false);
+    const cond = condition(d, a, a.filter, inputConds(d, a), false);
     const value = a.input === null ? '1' : q(a.input);
     const bucket = d.floorDiv('ts', String(size));
     ctes.push(
