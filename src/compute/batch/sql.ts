@@ -166,11 +166,6 @@ function windowStartSql(d: Dialect, w: WindowIR, t = '__t'): string | null {
 }
 
 /**
- * Keeps the events some aggregation of `aggs` reads (its filter, and its input not null): the
- * others add nothing to any total or frame, and dropping them first spares sorting them (a count
- * of plays need not sort every impression). Empty when an aggregation reads every event.
- */
-/**
  * What an aggregation's input asks of the events it reads: a value, and for a decayed sum whose
  * default is 0 a non-zero one. A zero adds nothing, and a key left without events reads that same
  * default; the event-type weights of most events (impressions, pauses) are 0, so the decayed sums'
@@ -182,6 +177,11 @@ function inputConds(d: Dialect, a: AggregationIR): string[] {
   return a.op === 'decayed_sum' && a.default === 0 ? [`${x} IS NOT NULL`, `${x} <> 0`] : [`${x} IS NOT NULL`];
 }
 
+/**
+ * Keeps the events some aggregation of `aggs` reads (its filter, and its input's conditions): the
+ * others add nothing to any total or frame, and dropping them first spares sorting them (a count
+ * of plays need not sort every impression). Empty when an aggregation reads every event.
+ */
 function eventsReadBy(d: Dialect, aggs: readonly AggregationIR[], withInput: boolean): string {
   const conds = [...new Set(aggs.map((a) => condition(d, a, a.filter, withInput ? inputConds(d, a) : [], false)))];
   return conds.includes('TRUE') ? '' : ` WHERE ${conds.map((c) => `(${c})`).join(' OR ')}`;
