@@ -55,19 +55,19 @@ export function renderFeatureSql(input: BatchSqlInput): string {
 
   views.forEach((v, vi) => {
     const alias = `v${vi}`;
-    const keyJoin = v.entity.keys.map((k, i) => `${alias}.__k${i} = q.${q(k)}`).join(' AND ');
+    const keyJoin = (rel: string) => v.entity.keys.map((k, i) => `${rel}.__k${i} = q.${q(k)}`).join(' AND ');
     if (v.kind === 'lookup') {
       const table = v.table === 'items' ? input.items : input.users;
       if (table !== null) {
         ctes.push(`${alias} AS (\n  SELECT CAST(${TABLE_KEYS[v.table]} AS ${d.types.varchar}) AS __k0, ${v.columns.map((c) => q(c.name)).join(', ')}\n  FROM ${table}\n)`);
-        joins.push(`LEFT JOIN ${alias} ON ${keyJoin}`);
+        joins.push(`LEFT JOIN ${alias} ON ${keyJoin(alias)}`);
       }
       for (const c of v.columns) selects.push(`${withDefault(d, table === null ? 'NULL' : `${alias}.${q(c.name)}`, c.default, c.type)} AS ${q(featureColumn(v.name, c.name))}`);
       return;
     }
     if (v.kind === 'session') {
       ctes.push(...sessionCtes(input, v, alias));
-      joins.push(`LEFT JOIN ${alias} ON ${keyJoin} AND ${alias}.__t = q.__t`);
+      joins.push(`LEFT JOIN ${alias} ON ${keyJoin(alias)} AND ${alias}.__t = q.__t`);
       for (const [name, type, dflt] of [['session_event_count', 'int', 0], ['session_item_count', 'int', 0], ['session_length_ms', 'int', null], ['session_age_ms', 'int', null]] as const) {
         selects.push(`${withDefault(d, `${alias}.${name}`, dflt, type)} AS ${q(featureColumn(v.name, name))}`);
       }
@@ -78,7 +78,7 @@ export function renderFeatureSql(input: BatchSqlInput): string {
     const parts = aggregationCtes(input, v, alias, ctes);
     const owner = new Map<string, string>();
     for (const p of parts) {
-      joins.push(`LEFT JOIN ${p.cte} ON ${v.entity.keys.map((k, i) => `${p.cte}.__k${i} = q.${q(k)}`).join(' AND ')} AND ${p.cte}.__t = q.__t`);
+      joins.push(`LEFT JOIN ${p.cte} ON ${keyJoin(p.cte)} AND ${p.cte}.__t = q.__t`);
       for (const c of p.columns) owner.set(c, p.cte);
     }
     const valueOf = (name: string) => {
@@ -241,7 +241,7 @@ function scalarExpr(d: Dialect, a: AggregationIR, cond: string, over: string, de
 }
 
 /** Pushes a view's CTEs to `ctes`; returns the relations its aggregates are read from (keys __k0.., __t). */
-function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: string, out: string[]): { cte: string; columns: string[] }[] {
+function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: string, ctes: string[]): { cte: string; columns: string[] }[] {
   const { dialect: d } = input;
   const q = (name: string) => d.ident(name);
   const keys = v.entity.keys.map((_, i) => `__k${i}`);
@@ -255,10 +255,10 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
   const spanned = oneTime ? [] : computed.filter((a) => a.op === 'last_k');
   const fanned = oneTime ? [] : computed.filter((a) => a.op === 'top_k' || a.op === 'histogram');
   const joined = computed.filter((a) => !windowed.includes(a) && !running.includes(a) && !spanned.includes(a) && !fanned.includes(a) && !picked.includes(a));
-  const ctes = [
-    ...(oneTime && input.oneTime?.everyKey ? [] : [`${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`]),
-    `${alias}__s AS (\n  SELECT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, s.* FROM (${streamSql(input, v)}) AS s WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`,
-  ];
+  if (!input.oneTime?.everyKey) {
+    ctes.push(`${alias}__q AS (\n  SELECT DISTINCT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, __t FROM ${input.queries} WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`);
+  }
+  ctes.push(`${alias}__s AS (\n  SELECT ${v.entity.keys.map((k, i) => `${q(k)} AS __k${i}`).join(', ')}, s.* FROM (${streamSql(input, v)}) AS s WHERE ${v.entity.keys.map((k) => `${q(k)} IS NOT NULL`).join(' AND ')}\n)`);
   const parts: { cte: string; columns: string[] }[] = [];
   if (joined.length > 0) parts.push(...joinedCtes(d, joined, alias, keys, ctes, input.oneTime));
   // One window pass per set of events read: each sorts only its own events (a distinct count of
@@ -279,10 +279,9 @@ function aggregationCtes(input: BatchSqlInput, v: AggregationViewIR, alias: stri
     passes.set(sig, [...(passes.get(sig) ?? []), a]);
   }
   [...passes.values()].forEach((group, i) => parts.push(...fannedCtes(d, group, `${alias}__h${i}`, alias, keys, ctes)));
-  out.push(...ctes);
   if (oneTime) return parts;
   const on = (x: string) => [...keys, '__t'].map((k) => `${x}.${k} = qq.${k}`).join(' AND ');
-  out.push(
+  ctes.push(
     `${alias} AS (\n  SELECT qq.*${parts.flatMap((p, i) => p.columns.map((c) => `, p${i}.${q(c)}`)).join('')}\n  FROM ${alias}__q AS qq${parts.map((p, i) => `\n  LEFT JOIN ${p.cte} AS p${i} ON ${on(`p${i}`)}`).join('')}\n)`,
   );
   return [{ cte: alias, columns: parts.flatMap((p) => p.columns) }];
