@@ -69,7 +69,11 @@ export async function prepareQueries(ctx: BatchContext, source: string, rowExpr:
  */
 export const DEFAULT_CHUNK_ROWS = 250_000;
 
-/** Computes every feature of `views` for `__queries` into `__features` (with request features when asked). */
+/**
+ * Computes every feature of `views` for `__queries`: the view `__features` (one row per `__row`, in no
+ * particular order: readers order it), over the table `__computed` and, when asked, the request
+ * features in `__cross`, joined where it is read instead of into a third table.
+ */
 export async function computeFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], withRequest: boolean, onProgress?: (percent: number) => void, oneTime?: OneTime, chunkRows = DEFAULT_CHUNK_ROWS): Promise<RequestFeatureStats> {
   const exactColumns = oneTime !== undefined ? new Set<string>() : await exactSumColumns(ctx, views);
   const render = (only: readonly FeatureViewIR[], events = ctx.events, queries = '__queries') =>
@@ -82,7 +86,7 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
   // A backfill (one time for all) joins each key to its history once: linear, and small enough whole.
   const chunksOf = (v: FeatureViewIR) => (oneTime !== undefined || chunkColumn(v) === null ? 1 : Math.max(1, Math.ceil(queryRows / chunkRows)));
   if (stateful.length <= 1 && stateful.every((v) => chunksOf(v) === 1)) {
-    await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE __features AS ${render(views)}`, onProgress);
+    await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE __computed AS ${render(views)}`, onProgress);
   } else {
     const parts = [views.filter((v) => v.kind === 'lookup'), ...stateful.map((v) => [v])].filter((p) => p.length > 0);
     const tables = parts.map((_, i) => `__fv${i}`);
@@ -104,12 +108,14 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
     const owner = new Map(parts.flatMap((part, i) => part.map((v) => [v.name, i] as const)));
     const columns = featureColumns(ctx.compiled.ir, views).filter((c) => c.view !== null);
     await ctx.engine.run(
-      `CREATE OR REPLACE TEMP TABLE __features AS SELECT f0.__row${columns.map((c) => `, f${owner.get(c.view as string)}.${duckdb.ident(c.column)}`).join('')} FROM ${tables.map((t, i) => (i === 0 ? `${t} AS f0` : `JOIN ${t} AS f${i} USING (__row)`)).join(' ')}${oneTime === undefined ? ' ORDER BY f0.__row' : ''}`,
+      `CREATE OR REPLACE TEMP TABLE __computed AS SELECT f0.__row${columns.map((c) => `, f${owner.get(c.view as string)}.${duckdb.ident(c.column)}`).join('')} FROM ${tables.map((t, i) => (i === 0 ? `${t} AS f0` : `JOIN ${t} AS f${i} USING (__row)`)).join(' ')}`,
     );
     for (const t of tables) await ctx.engine.run(`DROP TABLE ${t}`);
   }
   const stats: RequestFeatureStats = { errors: 0, firstError: null };
-  if (withRequest && ctx.compiled.ir.requestFeatures.length > 0) await addRequestFeatures(ctx, views, stats);
+  const withCross = withRequest && ctx.compiled.ir.requestFeatures.length > 0;
+  if (withCross) await addRequestFeatures(ctx, views, stats);
+  await ctx.engine.run(`CREATE OR REPLACE TEMP VIEW __features AS ${withCross ? 'SELECT f.*, c.* EXCLUDE (__row) FROM __computed AS f LEFT JOIN __cross AS c USING (__row)' : 'SELECT * FROM __computed'}`);
   return stats;
 }
 
@@ -151,8 +157,14 @@ async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureView
   const select = [
     'f.__row',
     'q.__t',
-    // Lists come as JSON text: JSON.parse builds them several times faster than converting DuckDB's list values.
-    ...refs.map((ref, i) => (isList(typeOf.get(ref)) ? `to_json(f.${duckdb.ident(byRef.get(ref) as string)}) AS __in${i}` : `f.${duckdb.ident(byRef.get(ref) as string)} AS __in${i}`)),
+    // Lists come as JSON text: JSON.parse builds them several times faster than converting DuckDB's
+    // list values. A histogram comes as a JSON object (its map), parsed straight into its value.
+    ...refs.map((ref, i) => {
+      const col = `f.${duckdb.ident(byRef.get(ref) as string)}`;
+      const type = typeOf.get(ref);
+      if (type === 'histogram') return `to_json(${histogramMap(col)}) AS __in${i}`;
+      return isList(type) ? `to_json(${col}) AS __in${i}` : `${col} AS __in${i}`;
+    }),
     ...fields.map((f, i) => (f === 'ts' ? `q.__t AS __rq${i}` : spineCols.has(f) ? `s.${duckdb.ident(f)} AS __rq${i}` : `NULL AS __rq${i}`)),
   ];
   await engine.run(`CREATE OR REPLACE TEMP TABLE __cross (__row BIGINT${reqs.map((r) => `, ${duckdb.ident(r.name)} ${sqlType(r.type)}`).join('')})`);
@@ -160,11 +172,11 @@ async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureView
   const refIndex = new Map(refs.map((r, i) => [r, i]));
   // Read a range of rows to the end, then append it: an appender flushing (every 204,800 rows) while
   // a result streams on the same connection ends that stream early, without an error.
-  const bounds = (await engine.query('SELECT min(__row) AS lo, max(__row) AS hi FROM __features'))[0] ?? {};
+  const bounds = (await engine.query('SELECT min(__row) AS lo, max(__row) AS hi FROM __computed'))[0] ?? {};
   const [lo, hi] = [Number(bounds['lo'] ?? 0), Number(bounds['hi'] ?? -1)];
   for (let from = lo; from <= hi; from += REQUEST_BATCH_ROWS) {
     const range: { values: unknown[][]; rows: number }[] = [];
-    for await (const chunk of engine.chunks(`SELECT ${select.join(', ')} FROM __features AS f JOIN __queries AS q USING (__row) LEFT JOIN __spine AS s ON s.__row = f.__row WHERE f.__row >= ${from} AND f.__row < ${from + REQUEST_BATCH_ROWS} ORDER BY f.__row`)) range.push(chunk);
+    for await (const chunk of engine.chunks(`SELECT ${select.join(', ')} FROM __computed AS f JOIN __queries AS q USING (__row) LEFT JOIN __spine AS s ON s.__row = f.__row WHERE f.__row >= ${from} AND f.__row < ${from + REQUEST_BATCH_ROWS} ORDER BY f.__row`)) range.push(chunk);
     for (const chunk of range) for (let row = 0; row < chunk.rows; row++) {
       const at = (c: number) => (chunk.values[c] as unknown[])[row];
       const request: Record<string, unknown> = { ts: at(1) };
@@ -181,7 +193,6 @@ async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureView
     }
   }
   appender.closeSync();
-  await engine.run(`CREATE OR REPLACE TEMP TABLE __features AS SELECT f.*, c.* EXCLUDE (__row) FROM __features AS f LEFT JOIN __cross AS c USING (__row) ORDER BY __row`);
 }
 
 function isList(type: FeatureType | undefined): boolean {
@@ -252,6 +263,11 @@ export function viewsForColumns(compiled: CompiledFeatureSet, columns: ReadonlyS
   return compiled.ir.views.filter((v) => v.entity.keys.every((k) => columns.has(k) || k in TIME_DERIVED));
 }
 
+/** A histogram column (a list of {key, weight}) as a MAP from key to weight. */
+function histogramMap(column: string): string {
+  return `map_from_entries(list_transform(${column}, x -> {'key': x.key, 'value': x.weight}))`;
+}
+
 /** Writes a query's result to CSV (lists and histograms as JSON text) or Parquet (native lists, histogram as a MAP). */
 export async function writeResult(engine: DuckDBEngine, select: string, out: string, columns: readonly { column: string; type: string }[]): Promise<void> {
   const ext = extname(out).toLowerCase();
@@ -260,7 +276,7 @@ export async function writeResult(engine: DuckDBEngine, select: string, out: str
     .filter((c) => c.type === 'histogram' || (ext === '.csv' && c.type === 'string[]'))
     .map((c) => {
       const id = duckdb.ident(c.column);
-      const map = `map_from_entries(list_transform(${id}, x -> {'key': x.key, 'value': x.weight}))`;
+      const map = histogramMap(id);
       if (c.type === 'histogram') return `${ext === '.csv' ? `CAST(to_json(${map}) AS VARCHAR)` : map} AS ${id}`;
       return `CAST(to_json(${id}) AS VARCHAR) AS ${id}`;
     });

@@ -544,14 +544,16 @@ function spanCte(d: Dialect, a: AggregationIR, name: string, alias: string, keys
  * The ASOF form of fannedCtes' reads: running totals per (key, value) over the events alone (one
  * row per time), then each query row's totals before t (`__rc0`, `__rw0`) and before each window
  * start j (`__rc{j+1}`, ...) by one point-in-time join each. Lifetime starts read nothing (0).
+ * Both sides carry the (key, value) pair's integer surrogate `g` (from `${name}__g`): the window and
+ * the joins partition and sort by one integer instead of two strings (a genre view's chunk 10.8 →
+ * 9.1 s on the 1M-row benchmark spine).
  * Sorting the read points in with the events instead costs a pass over query rows × values × read
  * points, which outnumber the events on a large spine (a user's genres at each of their queries).
  */
 function asofReads(d: Dialect, starts: readonly (string | null)[], name: string, keys: readonly string[]): string[] {
-  const ks = keys.join(', ');
-  const on = [...keys, 'val'];
+  const on = ['g'];
   const ctes = [
-    `${name}__st AS (\n  SELECT ${ks}, val, ts, sum(c) OVER o AS rc, sum(w) OVER o AS rw\n  FROM (SELECT ${ks}, val, ts, count(*) AS c, sum(w) AS w FROM ${name}__e GROUP BY ${ks}, val, ts) AS e\n  WINDOW o AS (PARTITION BY ${ks}, val ORDER BY ts ROWS UNBOUNDED PRECEDING)\n)`,
+    `${name}__st AS (\n  SELECT g, ts, sum(c) OVER o AS rc, sum(w) OVER o AS rw\n  FROM (SELECT v.g, e.ts, count(*) AS c, sum(e.w) AS w FROM ${name}__e AS e JOIN ${name}__g AS v USING (${[...keys, 'val'].join(', ')}) GROUP BY v.g, e.ts) AS e\n  WINDOW o AS (PARTITION BY g ORDER BY ts ROWS UNBOUNDED PRECEDING)\n)`,
     `${name}__p AS (\n  SELECT *${starts.map((st, j) => `, ${st ?? 'NULL'} AS __s${j + 1}`).join('')} FROM ${name}__v\n)`,
     `${name}__a0 AS (\n  SELECT l.*, r.rc AS __rc0, r.rw AS __rw0 FROM ${d.latestBefore(`${name}__p`, `${name}__st`, on, '__t', 'ts')}\n)`,
   ];
@@ -583,7 +585,9 @@ function fannedCtes(d: Dialect, aggs: readonly AggregationIR[], name: string, al
   const point = (s: string | null) => readPoint(d, s?.replaceAll('__t', 'qq.__t') ?? null);
   ctes.push(
     `${name}__e AS (\n  SELECT ${ks}, CAST(${x} AS ${d.types.varchar}) AS val, ts, ${weight} AS w FROM ${alias}__s WHERE ${cond}\n)`,
-    `${name}__v AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, v.val FROM ${alias}__q AS qq JOIN (SELECT ${ks}, val, min(ts) AS first_ts FROM ${name}__e GROUP BY ${ks}, val) AS v ON ${keys.map((k) => `v.${k} = qq.${k}`).join(' AND ')} AND v.first_ts < qq.__t\n)`,
+    // Each (key, value) pair once: its first time, and with a native ASOF join an integer surrogate.
+    `${name}__g AS (\n  SELECT ${ks}, val, min(ts) AS first_ts${d.nativeAsof ? ', row_number() OVER () AS g' : ''} FROM ${name}__e GROUP BY ${ks}, val\n)`,
+    `${name}__v AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, v.val${d.nativeAsof ? ', v.g' : ''} FROM ${alias}__q AS qq JOIN ${name}__g AS v ON ${keys.map((k) => `v.${k} = qq.${k}`).join(' AND ')} AND v.first_ts < qq.__t\n)`,
   );
   if (d.nativeAsof) ctes.push(...asofReads(d, starts, name, keys));
   else {
