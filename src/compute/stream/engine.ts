@@ -519,7 +519,13 @@ export class StreamEngine {
     if (v.kind === 'session') return this.session(v, keys[0] ?? null, t);
     const raw = keys.some((k) => k === null) ? undefined : this.state.get(v.name)?.get(keys.join(SEP))?.read(t);
     const out = new Map<string, FeatureValue>();
-    for (const a of v.aggregations) if (a.op !== 'ratio') out.set(a.name, raw?.get(a.name) ?? a.default);
+    let ratios = false;
+    for (const a of v.aggregations) {
+      if (a.op === 'ratio') ratios = true;
+      else out.set(a.name, raw?.get(a.name) ?? a.default ?? null);
+    }
+    // Without ratios `out` is already in the aggregations' order (the fetch path reads one per candidate).
+    if (!ratios) return out;
     for (const a of v.aggregations) {
       if (a.op !== 'ratio') continue;
       const num = out.get(a.numerator as string);
