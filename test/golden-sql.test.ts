@@ -57,7 +57,8 @@ function render(dialect: Dialect): string {
 // query rows, inputs masked with CASE rather than FILTER (DuckDB's windows are far slower with
 // FILTER); `1 PRECEDING` on integer ms keeps ts < t. Each sorts only the events some of its
 // aggregations read (the WHERE on v0__u and v0__n). The lifetime last is read by an ASOF join on
-// the latest value per time (v0__x0). The decayed sum is re-based per bucket of
+// the events themselves, ordered by (time, event id) as structs: ties at one time go to the
+// greatest id, and '' (below every id) keeps the event strictly before t (v0__x0). The decayed sum is re-based per bucket of
 // 256 half-lives (921600000 ms here) so 2^((ts - base) / h) stays in [1, 2^256): no overflow; its
 // default is 0, so zero weights are skipped (they add nothing, and a key left without events reads 0).
 // The last-3 list reads the spans during which an event is its item's latest (v0__r0__p), each
@@ -119,11 +120,11 @@ v0__c AS (
   FROM v0__nr GROUP BY __k0, __t
 ),
 v0__x0__l AS (
-  SELECT __k0, ts, arg_max("item_id", event_id) AS v FROM v0__s WHERE "item_id" IS NOT NULL GROUP BY __k0, ts
+  SELECT __k0, ts, event_id, "item_id" AS v FROM v0__s WHERE "item_id" IS NOT NULL
 ),
 v0__x0 AS (
   SELECT l.__k0, l.__t, r.v AS "item_id_last_lifetime"
-  FROM v0__q AS l ASOF LEFT JOIN v0__x0__l AS r ON l.__k0 = r.__k0 AND l.__t > r.ts
+  FROM v0__q AS l ASOF LEFT JOIN v0__x0__l AS r ON l.__k0 = r.__k0 AND {'t': l.__t, 'k': ''} > {'t': r.ts, 'k': r.event_id}
 ),
 v0__r0__p AS (
   SELECT __k0, val, ts, lead(ts) OVER (PARTITION BY __k0, val ORDER BY ts) AS next_ts, row_number() OVER (PARTITION BY __k0 ORDER BY ts, val) AS ord

@@ -64,9 +64,10 @@ export interface Dialect {
   /**
    * The point-in-time join: each row of `left` (aliased l) with the single latest row of `right`
    * (aliased r) whose time is strictly before l's; rows with no such row keep NULLs. r may carry
-   * extra columns named `__*`: select the right row's columns by name.
+   * extra columns named `__*`: select the right row's columns by name. With `tie` (a text column of
+   * right, compared byte by byte), right rows at the same time are ordered by it: the greatest wins.
    */
-  latestBefore(left: string, right: string, keys: readonly string[], leftTime: string, rightTime: string): string;
+  latestBefore(left: string, right: string, keys: readonly string[], leftTime: string, rightTime: string, tie?: string): string;
   /** Type names. */
   /** Type names; `exact` is a decimal wide enough for running sums of weights (±1e20, 18 places). */
   readonly types: { readonly bigint: string; readonly double: string; readonly varchar: string; readonly exact: string };
@@ -89,15 +90,18 @@ function literal(value: string | number | boolean | null): string {
  * it, number them newest first per left (keys, time), keep the first. Plain SQL for engines that
  * lack ASOF; `r` carries the right row's columns plus __lk<i>, __lt and __rn.
  */
-function latestByRowNumber(left: string, right: string, keys: readonly string[], lt: string, rt: string): string {
+function latestByRowNumber(left: string, right: string, keys: readonly string[], lt: string, rt: string, tie: string | undefined, binaryText: (expr: string) => string): string {
   const leftKeys = keys.map((k) => `l0.${k}`).join(', ');
   const pairs = [
     `SELECT r0.*, ${keys.map((k, i) => `l0.${k} AS __lk${i}`).join(', ')}, l0.${lt} AS __lt,`,
-    `row_number() OVER (PARTITION BY ${leftKeys}, l0.${lt} ORDER BY r0.${rt} DESC) AS __rn`,
+    `row_number() OVER (PARTITION BY ${leftKeys}, l0.${lt} ORDER BY r0.${rt} DESC${tie === undefined ? '' : `, ${binaryText(`r0.${tie}`)} DESC`}) AS __rn`,
     `FROM ${left} AS l0 JOIN ${right} AS r0 ON ${keys.map((k) => `r0.${k} = l0.${k}`).join(' AND ')} AND r0.${rt} < l0.${lt}`,
   ].join(' ');
   return `${left} AS l LEFT JOIN (SELECT * FROM (${pairs}) AS r1 WHERE __rn = 1) AS r ON ${keys.map((k, i) => `r.__lk${i} = l.${k}`).join(' AND ')} AND r.__lt = l.${lt}`;
 }
+
+/** PostgreSQL compares text by the database's collation unless told otherwise: "C" is byte order. */
+const postgresText = (e: string) => `(${e}) COLLATE "C"`;
 
 const doubleQuoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -118,8 +122,9 @@ export const duckdb: Dialect = {
   emptyList: () => `CAST([] AS VARCHAR[])`,
   explode: (col) => `unnest(${col})`,
   emptyPairs: () => `CAST([] AS STRUCT("key" VARCHAR, weight DOUBLE)[])`,
-  latestBefore: (left, right, keys, lt, rt) =>
-    `${left} AS l ASOF LEFT JOIN ${right} AS r ON ${keys.map((k) => `l.${k} = r.${k}`).join(' AND ')} AND l.${lt} > r.${rt}`,
+  // A tie compares (time, text) structs: ('' is below every text, so the inequality keeps r's time < l's).
+  latestBefore: (left, right, keys, lt, rt, tie) =>
+    `${left} AS l ASOF LEFT JOIN ${right} AS r ON ${keys.map((k) => `l.${k} = r.${k}`).join(' AND ')} AND ${tie === undefined ? `l.${lt} > r.${rt}` : `{'t': l.${lt}, 'k': ''} > {'t': r.${rt}, 'k': r.${tie}}`}`,
   types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'VARCHAR', exact: 'DECIMAL(38, 18)' },
   variableFrames: true,
   runningTotals: true,
@@ -146,12 +151,12 @@ export const postgres: Dialect = {
   // Not LATERAL ... ORDER BY ... LIMIT 1: PostgreSQL inlines the right CTE into the lateral
   // subquery and recomputes its window functions for every left row (20k events, 2k queries:
   // 260 s against 0.3 s for this join).
-  latestBefore: (left, right, keys, lt, rt) => latestByRowNumber(left, right, keys, lt, rt),
+  latestBefore: (left, right, keys, lt, rt, tie) => latestByRowNumber(left, right, keys, lt, rt, tie, postgresText),
   types: { bigint: 'BIGINT', double: 'DOUBLE PRECISION', varchar: 'VARCHAR', exact: 'NUMERIC(38, 18)' },
   variableFrames: false,
   runningTotals: false,
   nativeAsof: false,
-  binaryText: (e) => `(${e}) COLLATE "C"`,
+  binaryText: postgresText,
 };
 
 /** Spark SQL / Databricks text: rendered and golden-tested, not run here (no Spark on this machine). */
@@ -172,7 +177,7 @@ export const spark: Dialect = {
   emptyPairs: () => `CAST(array() AS ARRAY<STRUCT<key: STRING, weight: DOUBLE>>)`,
   // Spark 3.4 and 3.5 reject ORDER BY / LIMIT in a correlated LATERAL subquery (SPARK-36191
   // lifts that in 4.0); the row_number join runs on every 3.x.
-  latestBefore: (left, right, keys, lt, rt) => latestByRowNumber(left, right, keys, lt, rt),
+  latestBefore: (left, right, keys, lt, rt, tie) => latestByRowNumber(left, right, keys, lt, rt, tie, (e) => e),
   types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'STRING', exact: 'DECIMAL(38, 18)' },
   variableFrames: false,
   runningTotals: false,
