@@ -191,7 +191,7 @@ async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureView
   for (let r = 0; r < rows.length; r++) {
     const values = results[r] as FeatureValue[];
     appender.appendBigInt(BigInt(rows[r] as number));
-    reqs.forEach((q, i) => appendValue(appender, q.type, values[i] ?? null));
+    reqs.forEach((req, i) => appendValue(appender, req.type, values[i] ?? null));
     appender.endRow();
   }
   appender.closeSync();
