@@ -41,12 +41,28 @@ const small = compileFeatureSet(
   }),
 );
 
-function render(dialect: Dialect): string {
-  const sql = renderFeatureSql({ ir: small.ir, dialect, events: 'events', items: 'items', users: null, queries: 'queries' });
+/** A user's genres (through item metadata): a lifetime weighted histogram and a one-day top 2. */
+const byGenre = compileFeatureSet(
+  defineFeatureSet({
+    name: 'golden_genres',
+    weights: { play: 1, complete: 3 },
+    views: [
+      aggregationView({
+        name: 'g',
+        entity: user,
+        via: { table: 'items', column: 'genres', as: 'genre' },
+        aggregations: [agg.histogram('genre', { weight: 'weight' }), agg.topK('genre', 2, { weight: 'weight', windows: ['1d'] })],
+      }),
+    ],
+  }),
+);
+
+function render(dialect: Dialect, set = small, name: string = dialect.name): string {
+  const sql = renderFeatureSql({ ir: set.ir, dialect, events: 'events', items: 'items', users: null, queries: 'queries' });
   const dump = process.env['GOLDEN_DUMP'];
   if (dump) {
     mkdirSync(dump, { recursive: true });
-    writeFileSync(join(dump, `${dialect.name}.sql`), `${sql}\n`);
+    writeFileSync(join(dump, `${name}.sql`), `${sql}\n`);
   }
   return sql;
 }
@@ -58,8 +74,9 @@ function render(dialect: Dialect): string {
 // FILTER); `1 PRECEDING` on integer ms keeps ts < t. Each sorts only the events some of its
 // aggregations read (the WHERE on v0__u and v0__n). The lifetime last is read by an ASOF join on
 // the events themselves, ordered by (time, event id) as structs: ties at one time go to the
-// greatest id, and '' (below every id) keeps the event strictly before t (v0__x0). The decayed sum is re-based per bucket of
-// 256 half-lives (921600000 ms here) so 2^((ts - base) / h) stays in [1, 2^256): no overflow; its
+// greatest id, and '' (below every id) keeps the event strictly before t (v0__x0). The decayed
+// sum is re-based per bucket of 256 half-lives (921600000 ms here) so 2^((ts - base) / h) stays
+// in [1, 2^256): no overflow; its
 // default is 0, so zero weights are skipped (they add nothing, and a key left without events reads 0).
 // The last-3 list reads the spans during which an event is its item's latest (v0__r0__p), each
 // numbered in its key's (time, value) order so the top 3 compare one integer.
@@ -416,6 +433,78 @@ FROM queries AS q
 LEFT JOIN v0 ON v0.__k0 = q.\`user_id\` AND v0.__t = q.__t
 LEFT JOIN v1 ON v1.__k0 = q.\`user_id\` AND v1.__t = q.__t
 LEFT JOIN v2 ON v2.__k0 = q.\`item_id\`
+ORDER BY q.__row`);
+});
+
+// Top-k and histograms over a category (DuckDB): each query row fanned out to the genres its user
+// had before t (v0__h0__v); running count and exact weight per (user, genre) over the events
+// alone (v0__h0__st), keyed by an integer surrogate numbered in (user, genre) order (v0__h0__g),
+// read by ASOF joins at t and at the one-day window's start; the lifetime start reads nothing.
+test('golden SQL: duckdb, top-k and histogram by category', () => {
+  assert.equal(render(duckdb, byGenre, 'duckdb-genres'), `WITH
+__ev AS (
+  SELECT event_id, user_id, item_id, ts, type, value, duration, device, country, session_id,
+    CASE WHEN duration > 0 THEN (CAST(value AS DOUBLE) / duration) END AS watch_fraction,
+    CAST(CASE type WHEN 'play' THEN 1 WHEN 'complete' THEN 3 ELSE 0 END AS DOUBLE) AS weight,
+    (CAST(floor(CAST(ts AS DOUBLE) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT)) AS hour_of_day,
+    CASE WHEN (CAST(floor(CAST(ts AS DOUBLE) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT)) < 6 THEN 'night' WHEN (CAST(floor(CAST(ts AS DOUBLE) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT)) < 12 THEN 'morning' WHEN (CAST(floor(CAST(ts AS DOUBLE) / 3600000) AS BIGINT) - 24 * CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT)) < 18 THEN 'afternoon' ELSE 'evening' END AS hour_bucket,
+    CASE WHEN (CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT) + 4) - 7 * CAST(floor(CAST((CAST(floor(CAST(ts AS DOUBLE) / 86400000) AS BIGINT) + 4) AS DOUBLE) / 7) AS BIGINT) IN (0, 6) THEN 'weekend' ELSE 'weekday' END AS day_type
+  FROM events
+),
+v0__q AS (
+  SELECT DISTINCT "user_id" AS __k0, __t FROM queries WHERE "user_id" IS NOT NULL
+),
+v0__s AS (
+  SELECT "user_id" AS __k0, s.* FROM (SELECT s.*, c.__cat AS "genre" FROM (SELECT * FROM __ev) AS s JOIN (SELECT DISTINCT CAST(item_id AS VARCHAR) AS __key, unnest("genres") AS __cat FROM items) AS c ON c.__key = s.item_id) AS s WHERE "user_id" IS NOT NULL
+),
+v0__h0__e AS (
+  SELECT __k0, CAST("genre" AS VARCHAR) AS val, ts, CAST(coalesce("weight", 0) AS DECIMAL(38, 18)) AS w FROM v0__s WHERE "genre" IS NOT NULL
+),
+v0__h0__g AS (
+  SELECT __k0, val, min(ts) AS first_ts, row_number() OVER (ORDER BY __k0, val) AS g FROM v0__h0__e GROUP BY __k0, val
+),
+v0__h0__v AS (
+  SELECT qq.__k0, qq.__t, v.val, v.g FROM v0__q AS qq JOIN v0__h0__g AS v ON v.__k0 = qq.__k0 AND v.first_ts < qq.__t
+),
+v0__h0__st AS (
+  SELECT g, ts, sum(c) OVER o AS rc, sum(w) OVER o AS rw
+  FROM (SELECT v.g, e.ts, count(*) AS c, sum(e.w) AS w FROM v0__h0__e AS e JOIN v0__h0__g AS v USING (__k0, val) GROUP BY v.g, e.ts) AS e
+  WINDOW o AS (PARTITION BY g ORDER BY ts ROWS UNBOUNDED PRECEDING)
+),
+v0__h0__p AS (
+  SELECT *, NULL AS __s1, CAST(floor(CAST(__t - 86400000 AS DOUBLE) / 3600000) AS BIGINT) * 3600000 AS __s2 FROM v0__h0__v
+),
+v0__h0__a0 AS (
+  SELECT l.*, r.rc AS __rc0, r.rw AS __rw0 FROM v0__h0__p AS l ASOF LEFT JOIN v0__h0__st AS r ON l.g = r.g AND l.__t > r.ts
+),
+v0__h0__a1 AS (
+  SELECT *, NULL AS __rc1, NULL AS __rw1 FROM v0__h0__a0
+),
+v0__h0__a2 AS (
+  SELECT l.*, r.rc AS __rc2, r.rw AS __rw2 FROM v0__h0__a1 AS l ASOF LEFT JOIN v0__h0__st AS r ON l.g = r.g AND l.__s2 > r.ts
+),
+v0__h0__w AS (
+  SELECT __k0, __t, val, CAST(coalesce(__rc0, 0) - coalesce(__rc1, 0) AS BIGINT) AS __n0, CAST(coalesce(__rw0, 0) - coalesce(__rw1, 0) AS DOUBLE) AS __m0, CAST(coalesce(__rc0, 0) - coalesce(__rc2, 0) AS BIGINT) AS __n1, CAST(coalesce(__rw0, 0) - coalesce(__rw2, 0) AS DOUBLE) AS __m1
+  FROM v0__h0__a2
+),
+v0__h0_0 AS (
+  SELECT __k0, __t, list_sort(list({'key': val, 'weight': m})) AS "genre_weight_histogram_lifetime" FROM (SELECT __k0, __t, val, __m0 AS m FROM v0__h0__w WHERE __n0 > 0) AS h GROUP BY __k0, __t
+),
+v0__h0_1 AS (
+  SELECT __k0, __t, min_by(val, (-m, val), 2) AS "genre_weight_top2_1d" FROM (SELECT __k0, __t, val, __m1 AS m FROM v0__h0__w WHERE __n1 > 0) AS h GROUP BY __k0, __t
+),
+v0 AS (
+  SELECT qq.*, p0."genre_weight_histogram_lifetime", p1."genre_weight_top2_1d"
+  FROM v0__q AS qq
+  LEFT JOIN v0__h0_0 AS p0 ON p0.__k0 = qq.__k0 AND p0.__t = qq.__t
+  LEFT JOIN v0__h0_1 AS p1 ON p1.__k0 = qq.__k0 AND p1.__t = qq.__t
+)
+SELECT
+  q.__row AS __row,
+  coalesce(v0."genre_weight_histogram_lifetime", CAST([] AS STRUCT("key" VARCHAR, weight DOUBLE)[])) AS "g__genre_weight_histogram_lifetime",
+  coalesce(v0."genre_weight_top2_1d", CAST([] AS VARCHAR[])) AS "g__genre_weight_top2_1d"
+FROM queries AS q
+LEFT JOIN v0 ON v0.__k0 = q."user_id" AND v0.__t = q.__t
 ORDER BY q.__row`);
 });
 

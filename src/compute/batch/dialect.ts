@@ -102,6 +102,8 @@ function latestByRowNumber(left: string, right: string, keys: readonly string[],
 
 /** PostgreSQL compares text by the database's collation unless told otherwise: "C" is byte order. */
 const postgresText = (e: string) => `(${e}) COLLATE "C"`;
+/** DuckDB and Spark compare text byte by byte already. */
+const byteText = (e: string) => e;
 
 const doubleQuoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -122,14 +124,14 @@ export const duckdb: Dialect = {
   emptyList: () => `CAST([] AS VARCHAR[])`,
   explode: (col) => `unnest(${col})`,
   emptyPairs: () => `CAST([] AS STRUCT("key" VARCHAR, weight DOUBLE)[])`,
-  // A tie compares (time, text) structs: ('' is below every text, so the inequality keeps r's time < l's).
+  // A tie compares (time, text) structs; '' is below every text, so the inequality keeps r's time < l's.
   latestBefore: (left, right, keys, lt, rt, tie) =>
     `${left} AS l ASOF LEFT JOIN ${right} AS r ON ${keys.map((k) => `l.${k} = r.${k}`).join(' AND ')} AND ${tie === undefined ? `l.${lt} > r.${rt}` : `{'t': l.${lt}, 'k': ''} > {'t': r.${rt}, 'k': r.${tie}}`}`,
   types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'VARCHAR', exact: 'DECIMAL(38, 18)' },
   variableFrames: true,
   runningTotals: true,
   nativeAsof: true,
-  binaryText: (e) => e,
+  binaryText: byteText,
 };
 
 export const postgres: Dialect = {
@@ -177,12 +179,12 @@ export const spark: Dialect = {
   emptyPairs: () => `CAST(array() AS ARRAY<STRUCT<key: STRING, weight: DOUBLE>>)`,
   // Spark 3.4 and 3.5 reject ORDER BY / LIMIT in a correlated LATERAL subquery (SPARK-36191
   // lifts that in 4.0); the row_number join runs on every 3.x.
-  latestBefore: (left, right, keys, lt, rt, tie) => latestByRowNumber(left, right, keys, lt, rt, tie, (e) => e),
+  latestBefore: (left, right, keys, lt, rt, tie) => latestByRowNumber(left, right, keys, lt, rt, tie, byteText),
   types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'STRING', exact: 'DECIMAL(38, 18)' },
   variableFrames: false,
   runningTotals: false,
   nativeAsof: false,
-  binaryText: (e) => e,
+  binaryText: byteText,
 };
 
 export const DIALECTS = { duckdb, postgres, spark } as const;

@@ -586,8 +586,10 @@ function fannedCtes(d: Dialect, aggs: readonly AggregationIR[], name: string, al
   const point = (s: string | null) => readPoint(d, s?.replaceAll('__t', 'qq.__t') ?? null);
   ctes.push(
     `${name}__e AS (\n  SELECT ${ks}, CAST(${x} AS ${d.types.varchar}) AS val, ts, ${weight} AS w FROM ${alias}__s WHERE ${cond}\n)`,
-    // Each (key, value) pair once: its first time, and with a native ASOF join an integer surrogate.
-    `${name}__g AS (\n  SELECT ${ks}, val, min(ts) AS first_ts${d.nativeAsof ? ', row_number() OVER () AS g' : ''} FROM ${name}__e GROUP BY ${ks}, val\n)`,
+    // Each (key, value) pair once: its first time, and with a native ASOF join an integer surrogate,
+    // numbered in (key, value) order so that every reference to this CTE sees the same numbers
+    // whether the engine materializes it or inlines it twice (row_number() OVER () need not).
+    `${name}__g AS (\n  SELECT ${ks}, val, min(ts) AS first_ts${d.nativeAsof ? `, row_number() OVER (ORDER BY ${ks}, val) AS g` : ''} FROM ${name}__e GROUP BY ${ks}, val\n)`,
     `${name}__v AS (\n  SELECT ${keys.map((k) => `qq.${k}`).join(', ')}, qq.__t, v.val${d.nativeAsof ? ', v.g' : ''} FROM ${alias}__q AS qq JOIN ${name}__g AS v ON ${keys.map((k) => `v.${k} = qq.${k}`).join(' AND ')} AND v.first_ts < qq.__t\n)`,
   );
   if (d.nativeAsof) ctes.push(...asofReads(d, starts, name, keys));
