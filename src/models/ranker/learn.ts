@@ -53,6 +53,9 @@ export interface LambdaMartParams {
   readonly objective: 'lambdarank' | 'rank_xendcg';
   /** LambdaMART truncation level: pairs are formed with the top documents only (XE-NDCG has none). */
   readonly truncation: number;
+  /** Share of the features each tree may split on, and of the rows it learns from (LightGBM's names). */
+  readonly featureFraction: number;
+  readonly baggingFraction: number;
   readonly seed: number;
   readonly k: number;
 }
@@ -119,8 +122,8 @@ export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: Lamb
     learningRate: p.learningRate,
     numLeaves: p.leaves,
     minDataInLeaf: p.minDataInLeaf,
-    featureFraction: 0.8,
-    baggingFraction: 0.8,
+    featureFraction: p.featureFraction,
+    baggingFraction: p.baggingFraction,
     lambdaL2: 1,
     evalAt: p.k,
     lambdarankTruncationLevel: p.truncation,

@@ -13,7 +13,7 @@ function syntheticSet(): LearningSet {
   return { names, data, labels, groupSizes, groupUsers: groupSizes.map((_, g) => `u${g}`), rows };
 }
 
-const params: LambdaMartParams = { iterations: 6, learningRate: 0.1, leaves: 3, minDataInLeaf: 5, earlyStopping: 0, minTrees: 1, validShare: 0.2, truncation: 8, objective: 'lambdarank', seed: 3, k: 3, refit: false };
+const params: LambdaMartParams = { iterations: 6, learningRate: 0.1, leaves: 3, minDataInLeaf: 5, earlyStopping: 0, minTrees: 1, validShare: 0.2, truncation: 8, featureFraction: 0.8, baggingFraction: 0.8, objective: 'lambdarank', seed: 3, k: 3, refit: false };
 
 test('fits done by a worker thread equal the same fits run in turn, in job order', async () => {
   const set = syntheticSet();

@@ -42,7 +42,8 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const params: LambdaMartParams = {
     iterations: num(p, 'iterations'), learningRate: num(p, 'learningRate'), leaves: num(p, 'leaves'),
     minDataInLeaf: num(p, 'minDataInLeaf'), earlyStopping: num(p, 'earlyStopping'), minTrees: num(p, 'minTrees'),
-    validShare: num(p, 'validShare'), truncation: num(p, 'truncation'), objective: objectiveOf(p), seed: ctx.seed, k: ctx.k, refit: p['refit'] !== false,
+    validShare: num(p, 'validShare'), truncation: num(p, 'truncation'),
+    featureFraction: num(p, 'featureFraction'), baggingFraction: num(p, 'baggingFraction'), objective: objectiveOf(p), seed: ctx.seed, k: ctx.k, refit: p['refit'] !== false,
   };
   // Plain data only (not ctx itself, which holds functions): it is cloned to the worker threads.
   const input: RankerInput = { protocol: ctx.protocol, train: ctx.train, items: ctx.items, cutoffTs: ctx.cutoffTs, seed: ctx.seed, params: p, source: ctx.source };

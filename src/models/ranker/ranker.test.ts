@@ -77,7 +77,7 @@ test('LambdaMART keeps at least minTrees when early stopping, exactly `iteration
   const set = concatLearningSets([half(0), half(1)]);
   assert.equal(set.rows, rows);
   assert.equal(set.groupSizes.length, 80);
-  const p = { iterations: 50, learningRate: 0.1, leaves: 3, minDataInLeaf: 5, earlyStopping: 3, minTrees: 20, validShare: 0.3, truncation: 8, objective: 'lambdarank' as const, seed: 1, k: 3, refit: false };
+  const p = { iterations: 50, learningRate: 0.1, leaves: 3, minDataInLeaf: 5, earlyStopping: 3, minTrees: 20, validShare: 0.3, truncation: 8, featureFraction: 0.8, baggingFraction: 0.8, objective: 'lambdarank' as const, seed: 1, k: 3, refit: false };
   let stoppedAt = -1;
   const stopped = fitLambdaMart(set, [0, 1], p, { onStop: (best) => (stoppedAt = best) }).model;
   assert.ok(stoppedAt >= 1 && stoppedAt <= 50, `validation chose ${stoppedAt}`);

@@ -34,6 +34,8 @@ export const RANKER_DEFAULTS = {
   leaves: 7,
   minDataInLeaf: 200,
   truncation: 30,
+  featureFraction: 0.8,
+  baggingFraction: 0.8,
   /** 'lambdarank' (LambdaMART), or 'rank_xendcg' (XE-NDCG: a listwise cross entropy, linear per user). */
   objective: 'lambdarank',
   /** Labels: every held-out item 1 (the metric's binary relevance), or graded (2 for a rating of 4–5). */
