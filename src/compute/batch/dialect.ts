@@ -1,7 +1,7 @@
 /**
  * @module SQL dialect hooks: the few places where DuckDB, PostgreSQL and Spark SQL differ.
- * One generator (sql.ts) renders every engine's query through these; there is no per-engine
- * template (Feast #3979 is what a forked template costs).
+ * One generator (sql.ts and its strategies) renders every engine's query through these; there is
+ * no per-engine template (Feast #3979 is what a forked template costs).
  */
 
 export interface Dialect {
@@ -14,7 +14,7 @@ export interface Dialect {
   readonly variableFrames: boolean;
   /**
    * Counts, sums and means come from running totals over one ordered relation of events and read
-   * points (sql.ts runningCte) instead of window frames or the range join: on for DuckDB, where it
+   * points (sql-windows.ts runningCte) instead of window frames or the range join: on for DuckDB, where it
    * was measured many times faster; PostgreSQL and Spark keep the range join.
    */
   readonly runningTotals: boolean;
