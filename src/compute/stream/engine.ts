@@ -630,7 +630,6 @@ export class StreamEngine {
     }
   }
 
-  /** Keys held per view: for memory measurements. */
   /** Compacts every key's state (see `KeyState.compact`): after a bulk load, such as a server's replay of the log. */
   compact(): void {
     for (const states of this.state.values()) for (const st of states.values()) st.compact();
@@ -642,6 +641,7 @@ export class StreamEngine {
     }
   }
 
+  /** Keys held per view: for memory measurements. */
   sizes(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [name, m] of this.state) out[name] = m.size;
