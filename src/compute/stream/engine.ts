@@ -11,6 +11,7 @@ import { applyRequestFeatures, featureColumns, TIME_DERIVED_KEYS, type RequestFe
 import { KeyState } from './key-state.ts';
 import type { StreamRow } from './partials.ts';
 import { projectWith, rowPasses, toStreamRow } from './rows.ts';
+import { addToSession, compactSession, readSession, sessionFromRows, sessionRows, sweepSessions, type SessionRow, type SessionState } from './sessions.ts';
 import { slotsForType, viewPlan, type ViewPlan } from './view-plan.ts';
 
 export interface StreamOptions {
@@ -48,21 +49,6 @@ export interface EngineSnapshot {
   readonly sessions: Record<string, [string, SessionRow[]][]>;
 }
 
-/**
- * The user's recent events, in time order: their times and items side by side rather than an
- * object per event (as snapshots list them), since every event lands here and stays until a sweep.
- */
-interface SessionState {
-  ts: number[];
-  items: (string | null)[];
-}
-
-/** A session row as snapshots hold it. */
-interface SessionRow {
-  ts: number;
-  item: string | null;
-}
-
 interface PendingNegative {
   readonly view: string;
   readonly key: string;
@@ -98,10 +84,6 @@ function answers(p: PendingNegative, view: string, ts: number, timeout: number):
 function answersAny(pending: readonly PendingNegative[], view: string, ts: number, timeout: number): boolean {
   for (let i = 0; i < pending.length; i++) if (answers(pending[i] as PendingNegative, view, ts, timeout)) return true;
   return false;
-}
-
-function sessionRows(st: SessionState): SessionRow[] {
-  return st.ts.map((ts, i) => ({ ts, item: st.items[i] as string | null }));
 }
 
 /** A user × item pair: how plays and pending negatives are kept. */
@@ -398,23 +380,7 @@ export class StreamEngine {
   private applyToSession(v: SessionViewIR, row: StreamRow): void {
     if (!rowPasses(v.filter, row)) return;
     const user = row.cols['user_id'] as string;
-    const states = this.sessions.get(v.name) as Map<string, SessionState>;
-    let st = states.get(user);
-    if (!st) {
-      st = { ts: [], items: [] };
-      states.set(user, st);
-    }
-    const times = st.ts;
-    const item = row.cols['item_id'] as string | null;
-    let i = times.length;
-    while (i > 0 && (times[i - 1] as number) > row.ts) i--;
-    if (i === times.length) {
-      times.push(row.ts);
-      st.items.push(item);
-    } else {
-      times.splice(i, 0, row.ts);
-      st.items.splice(i, 0, item);
-    }
+    addToSession(this.sessions.get(v.name) as Map<string, SessionState>, user, row.ts, row.cols['item_id'] as string | null);
     this.observer?.added(v, user, row.ts);
   }
 
@@ -483,19 +449,7 @@ export class StreamEngine {
       this.pairHead = 0;
     }
     if (!sweep) return;
-    for (const v of this.sessionViews) {
-      for (const st of (this.sessions.get(v.name) as Map<string, SessionState>).values()) {
-        // Keep the session open at the horizon and everything after it.
-        const times = st.ts;
-        let i = times.length - 1;
-        while (i > 0 && (times[i] as number) >= horizon) i--;
-        while (i > 0 && (times[i] as number) - (times[i - 1] as number) < v.gapMs) i--;
-        if (i > 0) {
-          st.ts = times.slice(i);
-          st.items = st.items.slice(i);
-        }
-      }
-    }
+    for (const v of this.sessionViews) sweepSessions(this.sessions.get(v.name) as Map<string, SessionState>, horizon, v.gapMs);
   }
 
   /** Every feature column (featureColumns order) as of t for a request's fields. */
@@ -536,26 +490,7 @@ export class StreamEngine {
   }
 
   private session(v: SessionViewIR, user: string | null, t: number): Map<string, FeatureValue> {
-    const out = new Map<string, FeatureValue>([
-      ['session_event_count', 0],
-      ['session_item_count', 0],
-      ['session_length_ms', null],
-      ['session_age_ms', null],
-    ]);
-    const st = user === null ? undefined : this.sessions.get(v.name)?.get(user);
-    if (!st) return out;
-    const times = st.ts;
-    let last = times.length - 1;
-    while (last >= 0 && (times[last] as number) >= t) last--;
-    if (last < 0 || t - (times[last] as number) >= v.gapMs) return out;
-    let first = last;
-    while (first > 0 && (times[first] as number) - (times[first - 1] as number) < v.gapMs) first--;
-    const start = times[first] as number;
-    out.set('session_event_count', last + 1 - first);
-    out.set('session_item_count', new Set(st.items.slice(first, last + 1).filter((item) => item !== null)).size);
-    out.set('session_length_ms', (times[last] as number) - start);
-    out.set('session_age_ms', t - start);
-    return out;
+    return readSession(v, user === null ? undefined : this.sessions.get(v.name)?.get(user), t);
   }
 
   private lookup(v: LookupViewIR, key: string | null): Map<string, FeatureValue> {
@@ -626,19 +561,14 @@ export class StreamEngine {
     for (const v of this.sessionViews) {
       const m = this.sessions.get(v.name) as Map<string, SessionState>;
       // Its own arrays: the snapshot may be shared (a parse kept by ParsedValues).
-      for (const [k, rows] of snap.sessions[v.name] ?? []) m.set(k, { ts: rows.map((r) => r.ts), items: rows.map((r) => r.item) });
+      for (const [k, rows] of snap.sessions[v.name] ?? []) m.set(k, sessionFromRows(rows));
     }
   }
 
   /** Compacts every key's state (see `KeyState.compact`): after a bulk load, such as a server's replay of the log. */
   compact(): void {
     for (const states of this.state.values()) for (const st of states.values()) st.compact();
-    for (const m of this.sessions.values()) {
-      for (const st of m.values()) {
-        st.ts = st.ts.slice();
-        st.items = st.items.slice();
-      }
-    }
+    for (const m of this.sessions.values()) for (const st of m.values()) compactSession(st);
   }
 
   /** Keys held per view: for memory measurements. */
