@@ -2,7 +2,7 @@
 import type { Problem } from '../../core/errors.ts';
 import { findBinUpperBounds, valueToBin } from './binning.ts';
 import { createRng } from './rng.ts';
-import type { FeatureMatrix, LabelledData, ObjectiveName, QueryGroups } from './types.ts';
+import { isRankingObjective, type FeatureMatrix, type LabelledData, type ObjectiveName, type QueryGroups } from './types.ts';
 
 export interface BinnedDataset {
   readonly rows: number;
@@ -48,9 +48,9 @@ export function dataProblems(where: string, d: LabelledData, objective: Objectiv
     const y = d.labels[i]!;
     const bad = !Number.isFinite(y) ||
       (objective === 'binary' && y !== 0 && y !== 1) ||
-      ((objective === 'lambdarank' || objective === 'rank_xendcg') && (!Number.isInteger(y) || y < 0 || y > 30));
+      (isRankingObjective(objective) && (!Number.isInteger(y) || y < 0 || y > 30));
     if (bad) {
-      const want = objective === 'binary' ? '0 or 1' : objective === 'lambdarank' || objective === 'rank_xendcg' ? 'an integer relevance in [0, 30]' : 'a finite number';
+      const want = objective === 'binary' ? '0 or 1' : isRankingObjective(objective) ? 'an integer relevance in [0, 30]' : 'a finite number';
       problems.push({ path: `${where}.labels[${i}]`, message: `got ${y}`, fix: `each label must be ${want}` });
       break;
     }

@@ -1,6 +1,6 @@
 /** @module GBDT defaults (LightGBM's, except where noted) and validation that reports every bad option at once. */
 import { throwIfProblems, type Problem } from '../../core/errors.ts';
-import type { GbdtOptions, MetricName, ObjectiveName } from './types.ts';
+import { OBJECTIVES, type GbdtOptions, type MetricName, type ObjectiveName } from './types.ts';
 
 export type ResolvedOptions = Required<Omit<GbdtOptions, 'valid' | 'featureNames' | 'labelGain' | 'onIteration'>> &
   Pick<GbdtOptions, 'valid' | 'onIteration'> & { readonly labelGain: readonly number[] };
@@ -63,8 +63,8 @@ const CHECKS: readonly Check[] = [
 /** Fills defaults and throws one INVALID_ARGUMENT error listing every bad option. */
 export function resolveOptions(o: GbdtOptions): ResolvedOptions {
   const problems: Problem[] = [];
-  if (!['regression', 'binary', 'lambdarank', 'rank_xendcg'].includes(o.objective)) {
-    problems.push({ path: 'objective', message: `unknown objective ${JSON.stringify(o.objective)}`, fix: "use 'regression', 'binary', 'lambdarank' or 'rank_xendcg'" });
+  if (!(OBJECTIVES as readonly string[]).includes(o.objective)) {
+    problems.push({ path: 'objective', message: `unknown objective ${JSON.stringify(o.objective)}`, fix: `use one of ${OBJECTIVES.map((x) => `'${x}'`).join(', ')}` });
   }
   for (const [key, ok, want] of CHECKS) {
     const v = o[key];

@@ -18,11 +18,11 @@ import { resolveOptions, type ResolvedOptions } from './options.ts';
 import { createRng, type Rng } from './rng.ts';
 import { routeRow } from './route.ts';
 import { addTreeByBins, addTreeByLeafRanges, createWorkspace, growTree, type LearnedTree } from './tree-learner.ts';
-import type { EvalRecord, GbdtOptions, LabelledData } from './types.ts';
+import { isRankingObjective, type EvalRecord, type GbdtOptions, type LabelledData } from './types.ts';
 
 export function trainGbdt(options: GbdtOptions): GbdtModel {
   const o = resolveOptions(options);
-  const ranking = o.objective === 'lambdarank' || o.objective === 'rank_xendcg';
+  const ranking = isRankingObjective(o.objective);
   const problems = dataProblems('train', o.train, o.objective, ranking);
   if (o.valid !== undefined) problems.push(...dataProblems('valid', o.valid, o.objective, o.metric === 'ndcg', o.train.features.cols));
   const names = options.featureNames;

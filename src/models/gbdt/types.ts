@@ -21,7 +21,13 @@ export interface LabelledData {
   readonly groups?: QueryGroups;
 }
 
-export type ObjectiveName = 'regression' | 'binary' | 'lambdarank' | 'rank_xendcg';
+export const OBJECTIVES = ['regression', 'binary', 'lambdarank', 'rank_xendcg'] as const;
+export type ObjectiveName = (typeof OBJECTIVES)[number];
+
+/** Objectives that learn an order within query groups (integer relevance labels, groups required). */
+export function isRankingObjective(o: ObjectiveName): boolean {
+  return o === 'lambdarank' || o === 'rank_xendcg';
+}
 export type MetricName = 'rmse' | 'logloss' | 'auc' | 'ndcg';
 
 /** Training options; every field but `objective` and `train` has a LightGBM-like default (see `GBDT_DEFAULTS`). */
