@@ -45,8 +45,7 @@ const engine = state.engine as unknown as {
   seen: Set<string>;
   seenIds: unknown[];
   seenTs: unknown[];
-  plays: Map<string, unknown>;
-  pendingNegatives: Map<string, unknown>;
+  negatives: { plays: Map<string, unknown>; pending: Map<string, unknown> };
 };
 const index = state.index as unknown as { keys: Map<string, unknown>[] };
 const keys = state.engine.sizes();
@@ -62,9 +61,9 @@ for (const [i, vp] of plan.views.entries()) {
   views.push({ view: v.name, entity: v.entity.keys.join(' × '), keys: keys[v.name] ?? 0, bytes: last - now });
   last = now;
 }
-const pairs = engine.plays.size + engine.pendingNegatives.size;
-engine.plays.clear();
-engine.pendingNegatives.clear();
+const pairs = engine.negatives.plays.size + engine.negatives.pending.size;
+engine.negatives.plays.clear();
+engine.negatives.pending.clear();
 let now = heap().heapUsed;
 const negativesBookkeeping = { pairs, bytes: last - now };
 last = now;

@@ -9,6 +9,7 @@ import type { AggregationViewIR, FeatureValue, FeatureViewIR, LookupViewIR, Sess
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { applyRequestFeatures, featureColumns, TIME_DERIVED_KEYS, type RequestFeatureStats } from '../../plan/rows.ts';
 import { KeyState } from './key-state.ts';
+import { NegativesLedger, type PendingNegative } from './negatives.ts';
 import type { StreamRow } from './partials.ts';
 import { projectWith, rowPasses, toStreamRow } from './rows.ts';
 import { addToSession, compactSession, readSession, sessionFromRows, sessionRows, sweepSessions, type SessionRow, type SessionState } from './sessions.ts';
@@ -49,14 +50,6 @@ export interface EngineSnapshot {
   readonly sessions: Record<string, [string, SessionRow[]][]>;
 }
 
-interface PendingNegative {
-  readonly view: string;
-  readonly key: string;
-  readonly eventId: string;
-  /** The impression's time; the derived event happens at ts + timeout. */
-  readonly ts: number;
-}
-
 /** Joins the values of a composite entity key into the engine's state key. */
 export const KEY_SEPARATOR = '\u0000';
 const SEP = KEY_SEPARATOR;
@@ -74,16 +67,6 @@ function entityKey(keys: readonly string[], cols: Readonly<Record<string, string
     out = i === 0 ? String(v) : `${out}${SEP}${String(v)}`;
   }
   return out;
-}
-
-/** Whether a play at `ts` answers the pending impression `p` of view `view` (shown in [ts − timeout, ts)). */
-function answers(p: PendingNegative, view: string, ts: number, timeout: number): boolean {
-  return p.view === view && p.ts < ts && ts <= p.ts + timeout;
-}
-
-function answersAny(pending: readonly PendingNegative[], view: string, ts: number, timeout: number): boolean {
-  for (let i = 0; i < pending.length; i++) if (answers(pending[i] as PendingNegative, view, ts, timeout)) return true;
-  return false;
 }
 
 /** A user × item pair: how plays and pending negatives are kept. */
@@ -142,14 +125,8 @@ export class StreamEngine {
   private seenIds: string[] = [];
   private seenTs: number[] = [];
   private seenHead = 0;
-  /** Impressions waiting for their timeout, by user and item; plays by user and item. */
-  private readonly pendingNegatives = new Map<string, PendingNegative[]>();
-  private readonly plays = new Map<string, number[]>();
-  /** Pairs in the order plays and impressions reached them, with those times: what forget() looks at. */
-  private pairQueue: string[] = [];
-  private pairQueueTs: number[] = [];
-  private pairHead = 0;
-  private readonly maxTimeout: number;
+  /** Plays and impressions waiting for their timeout, by user × item pair (negatives views). */
+  private readonly negatives: NegativesLedger;
   /** Keys that may hold raw rows, so forget() folds them without walking every key. */
   private unfolded: KeyState[] = [];
   private applied = 0;
@@ -202,7 +179,7 @@ export class StreamEngine {
     this.groups = groupCols.map(() => new Map());
     this.groupSizes = members;
     this.eventBundles = new Array<(KeyState | undefined)[] | undefined>(groupCols.length).fill(undefined);
-    this.maxTimeout = Math.max(0, ...this.routes.map((r) => r.timeoutMs));
+    this.negatives = new NegativesLedger(Math.max(0, ...this.routes.map((r) => r.timeoutMs)));
   }
 
   /** Applies one validated event. */
@@ -258,35 +235,18 @@ export class StreamEngine {
     const timeout = r.timeoutMs;
     const ts = row.ts;
     const pair = this.cachedKey(0, PAIR_KEYS, row.cols) as string;
-    this.pairQueue.push(pair);
-    this.pairQueueTs.push(ts);
+    const ledger = this.negatives;
+    ledger.touch(pair, ts);
     if (isPlay) {
-      const plays = this.plays.get(pair);
-      if (plays === undefined) this.plays.set(pair, [ts]);
-      else plays.push(ts);
+      ledger.addPlay(pair, ts);
       // A play cancels the impressions it answers: those shown in [ts − timeout, ts).
-      const pending = this.pendingNegatives.get(pair);
-      if (pending !== undefined && answersAny(pending, r.v.name, ts, timeout)) {
-        const kept: PendingNegative[] = [];
-        for (let i = 0; i < pending.length; i++) {
-          const p = pending[i] as PendingNegative;
-          if (!answers(p, r.v.name, ts, timeout)) {
-            kept.push(p);
-            continue;
-          }
-          if (r.states.get(p.key)?.remove(p.eventId, p.ts + timeout)) this.observer?.changed(r.v, p.key);
-        }
-        this.pendingNegatives.set(pair, kept);
+      const answered = ledger.answered(pair, r.v.name, ts, timeout);
+      for (let i = 0; i < answered.length; i++) {
+        const p = answered[i] as PendingNegative;
+        if (r.states.get(p.key)?.remove(p.eventId, p.ts + timeout)) this.observer?.changed(r.v, p.key);
       }
     }
-    if (isImpression) {
-      const plays = this.plays.get(pair);
-      if (plays !== undefined) {
-        for (let i = 0; i < plays.length; i++) {
-          const p = plays[i] as number;
-          if (p > ts && p <= ts + timeout) return;
-        }
-      }
+    if (isImpression && !ledger.playedWithin(pair, ts, timeout)) {
       const derived: StreamRow = { ts: ts + timeout, eventId: row.eventId, cols: row.cols };
       this.addToKeys(r, derived, horizon, pair);
     }
@@ -369,12 +329,7 @@ export class StreamEngine {
       st.queued = true;
       this.unfolded.push(st);
     }
-    if (pair !== null) {
-      const p: PendingNegative = { view: r.v.name, key, eventId: row.eventId, ts: row.ts - r.timeoutMs };
-      const list = this.pendingNegatives.get(pair);
-      if (list === undefined) this.pendingNegatives.set(pair, [p]);
-      else list.push(p);
-    }
+    if (pair !== null) this.negatives.addPending(pair, { view: r.v.name, key, eventId: row.eventId, ts: row.ts - r.timeoutMs });
   }
 
   private applyToSession(v: SessionViewIR, row: StreamRow): void {
@@ -421,33 +376,7 @@ export class StreamEngine {
       }
       this.unfolded = still;
     }
-    // Plays and pending negatives no read from the horizon on can need, pair by pair as their times pass.
-    const maxTimeout = this.maxTimeout;
-    const pq = this.pairQueue;
-    const pts = this.pairQueueTs;
-    while (this.pairHead < pq.length && (pts[this.pairHead] as number) + maxTimeout < horizon) {
-      const pair = pq[this.pairHead++] as string;
-      // A pair is queued once per event, so most visits find it already pruned: count before copying.
-      const plays = this.plays.get(pair);
-      if (plays !== undefined) {
-        let kept = 0;
-        for (let i = 0; i < plays.length; i++) if ((plays[i] as number) >= horizon - maxTimeout) kept++;
-        if (kept === 0) this.plays.delete(pair);
-        else if (kept < plays.length) this.plays.set(pair, plays.filter((p) => p >= horizon - maxTimeout));
-      }
-      const list = this.pendingNegatives.get(pair);
-      if (list !== undefined) {
-        let kept = 0;
-        for (let i = 0; i < list.length; i++) if ((list[i] as PendingNegative).ts + maxTimeout >= horizon) kept++;
-        if (kept === 0) this.pendingNegatives.delete(pair);
-        else if (kept < list.length) this.pendingNegatives.set(pair, list.filter((p) => p.ts + maxTimeout >= horizon));
-      }
-    }
-    if (this.pairHead > 65_536 && this.pairHead * 2 > pq.length) {
-      this.pairQueue = pq.slice(this.pairHead);
-      this.pairQueueTs = pts.slice(this.pairHead);
-      this.pairHead = 0;
-    }
+    this.negatives.forget(horizon);
     if (!sweep) return;
     for (const v of this.sessionViews) sweepSessions(this.sessions.get(v.name) as Map<string, SessionState>, horizon, v.gapMs);
   }
@@ -517,8 +446,8 @@ export class StreamEngine {
       watermark: fin(this.watermark),
       counts: { ...this.counts },
       seen: this.seenIds.slice(this.seenHead).flatMap((id, i) => (this.seen.has(id) ? [[id, this.seenTs[this.seenHead + i] as number] as [string, number]] : [])),
-      plays: [...this.plays.entries()],
-      pendingNegatives: [...this.pendingNegatives.entries()],
+      plays: [...this.negatives.plays.entries()],
+      pendingNegatives: [...this.negatives.pending.entries()],
       views: Object.fromEntries([...this.state.entries()].map(([view, m]) => [view, [...m.entries()].map(([k, st]) => [k, st.toJSON()])])),
       sessions: Object.fromEntries([...this.sessions.entries()].map(([view, m]) => [view, [...m.entries()].map(([k, st]) => [k, sessionRows(st)])])),
     };
@@ -535,17 +464,7 @@ export class StreamEngine {
       this.seenIds.push(id);
       this.seenTs.push(ts);
     }
-    // Each pair is queued at its oldest time, so the first forget past it prunes the pair.
-    for (const [k, v] of snap.plays) {
-      this.plays.set(k, v);
-      this.pairQueue.push(k);
-      this.pairQueueTs.push(v.length === 0 ? -Infinity : v.reduce((m, x) => Math.min(m, x), Infinity));
-    }
-    for (const [k, v] of snap.pendingNegatives) {
-      this.pendingNegatives.set(k, v);
-      this.pairQueue.push(k);
-      this.pairQueueTs.push(v.length === 0 ? -Infinity : v.reduce((m, p) => Math.min(m, p.ts), Infinity));
-    }
+    this.negatives.restore(snap.plays, snap.pendingNegatives);
     this.groups = this.groups.map(() => new Map());
     for (const r of this.routes) {
       for (const [k, data] of snap.views[r.v.name] ?? []) {
