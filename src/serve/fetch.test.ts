@@ -1,0 +1,70 @@
+/**
+ * `fetchFeatures` shares one statuses row among the candidates whose reads have the same statuses:
+ * every row still says, ref by ref, what a read of that ref's view alone says (PRESENT, NOT_FOUND,
+ * STALE, UNAVAILABLE for crosses over state when the store is down), for generated requests.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { loadFeatureSet } from '../cli/load-features.ts';
+import { generateEvents } from '../events/generate.ts';
+import { fetchFeatures } from './fetch.ts';
+import { OnlineState, type ReadSlots, type StateReader, type Status } from './online-state.ts';
+import { selectRefs, servingPlan } from './plan.ts';
+
+const DEMO = fileURLToPath(new URL('../../examples/streaming/features.ts', import.meta.url));
+const HOUR = 3_600_000;
+
+test('shared statuses rows say, ref by ref, what each view read says; store down: crosses over state UNAVAILABLE', async () => {
+  const compiled = await loadFeatureSet(DEMO);
+  const world = generateEvents({ users: 40, items: 80, days: 3, seed: 9 });
+  const events = [...world.events()].sort((a, b) => a.ts - b.ts || (a.eventId < b.eventId ? -1 : 1));
+  const plan = servingPlan(compiled);
+  // A max age of an hour makes some reads STALE.
+  const state = new OnlineState({ plan, items: world.items, users: world.users, lateness: HOUR, maxAgeMs: HOUR });
+  for (const e of events) state.apply(e);
+  const end = (events.at(-1) as (typeof events)[number]).ts;
+  const down: StateReader = { unavailable: true, readInto: (vp, fields, t, slots) => state.readInto(vp, fields, t, slots) };
+  const users = [...new Set(events.map((e) => e.userId)), 'nobody'];
+  const items = [...world.items.map((i) => i.itemId), 'no-such-item'];
+  const refs = plan.all.map((r) => r.ref);
+  const seen = new Set<Status>();
+  let shared = 0;
+
+  fc.assert(
+    fc.property(
+      fc.record({
+        user: fc.constantFrom(...users),
+        items: fc.uniqueArray(fc.constantFrom(...items), { minLength: 1, maxLength: 12 }),
+        features: fc.option(fc.shuffledSubarray(refs, { minLength: 1 }), { nil: undefined }),
+        after: fc.constantFrom(1, HOUR / 2, 2 * HOUR, 86_400_000),
+        storeDown: fc.boolean(),
+      }),
+      (r) => {
+        const sel = selectRefs(plan, r.features);
+        const reader = r.storeDown ? down : state;
+        const q = { userId: r.user, items: r.items, context: {}, t: end + r.after };
+        const got = fetchFeatures(reader, plan, sel, q, { errors: 0, firstError: null });
+        got.items.statuses.forEach((row, c) => {
+          assert.ok(Object.isFrozen(row), 'a shared row cannot be changed by one reader for all');
+          if (got.items.statuses.indexOf(row) !== c) shared++;
+          sel.perItem.forEach((ref, j) => {
+            let want: Status;
+            if (ref.view === null) want = r.storeDown && ref.stateful ? 'UNAVAILABLE' : 'PRESENT';
+            else {
+              const slots: ReadSlots = { values: [], statuses: [], eventTs: [] };
+              state.readInto(ref.view, { user_id: r.user, item_id: r.items[c] as string, ts: q.t }, q.t, slots);
+              want = slots.statuses[ref.view.index] as Status;
+            }
+            seen.add(row[j] as Status);
+            assert.equal(row[j], want, `candidate ${r.items[c]}, ${ref.ref}`);
+          });
+        });
+      },
+    ),
+    { numRuns: 200, seed: 42 },
+  );
+  assert.deepEqual([...seen].sort(), ['NOT_FOUND', 'PRESENT', 'STALE', 'UNAVAILABLE']);
+  assert.ok(shared > 0, 'no two candidates shared a row');
+});
