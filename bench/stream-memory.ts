@@ -47,7 +47,7 @@ const engine = state.engine as unknown as {
   seenTs: unknown[];
   negatives: { plays: Map<string, unknown>; pending: Map<string, unknown> };
 };
-const index = state.index as unknown as { keys: Map<string, unknown>[] };
+const index = state.index as unknown as { keys: { clear(): void }[] };
 const keys = state.engine.sizes();
 
 const views: { view: string; entity: string; keys: number; bytes: number }[] = [];

@@ -8,7 +8,7 @@
 import { RecsignalError } from '../core/errors.ts';
 import { isoTime } from '../core/time.ts';
 import type { InteractionEvent, ItemMetadata, UserMetadata } from '../events/schema.ts';
-import type { FeatureValue, FeatureViewIR } from '../features/ir.ts';
+import type { FeatureValue, FeatureViewIR, LookupViewIR } from '../features/ir.ts';
 import { StreamEngine, type ApplyOutcome } from '../compute/stream/engine.ts';
 import { TIME_DERIVED_KEYS } from '../plan/rows.ts';
 import { eventTimeBefore, KeyIndex, keyOf } from './key-index.ts';
@@ -169,26 +169,33 @@ export class OnlineState implements ServingState, StateReader {
 
   /** Reads one view for a request's fields as of t into the slots at the view's index. */
   readInto(vp: ViewPlan, fields: Fields, t: number, slots: ReadSlots): void {
+    const keyFields = this.derivedKeys[vp.index] ? withDerivedKeys(vp.keys, fields, t) : fields;
+    if (vp.view.kind === 'lookup') this.readLookup(vp, vp.view, keyFields, fields, t, slots);
+    else this.readState(vp, keyFields, fields, t, slots);
+  }
+
+  /** A metadata view: read once per key and kept (metadata does not change while the server runs). */
+  private readLookup(vp: ViewPlan, v: LookupViewIR, keyFields: Fields, fields: Fields, t: number, slots: ReadSlots): void {
     const i = vp.index;
-    const key = keyOf(vp.keys, this.derivedKeys[i] ? withDerivedKeys(vp.keys, fields, t) : fields);
-    if (key === null) return this.miss(i, slots);
-    const v = vp.view;
-    if (v.kind === 'lookup') {
-      const found = v.table === 'items' ? this.index.hasItem(key) : this.index.hasUser(key);
-      if (!found) return this.miss(i, slots);
-      const cache = this.cache[i] as Map<string, Cached>;
-      let c = cache.get(key);
-      if (!c) {
-        c = { values: this.engine.readView(v, fields, t), version: 0, from: -Infinity, until: Infinity };
-        cache.set(key, c);
-      }
-      slots.values[i] = c.values;
-      slots.statuses[i] = 'PRESENT';
-      slots.eventTs[i] = null;
-      return;
+    const key = keyOf(vp.keys, keyFields);
+    if (key === null || !(v.table === 'items' ? this.index.hasItem(key) : this.index.hasUser(key))) return this.miss(i, slots);
+    const cache = this.cache[i] as Map<string, Cached>;
+    let c = cache.get(key);
+    if (!c) {
+      c = { values: this.engine.readView(v, fields, t), version: 0, from: -Infinity, until: Infinity };
+      cache.set(key, c);
     }
-    const entry = this.index.entry(i, key);
-    if (entry === undefined || entry.first >= t) return this.miss(i, slots);
+    slots.values[i] = c.values;
+    slots.statuses[i] = 'PRESENT';
+    slots.eventTs[i] = null;
+  }
+
+  /** An aggregation or session view: the key index says whether the key has state before t (most candidates have none). */
+  private readState(vp: ViewPlan, keyFields: Fields, fields: Fields, t: number, slots: ReadSlots): void {
+    const i = vp.index;
+    const entry = this.index.find(i, keyFields);
+    if (entry === null || entry === undefined || entry.first >= t) return this.miss(i, slots);
+    const key = keyOf(vp.keys, keyFields) as string;
     let values: ReadonlyMap<string, FeatureValue>;
     const cache = this.cache[i] as Map<string, Cached>;
     const c = vp.cacheable ? cache.get(key) : undefined;

@@ -30,8 +30,11 @@ export interface StreamOptions {
 
 /** What an applied event did to the keys of aggregation and session views. */
 export interface KeyObserver {
-  /** A row at `ts` went into the key's state (a derived negative: at the time it happens). */
-  added(view: AggregationViewIR | SessionViewIR, key: string, ts: number): void;
+  /**
+   * A row at `ts` went into the key's state (a derived negative: at the time it happens); `cols`
+   * are the row's columns, from which the key was built (a composite key's parts, unjoined).
+   */
+  added(view: AggregationViewIR | SessionViewIR, key: string, ts: number, cols: Readonly<Record<string, string | number | null>>): void;
   /** The key's state changed without a new row (a play cancelled a pending negative). */
   changed(view: AggregationViewIR, key: string): void;
 }
@@ -324,7 +327,7 @@ export class StreamEngine {
     // Folding is lazy, per key as it is touched: an idle key keeps its raw rows until then.
     st.fold(horizon, this.foldBatch);
     st.add(row);
-    this.observer?.added(r.v, key, row.ts);
+    this.observer?.added(r.v, key, row.ts, row.cols);
     if (!st.queued) {
       st.queued = true;
       this.unfolded.push(st);
@@ -336,7 +339,7 @@ export class StreamEngine {
     if (!rowPasses(v.filter, row)) return;
     const user = row.cols['user_id'] as string;
     addToSession(this.sessions.get(v.name) as Map<string, SessionState>, user, row.ts, row.cols['item_id'] as string | null);
-    this.observer?.added(v, user, row.ts);
+    this.observer?.added(v, user, row.ts, row.cols);
   }
 
   /** Forgets, every few thousand events, what no read from the fold horizon on can need. */
