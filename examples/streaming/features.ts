@@ -98,11 +98,15 @@ export default defineFeatureSet({
       type: 'float',
       description: "The user's completion-weighted affinity to this item's genres.",
       inputs: { taste: 'user_genre_taste:genre_affinity', genres: 'item_meta:genres' },
+      // Runs once per candidate when serving (hundreds per request): plain loops, no arrays made.
       fn: ({ taste, genres }) => {
         const t = (taste ?? {}) as Record<string, number>;
-        const total = Object.values(t).reduce((s, x) => s + Math.max(0, x), 0);
+        let total = 0;
+        for (const g in t) total += Math.max(0, t[g] as number);
         if (total === 0) return 0;
-        return ((genres ?? []) as string[]).reduce((s, g) => s + Math.max(0, t[g] ?? 0), 0) / total;
+        let match = 0;
+        for (const g of (genres ?? []) as string[]) match += Math.max(0, t[g] ?? 0);
+        return match / total;
       },
     }),
     requestFeature({
