@@ -104,8 +104,9 @@ export default defineFeatureSet({
         let total = 0;
         for (const g in t) total += Math.max(0, t[g] as number);
         if (total === 0) return 0;
+        const gs = (genres ?? []) as string[];
         let match = 0;
-        for (const g of (genres ?? []) as string[]) match += Math.max(0, t[g] ?? 0);
+        for (let i = 0; i < gs.length; i++) match += Math.max(0, t[gs[i] as string] ?? 0);
         return match / total;
       },
     }),
