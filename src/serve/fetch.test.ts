@@ -1,7 +1,8 @@
 /**
- * `fetchFeatures` shares one statuses row among the candidates whose reads have the same statuses:
+ * `fetchFeatures` shares statuses and event-time rows among the candidates whose views read alike:
  * every row still says, ref by ref, what a read of that ref's view alone says (PRESENT, NOT_FOUND,
- * STALE, UNAVAILABLE for crosses over state when the store is down), for generated requests.
+ * STALE, UNAVAILABLE for crosses over state when the store is down; the view's event time), for
+ * generated requests.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -16,7 +17,7 @@ import { selectRefs, servingPlan } from './plan.ts';
 const DEMO = fileURLToPath(new URL('../../examples/streaming/features.ts', import.meta.url));
 const HOUR = 3_600_000;
 
-test('shared statuses rows say, ref by ref, what each view read says; store down: crosses over state UNAVAILABLE', async () => {
+test('shared statuses and event-time rows say, ref by ref, what each view read says; store down: crosses over state UNAVAILABLE', async () => {
   const compiled = await loadFeatureSet(DEMO);
   const world = generateEvents({ users: 40, items: 80, days: 3, seed: 9 });
   const events = [...world.events()].sort((a, b) => a.ts - b.ts || (a.eventId < b.eventId ? -1 : 1));
@@ -47,18 +48,22 @@ test('shared statuses rows say, ref by ref, what each view read says; store down
         const q = { userId: r.user, items: r.items, context: {}, t: end + r.after };
         const got = fetchFeatures(reader, plan, sel, q, { errors: 0, firstError: null });
         got.items.statuses.forEach((row, c) => {
-          assert.ok(Object.isFrozen(row), 'a shared row cannot be changed by one reader for all');
-          if (got.items.statuses.indexOf(row) !== c) shared++;
+          const times = got.items.event_ts[c] as readonly (number | null)[];
+          assert.ok(Object.isFrozen(row) && Object.isFrozen(times), 'a shared row cannot be changed by one reader for all');
+          if (got.items.statuses.indexOf(row) !== c || got.items.event_ts.indexOf(times) !== c) shared++;
           sel.perItem.forEach((ref, j) => {
             let want: Status;
+            let wantTs: number | null = null;
             if (ref.view === null) want = r.storeDown && ref.stateful ? 'UNAVAILABLE' : 'PRESENT';
             else {
               const slots: ReadSlots = { values: [], statuses: [], eventTs: [] };
               state.readInto(ref.view, { user_id: r.user, item_id: r.items[c] as string, ts: q.t }, q.t, slots);
               want = slots.statuses[ref.view.index] as Status;
+              wantTs = slots.eventTs[ref.view.index] ?? null;
             }
             seen.add(row[j] as Status);
             assert.equal(row[j], want, `candidate ${r.items[c]}, ${ref.ref}`);
+            assert.equal(times[j], wantTs, `candidate ${r.items[c]}, ${ref.ref}: event time`);
           });
         });
       },

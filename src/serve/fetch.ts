@@ -6,7 +6,7 @@
 import type { FeatureValue } from '../features/ir.ts';
 import { applyRequestFeatures, type RequestFeatureStats } from '../plan/rows.ts';
 import type { Fields, ReadPlan, ReadSlots, StateReader, Status } from './online-state.ts';
-import type { RefPlan, Selection, ServingPlan } from './plan.ts';
+import type { RefPlan, Selection, ServingPlan, ViewPlan } from './plan.ts';
 
 export interface FeaturesQuery {
   readonly userId: string;
@@ -24,9 +24,9 @@ export interface FeaturesResponse {
     readonly features: readonly string[];
     readonly item_ids: readonly string[];
     readonly values: FeatureValue[][];
-    /** Candidates whose reads have the same statuses share one row (statuses are per view): read-only. */
+    /** Candidates whose views read alike share one statuses row and one event-times row (both per view): read-only. */
     readonly statuses: (readonly Status[])[];
-    readonly event_ts: (number | null)[][];
+    readonly event_ts: (readonly (number | null)[])[];
   };
 }
 
@@ -62,8 +62,8 @@ export function fetchFeatures(state: StateReader, plan: ServingPlan, sel: Select
   const n = q.items.length;
   const values: FeatureValue[][] = new Array(n);
   const statuses: (readonly Status[])[] = new Array(n);
-  const statusRows = statusRowsOf(sel);
-  const eventTs: (number | null)[][] = new Array(n);
+  const eventTs: (readonly (number | null)[])[] = new Array(n);
+  const shared = sharedRowsOf(sel);
   const read = refReader(plan, slots);
   for (let c = 0; c < n; c++) {
     const item = q.items[c] as string;
@@ -71,51 +71,76 @@ export function fetchFeatures(state: StateReader, plan: ServingPlan, sel: Select
     for (const vp of sel.itemViews) state.readInto(vp, fields, t, slots);
     const crosses = sel.crosses === null ? null : applyRequestFeatures(sel.crosses, read, fields, stats);
     const rv = new Array<FeatureValue>(perItem.length);
-    const re = new Array<number | null>(perItem.length);
-    // The row's statuses follow from its item views' statuses (and, for crosses, whether the store answered).
-    let code = state.unavailable ? 1 : 0;
-    for (const vp of sel.itemViews) code = code * STATUS_CODES + STATUS_CODE[slots.statuses[vp.index] as Status];
-    let rs = statusRows.get(code);
-    const fresh = rs === undefined;
-    if (fresh) rs = new Array<Status>(perItem.length);
     for (let j = 0; j < perItem.length; j++) {
       const r = perItem[j] as RefPlan;
-      if (r.view === null) {
-        rv[j] = (crosses as FeatureValue[])[sel.crossIndex.get(r.feature) as number] ?? null;
-        if (fresh) (rs as Status[])[j] = state.unavailable && r.stateful ? 'UNAVAILABLE' : 'PRESENT';
-        re[j] = null;
-      } else {
-        const vi = r.view.index;
-        rv[j] = slots.values[vi]?.get(r.feature) ?? null;
-        if (fresh) (rs as Status[])[j] = slots.statuses[vi] as Status;
-        re[j] = slots.eventTs[vi] ?? null;
-      }
+      rv[j] = r.view === null ? ((crosses as FeatureValue[])[sel.crossIndex.get(r.feature) as number] ?? null) : (slots.values[r.view.index]?.get(r.feature) ?? null);
     }
-    if (fresh) statusRows.set(code, Object.freeze(rs as Status[]));
     values[c] = rv;
-    statuses[c] = rs as readonly Status[];
-    eventTs[c] = re;
+    // Statuses and event times follow from the item views' (and, for crosses, whether the store answered).
+    statuses[c] = shared.statuses.get(state.unavailable, sel.itemViews, slots) ?? shared.statuses.keep(state.unavailable, sel.itemViews, slots, statusRow(state, perItem, slots));
+    eventTs[c] = shared.times.get(null, sel.itemViews, slots) ?? shared.times.keep(null, sel.itemViews, slots, timeRow(perItem, slots));
   }
   return { ts: t, user_id: q.userId, user, items: { features: sel.perItemNames, item_ids: q.items, values, statuses, event_ts: eventTs } };
 }
 
-const STATUS_CODE: Readonly<Record<Status, number>> = { PRESENT: 0, NOT_FOUND: 1, STALE: 2, UNAVAILABLE: 3 };
-const STATUS_CODES = 4;
+function statusRow(state: StateReader, refs: readonly RefPlan[], slots: ReadSlots): Status[] {
+  return refs.map((r) => (r.view === null ? (state.unavailable && r.stateful ? 'UNAVAILABLE' : 'PRESENT') : (slots.statuses[r.view.index] as Status)));
+}
+
+function timeRow(refs: readonly RefPlan[], slots: ReadSlots): (number | null)[] {
+  return refs.map((r) => (r.view === null ? null : (slots.eventTs[r.view.index] ?? null)));
+}
+
+/** Rows kept per kind and selection before the oldest are dropped (all at once). */
+const MAX_SHARED_ROWS = 50_000;
 
 /**
- * A candidate's statuses row, by a code of its item views' statuses, shared by every candidate and
- * request of the selection with that code: a few distinct rows instead of one array per candidate
- * (a fifth of what a request allocated). Per selection, so at most 2 · 4^(item views) rows.
+ * Rows that follow from one value per item view (a candidate's statuses from its views' statuses,
+ * its event times from theirs), shared by every candidate and request whose views read alike: a
+ * few thousand distinct rows for a whole catalogue instead of two arrays per candidate (together
+ * a third of what a request allocated). Keyed by one nested map per view, so a look-up builds
+ * nothing; frozen, since every reader sees the same row.
  */
-const statusRowsBySelection = new WeakMap<Selection, Map<number, readonly Status[]>>();
+class SharedRows<T> {
+  private root = new Map<unknown, unknown>();
+  private rows = 0;
 
-function statusRowsOf(sel: Selection): Map<number, readonly Status[]> {
-  let rows = statusRowsBySelection.get(sel);
-  if (rows === undefined) {
-    rows = new Map();
-    statusRowsBySelection.set(sel, rows);
+  constructor(private readonly pick: (slots: ReadSlots, viewIndex: number) => unknown) {}
+
+  get(first: unknown, views: readonly ViewPlan[], slots: ReadSlots): readonly T[] | undefined {
+    let node = this.root.get(first);
+    for (let k = 0; k < views.length && node !== undefined; k++) node = (node as Map<unknown, unknown>).get(this.pick(slots, (views[k] as ViewPlan).index));
+    return node as readonly T[] | undefined;
   }
-  return rows;
+
+  keep(first: unknown, views: readonly ViewPlan[], slots: ReadSlots, row: T[]): readonly T[] {
+    if (this.rows >= MAX_SHARED_ROWS) {
+      this.root = new Map();
+      this.rows = 0;
+    }
+    let map = this.root;
+    let key = first;
+    for (let k = 0; k < views.length; k++) {
+      let next = map.get(key) as Map<unknown, unknown> | undefined;
+      if (next === undefined) map.set(key, (next = new Map()));
+      map = next;
+      key = this.pick(slots, (views[k] as ViewPlan).index);
+    }
+    map.set(key, Object.freeze(row));
+    this.rows++;
+    return row;
+  }
+}
+
+const sharedBySelection = new WeakMap<Selection, { statuses: SharedRows<Status>; times: SharedRows<number | null> }>();
+
+function sharedRowsOf(sel: Selection): { statuses: SharedRows<Status>; times: SharedRows<number | null> } {
+  let shared = sharedBySelection.get(sel);
+  if (shared === undefined) {
+    shared = { statuses: new SharedRows((slots, vi) => slots.statuses[vi]), times: new SharedRows((slots, vi) => slots.eventTs[vi] ?? null) };
+    sharedBySelection.set(sel, shared);
+  }
+  return shared;
 }
 
 /** Per ref, one column over the rows: what `/get-online-features` shapes into Feast's response. */
