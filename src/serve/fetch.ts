@@ -98,7 +98,7 @@ const MAX_SHARED_ROWS = 50_000;
  * Rows that follow from one value per item view (a candidate's statuses from its views' statuses,
  * its event times from theirs), shared by every candidate and request whose views read alike: a
  * few thousand distinct rows for a whole catalogue instead of two arrays per candidate (together
- * a third of what a request allocated). Keyed by one nested map per view, so a look-up builds
+ * a fifth of what a request allocated). Keyed by one nested map per view, so a look-up builds
  * nothing; frozen, since every reader sees the same row.
  */
 class SharedRows<T> {
