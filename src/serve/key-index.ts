@@ -116,7 +116,7 @@ export class KeyIndex implements KeyObserver {
   }
 
   added(view: AggregationViewIR | SessionViewIR, key: string, ts: number, cols: Cols): void {
-    this.touch((this.keys[this.indexOf(view)] as ViewKeys).touch(cols, key, ts), ts);
+    this.record((this.keys[this.indexOf(view)] as ViewKeys).touch(cols, key, ts), ts);
   }
 
   changed(view: AggregationViewIR, key: string): void {
@@ -130,7 +130,8 @@ export class KeyIndex implements KeyObserver {
     return i;
   }
 
-  private touch(e: KeyEntry, ts: number): void {
+  /** An event at `ts` changed the key: its version, first and latest times, and recent times. */
+  private record(e: KeyEntry, ts: number): void {
     e.version++;
     if (ts < e.first) e.first = ts;
     if (ts > e.latest) e.latest = ts;
