@@ -91,7 +91,7 @@ function timeRow(refs: readonly RefPlan[], slots: ReadSlots): (number | null)[] 
   return refs.map((r) => (r.view === null ? null : (slots.eventTs[r.view.index] ?? null)));
 }
 
-/** Rows kept per kind and selection before the oldest are dropped (all at once). */
+/** Rows kept per kind and selection; past it the memo starts over (a catalogue's worth stays well below). */
 const MAX_SHARED_ROWS = 50_000;
 
 /**
