@@ -83,8 +83,13 @@ export function fetchFeatures(state: StateReader, plan: ServingPlan, sel: Select
   return { ts: t, user_id: q.userId, user, items: { features: sel.perItemNames, item_ids: q.items, values, statuses, event_ts: eventTs } };
 }
 
+/** A ref's status: its view's read's, or for a cross UNAVAILABLE when it reads state the store did not answer for. */
+function refStatus(state: StateReader, r: RefPlan, slots: ReadSlots): Status {
+  return r.view === null ? (state.unavailable && r.stateful ? 'UNAVAILABLE' : 'PRESENT') : (slots.statuses[r.view.index] as Status);
+}
+
 function statusRow(state: StateReader, refs: readonly RefPlan[], slots: ReadSlots): Status[] {
-  return refs.map((r) => (r.view === null ? (state.unavailable && r.stateful ? 'UNAVAILABLE' : 'PRESENT') : (slots.statuses[r.view.index] as Status)));
+  return refs.map((r) => refStatus(state, r, slots));
 }
 
 function timeRow(refs: readonly RefPlan[], slots: ReadSlots): (number | null)[] {
@@ -170,7 +175,7 @@ export function fetchRows(state: StateReader, plan: ServingPlan, sel: Selection,
       const r = refs[j] as RefPlan;
       const vi = r.view?.index;
       (out.values[j] as FeatureValue[])[i] = vi === undefined ? ((crosses as FeatureValue[])[sel.crossIndex.get(r.feature) as number] ?? null) : (slots.values[vi]?.get(r.feature) ?? null);
-      (out.statuses[j] as Status[])[i] = vi === undefined ? (state.unavailable && r.stateful ? 'UNAVAILABLE' : 'PRESENT') : (slots.statuses[vi] as Status);
+      (out.statuses[j] as Status[])[i] = refStatus(state, r, slots);
       (out.eventTs[j] as (number | null)[])[i] = vi === undefined ? null : (slots.eventTs[vi] ?? null);
     }
   }

@@ -37,7 +37,12 @@ class ViewKeys {
   private readonly nested = new Map<string, Map<string, KeyEntry>>();
   private count = 0;
 
-  constructor(private readonly names: readonly string[]) {}
+  /** The columns after the first: a composite key's inner part. */
+  private readonly restNames: readonly string[];
+
+  constructor(private readonly names: readonly string[]) {
+    this.restNames = names.slice(1);
+  }
 
   get size(): number {
     return this.names.length === 1 ? this.single.size : this.count;
@@ -56,7 +61,7 @@ class ViewKeys {
     const head = cols[names[0] as string];
     if (head === null || head === undefined) return null;
     if (names.length === 1) return this.single.get(String(head));
-    const rest = this.rest(cols);
+    const rest = keyOf(this.restNames, cols);
     return rest === null ? null : this.nested.get(String(head))?.get(rest);
   }
 
@@ -68,7 +73,7 @@ class ViewKeys {
       return e;
     }
     const head = String(cols[this.names[0] as string]);
-    const rest = this.rest(cols) as string;
+    const rest = keyOf(this.restNames, cols) as string;
     let inner = this.nested.get(head);
     if (inner === undefined) this.nested.set(head, (inner = new Map()));
     let e = inner.get(rest);
@@ -83,17 +88,6 @@ class ViewKeys {
     this.single.clear();
     this.nested.clear();
     this.count = 0;
-  }
-
-  private rest(cols: Cols): string | null {
-    const names = this.names;
-    let out = '';
-    for (let i = 1; i < names.length; i++) {
-      const x = cols[names[i] as string];
-      if (x === null || x === undefined) return null;
-      out = i === 1 ? String(x) : out + SEP + String(x);
-    }
-    return out;
   }
 }
 
