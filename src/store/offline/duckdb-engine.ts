@@ -66,9 +66,20 @@ export class DuckDBEngine {
       throw new RecsignalError('QUERY_FAILED', `DuckDB failed: ${(cause as Error).message}`, { cause, sql });
     }
     const columns = result.columnNames();
+    // One fetch stays in flight while the caller works on the chunk before it: DuckDB computes the
+    // next chunk on its own threads meanwhile (a JS pass over a big result otherwise waits on it).
+    // A fetch that fails while nobody awaits it (the caller busy, or gone) is marked handled here
+    // and still throws where it is awaited.
+    const fetchNext = () => {
+      const p = result.fetchChunk();
+      p.catch(() => undefined);
+      return p;
+    };
+    let next = fetchNext();
     for (;;) {
-      const chunk = await result.fetchChunk();
+      const chunk = await next;
       if (!chunk || chunk.rowCount === 0) break;
+      next = fetchNext();
       yield { columns, values: chunk.getColumns().map((col) => col.map(toPlain)), rows: chunk.rowCount };
     }
   }
