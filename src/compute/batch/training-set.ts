@@ -41,7 +41,7 @@ export async function buildTrainingSet(options: TrainingSetOptions): Promise<Bat
     const columns = featureColumns(options.compiled.ir, views);
     const select = `SELECT s.* EXCLUDE (__row), f.* EXCLUDE (__row) FROM __spine AS s JOIN __features AS f USING (__row) ORDER BY s.__row`;
     await writeResult(engine, select, options.out, columns);
-    // One row per query row: count the computed table, not the view (which joins the crosses again).
+    // One row per query row: count the computed features, not `__features` (which joins the crosses again).
     const rows = Number((await engine.query('SELECT count(*) AS n FROM __computed'))[0]?.['n']);
     return { rows, columns: columns.map((c) => c.column), requestErrors };
   } finally {
