@@ -264,7 +264,8 @@ async function loadFile(path: string, label: string, group: string, o: TrainFeat
     const groups: string[] = [];
     const chunks: Float64Array[] = [];
     const d = features.length;
-    for await (const chunk of engine.chunks(select)) {
+    const expected = Number((await engine.query(`SELECT count(*) AS n FROM __ts WHERE ${lq} IS NOT NULL`))[0]?.['n']);
+    for await (const chunk of engine.chunks(select, expected)) {
       const block = new Float64Array(chunk.rows * d);
       for (let r = 0; r < chunk.rows; r++) {
         labels.push(Number(chunk.values[0]?.[r]));

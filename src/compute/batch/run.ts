@@ -151,7 +151,7 @@ function chunkColumn(v: FeatureViewIR): string | null {
  * Request features run in JS over the computed rows, read in chunks with only the columns their
  * inputs name, and are appended back by row; one implementation serves training and serving.
  */
-export async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], stats: RequestFeatureStats, joined: (columns: readonly FeatureColumn[]) => string): Promise<void> {
+async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], stats: RequestFeatureStats, joined: (columns: readonly FeatureColumn[]) => string): Promise<void> {
   const { engine, compiled } = ctx;
   const cols = featureColumns(compiled.ir, views);
   const byRef = new Map(cols.map((c) => [c.ref, c.column]));
@@ -196,7 +196,8 @@ export async function addRequestFeatures(ctx: BatchContext, views: readonly Feat
     return fromSql(typeof v === 'string' && parsed[i] ? JSON.parse(v) : v, types[i] as FeatureType);
   };
   const request: Record<string, unknown> = {};
-  for await (const chunk of engine.chunks(`SELECT ${select.join(', ')} FROM (${joined(cols.filter((c) => c.view !== null && refs.includes(c.ref)))}) AS f JOIN __queries AS q USING (__row) LEFT JOIN __spine AS s ON s.__row = f.__row`)) {
+  const queryRows = Number((await engine.query('SELECT count(*) AS n FROM __queries'))[0]?.['n']);
+  for await (const chunk of engine.chunks(`SELECT ${select.join(', ')} FROM (${joined(cols.filter((c) => c.view !== null && refs.includes(c.ref)))}) AS f JOIN __queries AS q USING (__row) LEFT JOIN __spine AS s ON s.__row = f.__row`, queryRows)) {
     values = chunk.values;
     const rowIds = values[0] as number[];
     const times = values[1] as unknown[];

@@ -57,8 +57,15 @@ export class DuckDBEngine {
     }
   }
 
-  /** Streams a query's result in chunks of columns (column-major JS values), for big results. */
-  async *chunks(sql: string): AsyncGenerator<{ columns: string[]; values: unknown[][]; rows: number }> {
+  /**
+   * Streams a query's result in chunks of columns (column-major JS values), for big results.
+   * `expectedRows` is how many rows the query gives (count them first: a count is cheap beside the
+   * rows). The node client ends a stream that fails part-way exactly as one that is done, without
+   * the error (it does not bind `duckdb_result_error`), and a statement run on the same connection
+   * meanwhile ends it early too: a result short of `expectedRows` is thrown as a failure instead of
+   * being taken for the whole.
+   */
+  async *chunks(sql: string, expectedRows: number): AsyncGenerator<{ columns: string[]; values: unknown[][]; rows: number }> {
     let result;
     try {
       result = await this.connection.stream(sql);
@@ -76,11 +83,20 @@ export class DuckDBEngine {
       return p;
     };
     let next = fetchNext();
+    let delivered = 0;
     for (;;) {
       const chunk = await next;
       if (!chunk || chunk.rowCount === 0) break;
       next = fetchNext();
+      delivered += chunk.rowCount;
       yield { columns, values: chunk.getColumns().map((col) => col.map(toPlain)), rows: chunk.rowCount };
+    }
+    if (delivered !== expectedRows) {
+      throw new RecsignalError(
+        'QUERY_FAILED',
+        `DuckDB ended a streamed result after ${delivered} of its ${expectedRows} rows without an error: the query failed part-way (the node client does not report such errors) or another statement ran on the same connection meanwhile; run the query on its own to see the error`,
+        { sql },
+      );
     }
   }
 

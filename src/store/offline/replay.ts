@@ -7,7 +7,8 @@ import type { EventLog } from './event-log.ts';
 export async function* replayLog(log: EventLog): AsyncGenerator<InteractionEvent> {
   const engine = await DuckDBEngine.open();
   try {
-    for await (const chunk of engine.chunks(`SELECT event_id, user_id, item_id, ts, type, value, duration, device, country, session_id, context FROM ${log.eventsRelation()} ORDER BY ts, event_id`)) {
+    const events = Number((await engine.query(`SELECT count(*) AS n FROM ${log.eventsRelation()}`))[0]?.['n']);
+    for await (const chunk of engine.chunks(`SELECT event_id, user_id, item_id, ts, type, value, duration, device, country, session_id, context FROM ${log.eventsRelation()} ORDER BY ts, event_id`, events)) {
       const [id, user, item, ts, type, value, duration, device, country, session, context] = chunk.values as unknown[][];
       for (let r = 0; r < chunk.rows; r++) {
         const ctx: Record<string, string | number | boolean | null> = context?.[r] ? JSON.parse(context[r] as string) : {};

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DuckDBEngine } from './duckdb-engine.ts';
+
+describe('DuckDBEngine.chunks (one fetch kept in flight)', () => {
+  let engine: DuckDBEngine;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  before(async () => {
+    engine = await DuckDBEngine.open();
+    process.on('unhandledRejection', onUnhandled);
+  });
+  after(() => {
+    process.off('unhandledRejection', onUnhandled);
+    engine.close();
+  });
+
+  it('yields every row of a many-chunk result once, in order, with numbers for BIGINT', async () => {
+    const seen: number[] = [];
+    let chunks = 0;
+    for await (const chunk of engine.chunks('SELECT i, i * 2 AS twice FROM range(10000) AS t(i) ORDER BY i', 10000)) {
+      chunks++;
+      assert.deepEqual(chunk.columns, ['i', 'twice']);
+      const [is, twice] = chunk.values as [number[], number[]];
+      for (let r = 0; r < chunk.rows; r++) {
+        assert.equal(twice[r], 2 * (is[r] as number));
+        seen.push(is[r] as number);
+      }
+    }
+    assert.ok(chunks > 1, `expected several chunks, got ${chunks}`);
+    assert.deepEqual(seen, Array.from({ length: 10000 }, (_, i) => i));
+  });
+
+  it('a caller that stops after the first chunk leaves no failure behind, and the connection stays usable', async () => {
+    for await (const chunk of engine.chunks('SELECT i FROM range(100000) AS t(i)', 100000)) {
+      assert.ok(chunk.rows > 0);
+      break;
+    }
+    const [row] = await engine.query('SELECT 41 + 1 AS n');
+    assert.equal(row?.['n'], 42);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(unhandled, []);
+  });
+
+  it('a query that fails part-way is thrown, not taken for a shorter whole (the client ends such a stream silently)', async () => {
+    let rows = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of engine.chunks(`SELECT CASE WHEN i < 200000 THEN i ELSE error('row ' || i || ' is bad') END AS v FROM range(1000000) AS t(i)`, 1000000)) {
+          rows += chunk.rows;
+          // Busy with this chunk while the next fetch, already sent, runs into the failure.
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      })(),
+      (e: Error) => /ended a streamed result after \d+ of its 1000000 rows/.test(e.message),
+    );
+    assert.ok(rows > 0 && rows <= 200000, `rows before the failure: ${rows}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(unhandled, []);
+  });
+
+  it('a result with fewer rows than the caller counted is refused', async () => {
+    await assert.rejects(
+      (async () => {
+        for await (const _ of engine.chunks('SELECT i FROM range(10) AS t(i)', 11));
+      })(),
+      /after 10 of its 11 rows/,
+    );
+  });
+});
