@@ -52,9 +52,11 @@ describe('DuckDBEngine.chunks (one fetch kept in flight)', () => {
           await new Promise((resolve) => setTimeout(resolve, 1));
         }
       })(),
-      (e: Error) => /ended a streamed result after \d+ of its 1000000 rows/.test(e.message),
+      // Usually the failure comes after some chunks, and only the row count tells; DuckDB may also
+      // meet it before the first chunk, and then it reports it itself.
+      (e: Error) => /ended a streamed result after \d+ of its 1000000 rows|row \d+ is bad/.test(e.message),
     );
-    assert.ok(rows > 0 && rows <= 200000, `rows before the failure: ${rows}`);
+    assert.ok(rows <= 200000, `rows before the failure: ${rows}`);
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(unhandled, []);
   });
