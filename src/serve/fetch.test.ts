@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { loadFeatureSet } from '../cli/load-features.ts';
 import { generateEvents } from '../events/generate.ts';
-import { fetchFeatures } from './fetch.ts';
+import { featuresResponseJson, fetchFeatures, type FeaturesResponse } from './fetch.ts';
 import { OnlineState, type ReadSlots, type StateReader, type Status } from './online-state.ts';
 import { selectRefs, servingPlan } from './plan.ts';
 
@@ -47,6 +47,8 @@ test('shared statuses and event-time rows say, ref by ref, what each view read s
         const reader = r.storeDown ? down : state;
         const q = { userId: r.user, items: r.items, context: {}, t: end + r.after };
         const got = fetchFeatures(reader, plan, sel, q, { errors: 0, firstError: null });
+        // The route's serialiser reuses the text of shared rows across requests: still the same JSON.
+        assert.equal(featuresResponseJson(got), JSON.stringify(got));
         got.items.statuses.forEach((row, c) => {
           const times = got.items.event_ts[c] as readonly (number | null)[];
           assert.ok(Object.isFrozen(row) && Object.isFrozen(times), 'a shared row cannot be changed by one reader for all');
@@ -72,4 +74,24 @@ test('shared statuses and event-time rows say, ref by ref, what each view read s
   );
   assert.deepEqual([...seen].sort(), ['NOT_FOUND', 'PRESENT', 'STALE', 'UNAVAILABLE']);
   assert.ok(shared > 0, 'no two candidates shared a row');
+});
+
+test('featuresResponseJson is JSON.stringify of the response, for rows not shared and text that needs escaping too', () => {
+  const row = ['PRESENT', 'NOT_FOUND'] as const;
+  const r: FeaturesResponse = {
+    ts: 1_700_000_000_123,
+    user_id: 'u "quoted" \\ é \u2028',
+    user: { features: ['v:a', 'v:b'], values: [1.5, { drama: 0.25 }], statuses: ['PRESENT', 'STALE'], event_ts: [1_700_000_000_000, null] },
+    items: {
+      features: ['w:x', 'w:y'],
+      item_ids: ['i1', 'i\n2'],
+      values: [[null, ['a', 'b']], [-0, 1e-7]],
+      statuses: [Object.freeze([...row]), [...row]],
+      event_ts: [[1_700_000_000_000.5, null], Object.freeze([null, 42])],
+    },
+  };
+  assert.equal(featuresResponseJson(r), JSON.stringify(r));
+  // Again: the frozen rows' text now comes from the memo.
+  assert.equal(featuresResponseJson(r), JSON.stringify(r));
+  assert.deepEqual(JSON.parse(featuresResponseJson(r)), JSON.parse(JSON.stringify(r)));
 });

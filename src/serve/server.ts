@@ -16,7 +16,7 @@ import { readMetadata } from '../store/offline/metadata.ts';
 import { replayLog } from '../store/offline/replay.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
 import { checkNameCollisions, onlineFeaturesResponse, parseOnlineFeaturesRequest, parsePush } from './feast.ts';
-import { featureReads, fetchFeatures, fetchRows, rowReads } from './fetch.ts';
+import { featureReads, featuresResponseJson, fetchFeatures, fetchRows, rowReads } from './fetch.ts';
 import { invalidInput, toWireError, wireError, type WireError } from './http-errors.ts';
 import { EventIntake, type IntakeReport } from './intake.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -267,12 +267,13 @@ export class FeatureServer<S extends ServingState = OnlineState> {
     const registry = featureRegistry(this.plan);
     app.get('/v1/feature-views', async () => registry);
 
-    app.post('/v1/features', async (req) => {
+    app.post('/v1/features', async (req, reply) => {
       const b = parseFeaturesBody(req.body);
       const sel = selectRefs(this.plan, b.features);
       const q = { userId: b.userId, items: b.items, context: b.context, t: b.ts ?? this.clock() };
       const reader = await this.state.reader(q.t, featureReads(sel, q));
-      return fetchFeatures(reader, this.plan, sel, q, this.requestStats);
+      // Serialised here rather than by fastify: the shared rows' text is reused (featuresResponseJson).
+      return reply.type('application/json; charset=utf-8').send(featuresResponseJson(fetchFeatures(reader, this.plan, sel, q, this.requestStats)));
     });
 
     app.post('/v1/events', async (req) => {
