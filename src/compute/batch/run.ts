@@ -117,7 +117,7 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
   await ctx.engine.run(`CREATE OR REPLACE TEMP VIEW __computed AS ${joined(featureColumns(ctx.compiled.ir, views).filter((c) => c.view !== null))}`);
   const stats: RequestFeatureStats = { errors: 0, firstError: null };
   const withCross = withRequest && ctx.compiled.ir.requestFeatures.length > 0;
-  if (withCross) await addRequestFeatures(ctx, views, stats, joined);
+  if (withCross) await addRequestFeatures(ctx, views, stats, joined, queryRows);
   await ctx.engine.run(`CREATE OR REPLACE TEMP VIEW __features AS ${withCross ? 'SELECT f.*, c.* EXCLUDE (__row) FROM __computed AS f LEFT JOIN __cross AS c USING (__row)' : 'SELECT * FROM __computed'}`);
   return stats;
 }
@@ -151,7 +151,7 @@ function chunkColumn(v: FeatureViewIR): string | null {
  * Request features run in JS over the computed rows, read in chunks with only the columns their
  * inputs name, and are appended back by row; one implementation serves training and serving.
  */
-async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], stats: RequestFeatureStats, joined: (columns: readonly FeatureColumn[]) => string): Promise<void> {
+async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], stats: RequestFeatureStats, joined: (columns: readonly FeatureColumn[]) => string, queryRows: number): Promise<void> {
   const { engine, compiled } = ctx;
   const cols = featureColumns(compiled.ir, views);
   const byRef = new Map(cols.map((c) => [c.ref, c.column]));
@@ -196,7 +196,7 @@ async function addRequestFeatures(ctx: BatchContext, views: readonly FeatureView
     return fromSql(typeof v === 'string' && parsed[i] ? JSON.parse(v) : v, types[i] as FeatureType);
   };
   const request: Record<string, unknown> = {};
-  const queryRows = Number((await engine.query('SELECT count(*) AS n FROM __queries'))[0]?.['n']);
+  // Every query row has one row in each view's table: the pass reads exactly `queryRows` rows.
   for await (const chunk of engine.chunks(`SELECT ${select.join(', ')} FROM (${joined(cols.filter((c) => c.view !== null && refs.includes(c.ref)))}) AS f JOIN __queries AS q USING (__row) LEFT JOIN __spine AS s ON s.__row = f.__row`, queryRows)) {
     values = chunk.values;
     const rowIds = values[0] as number[];
