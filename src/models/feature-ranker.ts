@@ -264,7 +264,7 @@ async function loadFile(path: string, label: string, group: string, o: TrainFeat
     const groups: string[] = [];
     const chunks: Float64Array[] = [];
     const d = features.length;
-    const expected = Number((await engine.query(`SELECT count(*) AS n FROM __ts WHERE ${lq} IS NOT NULL`))[0]?.['n']);
+    const expected = await engine.count(`__ts WHERE ${lq} IS NOT NULL`);
     for await (const chunk of engine.chunks(select, expected)) {
       const block = new Float64Array(chunk.rows * d);
       for (let r = 0; r < chunk.rows; r++) {

@@ -92,8 +92,13 @@ function statusRow(state: StateReader, refs: readonly RefPlan[], slots: ReadSlot
   return refs.map((r) => refStatus(state, r, slots));
 }
 
+/** A ref's event time: its view's read's; none for a cross. */
+function refEventTs(r: RefPlan, slots: ReadSlots): number | null {
+  return r.view === null ? null : (slots.eventTs[r.view.index] ?? null);
+}
+
 function timeRow(refs: readonly RefPlan[], slots: ReadSlots): (number | null)[] {
-  return refs.map((r) => (r.view === null ? null : (slots.eventTs[r.view.index] ?? null)));
+  return refs.map((r) => refEventTs(r, slots));
 }
 
 /** Rows kept per kind and selection; past it the memo starts over (a catalogue's worth stays well below). */
@@ -167,10 +172,11 @@ function rowsJson(rows: readonly (readonly unknown[])[]): string {
   let out = '[';
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i] as readonly unknown[];
-    let text = Object.isFrozen(row) ? rowTexts.get(row) : undefined;
+    const frozen = Object.isFrozen(row);
+    let text = frozen ? rowTexts.get(row) : undefined;
     if (text === undefined) {
       text = JSON.stringify(row);
-      if (Object.isFrozen(row)) rowTexts.set(row, text);
+      if (frozen) rowTexts.set(row, text);
     }
     out += i === 0 ? text : `,${text}`;
   }
@@ -205,7 +211,7 @@ export function fetchRows(state: StateReader, plan: ServingPlan, sel: Selection,
       const vi = r.view?.index;
       (out.values[j] as FeatureValue[])[i] = vi === undefined ? ((crosses as FeatureValue[])[sel.crossIndex.get(r.feature) as number] ?? null) : (slots.values[vi]?.get(r.feature) ?? null);
       (out.statuses[j] as Status[])[i] = refStatus(state, r, slots);
-      (out.eventTs[j] as (number | null)[])[i] = vi === undefined ? null : (slots.eventTs[vi] ?? null);
+      (out.eventTs[j] as (number | null)[])[i] = refEventTs(r, slots);
     }
   }
   return out;

@@ -236,7 +236,7 @@ export class EventIntake {
       // One copy per id; late and offline-only events also must not be in the log already.
       const inLog = batch.some((b) => b.checked) ? ` AND NOT (checked AND event_id IN (SELECT event_id FROM ${this.o.log.eventsRelation()}))` : '';
       await this.db.run(`CREATE OR REPLACE TEMP TABLE ${APPEND} AS SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY seq) AS rn FROM ${STAGING}) WHERE rn = 1${inLog}`);
-      const n = Number((await this.db.query(`SELECT count(*) AS n FROM ${APPEND}`))[0]?.['n'] ?? 0);
+      const n = await this.db.count(APPEND);
       if (n > 0) await this.o.log.append(this.db, APPEND);
       this.counts.appended += n;
       this.lastFlushError = null;

@@ -82,7 +82,7 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
   // view's intermediate results at a time instead of every view's at once (peak memory), at the
   // cost of deriving the event columns once per view.
   const stateful = views.filter((v) => v.kind !== 'lookup');
-  const queryRows = Number((await ctx.engine.query('SELECT count(*) AS n FROM __queries'))[0]?.['n']);
+  const queryRows = await ctx.engine.count('__queries');
   // A backfill (one time for all) joins each key to its history once: linear, and small enough whole.
   const chunksOf = (v: FeatureViewIR) => (oneTime !== undefined || chunkColumn(v) === null ? 1 : Math.max(1, Math.ceil(queryRows / chunkRows)));
   const whole = stateful.length <= 1 && stateful.every((v) => chunksOf(v) === 1);

@@ -42,7 +42,7 @@ export async function buildTrainingSet(options: TrainingSetOptions): Promise<Bat
     const select = `SELECT s.* EXCLUDE (__row), f.* EXCLUDE (__row) FROM __spine AS s JOIN __features AS f USING (__row) ORDER BY s.__row`;
     await writeResult(engine, select, options.out, columns);
     // One row per query row: count the computed features, not `__features` (which joins the crosses again).
-    const rows = Number((await engine.query('SELECT count(*) AS n FROM __computed'))[0]?.['n']);
+    const rows = await engine.count('__computed');
     return { rows, columns: columns.map((c) => c.column), requestErrors };
   } finally {
     engine.close();
@@ -104,7 +104,7 @@ export async function backfill(options: BackfillOptions): Promise<BatchReport & 
       await computeFeatures(ctx, views, false, options.onProgress && ((p) => options.onProgress?.(entity.name, p)), { at, everyKey: true });
       const keyCols = entity.keys.map((k) => `q.${duckdb.ident(k)}`).join(', ');
       await engine.run(`CREATE OR REPLACE TEMP TABLE __part${i} AS SELECT ${duckdb.literal(entity.name)} AS entity, ${keyCols}, f.* EXCLUDE (__row) FROM __queries AS q JOIN __features AS f USING (__row) ORDER BY ${keyCols}`);
-      counts[entity.name] = Number((await engine.query(`SELECT count(*) AS n FROM __part${i}`))[0]?.['n']);
+      counts[entity.name] = await engine.count(`__part${i}`);
       parts.push(`SELECT * FROM __part${i}`);
       i++;
     }

@@ -57,6 +57,11 @@ export class DuckDBEngine {
     }
   }
 
+  /** The number of rows of `SELECT count(*) FROM <from>` (a relation, optionally with its WHERE). */
+  async count(from: string): Promise<number> {
+    return Number((await this.query(`SELECT count(*) AS n FROM ${from}`))[0]?.['n'] ?? 0);
+  }
+
   /**
    * Streams a query's result in chunks of columns (column-major JS values), for big results.
    * `expectedRows` is how many rows the query gives (count them first: a count is cheap beside the

@@ -82,7 +82,7 @@ export async function ingest(records: AsyncIterable<IngestRecord> | Iterable<Ing
          SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY seq) AS rn FROM __staging
        ) WHERE rn = 1 AND event_id NOT IN (SELECT event_id FROM ${log.eventsRelation()})`,
     );
-    const accepted = Number((await engine.query('SELECT count(*) AS n FROM __accepted'))[0]?.['n'] ?? 0);
+    const accepted = await engine.count('__accepted');
     if (accepted > 0) await log.append(engine, '__accepted');
     await log.writeMetadata(engine, options.items ?? [], options.users ?? []);
     return {

@@ -7,7 +7,7 @@ import type { EventLog } from './event-log.ts';
 export async function* replayLog(log: EventLog): AsyncGenerator<InteractionEvent> {
   const engine = await DuckDBEngine.open();
   try {
-    const events = Number((await engine.query(`SELECT count(*) AS n FROM ${log.eventsRelation()}`))[0]?.['n']);
+    const events = await engine.count(log.eventsRelation());
     for await (const chunk of engine.chunks(`SELECT event_id, user_id, item_id, ts, type, value, duration, device, country, session_id, context FROM ${log.eventsRelation()} ORDER BY ts, event_id`, events)) {
       const [id, user, item, ts, type, value, duration, device, country, session, context] = chunk.values as unknown[][];
       for (let r = 0; r < chunk.rows; r++) {
