@@ -70,3 +70,26 @@ describe('DuckDBEngine.chunks (one fetch kept in flight)', () => {
     );
   });
 });
+
+describe('DuckDBEngine.connect (a second connection to the same database)', () => {
+  it('streams a table while the first connection writes another, sees no TEMP table of the first, and closes alone', async () => {
+    const engine = await DuckDBEngine.open();
+    try {
+      await engine.run('CREATE TABLE shared AS SELECT i FROM range(200000) AS t(i)');
+      await engine.run('CREATE TEMP TABLE own AS SELECT 1 AS x');
+      const side = await engine.connect();
+      let sum = 0;
+      // The main connection runs a statement between the side's fetches: both results stay whole.
+      for await (const chunk of side.chunks('SELECT i FROM shared', 200000)) {
+        for (let r = 0; r < chunk.rows; r++) sum += (chunk.values[0] as number[])[r] as number;
+        if (sum > 0 && (await engine.count('shared')) !== 200000) assert.fail('the main connection lost a row');
+      }
+      assert.equal(sum, (199999 * 200000) / 2);
+      await assert.rejects(side.query('SELECT x FROM own'), /own/);
+      side.close();
+      assert.equal(await engine.count('shared'), 200000);
+    } finally {
+      engine.close();
+    }
+  });
+});

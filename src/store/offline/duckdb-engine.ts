@@ -10,7 +10,19 @@ export class DuckDBEngine {
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly connection: DuckDBConnection,
+    /** False for a second connection (`connect`): closing it leaves the database open. */
+    private readonly ownsInstance = true,
   ) {}
+
+  /**
+   * A second connection to the same database, for a query that runs while this one runs others:
+   * it sees the database's tables, not this connection's TEMP ones. Close it before this engine.
+   */
+  async connect(): Promise<DuckDBEngine> {
+    const connection = await this.instance.connect();
+    await connection.run(`SET TimeZone = 'UTC'`).catch(() => undefined);
+    return new DuckDBEngine(this.instance, connection, false);
+  }
 
   /** Opens an in-memory database (default) or one backed by a file; spills to a temp dir when large. */
   static async open(path = ':memory:', options: { threads?: number; memoryLimit?: string } = {}): Promise<DuckDBEngine> {
@@ -111,7 +123,7 @@ export class DuckDBEngine {
 
   close(): void {
     this.connection.closeSync();
-    this.instance.closeSync();
+    if (this.ownsInstance) this.instance.closeSync();
   }
 }
 
