@@ -23,6 +23,10 @@ import { assertFeatureRowsEqual } from './helpers/compare.ts';
 
 const compiled = compileFeatureSet(allOps);
 const columns = featureColumns(compiled.ir);
+// Whole event-type weights: weighted top-k and histograms then sum them as integers, not decimals.
+const integral = compileFeatureSet({ ...allOps, weights: { ...allOps.weights, impression: 1 } });
+const weighted = ['u', 'ugh'];
+const weightedColumns = featureColumns(integral.ir, integral.ir.views.filter((v) => weighted.includes(v.name))).map((c) => c.column);
 
 const streamArb = fc
   .array(eventArb, { minLength: 0, maxLength: 40 })
@@ -60,12 +64,18 @@ test('batch SQL equals the reference aggregator on generated streams', async () 
         const expected = referenceFeatures(compiled, { events: arrival, items }, qs);
         const actual = await featuresFor(compiled, log, qs);
         assertFeatureRowsEqual(actual, expected, columns.map((c) => c.column), qs);
-        // Views computed in slices of their keys (as on a large spine) give the same rows.
-        assertFeatureRowsEqual(await featuresFor(compiled, log, qs, { chunkRows: 2 }), expected, columns.map((c) => c.column), qs);
+        // Views computed in slices of their keys (as on a large spine), and counts, sums and means as
+        // running totals (as for keys with large partitions; these small ones take window frames by
+        // default), give the same rows.
+        assertFeatureRowsEqual(await featuresFor(compiled, log, qs, { chunkRows: 2, framedPartitionRows: 0 }), expected, columns.map((c) => c.column), qs);
         // Only some views (the option the ranker uses): their columns alone, the same values.
         const some = compiled.ir.views.filter((v) => v.kind === 'aggregation').slice(-2).map((v) => v.name);
         const own = columns.flatMap((c, j) => (c.view !== null && some.includes(c.view) ? [j] : []));
         assertFeatureRowsEqual(await featuresFor(compiled, log, qs, { views: some }), expected.map((r) => own.map((j) => r[j]!)), own.map((j) => columns[j]!.column), qs);
+
+        const integralRows = referenceFeatures(integral, { events: arrival, items }, qs);
+        const integralOwn = featureColumns(integral.ir).flatMap((c, j) => (c.view !== null && weighted.includes(c.view) ? [j] : []));
+        assertFeatureRowsEqual(await featuresFor(integral, log, qs, { views: weighted }), integralRows.map((r) => integralOwn.map((j) => r[j]!)), weightedColumns, qs);
 
         // All queries at one time (a backfill): the engine takes its single-time plan.
         const at = qs.map((q) => ({ ...q, ts: (qs[0] as (typeof qs)[number]).ts }));

@@ -458,7 +458,7 @@ v0__s AS (
   SELECT "user_id" AS __k0, s.* FROM (SELECT s.*, c.__cat AS "genre" FROM (SELECT * FROM __ev) AS s JOIN (SELECT DISTINCT CAST(item_id AS VARCHAR) AS __key, unnest("genres") AS __cat FROM items) AS c ON c.__key = s.item_id) AS s WHERE "user_id" IS NOT NULL
 ),
 v0__h0__e AS (
-  SELECT __k0, CAST("genre" AS VARCHAR) AS val, ts, CAST(coalesce("weight", 0) AS DECIMAL(38, 18)) AS w FROM v0__s WHERE "genre" IS NOT NULL
+  SELECT __k0, CAST("genre" AS VARCHAR) AS val, ts, CAST(coalesce("weight", 0) AS BIGINT) AS w FROM v0__s WHERE "genre" IS NOT NULL
 ),
 v0__h0__g AS (
   SELECT __k0, val, min(ts) AS first_ts, row_number() OVER (ORDER BY __k0, val) AS g FROM v0__h0__e GROUP BY __k0, val

@@ -84,17 +84,20 @@ export function asofReads(d: Dialect, starts: readonly (string | null)[], name: 
  * a value's count and weight in a window are the totals at t less those at its start. With a
  * native ASOF join the totals run over the events alone and are read at those points (asofReads);
  * otherwise events and read points go into one global order of (key, value, time) and one running
- * sum. Weights are summed as exact decimals, so the differences carry no rounding; a weight beyond
- * ±1e20 is out of range.
+ * sum. Weights are summed as exact decimals (or integers, for a column in `integral`), so the
+ * differences carry no rounding; a weight beyond ±1e20 is out of range.
  */
-export function fannedCtes(d: Dialect, aggs: readonly AggregationIR[], name: string, alias: string, keys: readonly string[], ctes: string[]): { cte: string; columns: string[] }[] {
+export function fannedCtes(d: Dialect, aggs: readonly AggregationIR[], name: string, alias: string, keys: readonly string[], ctes: string[], integral: ReadonlySet<string> = new Set()): { cte: string; columns: string[] }[] {
   const first = aggs[0] as AggregationIR;
   const x = d.ident(first.input as string);
   const ks = keys.join(', ');
   const group = [...keys, '__t'].join(', ');
   const cond = condition(d, first, first.filter, [`${x} IS NOT NULL`], false);
-  const zero = `CAST(0 AS ${d.types.exact})`;
-  const weight = first.weight === null ? zero : `CAST(coalesce(${d.ident(first.weight)}, 0) AS ${d.types.exact})`;
+  // A weight column known to hold only integers (the event-type weights of most feature sets) sums
+  // exactly as BIGINT, cheaper than the exact decimal (genre taste on the 1M-row spine: ~9% less).
+  const exact = first.weight !== null && integral.has(first.weight) ? d.types.bigint : d.types.exact;
+  const zero = `CAST(0 AS ${exact})`;
+  const weight = first.weight === null ? zero : `CAST(coalesce(${d.ident(first.weight)}, 0) AS ${exact})`;
   const starts = [...new Set(aggs.map((a) => windowStartSql(d, a.window)))];
   const point = (s: string | null) => readPoint(d, s?.replaceAll('__t', 'qq.__t') ?? null);
   ctes.push(

@@ -37,7 +37,7 @@ export async function buildTrainingSet(options: TrainingSetOptions): Promise<Bat
     const spineCols = new Set((await engine.query(`SELECT column_name FROM (DESCRIBE __spine)`)).map((r) => String(r['column_name'])));
     const views = selectViews(options.compiled, spineCols, options.views);
     await prepareQueries(ctx, '__spine', '__row', timeExpr, views);
-    const requestErrors = await computeFeatures(ctx, views, true, options.onProgress, undefined, options.chunkRows);
+    const requestErrors = await computeFeatures(ctx, views, true, { onProgress: options.onProgress, chunkRows: options.chunkRows });
     const columns = featureColumns(options.compiled.ir, views);
     const select = `SELECT s.* EXCLUDE (__row), f.* EXCLUDE (__row) FROM __spine AS s JOIN __features AS f USING (__row) ORDER BY s.__row`;
     await writeResult(engine, select, options.out, columns);
@@ -101,7 +101,7 @@ export async function backfill(options: BackfillOptions): Promise<BatchReport & 
       const entity = (views[0] as FeatureViewIR).entity;
       const keys = renderEntityKeysSql({ ir: compiled.ir, dialect: duckdb, events: ctx.events, items: log.itemsRelation(), users: log.usersRelation() }, views, at);
       await prepareQueries(ctx, `(${keys})`, 'row_number() OVER ()', String(at), views);
-      await computeFeatures(ctx, views, false, options.onProgress && ((p) => options.onProgress?.(entity.name, p)), { at, everyKey: true });
+      await computeFeatures(ctx, views, false, { onProgress: options.onProgress && ((p) => options.onProgress?.(entity.name, p)), oneTime: { at, everyKey: true } });
       const keyCols = entity.keys.map((k) => `q.${duckdb.ident(k)}`).join(', ');
       await engine.run(`CREATE OR REPLACE TEMP TABLE __part${i} AS SELECT ${duckdb.literal(entity.name)} AS entity, ${keyCols}, f.* EXCLUDE (__row) FROM __queries AS q JOIN __features AS f USING (__row) ORDER BY ${keyCols}`);
       counts[entity.name] = await engine.count(`__part${i}`);
@@ -126,6 +126,8 @@ export interface FeatureQuery {
 export interface FeaturesForOptions {
   /** Views over more query rows than this run in key slices (memory bound). */
   readonly chunkRows?: number;
+  /** Largest key partition computed by window frames instead of running totals (default `FRAMED_PARTITION_ROWS`; 0: none). */
+  readonly framedPartitionRows?: number;
   /** Compute only these views (by name); request-time features are then left out. Default: every view and request feature. */
   readonly views?: readonly string[];
   /**
@@ -149,7 +151,7 @@ export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, q
   const { engine } = ctx;
   try {
     const fieldNames = [...new Set(queries.flatMap((q) => Object.keys(q.fields).filter((f) => q.fields[f] !== undefined && q.fields[f] !== null)))];
-    await engine.run(`CREATE TEMP TABLE __spine (__row BIGINT, ts BIGINT${fieldNames.map((f) => `, ${duckdb.ident(f)} VARCHAR`).join('')})`);
+    await engine.run(`CREATE TABLE __spine (__row BIGINT, ts BIGINT${fieldNames.map((f) => `, ${duckdb.ident(f)} VARCHAR`).join('')})`);
     const a = await engine.appender('__spine');
     queries.forEach((q, i) => {
       a.appendBigInt(BigInt(i));
@@ -165,7 +167,7 @@ export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, q
     const views = only === undefined ? compiled.ir.views : compiled.ir.views.filter((v) => only.includes(v.name));
     await prepareQueries(ctx, '__spine', '__row', 'ts', views);
     const oneTime = queries.length > 0 && queries.every((q) => q.ts === queries[0]!.ts) ? { at: queries[0]!.ts, everyKey: false } : undefined;
-    await computeFeatures(ctx, views, only === undefined, undefined, oneTime, options.chunkRows);
+    await computeFeatures(ctx, views, only === undefined, { oneTime, chunkRows: options.chunkRows, framedPartitionRows: options.framedPartitionRows });
     const columns = featureColumns(compiled.ir, views).filter((c) => only === undefined || c.view !== null);
     const rows = await engine.query(`SELECT * FROM __features ORDER BY __row`);
     return rows.map((r) => columns.map((c) => fromSql(r[c.column], c.type)));
