@@ -114,7 +114,7 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
   const withCross = withRequest && ctx.compiled.ir.requestFeatures.length > 0;
   // The views the request features read run first; the request pass (JS, ~8 s of a 1M-row spine)
   // then reads them on a second connection while DuckDB computes the other views.
-  const inputs = withCross ? requestInputViews(ctx.compiled, views) : new Set<string>();
+  const inputs = new Set(withCross ? requestInputColumns(ctx.compiled, views).map((c) => c.view as string) : []);
   const ordered = [...stateful.filter((v) => inputs.has(v.name)), ...stateful.filter((v) => !inputs.has(v.name))];
   const parts = whole ? [views] : [views.filter((v) => v.kind === 'lookup'), ...ordered.map((v) => [v])].filter((p) => p.length > 0);
   // The parts are database tables, not TEMP ones: the request pass's connection reads them too.
@@ -213,10 +213,10 @@ function chunkColumn(v: FeatureViewIR): string | null {
   return ['user_id', 'item_id'].find((k) => v.entity.keys.includes(k)) ?? null;
 }
 
-/** The views holding the inputs of the request features. */
-function requestInputViews(compiled: CompiledFeatureSet, views: readonly FeatureViewIR[]): Set<string> {
+/** The computed feature columns the request features read (each once, in the order of `views`). */
+function requestInputColumns(compiled: CompiledFeatureSet, views: readonly FeatureViewIR[]): FeatureColumn[] {
   const refs = new Set(compiled.ir.requestFeatures.flatMap((r) => Object.values(r.inputs)));
-  return new Set(featureColumns(compiled.ir, views).flatMap((c) => (c.view !== null && refs.has(c.ref) ? [c.view] : [])));
+  return featureColumns(compiled.ir, views).filter((c) => c.view !== null && refs.has(c.ref));
 }
 
 /** The request features of every query row: row ids, and one column of values per request feature. */
@@ -234,11 +234,11 @@ async function readRequestFeatures(ctx: BatchContext, views: readonly FeatureVie
   const { compiled } = ctx;
   const engine = await ctx.engine.connect();
   try {
-    const cols = featureColumns(compiled.ir, views);
-    const byRef = new Map(cols.map((c) => [c.ref, c.column]));
-    const typeOf = new Map(cols.map((c) => [c.ref, c.type]));
+    const inputCols = requestInputColumns(compiled, views);
+    const byRef = new Map(inputCols.map((c) => [c.ref, c.column]));
+    const typeOf = new Map(inputCols.map((c) => [c.ref, c.type]));
     const reqs = compiled.ir.requestFeatures;
-    const refs = [...new Set(reqs.flatMap((r) => Object.values(r.inputs)).filter((ref) => !ref.startsWith('request:') && byRef.has(ref)))];
+    const refs = inputCols.map((c) => c.ref);
     const fields = [...new Set(reqs.flatMap((r) => Object.values(r.inputs)).filter((ref) => ref.startsWith('request:')).map((ref) => ref.slice(8)))];
     const spineCols = new Set((await engine.query(`SELECT column_name FROM (DESCRIBE __spine)`)).map((r) => String(r['column_name'])));
     const select = [
@@ -276,7 +276,7 @@ async function readRequestFeatures(ctx: BatchContext, views: readonly FeatureVie
     };
     const request: Record<string, unknown> = {};
     // Every query row has one row in each view's table: the pass reads exactly `queryRows` rows.
-    for await (const chunk of engine.chunks(`SELECT ${select.join(', ')} FROM (${joined(cols.filter((c) => c.view !== null && refs.includes(c.ref)))}) AS f JOIN __queries AS q USING (__row) LEFT JOIN __spine AS s ON s.__row = f.__row`, queryRows)) {
+    for await (const chunk of engine.chunks(`SELECT ${select.join(', ')} FROM (${joined(inputCols)}) AS f JOIN __queries AS q USING (__row) LEFT JOIN __spine AS s ON s.__row = f.__row`, queryRows)) {
       values = chunk.values;
       const rowIds = values[0] as number[];
       const times = values[1] as unknown[];
