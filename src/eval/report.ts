@@ -93,6 +93,15 @@ export function reportBlocks(r: EvaluationResult): ReportBlock[] {
     b.push({ kind: 'table', head: ['model', 'feature', 'gain', 'share'], rows: imp.map((x) => [n, x.feature, x.gain.toPrecision(4), `${((100 * x.gain) / total).toFixed(1)}%`]) });
     b.push({ kind: 'figure', file: `importance-${n}.svg`, caption: `${n}: total split gain per feature`, svg: horizontalBarChart(`${n}: feature importance (gain)`, imp.slice(0, 30).map((x) => ({ label: x.feature, value: x.gain }))) });
   }
+  const generated = explained.filter((n) => r.models[n]!.explain!.candidateRecall);
+  if (generated.length > 0) {
+    b.push({ kind: 'h', level: 2, text: 'Candidate generation' });
+    b.push({ kind: 'p', text: 'Share of held-out items among the candidates (recall@n on the model\'s own inner holdouts): the union, and each source\'s own top n. The union bounds what the ranker can find.' });
+    b.push({ kind: 'table', head: ['model', 'source', 'recall@n'], rows: generated.flatMap((n) => {
+      const c = r.models[n]!.explain!.candidateRecall!;
+      return [[n, `union (n = ${c.n} a source)`, f4(c.union)], ...Object.entries(c.bySource).map(([g, x]) => [n, g, f4(x)])];
+    }) });
+  }
   b.push({ kind: 'h', level: 2, text: 'Feature-group ablation' });
   if (!explained.some((n) => r.models[n]!.explain!.ablation.length > 0)) b.push({ kind: 'p', text: 'No model in this run reports an ablation (a model fills it through `explain.ablation`, measuring each variant with the harness\'s nDCG; the ranker does).' });
   for (const n of explained) {

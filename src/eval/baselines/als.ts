@@ -110,7 +110,15 @@ function solveHalf(x: Float64Array, y: Float64Array, conf: Csr, rows: number, yR
   }
 }
 
-export function trainAls(train: readonly Interaction[], options: AlsOptions = {}): Scorer {
+/** An ALS model: a scorer, and its factors (row-major, `factors` columns) of `items` and of `users`. */
+export interface AlsModel extends Scorer {
+  readonly factors: number;
+  readonly itemFactors: Float64Array;
+  readonly users: readonly string[];
+  readonly userFactors: Float64Array;
+}
+
+export function trainAls(train: readonly Interaction[], options: AlsOptions = {}): AlsModel {
   const f = options.factors ?? 32;
   const reg = options.regularization ?? 1;
   const alpha = options.alpha ?? 1;
@@ -133,6 +141,10 @@ export function trainAls(train: readonly Interaction[], options: AlsOptions = {}
   }
   return {
     items: m.items,
+    factors: f,
+    itemFactors: itf,
+    users: m.users,
+    userFactors: uf,
     score(user) {
       const u = m.userIndex.get(user);
       if (u === undefined) return undefined;

@@ -66,6 +66,10 @@ export interface CandidateSet {
   readonly featureNames: readonly string[];
   /** The catalogue the indices refer to. */
   readonly catalogue: readonly string[];
+  /** Per row, bit b set when generating model `generators[b]` has the item in its top n. */
+  readonly sources: Uint32Array;
+  /** The generating models' names, by bit of `sources`. */
+  readonly generators: readonly string[];
 }
 
 /**
@@ -83,6 +87,9 @@ export function generateCandidates(models: readonly BaseModel[], users: readonly
   const rowItems: number[] = [];
   const feats: number[] = [];
   const order = new Int32Array(ni);
+  const generating = models.map((b, j) => (b.generates ? j : -1)).filter((j) => j >= 0);
+  if (generating.length > 32) throw new Error(`generateCandidates: at most 32 generating models, got ${generating.length}`);
+  const rowSources: number[] = [];
   for (const user of users) {
     const all = models.map((b) => b.scorer.score(user));
     if (all.some((s) => s === undefined)) continue;
@@ -102,20 +109,23 @@ export function generateCandidates(models: readonly BaseModel[], users: readonly
       for (let k = 0; k < count; k++) v[k] = s[unseen[k]!]!;
       return v.sort();
     });
-    const chosen = new Uint8Array(ni);
-    scores.forEach((s, b) => {
-      if (models[b]!.generates) markTop(s, unseen, sorted[b]!, n, chosen);
-    });
+    // Bit g of chosen[i]: generating model g has item i in its top n.
+    const chosen = new Uint32Array(ni);
+    generating.forEach((b, g) => markTop(scores[b]!, unseen, sorted[b]!, n, chosen, 1 << g));
     for (let k = 0; k < count; k++) {
       const i = unseen[k]!;
       if (!chosen[i]) continue;
       rowItems.push(i);
+      rowSources.push(chosen[i]!);
       for (let b = 0; b < m; b++) feats.push(scores[b]![i]!, rankOf(scores[b]!, unseen, sorted[b]!, i));
     }
     kept.push(user);
     offsets.push(rowItems.length);
   }
-  return { users: kept, offsets: Int32Array.from(offsets), items: Int32Array.from(rowItems), features: Float64Array.from(feats), featureNames, catalogue };
+  return {
+    users: kept, offsets: Int32Array.from(offsets), items: Int32Array.from(rowItems), features: Float64Array.from(feats), featureNames, catalogue,
+    sources: Uint32Array.from(rowSources), generators: generating.map((b) => models[b]!.name),
+  };
 }
 
 /**
@@ -132,11 +142,11 @@ function rankOf(s: Float64Array, unseen: Int32Array, sorted: Float64Array, i: nu
   return 1 + (sorted.length - above) + before;
 }
 
-/** Marks the unseen items ranked 1..n by `rankOf`'s rule: all above the n-th score, then its ties in catalogue order. */
-function markTop(s: Float64Array, unseen: Int32Array, sorted: Float64Array, n: number, chosen: Uint8Array): void {
+/** Sets `bit` in `chosen` for the unseen items ranked 1..n by `rankOf`'s rule: all above the n-th score, then its ties in catalogue order. */
+function markTop(s: Float64Array, unseen: Int32Array, sorted: Float64Array, n: number, chosen: Uint32Array, bit: number): void {
   const count = unseen.length;
   if (count <= n) {
-    for (const i of unseen) chosen[i] = 1;
+    for (const i of unseen) chosen[i]! |= bit;
     return;
   }
   const threshold = sorted[count - n]!;
@@ -144,9 +154,9 @@ function markTop(s: Float64Array, unseen: Int32Array, sorted: Float64Array, n: n
   for (let k = 0; k < count; k++) {
     const i = unseen[k]!;
     const x = s[i]!;
-    if (x > threshold) chosen[i] = 1;
+    if (x > threshold) chosen[i]! |= bit;
     else if (x === threshold && ties > 0) {
-      chosen[i] = 1;
+      chosen[i]! |= bit;
       ties--;
     }
   }
@@ -174,14 +184,20 @@ function upperBound(a: Float64Array, x: number): number {
   return lo;
 }
 
-/** Mean over the users with truth of the share of their held-out items among their candidates (≤ 1). */
-export function candidateRecall(set: CandidateSet, truth: Truth): number {
+/**
+ * Mean over the users with truth of the share of their held-out items among their candidates (≤ 1);
+ * with `generator`, among that generating model's top n only (its recall@n).
+ */
+export function candidateRecall(set: CandidateSet, truth: Truth, generator?: string): number {
+  const g = generator === undefined ? -1 : set.generators.indexOf(generator);
+  if (generator !== undefined && g < 0) throw new Error(`candidateRecall: '${generator}' generates no candidates here (${set.generators.join(', ')})`);
+  const mask = g < 0 ? 0xffffffff : 1 << g;
   let sum = 0, users = 0;
   set.users.forEach((u, q) => {
     const t = truth.get(u);
     if (!t || t.size === 0) return;
     let hits = 0;
-    for (let r = set.offsets[q]!; r < set.offsets[q + 1]!; r++) if (t.has(set.catalogue[set.items[r]!]!)) hits++;
+    for (let r = set.offsets[q]!; r < set.offsets[q + 1]!; r++) if ((set.sources[r]! & mask) !== 0 && t.has(set.catalogue[set.items[r]!]!)) hits++;
     sum += hits / t.size;
     users++;
   });

@@ -29,6 +29,8 @@ export type RankingStage = Omit<StageData, 'base'>;
 export interface InnerStage {
   readonly set: LearningSet;
   readonly recall: number;
+  /** Recall@n of each generating model's own top n (the union's is `recall`). */
+  readonly recallBySource: Readonly<Record<string, number>>;
 }
 
 /** The inner split mirrors the outer protocol: the same random rule with another seed, or an earlier time cutoff. */
@@ -58,8 +60,10 @@ export async function innerStage(input: RankerInput, settings: StageSettings, s:
     users: [...innerTruth.keys()].filter((u) => innerTrainUsers.has(u)),
   });
   const recall = candidateRecall(stage.candidates, innerTruth);
-  note(`inner ${s + 1}: candidate recall@${settings.candidatesPerModel}/model ${recall.toFixed(4)} (${(stage.candidates.items.length / stage.candidates.users.length).toFixed(0)} candidates a user)`);
-  return { set: labelled(stage, innerTruth, input.params['gradedLabels'] === true), recall };
+  const recallBySource = Object.fromEntries(stage.candidates.generators.map((g) => [g, candidateRecall(stage.candidates, innerTruth, g)]));
+  const bySource = Object.entries(recallBySource).map(([g, r]) => `${g} ${r.toFixed(4)}`).join(', ');
+  note(`inner ${s + 1}: candidate recall@${settings.candidatesPerModel}: union ${recall.toFixed(4)} (${(stage.candidates.items.length / stage.candidates.users.length).toFixed(0)} candidates a user); by source ${bySource}`);
+  return { set: labelled(stage, innerTruth, input.params['gradedLabels'] === true), recall, recallBySource };
 }
 
 /**

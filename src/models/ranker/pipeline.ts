@@ -29,6 +29,8 @@ export interface RankerModel extends TrainedModel {
     readonly candidatesPerModel: number;
     /** Mean share of a user's inner-holdout items among their candidates (≤ 1): the ceiling of the ranker's recall. */
     readonly innerCandidateRecall: number;
+    /** The same for each candidate source's own top `candidatesPerModel` (mean over the inner stages). */
+    readonly innerCandidateRecallBySource: Readonly<Record<string, number>>;
     readonly candidatesPerUser: number;
     readonly trees: number;
     readonly trainingRows: number;
@@ -56,6 +58,7 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const names = stages[0]!.set.names;
   const sets: LearningSet[] = stages.map((st) => st.set);
   const recall = recalls.reduce((a, b) => a + b, 0) / recalls.length;
+  const recallBySource = Object.fromEntries(Object.keys(stages[0]!.recallBySource).map((g) => [g, stages.reduce((a, st) => a + (st.recallBySource[g] ?? 0), 0) / stages.length]));
   const learning = concatLearningSets(sets);
   const all = names.map((_, j) => j);
   // The ranking stage (the whole training split) is built on a worker while LambdaMART fits here.
@@ -100,9 +103,9 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
     }
     return {
       ...scorer,
-      explain: { importance, ablation, ...(withAblation ? { ablationBaseline: baseline } : {}) },
+      explain: { importance, ablation, ...(withAblation ? { ablationBaseline: baseline } : {}), candidateRecall: { n, union: recall, bySource: recallBySource } },
       diagnostics: {
-        candidatesPerModel: n, innerCandidateRecall: recall,
+        candidatesPerModel: n, innerCandidateRecall: recall, innerCandidateRecallBySource: recallBySource,
         candidatesPerUser: rankStage.candidates.items.length / Math.max(1, rankStage.candidates.users.length),
         trees: gbdt.numTrees, trainingRows: learning.rows, queries: learning.groupSizes.length,
       },

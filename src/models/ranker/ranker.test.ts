@@ -30,8 +30,14 @@ test('candidates: the union of each model top n, seen items excluded, recall at 
   assert.deepEqual(set.featureNames, ['m1_score', 'm1_rank', 'm2_score', 'm2_rank']);
   // b: m1 score 4, rank 1 among unseen; m2 score 2, rank 4.
   assert.deepEqual(Array.from(set.features.subarray(0, 4)), [4, 1, 2, 4]);
-  const recall = candidateRecall(set, new Map([['u', new Map([['b', 5], ['z', 3]])]]));
-  assert.equal(recall, 0.5);
+  const truth = new Map([['u', new Map([['b', 5], ['z', 3]])]]);
+  assert.equal(candidateRecall(set, truth), 0.5);
+  // By source: m1's top 2 unseen are b, c; m2's are e, d.
+  assert.deepEqual(set.generators, ['m1', 'm2']);
+  assert.deepEqual(Array.from(set.sources), [1, 1, 2, 2]);
+  assert.equal(candidateRecall(set, truth, 'm1'), 0.5);
+  assert.equal(candidateRecall(set, truth, 'm2'), 0);
+  assert.throws(() => candidateRecall(set, truth, 'm3'), /'m3' generates no candidates/);
   assert.equal(generateCandidates(base, ['nobody'], new Map(), 2).users.length, 0, 'a user no base model knows gets no candidates');
 });
 
@@ -166,4 +172,9 @@ test('on a seeded slice of ML-100K the ranker beats popularity and explains itse
   const d = trained!.diagnostics;
   assert.ok(d.innerCandidateRecall > 0.3 && d.innerCandidateRecall <= 1, `candidate recall ${d.innerCandidateRecall}`);
   assert.ok(d.candidatesPerUser >= 50);
+  // Each source's own recall is at most the union's, and the union's is at least the best source's.
+  const bySource = Object.entries(d.innerCandidateRecallBySource);
+  assert.deepEqual(bySource.map(([g]) => g), ['ease', 'itemknn', 'sar', 'als', 'popularity', 'popularity_decayed']);
+  for (const [g, x] of bySource) assert.ok(x > 0 && x <= d.innerCandidateRecall + 1e-12, `${g} recall ${x} vs union ${d.innerCandidateRecall}`);
+  assert.deepEqual(rk.explain!.candidateRecall, { n: d.candidatesPerModel, union: d.innerCandidateRecall, bySource: d.innerCandidateRecallBySource });
 });

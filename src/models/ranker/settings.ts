@@ -17,6 +17,8 @@ export const RANKER_DEFAULTS = {
   /** Inner random splits (seeds seed+1, seed+2, ...) whose labelled candidates are stacked into one training set; 1 under --protocol time. */
   innerSplits: 4,
   embeddingDims: 8,
+  /** The base ALS model's item factors as features too (`als_item_*`). */
+  alsItemFactors: false,
   /** The ALS base model (`als_*` features). */
   alsFactors: 16,
   alsRegularization: 1,
@@ -61,6 +63,12 @@ export function num(p: ModelParams, key: keyof typeof RANKER_DEFAULTS): number {
   return v;
 }
 
+function bool(p: ModelParams, key: keyof typeof RANKER_DEFAULTS): boolean {
+  const v = p[key] ?? RANKER_DEFAULTS[key];
+  if (typeof v !== 'boolean') throw new RecsignalError('INVALID_ARGUMENT', `ranker.${key} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 function itemsAtUserTime(input: RankerInput): boolean {
   const v = input.params['itemsAtUserTime'] ?? RANKER_DEFAULTS.itemsAtUserTime;
   if (v === 'auto') return input.protocol !== 'time';
@@ -69,7 +77,7 @@ function itemsAtUserTime(input: RankerInput): boolean {
 }
 
 /** What every stage (inner or full) is built with, besides its training part, users and time. */
-export type StageSettings = Pick<StageOptions, 'als' | 'items' | 'candidatesPerModel' | 'embeddingDims' | 'seed' | 'compiled' | 'meta' | 'vocabulary' | 'itemsAtUserTime'>;
+export type StageSettings = Pick<StageOptions, 'alsItemFactors' | 'als' | 'items' | 'candidatesPerModel' | 'embeddingDims' | 'seed' | 'compiled' | 'meta' | 'vocabulary' | 'itemsAtUserTime'>;
 
 export async function stageSettings(input: RankerInput): Promise<StageSettings> {
   const p = input.params;
@@ -81,7 +89,7 @@ export async function stageSettings(input: RankerInput): Promise<StageSettings> 
   const als = [{ factors: num(p, 'alsFactors'), regularization: num(p, 'alsRegularization') }];
   if (num(p, 'als2Factors') > 0) als.push({ factors: num(p, 'als2Factors'), regularization: num(p, 'als2Regularization') });
   return {
-    als, items: input.items, candidatesPerModel: num(p, 'candidates'), embeddingDims: num(p, 'embeddingDims'), seed: input.seed,
+    als, alsItemFactors: bool(p, 'alsItemFactors'), items: input.items, candidatesPerModel: num(p, 'candidates'), embeddingDims: num(p, 'embeddingDims'), seed: input.seed,
     compiled, meta, vocabulary: vocabularyOf(meta), itemsAtUserTime: itemsAtUserTime(input),
   };
 }

@@ -9,6 +9,7 @@ import { seenItems } from '../../eval/recommend.ts';
 import type { Interaction } from '../../eval/types.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { fitBaseModels, generateCandidates, type AlsSetting, type BaseModel, type CandidateSet } from './candidates.ts';
+import type { AlsModel } from '../../eval/baselines/als.ts';
 import { itemEmbeddings, type ItemEmbeddings } from './embeddings.ts';
 import { pairFeatures, withTrainingLog, type Metadata } from './features.ts';
 
@@ -39,6 +40,8 @@ export interface StageOptions {
   readonly itemsAtUserTime: boolean;
   /** The ALS base models' settings (see `fitBaseModels`). */
   readonly als: readonly AlsSetting[];
+  /** Also the base ALS model's item factors as features (`als_item_*`). */
+  readonly alsItemFactors?: boolean;
   /** Base models to use instead of fitting them (a caller that already has them). */
   readonly base?: readonly BaseModel[];
 }
@@ -60,7 +63,11 @@ export async function buildStage(o: StageOptions): Promise<StageData> {
 
   const userVec = emb.userVectors(candidates.users, o.train);
   const embNames = [...Array.from({ length: emb.dims }, (_, d) => `emb_item_${d}`), 'emb_dot', 'emb_cosine'];
-  const names = [...candidates.featureNames, ...embNames, ...block.names];
+  // The base ALS model's item factors as item features (its user·item product is already als_score).
+  const als = o.alsItemFactors ? (base.find((b) => b.name === 'als')?.scorer as Partial<AlsModel> | undefined) : undefined;
+  const alsDims = als?.itemFactors ? (als.factors as number) : 0;
+  const alsNames = Array.from({ length: alsDims }, (_, d) => `als_item_${d}`);
+  const names = [...candidates.featureNames, ...embNames, ...alsNames, ...block.names];
   const cols = names.length;
   const nb = candidates.featureNames.length;
   const rows = candidates.items.length;
@@ -81,7 +88,8 @@ export async function buildStage(o: StageOptions): Promise<StageData> {
       }
       data[out + nb + emb.dims] = dot;
       data[out + nb + emb.dims + 1] = un > 0 && inn > 0 ? dot / Math.sqrt(un * inn) : Number.NaN;
-      data.set(block.data.subarray(r * block.names.length, (r + 1) * block.names.length), out + nb + emb.dims + 2);
+      if (alsDims > 0) data.set((als?.itemFactors as Float64Array).subarray(candidates.items[r]! * alsDims, (candidates.items[r]! + 1) * alsDims), out + nb + emb.dims + 2);
+      data.set(block.data.subarray(r * block.names.length, (r + 1) * block.names.length), out + nb + emb.dims + 2 + alsDims);
     }
   });
   return { candidates, names, data, base };
