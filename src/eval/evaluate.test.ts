@@ -90,7 +90,7 @@ test('one bootstrap pass over several vectors gives bootstrapCi of each, bit for
 describe('the registry refuses bad requests before any work', () => {
   const base = { interactions: ROWS, protocol: 'per-user' as const };
   test('every unknown model is named', async () => {
-    await assert.rejects(evaluate({ ...base, models: ['sar', 'bpr', 'lightgcn'] }), /unknown models 'bpr', 'lightgcn'; use some of popularity, popularity-decayed, itemknn, sar, ease, als, rp3beta, ranker/);
+    await assert.rejects(evaluate({ ...base, models: ['sar', 'bpr', 'lightgcn'] }), /unknown models 'bpr', 'lightgcn'; use some of popularity, popularity-decayed, itemknn, sar, ease, als, embedding, rp3beta, ranker/);
   });
   test('a parameter the model does not have, and a baseline not evaluated', async () => {
     await assert.rejects(evaluate({ ...base, models: ['ease'], params: ['ease.lamda=3', 'sar.x=1'] }), /ease has no parameter 'lamda'; it has lambda; 'sar.x=1': model 'sar' is not evaluated in this run/);
@@ -114,6 +114,7 @@ describe('a model explain reaches the JSON and the report', () => {
       return { ...trainPopularity(ctx.train, { items: ctx.items }), explain: {
         importance: [{ feature: 'item_stats__play_count_7d', gain: 30 }, { feature: 'user<&>genre', gain: 10 }],
         ablation: [{ group: 'popularity', ndcg: without, delta: without - full }],
+        candidateRecall: { n: 50, union: 0.625, bySource: { ease: 0.5, popularity: 0.25 } },
       } };
     },
   };
@@ -130,6 +131,8 @@ describe('a model explain reaches the JSON and the report', () => {
     assert.match(md, /\| explained \| item_stats__play_count_7d \| 30\.00 \| 75\.0% \|/);
     assert.match(md, /\| explained \| popularity \| 0\.6667 \| -0\.2103 \|/);
     assert.match(md, /!\[explained: total split gain per feature\]\(importance-explained\.svg\)/);
+    assert.match(md, /## Candidate generation[\s\S]*\| explained \| union \(n = 50 a source\) \| 0\.6250 \|\n\| explained \| ease \| 0\.5000 \|\n\| explained \| popularity \| 0\.2500 \|/);
+    assert.deepEqual(m.explain!.candidateRecall, { n: 50, union: 0.625, bySource: { ease: 0.5, popularity: 0.25 } }, 'in the JSON as the model gave it');
     const html = renderHtml(blocks);
     assert.ok(html.includes('user&lt;&amp;&gt;genre'), 'text is escaped');
     assert.equal(html.match(/<svg /g)?.length, blocks.filter((b) => b.kind === 'figure').length);
@@ -182,5 +185,16 @@ describe('ML-100K, the three protocols', { skip }, () => {
     assert.equal(ease.segments!.cold.scoredUsers, 0);
     assert.equal(pop.segments!.cold.scoredUsers, 192);
     assert.ok(ease.segments!.warm.ndcg > 0.1 && pop.segments!.cold.ndcg > 0.3);
+  });
+
+  test('time: the embedding model scores cold users from their demographics, as ALS does warm ones', async (t) => {
+    const source = { path: path.dirname(FILE), format: 'movielens' as const };
+    const r = await evaluate({ interactions: ratings(), protocol: 'time', models: ['popularity', 'als', 'embedding'], resamples: 200, source });
+    const pop = r.models['popularity']!, als = r.models['als']!, emb = r.models['embedding']!;
+    t.diagnostic(`cold nDCG@10: popularity ${pop.segments!.cold.ndcg.toFixed(4)}, embedding ${emb.segments!.cold.ndcg.toFixed(4)}; warm: ALS ${als.segments!.warm.ndcg.toFixed(4)}, embedding ${emb.segments!.warm.ndcg.toFixed(4)}`);
+    assert.equal(emb.segments!.cold.scoredUsers, 192, 'every cold user has a vector from u.user');
+    assert.equal(als.segments!.cold.scoredUsers, 0);
+    assert.equal(emb.segments!.warm.ndcg, als.segments!.warm.ndcg, 'warm users: the same factors as ALS');
+    assert.ok(emb.segments!.cold.ndcg > pop.segments!.cold.ndcg, 'the demographic projection beats plain popularity for cold users');
   });
 });

@@ -12,6 +12,8 @@ import { trainRp3beta } from './baselines/rp3beta.ts';
 import { trainSar } from './baselines/sar.ts';
 import type { Interaction, Scorer } from './types.ts';
 import { RANKER_DEFAULTS, trainRanker } from '../models/ranker/pipeline.ts';
+import { embeddingScorer, learnEmbeddings } from '../models/embeddings.ts';
+import { readMovieLensMetadata } from '../events/readers/movielens.ts';
 
 export const PROTOCOLS = ['ms-stratified', 'per-user', 'time'] as const;
 export type ProtocolName = (typeof PROTOCOLS)[number];
@@ -55,6 +57,11 @@ export interface ModelExplain {
   readonly ablation: readonly { readonly group: string; readonly ndcg: number; readonly delta: number }[];
   /** nDCG@k of the full model the deltas are against, when it is trained otherwise than the reported one (the ranker's variants are not refitted). */
   readonly ablationBaseline?: number;
+  /**
+   * A model that ranks generated candidates: the share of held-out items among them (recall@n, on
+   * its own inner holdouts), for the union and for each source's own top n.
+   */
+  readonly candidateRecall?: { readonly n: number; readonly union: number; readonly bySource: Readonly<Record<string, number>> };
 }
 
 /** A trained model: a Scorer, plus an optional explanation. */
@@ -140,6 +147,21 @@ export const MODELS: readonly ModelEntry[] = [
       iterations: num(c.params, 'iterations'),
       seed: c.seed,
     }),
+  },
+  {
+    name: 'embedding',
+    description: 'ALS factors (as als) scored by dot product, with users and items that have no training rows placed in the same space from their metadata (demographics; genres and decade) by a ridge regression: cold start (src/models/embeddings.ts)',
+    defaults: { factors: 32, regularization: 40, alpha: 1, iterations: 15, metaLambda: 1 },
+    baseline: false,
+    train: async (c) => {
+      const meta = c.source?.format === 'movielens' ? await readMovieLensMetadata(c.source.path) : undefined;
+      const e = learnEmbeddings(c.train, {
+        items: c.items, factors: num(c.params, 'factors'), regularization: num(c.params, 'regularization'), alpha: num(c.params, 'alpha'),
+        iterations: num(c.params, 'iterations'), seed: c.seed, metaLambda: num(c.params, 'metaLambda'),
+        ...(meta ? { itemMeta: meta.items, userMeta: meta.users } : {}),
+      });
+      return embeddingScorer(e, c.items);
+    },
   },
   {
     name: 'rp3beta',
