@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { runDemo, DEMO_FEATURES } from '../src/cli/demo.ts';
 import { loadFeatureSet } from '../src/cli/load-features.ts';
 import { loadFeatureRanker } from '../src/models/feature-ranker.ts';
+import { itemEmbeddingIndex, logInteractions, type ItemEmbeddingIndex } from '../src/models/embeddings.ts';
+import { readMetadata } from '../src/store/offline/metadata.ts';
 import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';
 import { FeatureServer } from '../src/serve/server.ts';
@@ -26,12 +28,15 @@ const NOW = START + DAYS * DAY + 10 * 60_000;
 const tmp = mkdtempSync(join(tmpdir(), 'recsignal-recommend-test-'));
 let server: FeatureServer;
 let bare: FeatureServer;
+let similar: FeatureServer;
+let embeddings: ItemEmbeddingIndex;
 let active: string;
 let demoDir: string;
 
 after(async () => {
   await server?.close();
   await bare?.close();
+  await similar?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -50,7 +55,9 @@ before(async () => {
   }
   server = await FeatureServer.start({ compiled, log, port: 0, clock: () => NOW, ranker: loadFeatureRanker(join(dir, 'model.json')) });
   bare = await FeatureServer.start({ compiled, log, port: 0, clock: () => NOW });
-  await Promise.all([server.ready, bare.ready]);
+  embeddings = (await itemEmbeddingIndex(log, NOW, compiled.ir.weights, await readMetadata(log))) as ItemEmbeddingIndex;
+  similar = await FeatureServer.start({ compiled, log, port: 0, clock: () => NOW, ranker: loadFeatureRanker(join(dir, 'model.json')), embeddings: embeddings.index });
+  await Promise.all([server.ready, bare.ready, similar.ready]);
 });
 
 interface Item {
@@ -87,6 +94,24 @@ describe('POST /v1/recommendations', () => {
     assert.ok((sources['top_genres'] ?? 0) > 0 && (sources['trending'] ?? 0) > 0, JSON.stringify(sources));
     const first = (r.body.items[0] as Item).why[0];
     assert.match(first?.feature ?? '', /^[a-z_]+:[a-z0-9_]+(\.(length|sum))?$/);
+  });
+
+  test('with item embeddings: an active user also gets the items nearest to their recent plays (source similar)', async () => {
+    const log = new EventLog(join(demoDir, 'log'));
+    const meta = await readMetadata(log);
+    // Every catalogue item has a vector: learned where the log has positive interactions, from genres and year otherwise.
+    assert.equal(embeddings.learned + embeddings.fromMetadata, meta.items.length);
+    assert.ok(embeddings.learned > 0.5 * meta.items.length, `${embeddings.learned} learned of ${meta.items.length}`);
+    const pairs = await logInteractions(log, NOW, { play: 1, complete: 3, skip: -1 });
+    assert.ok(pairs.length > 0 && pairs.every((p) => p.rating > 0 && p.ts < NOW), 'positive pairs before the time only');
+    const r = await recommend({ user: active, k: 10, context: { device: 'tv' } }, similar);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    checkRanked(r.body, 10);
+    assert.ok((r.body.candidates['similar'] ?? 0) > 0, JSON.stringify(r.body.candidates));
+    // Without embeddings the same request has no such source.
+    assert.equal((await recommend({ user: active, k: 10, context: { device: 'tv' } })).body.candidates['similar'], undefined);
+    // A cold user has no recent plays to be similar to.
+    assert.equal((await recommend({ user: 'never-seen-user', k: 10 }, similar)).body.candidates['similar'], undefined);
   });
 
   test('a user with no history: cold start, trending and new releases ranked by the model', async () => {

@@ -444,6 +444,12 @@ describe('the command line', () => {
     assert.match(err, /use memory, redis:\/\/host:port or redis-cluster:\/\/host:port,host:port/);
   });
 
+  test('serve --embeddings without --model: exit 2 saying what it is for', async () => {
+    let err = '';
+    assert.equal(await main(['serve', '--features', STREAMING, '--log', log.dir, '--online', 'memory', '--embeddings'], () => undefined, (s) => (err += s)), 2);
+    assert.match(err, /--embeddings feeds the recommendations' candidates: give --model too/);
+  });
+
   test('recsignal serve as a process: replays the log, takes an event, stops cleanly on SIGTERM with the event in the log', async () => {
     const p = await startServe(ROOT, ['--features', STREAMING, '--log', log.dir, '--online', 'memory', '--port', '0'], 20_000);
     const { child, exited, base } = p;

@@ -22,6 +22,8 @@ import { ingest } from '../store/offline/ingest.ts';
 import { DuckDBEngine, sqlString } from '../store/offline/duckdb-engine.ts';
 import { backfill, buildTrainingSet } from '../compute/batch/training-set.ts';
 import { saveFeatureRanker, trainFeatureRanker, type FeatureRanker } from '../models/feature-ranker.ts';
+import { itemEmbeddingIndex } from '../models/embeddings.ts';
+import { readMetadata } from '../store/offline/metadata.ts';
 import { loadFeatureSet } from './load-features.ts';
 import { formatHeldOut, formatTopFeatures } from './train-ranker.ts';
 import { progress } from './progress.ts';
@@ -130,8 +132,12 @@ async function serveDemo(compiled: CompiledFeatureSet, log: EventLog, end: numbe
   }
   let wall0: number | null = null;
   const clock = () => (wall0 === null ? cutoff : cutoff + (Date.now() - wall0) * speed);
+  // Item embeddings for the recommendations' `similar` candidates: learned from the log before the
+  // served stream starts (so nothing after it), new items placed by their genres and year.
+  const embeddings = ranker ? await itemEmbeddingIndex(log, cutoff, compiled.ir.weights, await readMetadata(log), { seed: o.seed }) : null;
+  if (embeddings) out(`embeddings ${embeddings.index.dims}-dim item vectors: ${embeddings.learned} learned from interactions before ${isoTime(cutoff)}, ${embeddings.fromMetadata} from metadata (cold start); exact nearest-neighbour retrieval\n`);
   out(`\nstarting the server: replaying the log up to ${isoTime(cutoff)} into the stream engine…\n`);
-  const server = await FeatureServer.start({ compiled, log, host: '127.0.0.1', port: o.port ?? 6566, bootstrap: head(), clock, lateness: 5 * MINUTE_MS, ...(ranker ? { ranker } : {}) }).catch(async (e: unknown) => {
+  const server = await FeatureServer.start({ compiled, log, host: '127.0.0.1', port: o.port ?? 6566, bootstrap: head(), clock, lateness: 5 * MINUTE_MS, ...(ranker ? { ranker } : {}), ...(embeddings ? { embeddings: embeddings.index } : {}) }).catch(async (e: unknown) => {
     await events.return(undefined);
     throw e;
   });

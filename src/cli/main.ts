@@ -29,6 +29,8 @@ import type { OnlineStore } from '../store/online/online-store.ts';
 import { registerEvaluate } from './evaluate.ts';
 import { registerTrainRanker } from './train-ranker.ts';
 import { loadFeatureRanker } from '../models/feature-ranker.ts';
+import { itemEmbeddingIndex } from '../models/embeddings.ts';
+import { readMetadata } from '../store/offline/metadata.ts';
 import { positiveInt, positiveNumber } from './parse.ts';
 
 function collect(value: string, previous: string[]): string[] {
@@ -248,8 +250,10 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .option('--exit-after <seconds>', 'stop after serving this many seconds (default: run until SIGINT / SIGTERM)', positiveNumber('exit-after'))
     .option('--namespace <prefix>', 'key prefix of the state in a Redis store (default: recsignal-serve:<feature set>:<hash>)')
     .option('--model <model.json>', 'a ranker from `recsignal train-ranker`: serves POST /v1/recommendations')
+    .option('--embeddings', 'with --model: learn item embeddings from the log at start (new items placed by their metadata) and add the items nearest to a user\'s recent plays to the recommendations\' candidates')
     .action(async (o) => {
       const ranker = o.model === undefined ? undefined : loadFeatureRanker(o.model);
+      if (o.embeddings && ranker === undefined) throw new RecsignalError('INVALID_ARGUMENT', '--embeddings feeds the recommendations\' candidates: give --model too');
       const online = checkOnlineStore(o.online);
       if (o.namespace !== undefined && (online === 'memory' || /[{}]/.test(o.namespace))) {
         throw new RecsignalError('INVALID_ARGUMENT', online === 'memory' ? '--namespace names keys in a Redis store; leave it out with --online memory' : `--namespace '${o.namespace}': keep { and } out of it (they are Redis Cluster hash tags)`);
@@ -259,6 +263,8 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       if (!existsSync(log.dir)) err(`note: --log '${o.log}' does not exist yet: starting with an empty state; events posted to the server create it\n`);
       const lateness = parseDuration(o.lateness, '--lateness');
       const maxAge = o.maxAge !== undefined ? { maxAgeMs: parseDuration(o.maxAge, '--max-age') } : {};
+      const embeddings = o.embeddings && existsSync(log.dir) ? await itemEmbeddingIndex(log, Date.now(), compiled.ir.weights, await readMetadata(log)) : null;
+      if (embeddings) out(`embeddings ${embeddings.index.dims}-dim item vectors: ${embeddings.learned} learned from the log's interactions, ${embeddings.fromMetadata} from metadata\n`);
       const store = await openOnlineStore(online);
       const t0 = performance.now();
       let server: FeatureServer<ServingState>;
@@ -272,6 +278,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
           bodyLimit: o.bodyLimit,
           ...maxAge,
           ...(ranker === undefined ? {} : { ranker }),
+          ...(embeddings ? { embeddings: embeddings.index } : {}),
           ...(store === undefined ? {} : { store, ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) }),
         });
       } catch (e) {

@@ -13,6 +13,7 @@ import type { AggregationIR, AggregationViewIR, FeatureValue } from '../features
 import type { RequestFeatureStats } from '../plan/rows.ts';
 import { featureColumns } from '../plan/rows.ts';
 import { encodeValue, type FeatureRanker, type RankerEncoding } from '../models/feature-ranker.ts';
+import type { VectorIndex } from '../models/vector-index.ts';
 import { featureReads, fetchFeatures, type FeaturesResponse } from './fetch.ts';
 import { invalidInput } from './http-errors.ts';
 import type { Fields, ServingState } from './online-state.ts';
@@ -25,7 +26,7 @@ const BODY_KEYS = new Set(['user', 'k', 'context', 'candidates']);
 const COMPLETED = 0.9;
 const WHY = 5;
 const TRENDING_KEEP = 200;
-const POOL = { trending: 100, newReleases: 50, perGenre: 40 } as const;
+const POOL = { trending: 100, newReleases: 50, perGenre: 40, similar: 50 } as const;
 const DAY_MS = 86_400_000;
 
 export interface RecommendationsBody {
@@ -110,6 +111,11 @@ export interface RecommenderOptions {
   readonly stats: RequestFeatureStats;
   /** How stale (wall ms) the trending list may get before a request refreshes it; default 5 s. */
   readonly trendingRefreshMs?: number;
+  /**
+   * Item embeddings: a user with recent plays also gets the items nearest to them (source
+   * `similar`), new items placed by their metadata among them.
+   */
+  readonly embeddings?: VectorIndex;
 }
 
 /** Holds the catalogue indexes and the trending list between requests. */
@@ -145,6 +151,14 @@ export class Recommender {
     }
   }
 
+  /** The items nearest to the centroid of `recent` in the embedding index (none without one). */
+  private similarTo(recent: readonly string[]): string[] {
+    const index = this.o.embeddings;
+    if (index === undefined || recent.length === 0) return [];
+    const q = index.centroid(recent);
+    return q === undefined ? [] : index.search(q, POOL.similar, new Set(recent)).map((n) => n.id);
+  }
+
   /** Model features the feature set does not compute: read from the request's context by column name. */
   get contextFeatures(): string[] {
     return this.o.ranker.features.filter((_, i) => this.refs[i] === '').map((f) => f.column);
@@ -172,6 +186,7 @@ export class Recommender {
         ? [['trending', trending.slice(0, POOL.trending)], ['new_releases', this.newReleases(t)]]
         : [
             ['continue_watching', recent],
+            ['similar', this.similarTo(recent)],
             ['top_genres', user.genres.flatMap((g) => (this.byCategory.get(g) ?? []).slice(0, POOL.perGenre))],
             ['trending', trending.slice(0, POOL.trending)],
             ['new_releases', this.newReleases(t)],

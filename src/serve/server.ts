@@ -25,6 +25,7 @@ import { selectRefs, servingPlan, REQUEST_VIEW, type ServingPlan } from './plan.
 import { eventItems, parseFeaturesBody, parseNdjson } from './requests.ts';
 import { Recommender, registerRecommendations } from './recommend.ts';
 import type { FeatureRanker } from '../models/feature-ranker.ts';
+import type { VectorIndex } from '../models/vector-index.ts';
 import { serveNamespace, StoreState } from './store-state.ts';
 
 declare module 'fastify' {
@@ -66,6 +67,8 @@ export interface ServerOptions {
   readonly storeProbeMs?: number;
   /** Serve `POST /v1/recommendations` ranked by this model; without it that route answers 404. */
   readonly ranker?: FeatureRanker;
+  /** Item embeddings for the recommendations' `similar` candidates (see `itemEmbeddingIndex`). */
+  readonly embeddings?: VectorIndex;
 }
 
 export type ServerStatus = 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed';
@@ -98,7 +101,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
   ) {
     this.plan = state.plan;
     this.clock = o.clock ?? Date.now;
-    this.recommender = o.ranker === undefined ? null : new Recommender({ plan: this.plan, state, ranker: o.ranker, items: o.metadata?.items ?? [], clock: this.clock, stats: this.requestStats });
+    this.recommender = o.ranker === undefined ? null : new Recommender({ plan: this.plan, state, ranker: o.ranker, items: o.metadata?.items ?? [], clock: this.clock, stats: this.requestStats, ...(o.embeddings ? { embeddings: o.embeddings } : {}) });
     const bodyLimit = o.bodyLimit ?? 8 * 1024 * 1024;
     this.app = Fastify({ logger: false, bodyLimit, return503OnClosing: true });
     this.routes(bodyLimit);
