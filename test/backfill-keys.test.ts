@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agg, aggregationView, backfill, compileFeatureSet, createEventValidator, defineFeatureSet, entity, EventLog, ingest, negatives } from '../src/index.ts';
+import { agg, aggregationView, backfill, compileFeatureSet, createEventValidator, defineFeatureSet, entity, EventLog, ingest, negatives, sessionView } from '../src/index.ts';
+import { duckdb } from '../src/compute/batch/dialect.ts';
+import { renderEntityKeysSql } from '../src/compute/batch/sql.ts';
 import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'recsignal-backfill-keys-'));
@@ -54,4 +56,18 @@ test('backfill keys: those of the plain log and of derived streams, before at', 
   } finally {
     engine.close();
   }
+});
+
+test('backfill keys: a stream read by several views of the entity is one source of the keys query', () => {
+  const withSession = compileFeatureSet(defineFeatureSet({
+    name: 'keys_once',
+    views: [
+      aggregationView({ name: 'plays', entity: user, aggregations: [agg.count({ types: ['play'] })] }),
+      aggregationView({ name: 'completes', entity: user, aggregations: [agg.count({ types: ['complete'] })] }),
+      sessionView({ name: 'session', entity: user, gap: '30m' }),
+    ],
+  }));
+  const sql = renderEntityKeysSql({ ir: withSession.ir, dialect: duckdb, events: 'ev', items: null, users: null }, withSession.ir.views, T0);
+  // Read twice, the events relation would be materialized whole before the DISTINCT.
+  assert.equal(sql.match(/FROM \(SELECT \* FROM __ev\) AS s/g)?.length, 1, sql);
 });

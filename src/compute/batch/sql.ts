@@ -117,14 +117,17 @@ export function renderEntityKeysSql(input: Omit<BatchSqlInput, 'queries'>, views
   const plainLog = views.some((v) => v.kind === 'session' || (v.kind === 'aggregation' && v.stream.kind === 'events' && v.via === null));
   const eventKeys = names.every((k) => (EVENT_COLUMNS as readonly string[]).includes(k));
   const subsumed = (v: FeatureViewIR) => plainLog && eventKeys && v.kind === 'aggregation' && (v.stream.kind !== 'events' || v.via !== null) && (v.via === null || !names.includes(v.via.as));
-  const sources = views.filter((v) => !subsumed(v)).flatMap((v) => {
+  // Each distinct source once: views reading the same stream (an aggregation and a session view of
+  // the plain log) would read it twice, and a CTE read twice is materialized whole (a user backfill
+  // over 10M events: 1.08 s for its keys instead of ~0.2 s).
+  const sources = [...new Set(views.filter((v) => !subsumed(v)).flatMap((v) => {
     if (v.kind === 'lookup') {
       const table = v.table === 'items' ? input.items : input.users;
       return table === null ? [] : [`SELECT CAST(${TABLE_KEYS[v.table]} AS ${d.types.varchar}) AS ${keys[0]} FROM ${table}`];
     }
     const stream = v.kind === 'aggregation' ? streamSql({ ...input, queries: '' }, v) : 'SELECT * FROM __ev';
     return [`SELECT ${keys.map((k) => `CAST(${k} AS ${d.types.varchar}) AS ${k}`).join(', ')} FROM (${stream}) AS s WHERE ts < ${at} AND ${keys.map((k) => `${k} IS NOT NULL`).join(' AND ')}`];
-  });
+  }))];
   if (sources.length === 0) return `SELECT ${keys.map((k) => `CAST(NULL AS ${d.types.varchar}) AS ${k}`).join(', ')} WHERE FALSE`;
   return `WITH __ev AS (\n${eventsCte({ ...input, queries: '' })}\n)\nSELECT DISTINCT * FROM (${sources.join('\nUNION ALL\n')}) AS k`;
 }
