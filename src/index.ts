@@ -49,3 +49,5 @@ export { FeatureServer, type ServerOptions, type ServerStatus } from './serve/se
 // feature set's training set, as `recsignal train-ranker` and `serve --model` use it.
 export * as gbdt from './models/gbdt/index.ts';
 export { trainFeatureRanker, featureRankerFromJSON, saveFeatureRanker, loadFeatureRanker, type FeatureRanker, type FeatureRankerJSON, type TrainFeatureRankerOptions, type HeldOutMetrics } from './models/feature-ranker.ts';
+export { learnEmbeddings, embeddingScorer, logInteractions, itemEmbeddingIndex, type Embeddings, type EmbeddingOptions, type EmbeddingSource, type ItemEmbeddingIndex } from './models/embeddings.ts';
+export { VectorIndex, type Neighbour } from './models/vector-index.ts';

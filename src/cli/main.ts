@@ -265,6 +265,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const maxAge = o.maxAge !== undefined ? { maxAgeMs: parseDuration(o.maxAge, '--max-age') } : {};
       const embeddings = o.embeddings && existsSync(log.dir) ? await itemEmbeddingIndex(log, Date.now(), compiled.ir.weights, await readMetadata(log)) : null;
       if (embeddings) out(`embeddings ${embeddings.index.dims}-dim item vectors: ${embeddings.learned} learned from the log's interactions, ${embeddings.fromMetadata} from metadata\n`);
+      else if (o.embeddings) err(`note: --embeddings: the log has no interactions to learn item embeddings from yet; recommendations go without similar items until a restart\n`);
       const store = await openOnlineStore(online);
       const t0 = performance.now();
       let server: FeatureServer<ServingState>;
