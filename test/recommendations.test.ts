@@ -13,6 +13,7 @@ import { loadFeatureSet } from '../src/cli/load-features.ts';
 import { loadFeatureRanker } from '../src/models/feature-ranker.ts';
 import { itemEmbeddingIndex, logInteractions, type ItemEmbeddingIndex } from '../src/models/embeddings.ts';
 import { readMetadata } from '../src/store/offline/metadata.ts';
+import { candidateRecallBySource } from '../src/serve/candidate-recall.ts';
 import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';
 import { FeatureServer } from '../src/serve/server.ts';
@@ -112,6 +113,22 @@ describe('POST /v1/recommendations', () => {
     assert.equal((await recommend({ user: active, k: 10, context: { device: 'tv' } })).body.candidates['similar'], undefined);
     // A cold user has no recent plays to be similar to.
     assert.equal((await recommend({ user: 'never-seen-user', k: 10 }, similar)).body.candidates['similar'], undefined);
+  });
+
+  test('candidate recall by source: a source holding every later item scores 1, one holding none 0', async () => {
+    const rec = similar.recommender!;
+    const g = await rec.candidateSources({ user: active, context: {} }, NOW);
+    const watching = g.sources.find(([s]) => s === 'continue_watching')![1];
+    assert.ok(watching.length >= 2, `${active} has recent plays`);
+    const truth = new Map([[active, new Set(watching.slice(0, 2))], ['nobody-with-nothing-later', new Set<string>()]]);
+    const r = await candidateRecallBySource(rec, truth, NOW);
+    assert.equal(r.users, 1, 'users without later items are not measured');
+    assert.equal(r.bySource['continue_watching']!.recall, 1);
+    assert.equal(r.bySource['continue_watching']!.items, watching.length);
+    // similar excludes the recent plays themselves.
+    assert.equal(r.bySource['similar']!.recall, 0);
+    assert.deepEqual(Object.keys(r.bySource), ['continue_watching', 'similar', 'top_genres', 'trending', 'new_releases']);
+    assert.ok(r.union.recall > 0 && r.union.items >= watching.length);
   });
 
   test('a user with no history: cold start, trending and new releases ranked by the model', async () => {

@@ -479,6 +479,12 @@ describe('the command line', () => {
     assert.match(out, /^serving {4}http:\/\/127\.0\.0\.1:\d+: [\d,]+ events up to 2024-01-02T00:00:00\.000Z in the online state; the last day streams in at 7200×/m);
     assert.match(out, /^Ctrl-C stops the server\.$/m);
     assert.match(out, /^stopped \(time limit\) at .*: [1-9]\d* live events applied/m);
+    // The ranker, the item embeddings (every catalogue item placed) and the candidates' recall of the streamed day.
+    assert.match(out, /^ranker {5}binary GBDT on \d+ features/m);
+    const emb = /^embeddings 16-dim item vectors: (\d+) learned from interactions before 2024-01-02T00:00:00\.000Z, (\d+) from metadata/m.exec(out);
+    assert.ok(emb && Number(emb[1]) > 0 && Number(emb[1]) + Number(emb[2]) === 30, out);
+    const recall = /^candidates recall of the streamed day's plays as of its start, (\d+) users: union (\d\.\d+) /m.exec(out);
+    assert.ok(recall && Number(recall[1]) > 0 && Number(recall[2]) > 0 && Number(recall[2]) <= 1, out);
     assert.ok(fetched, 'the example was printed');
     const res = await (fetched as unknown as Promise<Response>);
     assert.equal(res.status, 200);

@@ -23,6 +23,7 @@ import { DuckDBEngine, sqlString } from '../store/offline/duckdb-engine.ts';
 import { backfill, buildTrainingSet } from '../compute/batch/training-set.ts';
 import { saveFeatureRanker, trainFeatureRanker, type FeatureRanker } from '../models/feature-ranker.ts';
 import { itemEmbeddingIndex } from '../models/embeddings.ts';
+import { candidateRecallBySource, type CandidateRecall, type SourceRecall } from '../serve/candidate-recall.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
 import { loadFeatureSet } from './load-features.ts';
 import { formatHeldOut, formatTopFeatures } from './train-ranker.ts';
@@ -148,6 +149,8 @@ async function serveDemo(compiled: CompiledFeatureSet, log: EventLog, end: numbe
   try {
     const ready = await Promise.race([server.ready.then(() => true), stop.stopped.then(() => false)]);
     if (ready) {
+      // Before the clock starts: how much of the streamed day's plays each candidate source held as of the cutoff.
+      if (server.recommender) out(formatCandidateRecall(await candidateRecallBySource(server.recommender, await laterPlays(log, cutoff, end, CANDIDATE_USERS), cutoff)));
       wall0 = Date.now();
       stop.after(o.exitAfterMs);
       printServing(server.url, cutoff, speed, server.bootstrapped, example, ranker !== undefined, out);
@@ -196,6 +199,33 @@ function printServing(url: string, cutoff: number, speed: number, replayed: numb
   const recommend = { user, k: 10, ...(example?.device ? { context: { device: example.device } } : {}) };
   out(`try\n${post('/v1/features', features)}\n${post('/get-online-features', feast)}\n${recommends ? `${post('/v1/recommendations', recommend)}\n` : ''}  curl -s ${url}/metrics\n`);
   out(`Ctrl-C stops the server.\n`);
+}
+
+/** Users measured by the demo's candidate recall (those with plays in the streamed day, by id). */
+const CANDIDATE_USERS = 300;
+
+/** The items each user played in [from, to): the demo's truth for candidate recall, for the first `users` users by id. */
+async function laterPlays(log: EventLog, from: number, to: number, users: number): Promise<Map<string, Set<string>>> {
+  const engine = await DuckDBEngine.open();
+  try {
+    const played = `SELECT DISTINCT user_id, item_id FROM ${log.eventsRelation()} WHERE type = 'play' AND item_id IS NOT NULL AND ts >= ${from} AND ts < ${to}`;
+    const rows = await engine.query(`SELECT user_id, item_id FROM (${played}) WHERE user_id IN (SELECT DISTINCT user_id FROM (${played}) ORDER BY user_id LIMIT ${users}) ORDER BY user_id, item_id`);
+    const out = new Map<string, Set<string>>();
+    for (const r of rows) {
+      const u = String(r['user_id']);
+      let items = out.get(u);
+      if (!items) out.set(u, (items = new Set()));
+      items.add(String(r['item_id']));
+    }
+    return out;
+  } finally {
+    engine.close();
+  }
+}
+
+function formatCandidateRecall(r: CandidateRecall): string {
+  const f = (x: SourceRecall) => `${x.recall.toFixed(3)} (${x.items.toFixed(0)} items)`;
+  return `candidates recall of the streamed day's plays as of its start, ${r.users} users: union ${f(r.union)}; ${Object.entries(r.bySource).map(([k, x]) => `${k} ${f(x)}`).join(', ')}\n`;
 }
 
 async function writeSpine(log: EventLog, from: number, path: string): Promise<{ rows: number; positives: number }> {

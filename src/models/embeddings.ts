@@ -219,5 +219,8 @@ export async function itemEmbeddingIndex(log: EventLog, until: number, weights: 
     if (v?.source === 'interactions') learned++;
     else if (v?.source === 'metadata') fromMetadata++;
   }
-  return { index: new VectorIndex(items, e.catalogue, e.dims), learned, fromMetadata };
+  // Cosine, not inner product: on the demo's streamed day the inner product's neighbours held more
+  // of the plays alone (recall 0.191 against 0.170) but overlapped trending more, and the union of
+  // every source held less (0.660 against 0.671).
+  return { index: new VectorIndex(items, e.catalogue, e.dims, 'cosine'), learned, fromMetadata };
 }

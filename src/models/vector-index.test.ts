@@ -46,3 +46,10 @@ test('VectorIndex.centroid: more like these', () => {
   assert.equal(index.vector('zzz'), undefined);
   assert.throws(() => new VectorIndex(ids, [1, 2, 3], 2), /3 values for 4 ids/);
 });
+
+test('VectorIndex with the inner product: longer vectors win at the same direction', () => {
+  const index = new VectorIndex(['short', 'long', 'other'], [1, 0, 3, 0, 0, 1], 2, 'ip');
+  assert.deepEqual(index.search([1, 0.1], 3).map((x) => [x.id, Math.round(x.score * 100) / 100]), [['long', 3], ['short', 1], ['other', 0.1]]);
+  const cosine = new VectorIndex(['short', 'long', 'other'], [1, 0, 3, 0, 0, 1], 2);
+  assert.deepEqual(cosine.search([1, 0.1], 2).map((x) => x.id), ['short', 'long'], 'cosine ties in index order');
+});

@@ -12,21 +12,27 @@
 
 export interface Neighbour {
   readonly id: string;
-  /** Cosine similarity to the query, in [-1, 1]. */
+  /** Similarity to the query: cosine (in [-1, 1]) or inner product, by the index's metric. */
   readonly score: number;
 }
+
+/**
+ * `cosine`: direction only. `ip` (inner product): the vectors as they are, so that an item's norm
+ * (in implicit ALS, roughly how widely it is watched) counts too.
+ */
+export type Metric = 'cosine' | 'ip';
 
 export class VectorIndex {
   readonly dims: number;
   readonly size: number;
   private readonly ids: readonly string[];
-  /** Unit-length rows; a row of zeros (an item with no vector) never matches. */
+  /** The rows searched: unit length (cosine) or as given (ip); a row of zeros (an item with no vector) never matches. */
   private readonly unit: Float32Array;
   private readonly present: Uint8Array;
   private readonly position: Map<string, number>;
 
   /** `vectors` is row-major, `ids.length` rows of `dims`; an all-zero row is an item with no vector. */
-  constructor(ids: readonly string[], vectors: ArrayLike<number>, dims: number) {
+  constructor(ids: readonly string[], vectors: ArrayLike<number>, dims: number, readonly metric: Metric = 'cosine') {
     if (vectors.length !== ids.length * dims) throw new RangeError(`VectorIndex: ${vectors.length} values for ${ids.length} ids × ${dims} dims`);
     this.dims = dims;
     this.ids = ids;
@@ -38,7 +44,7 @@ export class VectorIndex {
       let norm = 0;
       for (let d = 0; d < dims; d++) norm += vectors[i * dims + d]! ** 2;
       if (!(norm > 0)) continue;
-      const s = 1 / Math.sqrt(norm);
+      const s = metric === 'cosine' ? 1 / Math.sqrt(norm) : 1;
       for (let d = 0; d < dims; d++) this.unit[i * dims + d] = vectors[i * dims + d]! * s;
       this.present[i] = 1;
       size++;
@@ -46,15 +52,15 @@ export class VectorIndex {
     this.size = size;
   }
 
-  /** The unit vector of an indexed id (a copy), or undefined when it has none. */
+  /** The indexed vector of an id (a copy; unit length under cosine), or undefined when it has none. */
   vector(id: string): Float32Array | undefined {
     const i = this.position.get(id);
     return i === undefined || !this.present[i] ? undefined : this.unit.slice(i * this.dims, (i + 1) * this.dims);
   }
 
   /**
-   * The normalised mean of the vectors of `ids` (those indexed): a query for "more like these".
-   * Undefined when none of them has a vector.
+   * The sum of the indexed vectors of `ids` (unit vectors under cosine): a query for "more like
+   * these" (its length does not change the order of a search). Undefined when none has a vector.
    */
   centroid(ids: Iterable<string>): Float32Array | undefined {
     const q = new Float32Array(this.dims);
@@ -68,14 +74,14 @@ export class VectorIndex {
     return n === 0 ? undefined : q;
   }
 
-  /** The k most similar indexed items, best first (ties by index order), skipping `exclude`. */
+  /** The k most similar indexed items, best first (ties by index order), skipping `exclude`; cosine scores are of the normalised query. */
   search(query: ArrayLike<number>, k: number, exclude?: ReadonlySet<string>): Neighbour[] {
     const dims = this.dims;
     if (query.length !== dims) throw new RangeError(`VectorIndex.search: a query of ${query.length} dims for an index of ${dims}`);
     let qn = 0;
     for (let d = 0; d < dims; d++) qn += query[d]! ** 2;
     if (!(qn > 0) || k <= 0) return [];
-    const qs = 1 / Math.sqrt(qn);
+    const qs = this.metric === 'cosine' ? 1 / Math.sqrt(qn) : 1;
     // The best k so far, sorted descending by score (insertion: k is small beside the catalogue).
     const top: { i: number; s: number }[] = [];
     for (let i = 0; i < this.ids.length; i++) {

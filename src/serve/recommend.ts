@@ -151,6 +151,25 @@ export class Recommender {
     }
   }
 
+  /**
+   * Each candidate source's items for a user as of t, in source order, before the union drops
+   * repeats and excluded items: what `recommend` pools, and what `candidateRecallBySource` measures.
+   */
+  async candidateSources(b: Pick<RecommendationsBody, 'user' | 'context'>, t: number): Promise<{ cold: boolean; recent: string[]; excluded: string[]; sources: [string, readonly string[]][] }> {
+    const trending = await this.trendingItems(t);
+    const user = await this.userHistory(b, t);
+    const sources: [string, readonly string[]][] = !user.known
+      ? [['trending', trending.slice(0, POOL.trending)], ['new_releases', this.newReleases(t)]]
+      : [
+          ['continue_watching', user.recent],
+          ['similar', this.similarTo(user.recent)],
+          ['top_genres', user.genres.flatMap((g) => (this.byCategory.get(g) ?? []).slice(0, POOL.perGenre))],
+          ['trending', trending.slice(0, POOL.trending)],
+          ['new_releases', this.newReleases(t)],
+        ];
+    return { cold: !user.known, recent: user.recent, excluded: user.ignored, sources };
+  }
+
   /** The items nearest to the centroid of `recent` in the embedding index (none without one). */
   private similarTo(recent: readonly string[]): string[] {
     const index = this.o.embeddings;
@@ -177,20 +196,11 @@ export class Recommender {
       pool = b.candidates.map((item) => ({ item, source: 'request' }));
       cold = !(await this.userHistory(b, t)).known;
     } else {
-      const trending = await this.trendingItems(t);
-      const user = await this.userHistory(b, t);
-      cold = !user.known;
-      recent = user.recent;
-      for (const i of user.ignored) excluded.add(i);
-      const sources: [string, readonly string[]][] = cold
-        ? [['trending', trending.slice(0, POOL.trending)], ['new_releases', this.newReleases(t)]]
-        : [
-            ['continue_watching', recent],
-            ['similar', this.similarTo(recent)],
-            ['top_genres', user.genres.flatMap((g) => (this.byCategory.get(g) ?? []).slice(0, POOL.perGenre))],
-            ['trending', trending.slice(0, POOL.trending)],
-            ['new_releases', this.newReleases(t)],
-          ];
+      const generated = await this.candidateSources(b, t);
+      cold = generated.cold;
+      recent = generated.recent;
+      for (const i of generated.excluded) excluded.add(i);
+      const sources = generated.sources;
       const seen = new Set<string>();
       pool = [];
       for (const [source, items] of sources) {
@@ -248,7 +258,7 @@ export class Recommender {
     return out;
   }
 
-  private async fetch(refs: readonly string[], b: RecommendationsBody, items: readonly string[], t: number): Promise<FeaturesResponse> {
+  private async fetch(refs: readonly string[], b: Pick<RecommendationsBody, 'user' | 'context'>, items: readonly string[], t: number): Promise<FeaturesResponse> {
     const sel = selectRefs(this.o.plan, refs.length > 0 ? refs : undefined);
     const q = { userId: b.user, items, context: b.context, t };
     const reader = await this.o.state.reader(t, featureReads(sel, q));
@@ -264,7 +274,7 @@ export class Recommender {
   }
 
   /** What candidate generation needs of the user: history or not, recent plays, ignored items, top genres. */
-  private async userHistory(b: RecommendationsBody, t: number): Promise<{ known: boolean; recent: string[]; ignored: string[]; genres: string[] }> {
+  private async userHistory(b: Pick<RecommendationsBody, 'user' | 'context'>, t: number): Promise<{ known: boolean; recent: string[]; ignored: string[]; genres: string[] }> {
     const s = this.signals;
     const refs = [...new Set([...s.presence, ...(s.recentPlays ? [s.recentPlays] : []), ...(s.ignored ? [s.ignored] : []), ...(s.topGenres ? [s.topGenres.ref] : [])])];
     if (refs.length === 0) return { known: false, recent: [], ignored: [], genres: [] };
@@ -307,7 +317,7 @@ export class Recommender {
       this.trending = { items: [], at: Date.now() };
       return;
     }
-    const f = await this.fetch(refs.map((r) => r.ref), { user: '', k: 1, context: {}, candidates: undefined }, this.catalogue, t);
+    const f = await this.fetch(refs.map((r) => r.ref), { user: '', context: {} }, this.catalogue, t);
     const at = refs.map((r) => f.items.features.indexOf(r.ref));
     const scored = this.catalogue.map((item, c) => ({ item, s: refs.reduce((s, r, j) => s + r.weight * num(f.items.values[c]?.[at[j] as number]), 0) }));
     const items = scored.filter((x) => x.s > 0).sort((a, b) => b.s - a.s || (a.item < b.item ? -1 : 1)).slice(0, TRENDING_KEEP).map((x) => x.item);
