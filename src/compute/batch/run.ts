@@ -389,18 +389,35 @@ function histogramMap(column: string): string {
   return `map_from_entries(list_transform(${column}, x -> {'key': x.key, 'value': x.weight}))`;
 }
 
-/** Writes a query's result to CSV (lists and histograms as JSON text) or Parquet (native lists, histogram as a MAP). */
-export async function writeResult(engine: DuckDBEngine, select: string, out: string, columns: readonly { column: string; type: string }[]): Promise<void> {
+/** The output file's format, from its extension: .csv or .parquet. */
+export function outputFormat(out: string): '.csv' | '.parquet' {
   const ext = extname(out).toLowerCase();
   if (ext !== '.csv' && ext !== '.parquet') throw new RecsignalError('INVALID_ARGUMENT', `--out '${out}': give a .csv or .parquet file`);
-  const replace = columns
-    .filter((c) => c.type === 'histogram' || (ext === '.csv' && c.type === 'string[]'))
+  return ext;
+}
+
+/**
+ * The columns an output file stores otherwise than DuckDB holds them, as `REPLACE` items: a
+ * histogram as a MAP (Parquet) or its JSON text (CSV), a list as JSON text in a CSV.
+ */
+export function outputReplacements(format: '.csv' | '.parquet', columns: readonly { column: string; type: string }[]): string[] {
+  return columns
+    .filter((c) => c.type === 'histogram' || (format === '.csv' && c.type === 'string[]'))
     .map((c) => {
       const id = duckdb.ident(c.column);
       const map = histogramMap(id);
-      if (c.type === 'histogram') return `${ext === '.csv' ? `CAST(to_json(${map}) AS VARCHAR)` : map} AS ${id}`;
+      if (c.type === 'histogram') return `${format === '.csv' ? `CAST(to_json(${map}) AS VARCHAR)` : map} AS ${id}`;
       return `CAST(to_json(${id}) AS VARCHAR) AS ${id}`;
     });
+}
+
+/**
+ * Writes a query's result to CSV (lists and histograms as JSON text) or Parquet (native lists,
+ * histogram as a MAP); `converted` when the query gives those columns so already.
+ */
+export async function writeResult(engine: DuckDBEngine, select: string, out: string, columns: readonly { column: string; type: string }[], converted = false): Promise<void> {
+  const format = outputFormat(out);
+  const replace = converted ? [] : outputReplacements(format, columns);
   const body = replace.length > 0 ? `SELECT * REPLACE (${replace.join(', ')}) FROM (${select})` : select;
-  await engine.run(`COPY (${body}) TO ${sqlString(out)} (FORMAT ${ext === '.csv' ? 'csv, HEADER true' : 'parquet'})`);
+  await engine.run(`COPY (${body}) TO ${sqlString(out)} (FORMAT ${format === '.csv' ? 'csv, HEADER true' : 'parquet'})`);
 }

@@ -9,7 +9,7 @@ import { featureColumns } from '../../plan/rows.ts';
 import type { EventLog } from '../../store/offline/event-log.ts';
 import { duckdb } from './dialect.ts';
 import { renderEntityKeysSql } from './sql.ts';
-import { computeFeatures, fromSql, loadSpine, openBatch, prepareQueries, spineTimeExpr, viewsForColumns, writeResult, type BatchReport } from './run.ts';
+import { computeFeatures, fromSql, loadSpine, openBatch, outputFormat, outputReplacements, prepareQueries, spineTimeExpr, viewsForColumns, writeResult, type BatchReport } from './run.ts';
 
 export interface TrainingSetOptions {
   readonly compiled: CompiledFeatureSet;
@@ -96,6 +96,9 @@ export async function backfill(options: BackfillOptions): Promise<BatchReport & 
     if (groups.size === 0) throw new RecsignalError('INVALID_ARGUMENT', `no views for entities ${options.entities?.join(', ')}; the feature set has ${[...new Set(compiled.ir.views.map((v) => v.entity.name))].join(', ')}`);
     const parts: string[] = [];
     const counts: Record<string, number> = {};
+    // Each entity's columns in the output's form as its part is made (a histogram as a MAP: over
+    // its 56k user rows instead of every row of the union, ~0.6 s of a 4.4M-row backfill).
+    const format = outputFormat(options.out);
     let i = 0;
     for (const views of groups.values()) {
       const entity = (views[0] as FeatureViewIR).entity;
@@ -103,14 +106,15 @@ export async function backfill(options: BackfillOptions): Promise<BatchReport & 
       await prepareQueries(ctx, `(${keys})`, 'row_number() OVER ()', String(at), views);
       await computeFeatures(ctx, views, false, { onProgress: options.onProgress && ((p) => options.onProgress?.(entity.name, p)), oneTime: { at, everyKey: true } });
       const keyCols = entity.keys.map((k) => `q.${duckdb.ident(k)}`).join(', ');
-      await engine.run(`CREATE OR REPLACE TEMP TABLE __part${i} AS SELECT ${duckdb.literal(entity.name)} AS entity, ${keyCols}, f.* EXCLUDE (__row) FROM __queries AS q JOIN __features AS f USING (__row) ORDER BY ${keyCols}`);
+      const replace = outputReplacements(format, featureColumns(compiled.ir, views).filter((c) => c.view !== null));
+      await engine.run(`CREATE OR REPLACE TEMP TABLE __part${i} AS SELECT ${duckdb.literal(entity.name)} AS entity, ${keyCols}, f.* EXCLUDE (__row)${replace.length > 0 ? ` REPLACE (${replace.join(', ')})` : ''} FROM __queries AS q JOIN __features AS f USING (__row) ORDER BY ${keyCols}`);
       counts[entity.name] = await engine.count(`__part${i}`);
       parts.push(`SELECT * FROM __part${i}`);
       i++;
     }
     const views = [...groups.values()].flat();
     const columns = featureColumns(compiled.ir, views).filter((c) => c.view !== null);
-    await writeResult(engine, parts.join(' UNION ALL BY NAME '), options.out, columns);
+    await writeResult(engine, parts.join(' UNION ALL BY NAME '), options.out, columns, true);
     return { rows: Object.values(counts).reduce((s, n) => s + n, 0), columns: columns.map((c) => c.column), requestErrors: { errors: 0, firstError: null }, entities: counts };
   } finally {
     engine.close();
