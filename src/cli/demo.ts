@@ -208,13 +208,15 @@ const CANDIDATE_USERS = 300;
 async function laterPlays(log: EventLog, from: number, to: number, users: number): Promise<Map<string, Set<string>>> {
   const engine = await DuckDBEngine.open();
   try {
-    const played = `SELECT DISTINCT user_id, item_id FROM ${log.eventsRelation()} WHERE type = 'play' AND item_id IS NOT NULL AND ts >= ${from} AND ts < ${to}`;
-    const rows = await engine.query(`SELECT user_id, item_id FROM (${played}) WHERE user_id IN (SELECT DISTINCT user_id FROM (${played}) ORDER BY user_id LIMIT ${users}) ORDER BY user_id, item_id`);
+    const rows = await engine.query(`SELECT DISTINCT user_id, item_id FROM ${log.eventsRelation()} WHERE type = 'play' AND item_id IS NOT NULL AND ts >= ${from} AND ts < ${to} ORDER BY user_id, item_id`);
     const out = new Map<string, Set<string>>();
     for (const r of rows) {
       const u = String(r['user_id']);
       let items = out.get(u);
-      if (!items) out.set(u, (items = new Set()));
+      if (!items) {
+        if (out.size === users) break;
+        out.set(u, (items = new Set()));
+      }
       items.add(String(r['item_id']));
     }
     return out;

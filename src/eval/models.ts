@@ -13,7 +13,7 @@ import { trainSar } from './baselines/sar.ts';
 import type { Interaction, Scorer } from './types.ts';
 import { RANKER_DEFAULTS, trainRanker } from '../models/ranker/pipeline.ts';
 import { embeddingScorer, learnEmbeddings } from '../models/embeddings.ts';
-import { readMovieLensMetadata } from '../events/readers/movielens.ts';
+import { sourceMetadata } from '../events/readers/movielens.ts';
 
 export const PROTOCOLS = ['ms-stratified', 'per-user', 'time'] as const;
 export type ProtocolName = (typeof PROTOCOLS)[number];
@@ -154,7 +154,7 @@ export const MODELS: readonly ModelEntry[] = [
     defaults: { factors: 32, regularization: 40, alpha: 1, iterations: 15, metaLambda: 1 },
     baseline: false,
     train: async (c) => {
-      const meta = c.source?.format === 'movielens' ? await readMovieLensMetadata(c.source.path) : undefined;
+      const meta = await sourceMetadata(c.source);
       const e = learnEmbeddings(c.train, {
         items: c.items, factors: num(c.params, 'factors'), regularization: num(c.params, 'regularization'), alpha: num(c.params, 'alpha'),
         iterations: num(c.params, 'iterations'), seed: c.seed, metaLambda: num(c.params, 'metaLambda'),

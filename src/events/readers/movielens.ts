@@ -53,6 +53,11 @@ export async function* readMovieLens(path: string): AsyncGenerator<RawRecord> {
   }
 }
 
+/** The metadata an evaluation's data source carries: a MovieLens folder's u.item and u.user; none for other formats. */
+export async function sourceMetadata(source: { readonly path: string; readonly format: string } | undefined): Promise<{ items: ItemMetadata[]; users: UserMetadata[] } | undefined> {
+  return source?.format === 'movielens' ? readMovieLensMetadata(source.path) : undefined;
+}
+
 export async function readMovieLensMetadata(path: string): Promise<{ items: ItemMetadata[]; users: UserMetadata[] }> {
   const folder = await folderOf(path);
   // u.genre lists `name|flag index`; the flags of u.item follow that index.

@@ -6,7 +6,7 @@
 import { RecsignalError } from '../../core/errors.ts';
 import type { ModelParams, SplitContext } from '../../eval/models.ts';
 import type { Interaction } from '../../eval/types.ts';
-import { readMovieLensMetadata } from '../../events/readers/movielens.ts';
+import { sourceMetadata } from '../../events/readers/movielens.ts';
 import { DEFAULT_FEATURE_SET, loadRankerFeatureSet, vocabularyOf } from './features.ts';
 import type { StageOptions } from './stage.ts';
 
@@ -84,7 +84,7 @@ export async function stageSettings(input: RankerInput): Promise<StageSettings> 
   const path = String(p['features'] ?? '') || DEFAULT_FEATURE_SET;
   const [compiled, meta] = await Promise.all([
     loadRankerFeatureSet(path),
-    input.source?.format === 'movielens' ? readMovieLensMetadata(input.source.path) : Promise.resolve(undefined),
+    sourceMetadata(input.source),
   ]);
   const als = [{ factors: num(p, 'alsFactors'), regularization: num(p, 'alsRegularization') }];
   if (num(p, 'als2Factors') > 0) als.push({ factors: num(p, 'als2Factors'), regularization: num(p, 'als2Regularization') });
