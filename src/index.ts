@@ -9,7 +9,7 @@ export { BUILTIN_EVENT_TYPES, type InteractionEvent, type ItemMetadata, type Use
 export { createEventValidator, type EventValidator, type ValidationOptions } from './events/validate.ts';
 
 // Definitions: the DSL, compiled to a frozen IR with deterministic names and a semantic hash.
-export { agg, aggregationView, defineFeatureSet, entity, lookupView, negatives, requestFeature, sessionView } from './features/dsl.ts';
+export { agg, aggregationView, defineFeatureSet, embeddingView, entity, lookupView, negatives, requestFeature, sessionView } from './features/dsl.ts';
 export type { AggOptions, FeatureSetDef, RequestInputs, ViewDef, WindowDef } from './features/dsl.ts';
 export type { FeatureSetIR, FeatureViewIR, AggregationIR, FeatureValue, FeatureType, WindowIR } from './features/ir.ts';
 export { compileFeatureSet, semanticHash, type CompiledFeatureSet } from './plan/compile.ts';

@@ -29,7 +29,7 @@ import type { OnlineStore } from '../store/online/online-store.ts';
 import { registerEvaluate } from './evaluate.ts';
 import { registerTrainRanker } from './train-ranker.ts';
 import { loadFeatureRanker } from '../models/feature-ranker.ts';
-import { itemEmbeddingIndex } from '../models/embeddings.ts';
+import { itemEmbeddingIndex, publishEmbeddings } from '../models/embeddings.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
 import { positiveInt, positiveNumber } from './parse.ts';
 
@@ -193,6 +193,33 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       }
       if (compiled.ir.requestFeatures.length > 0) out(`\nrequest features\n`);
       for (const r of compiled.ir.requestFeatures) out(`  ${r.name.padEnd(60)} ${r.type}  ← ${Object.values(r.inputs).join(', ')}\n`);
+    });
+
+  program
+    .command('embed')
+    .description('learn item and user embeddings (implicit ALS; metadata projection for entities without interactions) from the events before --at, and publish them as that version of the embedding tables <name>_items and <name>_users that embeddingView reads')
+    .requiredOption('--features <file>', 'features.ts module (its event-type weights make the implicit feedback)')
+    .requiredOption('--log <dir>', 'event log folder')
+    .option('--at <time>', 'the version\'s time, ms since the epoch or ISO-8601 with a zone (default: just after the log\'s last event)')
+    .option('--name <name>', 'table prefix: <name>_items and <name>_users', 'als')
+    .option('--factors <n>', 'vector length', positiveInt('factors'), 32)
+    .option('--regularization <x>', 'ALS L2 penalty', positiveNumber('regularization'), 40)
+    .option('--seed <n>', 'ALS seed', positiveInt('seed'), 42)
+    .option('--json', 'print the result as JSON')
+    .action(async (o) => {
+      if (!/^[a-z_][a-z0-9_]*$/.test(String(o.name))) throw new RecsignalError('INVALID_ARGUMENT', `--name '${o.name}': use a lower_snake_case name such as als`);
+      const compiled = await loadFeatureSet(o.features);
+      const log = requireLog(o.log);
+      const last = o.at === undefined ? await log.lastEventTs() : null;
+      const at = o.at === undefined ? (last ?? Date.now()) + 1 : parseInstant(o.at, '--at');
+      const t0 = performance.now();
+      const r = await publishEmbeddings(log, at, compiled.ir.weights, await readMetadata(log), { name: o.name, factors: o.factors, regularization: o.regularization, seed: o.seed });
+      const seconds = (performance.now() - t0) / 1000;
+      if (o.json) out(`${JSON.stringify({ ...r, seconds })}\n`);
+      else {
+        out(`embeddings at ${isoTime(r.at)} (${r.dims} dims, from ${r.interactions} user × item interactions) in ${seconds.toFixed(2)} s\n`);
+        for (const s of [r.items, r.users]) out(`  ${s.table}: ${s.learned} learned, ${s.fromMetadata} from metadata → ${s.path}\n`);
+      }
     });
 
   program

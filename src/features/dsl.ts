@@ -149,6 +149,25 @@ export function lookupView(def: Omit<LookupViewDef, 'kind'>): LookupViewDef {
   return Object.freeze({ kind: 'lookup_view', ...def });
 }
 
+export interface EmbeddingViewDef {
+  readonly kind: 'embedding_view';
+  readonly name: string;
+  readonly entity: EntityDef;
+  /** The embedding table, `<log>/embeddings/<table>.parquet` (written by `recsignal embed`). */
+  readonly table: string;
+  /** Its vectors' length; a row of another length is refused when the table is read. */
+  readonly dims: number;
+  readonly description?: string;
+}
+
+/**
+ * A learned vector per item or user, versioned in time: its one feature, `vector` (`float[]`), is
+ * as of t the key's latest version published before t, so a training set never sees a later one.
+ */
+export function embeddingView(def: Omit<EmbeddingViewDef, 'kind'>): EmbeddingViewDef {
+  return Object.freeze({ kind: 'embedding_view', ...def });
+}
+
 /** The values a request-time function receives: its declared inputs by alias. */
 export type RequestInputs = Readonly<Record<string, FeatureValue>>;
 
@@ -171,7 +190,7 @@ export function requestFeature(def: Omit<RequestFeatureDef, 'kind'>): RequestFea
   return Object.freeze({ kind: 'request_feature', ...def });
 }
 
-export type ViewDef = AggregationViewDef | SessionViewDef | LookupViewDef;
+export type ViewDef = AggregationViewDef | SessionViewDef | LookupViewDef | EmbeddingViewDef;
 
 export interface FeatureSetDef {
   readonly kind: 'feature_set';

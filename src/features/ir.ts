@@ -62,10 +62,10 @@ export const OP_ALGEBRA: Readonly<Record<AggOp, 'group' | 'monoid' | 'holistic'>
   histogram: 'holistic',
 };
 
-export type FeatureType = 'int' | 'float' | 'string' | 'string[]' | 'histogram';
+export type FeatureType = 'int' | 'float' | 'string' | 'string[]' | 'float[]' | 'histogram';
 
-/** Values a feature can hold; a histogram maps category → weight. */
-export type FeatureValue = number | string | null | readonly string[] | Readonly<Record<string, number>>;
+/** Values a feature can hold; a histogram maps category → weight; `float[]` is an embedding. */
+export type FeatureValue = number | string | null | readonly string[] | readonly number[] | Readonly<Record<string, number>>;
 
 /** Which events of the view's stream an aggregation reads. */
 export interface FilterIR {
@@ -155,7 +155,25 @@ export interface LookupViewIR {
   readonly description: string | null;
 }
 
-export type FeatureViewIR = AggregationViewIR | SessionViewIR | LookupViewIR;
+/**
+ * Vectors learned offline (e.g. `recsignal embed`), published as versions in an embedding table of
+ * the log: the value at t is the vector of the key's latest version with ts < t (a version counts
+ * like an event at its ts, so a version learned from the events before a cutoff is published at it).
+ */
+export interface EmbeddingViewIR {
+  readonly kind: 'embedding';
+  readonly name: string;
+  readonly entity: EntityIR;
+  /** The table's name: `<log>/embeddings/<table>.parquet`. */
+  readonly table: string;
+  readonly dims: number;
+  readonly description: string | null;
+}
+
+/** The one output of an embedding view. */
+export const EMBEDDING_OUTPUT = { name: 'vector', type: 'float[]', default: null } as const;
+
+export type FeatureViewIR = AggregationViewIR | SessionViewIR | LookupViewIR | EmbeddingViewIR;
 
 /** A request-time feature: a TypeScript function of other features and the request's fields. */
 export interface RequestFeatureIR {

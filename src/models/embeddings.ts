@@ -7,11 +7,13 @@
  * the others (Gantner et al. 2010, "Learning attribute-to-feature mappings for cold-start
  * recommendations").
  */
+import { RecsignalError } from '../core/errors.ts';
 import { trainAls, type AlsModel } from '../eval/baselines/als.ts';
 import { invertSpd } from '../eval/linalg.ts';
 import type { Interaction, Scorer } from '../eval/types.ts';
 import type { ItemMetadata, UserMetadata } from '../events/schema.ts';
 import { DuckDBEngine, sqlString } from '../store/offline/duckdb-engine.ts';
+import { writeEmbeddings } from '../store/offline/embeddings.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
 import { VectorIndex } from './vector-index.ts';
 
@@ -224,4 +226,50 @@ export async function itemEmbeddingIndex(log: EventLog, until: number, weights: 
   // of the plays alone (recall 0.191 against 0.170, 16 factors) but overlapped trending more, and
   // the union of every source held less (0.660 against 0.671).
   return { index: new VectorIndex(items, e.catalogue, e.dims, 'cosine'), learned, fromMetadata };
+}
+
+export interface PublishedEmbeddings {
+  /** The version's time: learned from the events before it, served for requests after it. */
+  readonly at: number;
+  readonly dims: number;
+  readonly interactions: number;
+  readonly items: { readonly table: string; readonly path: string; readonly learned: number; readonly fromMetadata: number };
+  readonly users: { readonly table: string; readonly path: string; readonly learned: number; readonly fromMetadata: number };
+}
+
+/**
+ * Learns item and user embeddings from the log's events before `at` (and its metadata, for entities
+ * without interactions) and publishes them as the version at `at` of the embedding tables
+ * `<name>_items` and `<name>_users`, which `embeddingView`s read offline and online.
+ */
+export async function publishEmbeddings(
+  log: EventLog, at: number, weights: Readonly<Record<string, number>>,
+  meta: { readonly items: readonly ItemMetadata[]; readonly users: readonly UserMetadata[] },
+  o: { readonly name?: string; readonly factors?: number; readonly regularization?: number; readonly seed?: number } = {},
+): Promise<PublishedEmbeddings> {
+  const name = o.name ?? 'als';
+  const train = await logInteractions(log, at, weights);
+  if (train.length === 0) {
+    throw new RecsignalError('INVALID_INPUT', `no interactions before ${new Date(at).toISOString()} to learn embeddings from`, {
+      problems: [{ path: '--at', message: 'no event with a positive weight happens before it', fix: 'choose a later --at, or give the event types weights in the feature set' }],
+    });
+  }
+  const itemIds = [...new Set([...meta.items.map((i) => i.itemId), ...train.map((r) => r.item)])].sort();
+  const userIds = [...new Set([...meta.users.map((u) => u.userId), ...train.map((r) => r.user)])].sort();
+  const e = learnEmbeddings(train, { items: itemIds, ...(o.factors !== undefined ? { factors: o.factors } : {}), ...(o.regularization !== undefined ? { regularization: o.regularization } : {}), seed: o.seed ?? 42, itemMeta: meta.items, userMeta: meta.users });
+  const side = async (ids: readonly string[], vectorOf: Embeddings['item'], table: string) => {
+    let learned = 0, fromMetadata = 0;
+    const versions = ids.flatMap((key) => {
+      const v = vectorOf(key);
+      if (!v) return [];
+      if (v.source === 'interactions') learned++;
+      else fromMetadata++;
+      return [{ key, ts: at, vector: [...v.vector] }];
+    });
+    const written = await writeEmbeddings(log, table, versions);
+    return { table, path: written.path, learned, fromMetadata };
+  };
+  const items = await side(itemIds, e.item, `${name}_items`);
+  const users = await side(userIds, e.user, `${name}_users`);
+  return { at, dims: e.dims, interactions: train.length, items, users };
 }

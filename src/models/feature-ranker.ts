@@ -12,6 +12,8 @@ import { createRng } from './gbdt/rng.ts';
 
 export type RankerObjective = 'binary' | 'lambdarank';
 
+const VECTOR_REASON = 'a vector (an embedding): give the ranker a request feature of it instead, e.g. the dot product of the user and item vectors';
+
 /** How a training-set column becomes one number: as is, a list's length, or a histogram's total weight. */
 export type RankerEncoding = 'number' | 'length' | 'sum';
 
@@ -247,6 +249,8 @@ async function loadFile(path: string, label: string, group: string, o: TrainFeat
       } else if (NUMERIC_TYPES.test(type)) {
         features.push({ name: column, column, encoding: 'number' });
         exprs.push(`CAST(${q} AS DOUBLE)`);
+      } else if (type.endsWith('[]') && NUMERIC_TYPES.test(type.slice(0, -2))) {
+        skipped.push({ column, reason: VECTOR_REASON });
       } else if (type.endsWith('[]')) {
         features.push({ name: `${column}.length`, column, encoding: 'length' });
         exprs.push(`CAST(coalesce(len(${q}), 0) AS DOUBLE)`);
@@ -300,6 +304,7 @@ function loadRows(ts: TrainingRows, label: string, group: string, o: TrainFeatur
     const sample = values.find((v) => !Array.isArray(v) || v.length > 0) ?? values[0];
     if (isTimeColumn(column)) skipped.push({ column, reason: TIME_REASON });
     else if (typeof sample === 'number' || typeof sample === 'boolean' || sample === undefined) features.push({ name: column, column, encoding: 'number' });
+    else if (Array.isArray(sample) && sample.length > 0 && sample.every((x) => typeof x === 'number')) skipped.push({ column, reason: VECTOR_REASON });
     else if (Array.isArray(sample) && sample.every((x) => typeof x === 'string')) features.push({ name: `${column}.length`, column, encoding: 'length' });
     else if (typeof sample === 'object') features.push({ name: `${column}.sum`, column, encoding: 'sum' });
     else skipped.push({ column, reason: typeof sample === 'string' ? 'a string' : `a ${typeof sample}` });

@@ -10,6 +10,7 @@ import { featuresFor, type FeatureQuery } from '../compute/batch/training-set.ts
 import { StreamEngine } from '../compute/stream/engine.ts';
 import { DuckDBEngine } from '../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
+import { readEmbeddings } from '../store/offline/embeddings.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
 import { replayLog } from '../store/offline/replay.ts';
 
@@ -43,7 +44,7 @@ export async function checkConsistency(o: ConsistencyOptions): Promise<Consisten
   const probes = await chooseProbes(o.log, o.probes, o.seed ?? 1);
   const offline = await featuresFor(o.compiled, o.log, probes);
   const { items, users } = await readMetadata(o.log);
-  const engine = new StreamEngine(o.compiled, { items, users });
+  const engine = new StreamEngine(o.compiled, { items, users, embeddings: await readEmbeddings(o.log, o.compiled.ir.views) });
   const order = probes.map((p, i) => ({ p, i })).sort((a, b) => a.p.ts - b.p.ts);
   const online: FeatureValue[][] = new Array(probes.length);
   let next = 0;

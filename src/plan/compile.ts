@@ -9,6 +9,7 @@ import { BUILTIN_EVENT_TYPES } from '../events/schema.ts';
 import type { AggDef, FeatureSetDef, RequestFeatureDef, RequestInputs, ViewDef, WindowDef } from '../features/dsl.ts';
 import {
   DERIVED_COLUMNS,
+  EMBEDDING_OUTPUT,
   EVENT_COLUMNS,
   NUMERIC_COLUMNS,
   SESSION_OUTPUTS,
@@ -111,6 +112,7 @@ function compileView(v: ViewDef, path: string, knownTypes: ReadonlySet<string>, 
   const entityIr = { name: entity.name, keys: [...entity.keys] };
   const description = v.description ?? null;
   if (v.kind === 'lookup_view') return compileLookup(v, path, entityIr, problems);
+  if (v.kind === 'embedding_view') return compileEmbedding(v, path, entityIr, problems);
   if (v.kind === 'session_view') {
     if (entity.keys.length !== 1 || entity.keys[0] !== 'user_id') {
       problems.push({ path: `${path}.entity`, message: 'a session view is keyed by user_id alone', fix: "use entity('user', ['user_id'])" });
@@ -119,7 +121,7 @@ function compileView(v: ViewDef, path: string, knownTypes: ReadonlySet<string>, 
     return { kind: 'session', name: v.name, entity: entityIr, gapMs, filter: compileFilter(v.types, undefined, `${path}`, knownTypes, new Set(EVENT_COLUMNS), problems), description };
   }
   if (v.kind !== 'aggregation_view') {
-    problems.push({ path, message: 'is not a view', fix: 'build views with aggregationView, sessionView or lookupView' });
+    problems.push({ path, message: 'is not a view', fix: 'build views with aggregationView, sessionView, lookupView or embeddingView' });
     return undefined;
   }
   const columns = new Set<string>([...EVENT_COLUMNS, ...DERIVED_COLUMNS]);
@@ -176,6 +178,19 @@ function compileLookup(v: Extract<ViewDef, { kind: 'lookup_view' }>, path: strin
   });
   if ((v.columns ?? []).length === 0) problems.push({ path: `${path}.columns`, message: 'is empty', fix: 'list the metadata columns to serve' });
   return { kind: 'lookup', name: v.name, entity, table: v.table, columns, description: v.description ?? null };
+}
+
+function compileEmbedding(v: Extract<ViewDef, { kind: 'embedding_view' }>, path: string, entity: { name: string; keys: string[] }, problems: Problem[]): FeatureViewIR | undefined {
+  if (entity.keys.length !== 1 || (entity.keys[0] !== 'item_id' && entity.keys[0] !== 'user_id')) {
+    problems.push({ path: `${path}.entity`, message: 'an embedding view is keyed by item_id or user_id alone', fix: "use entity('item', ['item_id']) or entity('user', ['user_id'])" });
+  }
+  if (typeof v.table !== 'string' || !IDENT.test(v.table)) {
+    problems.push({ path: `${path}.table`, message: `'${String(v.table)}' cannot name an embedding table`, fix: "use a lower_snake_case name, e.g. 'als_items' (the file <log>/embeddings/als_items.parquet)" });
+  }
+  if (!Number.isInteger(v.dims) || v.dims < 1 || v.dims > 4096) {
+    problems.push({ path: `${path}.dims`, message: `${String(v.dims)} is not a vector length`, fix: 'give the vectors\' length, an integer from 1 to 4096, e.g. 32' });
+  }
+  return { kind: 'embedding', name: v.name, entity, table: v.table, dims: v.dims, description: v.description ?? null };
 }
 
 function compileStream(s: AggregationViewStream, path: string, knownTypes: ReadonlySet<string>, problems: Problem[]): StreamIR {
@@ -330,6 +345,7 @@ function compileRequestFeature(r: RequestFeatureDef, path: string, featureTypes:
 export function viewOutputs(v: FeatureViewIR): { name: string; type: FeatureType; default: FeatureValue }[] {
   if (v.kind === 'aggregation') return v.aggregations.map((a) => ({ name: a.name, type: a.type, default: a.default }));
   if (v.kind === 'session') return SESSION_OUTPUTS.map((o) => ({ ...o }));
+  if (v.kind === 'embedding') return [{ ...EMBEDDING_OUTPUT }];
   return v.columns.map((c) => ({ ...c }));
 }
 

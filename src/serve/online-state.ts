@@ -13,6 +13,8 @@ import { StreamEngine, type ApplyOutcome } from '../compute/stream/engine.ts';
 import { TIME_DERIVED_KEYS } from '../plan/rows.ts';
 import { eventTimeBefore, KeyIndex, keyOf } from './key-index.ts';
 import type { ServingPlan, ViewPlan } from './plan.ts';
+import type { EmbeddingTables } from '../store/offline/embeddings.ts';
+import { EmbeddingReads } from './embedding-reads.ts';
 
 /** `UNAVAILABLE`: the online store did not answer; the value is the feature's default. */
 export type Status = 'PRESENT' | 'NOT_FOUND' | 'STALE' | 'UNAVAILABLE';
@@ -22,6 +24,8 @@ export interface OnlineStateOptions {
   readonly plan: ServingPlan;
   readonly items: readonly ItemMetadata[];
   readonly users: readonly UserMetadata[];
+  /** The embedding tables of the feature set's embedding views (default none). */
+  readonly embeddings?: EmbeddingTables;
   /** Allowed lateness of events (ms). */
   readonly lateness: number;
   /** Features older than this (t − event time) are STALE; undefined: never. */
@@ -107,12 +111,15 @@ export class OnlineState implements ServingState, StateReader {
   private readonly notFound: ReadonlyMap<string, FeatureValue>[];
   private readonly cache: Map<string, Cached>[];
   private readonly derivedKeys: boolean[];
+  private readonly embeddingReads: EmbeddingReads;
 
   constructor(o: OnlineStateOptions) {
     this.plan = o.plan;
     this.index = new KeyIndex(o.plan.compiled.ir.views, o.items, o.users);
-    this.engine = new StreamEngine(o.plan.compiled, { lateness: o.lateness, items: o.items, users: o.users, observer: this.index });
+    const embeddings = o.embeddings ?? new Map();
+    this.engine = new StreamEngine(o.plan.compiled, { lateness: o.lateness, items: o.items, users: o.users, embeddings, observer: this.index });
     this.maxAgeMs = o.maxAgeMs ?? Infinity;
+    this.embeddingReads = new EmbeddingReads(o.plan.views, embeddings, this.maxAgeMs);
     // What a key without state reads as (defaults, ratios of defaults): computed once per view.
     this.notFound = notFoundValues(o.plan, this.engine);
     this.cache = o.plan.views.map(() => new Map());
@@ -171,7 +178,9 @@ export class OnlineState implements ServingState, StateReader {
   readInto(vp: ViewPlan, fields: Fields, t: number, slots: ReadSlots): void {
     const keyFields = this.derivedKeys[vp.index] ? withDerivedKeys(vp.keys, fields, t) : fields;
     if (vp.view.kind === 'lookup') this.readLookup(vp, vp.view, keyFields, fields, t, slots);
-    else this.readState(vp, keyFields, fields, t, slots);
+    else if (vp.view.kind === 'embedding') {
+      if (!this.embeddingReads.readInto(vp, keyOf(vp.keys, keyFields), t, slots)) this.miss(vp.index, slots);
+    } else this.readState(vp, keyFields, fields, t, slots);
   }
 
   /** A metadata view: read once per key and kept (metadata does not change while the server runs). */

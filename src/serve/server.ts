@@ -12,6 +12,7 @@ import type { InteractionEvent, ItemMetadata, UserMetadata } from '../events/sch
 import type { CompiledFeatureSet } from '../plan/compile.ts';
 import type { RequestFeatureStats } from '../plan/rows.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
+import { readEmbeddings } from '../store/offline/embeddings.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
 import { replayLog } from '../store/offline/replay.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
@@ -115,15 +116,17 @@ export class FeatureServer<S extends ServingState = OnlineState> {
   static async start(o: ServerOptions): Promise<FeatureServer<ServingState>>;
   static async start(o: ServerOptions): Promise<FeatureServer<ServingState>> {
     const metadata = o.metadata ?? (await readMetadata(o.log));
+    // Embedding tables are read once, at start, like metadata: a version published later is served after a restart.
+    const embeddings = await readEmbeddings(o.log, o.compiled.ir.views);
     const plan = servingPlan(o.compiled);
     const lateness = o.lateness ?? 5 * MINUTE_MS;
     const maxAge = o.maxAgeMs !== undefined ? { maxAgeMs: o.maxAgeMs } : {};
     let intake: EventIntake | undefined;
     const state: ServingState = o.store === undefined
-      ? new OnlineState({ plan, items: metadata.items, users: metadata.users, lateness, ...maxAge })
+      ? new OnlineState({ plan, items: metadata.items, users: metadata.users, embeddings, lateness, ...maxAge })
       : new StoreState({
           plan, store: o.store, namespace: o.namespace ?? serveNamespace(o.compiled.ir.name, o.compiled.hash),
-          items: metadata.items, users: metadata.users, lateness, ...maxAge,
+          items: metadata.items, users: metadata.users, embeddings, lateness, ...maxAge,
           ...(o.storeProbeMs !== undefined ? { probeMs: o.storeProbeMs } : {}),
           // Events acknowledged before an outage may still be buffered: in the log first, then replayed.
           rebuildFrom: async () => {

@@ -19,6 +19,8 @@ import { ParsedValues } from '../compute/stream/parsed-values.ts';
 import type { OnlineStore, OnlineWrite } from '../store/online/online-store.ts';
 import { notFoundValues, readView, type ApplyResult, type Fields, type ReadPlan, type ReadSlots, type ServingState, type StateHealth, type StateReader } from './online-state.ts';
 import type { ServingPlan, ViewPlan } from './plan.ts';
+import type { EmbeddingTables } from '../store/offline/embeddings.ts';
+import { EmbeddingReads } from './embedding-reads.ts';
 
 export interface StoreStateOptions {
   readonly plan: ServingPlan;
@@ -27,6 +29,8 @@ export interface StoreStateOptions {
   readonly namespace: string;
   readonly items: readonly ItemMetadata[];
   readonly users: readonly UserMetadata[];
+  /** The embedding tables of the feature set's embedding views (default none): served from process memory, as metadata is. */
+  readonly embeddings?: EmbeddingTables;
   readonly lateness: number;
   readonly maxAgeMs?: number;
   /** The events to rebuild the state from when the store comes back without it: the whole log (flushed first). */
@@ -89,6 +93,7 @@ export class StoreState implements ServingState {
   private readonly itemIds: ReadonlySet<string>;
   private readonly userIds: ReadonlySet<string>;
   private readonly lookups: Map<string, ReadonlyMap<string, FeatureValue>>[];
+  readonly embeddingReads: EmbeddingReads;
 
   constructor(private readonly o: StoreStateOptions) {
     const compiled = o.plan.compiled;
@@ -106,6 +111,7 @@ export class StoreState implements ServingState {
     this.itemIds = new Set(o.items.map((i) => i.itemId));
     this.userIds = new Set(o.users.map((u) => u.userId));
     this.lookups = o.plan.views.map(() => new Map());
+    this.embeddingReads = new EmbeddingReads(o.plan.views, o.embeddings ?? new Map(), this.maxAgeMs);
     this.timer = setInterval(() => void this.probe(), this.probeMs);
     this.timer.unref();
   }
@@ -396,6 +402,10 @@ class StoredReader implements StateReader {
       slots.values[i] = values;
       slots.statuses[i] = 'PRESENT';
       slots.eventTs[i] = null;
+      return;
+    }
+    if (vp.view.kind === 'embedding') {
+      if (!this.state.embeddingReads.readInto(vp, key, t, slots)) this.miss(i, slots, 'NOT_FOUND');
       return;
     }
     if (this.stored === null) return this.miss(i, slots, 'UNAVAILABLE');

@@ -70,7 +70,7 @@ export interface Dialect {
   latestBefore(left: string, right: string, keys: readonly string[], leftTime: string, rightTime: string, tie?: string): string;
   /** Type names. */
   /** Type names; `exact` is a decimal wide enough for running sums of weights (±1e20, 18 places). */
-  readonly types: { readonly bigint: string; readonly double: string; readonly varchar: string; readonly exact: string };
+  readonly types: { readonly bigint: string; readonly double: string; readonly varchar: string; readonly exact: string; readonly doubles: string };
 }
 
 function quoteString(s: string): string {
@@ -127,7 +127,7 @@ export const duckdb: Dialect = {
   // A tie compares (time, text) structs; '' is below every text, so the inequality keeps r's time < l's.
   latestBefore: (left, right, keys, lt, rt, tie) =>
     `${left} AS l ASOF LEFT JOIN ${right} AS r ON ${keys.map((k) => `l.${k} = r.${k}`).join(' AND ')} AND ${tie === undefined ? `l.${lt} > r.${rt}` : `{'t': l.${lt}, 'k': ''} > {'t': r.${rt}, 'k': r.${tie}}`}`,
-  types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'VARCHAR', exact: 'DECIMAL(38, 18)' },
+  types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'VARCHAR', exact: 'DECIMAL(38, 18)', doubles: 'DOUBLE[]' },
   variableFrames: true,
   runningTotals: true,
   nativeAsof: true,
@@ -154,7 +154,7 @@ export const postgres: Dialect = {
   // subquery and recomputes its window functions for every left row (20k events, 2k queries:
   // 260 s against 0.3 s for this join).
   latestBefore: (left, right, keys, lt, rt, tie) => latestByRowNumber(left, right, keys, lt, rt, tie, postgresText),
-  types: { bigint: 'BIGINT', double: 'DOUBLE PRECISION', varchar: 'VARCHAR', exact: 'NUMERIC(38, 18)' },
+  types: { bigint: 'BIGINT', double: 'DOUBLE PRECISION', varchar: 'VARCHAR', exact: 'NUMERIC(38, 18)', doubles: 'DOUBLE PRECISION[]' },
   variableFrames: false,
   runningTotals: false,
   nativeAsof: false,
@@ -180,7 +180,7 @@ export const spark: Dialect = {
   // Spark 3.4 and 3.5 reject ORDER BY / LIMIT in a correlated LATERAL subquery (SPARK-36191
   // lifts that in 4.0); the row_number join runs on every 3.x.
   latestBefore: (left, right, keys, lt, rt, tie) => latestByRowNumber(left, right, keys, lt, rt, tie, byteText),
-  types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'STRING', exact: 'DECIMAL(38, 18)' },
+  types: { bigint: 'BIGINT', double: 'DOUBLE', varchar: 'STRING', exact: 'DECIMAL(38, 18)', doubles: 'ARRAY<DOUBLE>' },
   variableFrames: false,
   runningTotals: false,
   nativeAsof: false,

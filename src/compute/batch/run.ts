@@ -9,6 +9,7 @@ import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { applyRequestFeatures, featureColumns, type FeatureColumn, type RequestFeatureStats } from '../../plan/rows.ts';
 import { DuckDBEngine, sqlString } from '../../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../../store/offline/event-log.ts';
+import { embeddingRelations } from '../../store/offline/embeddings.ts';
 import { duckdb } from './dialect.ts';
 import { EXACT_SUM_LIMIT, queryKeyColumns, renderFeatureSql, renderMagnitudeSql, type OneTime } from './sql.ts';
 
@@ -99,11 +100,13 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
   const exactColumns = oneTime !== undefined ? new Set<string>() : await exactSumColumns(ctx, views);
   const framedViews = oneTime !== undefined ? new Set<string>() : await smallPartitionViews(ctx, views, options.framedPartitionRows ?? FRAMED_PARTITION_ROWS);
   const render = (only: readonly FeatureViewIR[], events = ctx.events, queries = '__queries') =>
-    renderFeatureSql({ ir: ctx.compiled.ir, dialect: duckdb, events, items: ctx.log.itemsRelation(), users: ctx.log.usersRelation(), queries, views: only, ...(oneTime === undefined ? {} : { oneTime }), exactColumns, framedViews });
+    renderFeatureSql({ ir: ctx.compiled.ir, dialect: duckdb, events, items: ctx.log.itemsRelation(), users: ctx.log.usersRelation(), embeddings: embeddingRelations(ctx.log, only), queries, views: only, ...(oneTime === undefined ? {} : { oneTime }), exactColumns, framedViews });
   // One statement per view, each into its own table, then one join by row: DuckDB then holds one
   // view's intermediate results at a time instead of every view's at once (peak memory), at the
   // cost of deriving the event columns once per view.
-  const stateful = views.filter((v) => v.kind !== 'lookup');
+  // Lookups and embeddings read a table by key, no event history: they run together, whole.
+  const byKey = (v: FeatureViewIR) => v.kind === 'lookup' || v.kind === 'embedding';
+  const stateful = views.filter((v) => !byKey(v));
   const queryRows = await ctx.engine.count('__queries');
   // A backfill (one time for all) joins each key to its history once: linear, and small enough whole.
   // A view fanned out over a category (a user's genres) reads each query row once per value its key
@@ -116,7 +119,7 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
   // then reads them on a second connection while DuckDB computes the other views.
   const inputs = new Set(withCross ? requestInputColumns(ctx.compiled, views).map((c) => c.view as string) : []);
   const ordered = [...stateful.filter((v) => inputs.has(v.name)), ...stateful.filter((v) => !inputs.has(v.name))];
-  const parts = whole ? [views] : [views.filter((v) => v.kind === 'lookup'), ...ordered.map((v) => [v])].filter((p) => p.length > 0);
+  const parts = whole ? [views] : [views.filter(byKey), ...ordered.map((v) => [v])].filter((p) => p.length > 0);
   // The parts are database tables, not TEMP ones: the request pass's connection reads them too.
   const tables = parts.map((_, i) => `__fv${i}`);
   // `__computed` is a view joining the parts by row, not a table: a training set then copies the
@@ -308,11 +311,11 @@ async function appendRequestFeatures(ctx: BatchContext, { rows, results }: Reque
 }
 
 function isList(type: FeatureType | undefined): boolean {
-  return type === 'histogram' || type === 'string[]';
+  return type === 'histogram' || type === 'string[]' || type === 'float[]';
 }
 
 function sqlType(type: string): string {
-  return type === 'int' ? 'BIGINT' : type === 'float' ? 'DOUBLE' : type === 'string[]' ? 'VARCHAR[]' : 'VARCHAR';
+  return type === 'int' ? 'BIGINT' : type === 'float' ? 'DOUBLE' : type === 'string[]' ? 'VARCHAR[]' : type === 'float[]' ? 'DOUBLE[]' : 'VARCHAR';
 }
 
 function appendValue(a: Awaited<ReturnType<DuckDBEngine['appender']>>, type: string, v: FeatureValue): void {
@@ -402,7 +405,7 @@ export function outputFormat(out: string): '.csv' | '.parquet' {
  */
 export function outputReplacements(format: '.csv' | '.parquet', columns: readonly { column: string; type: string }[]): string[] {
   return columns
-    .filter((c) => c.type === 'histogram' || (format === '.csv' && c.type === 'string[]'))
+    .filter((c) => c.type === 'histogram' || (format === '.csv' && (c.type === 'string[]' || c.type === 'float[]')))
     .map((c) => {
       const id = duckdb.ident(c.column);
       const map = histogramMap(id);

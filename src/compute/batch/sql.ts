@@ -4,7 +4,7 @@
  * with ts < t, in the sawtooth window of its aggregation, exactly as the semantics contract says.
  */
 import type { AggregationIR, AggregationViewIR, FeatureSetIR, FeatureValue, FeatureViewIR, LookupViewIR, SessionViewIR } from '../../features/ir.ts';
-import { TABLE_KEYS } from '../../features/ir.ts';
+import { EMBEDDING_OUTPUT, TABLE_KEYS } from '../../features/ir.ts';
 import { featureColumn } from '../../plan/rows.ts';
 import type { Dialect } from './dialect.ts';
 import { condition, eventsReadBy, windowable, type OneTime } from './sql-expressions.ts';
@@ -21,6 +21,8 @@ export interface BatchSqlInput {
   /** Relation text of item / user metadata, or null when there is none. */
   readonly items: string | null;
   readonly users: string | null;
+  /** Relation text of each embedding table the views read, by name (absent or null: the log has none). */
+  readonly embeddings?: Readonly<Record<string, string | null>>;
   /** Relation with `__row`, `__t` (ms) and a VARCHAR column for every entity key of every view. */
   readonly queries: string;
   /** Only these views (default: all). */
@@ -67,6 +69,20 @@ export function renderFeatureSql(input: BatchSqlInput): string {
         joins.push(`LEFT JOIN ${alias} ON ${keyJoin(alias)}`);
       }
       for (const c of v.columns) selects.push(`${withDefault(d, table === null ? 'NULL' : `${alias}.${q(c.name)}`, c.default, c.type)} AS ${q(featureColumn(v.name, c.name))}`);
+      return;
+    }
+    if (v.kind === 'embedding') {
+      // The key's latest version published before each query's time (ts < t, as for events).
+      const table = input.embeddings?.[v.table] ?? null;
+      if (table !== null) {
+        const key = `CAST(${q(v.entity.keys[0] as string)} AS ${d.types.varchar})`;
+        ctes.push(
+          `${alias} AS (\n  SELECT __k0, __t, vector FROM (\n    SELECT k.__k0, k.__t, e.vector, ROW_NUMBER() OVER (PARTITION BY k.__k0, k.__t ORDER BY e.ts DESC) AS __rn\n` +
+            `    FROM (SELECT DISTINCT ${key} AS __k0, __t FROM ${input.queries} AS qk) AS k\n    JOIN ${table} AS e ON CAST(e.key AS ${d.types.varchar}) = k.__k0 AND e.ts < k.__t\n  ) AS r WHERE __rn = 1\n)`,
+        );
+        joins.push(`LEFT JOIN ${alias} ON ${keyJoin(alias)} AND ${alias}.__t = q.__t`);
+      }
+      selects.push(`${table === null ? `CAST(NULL AS ${d.types.doubles})` : `${alias}.vector`} AS ${q(featureColumn(v.name, EMBEDDING_OUTPUT.name))}`);
       return;
     }
     if (v.kind === 'session') {
@@ -124,6 +140,10 @@ export function renderEntityKeysSql(input: Omit<BatchSqlInput, 'queries'>, views
     if (v.kind === 'lookup') {
       const table = v.table === 'items' ? input.items : input.users;
       return table === null ? [] : [`SELECT CAST(${TABLE_KEYS[v.table]} AS ${d.types.varchar}) AS ${keys[0]} FROM ${table}`];
+    }
+    if (v.kind === 'embedding') {
+      const table = input.embeddings?.[v.table] ?? null;
+      return table === null ? [] : [`SELECT CAST(key AS ${d.types.varchar}) AS ${keys[0]} FROM ${table} WHERE ts < ${at}`];
     }
     const stream = v.kind === 'aggregation' ? streamSql({ ...input, queries: '' }, v) : 'SELECT * FROM __ev';
     return [`SELECT ${keys.map((k) => `CAST(${k} AS ${d.types.varchar}) AS ${k}`).join(', ')} FROM (${stream}) AS s WHERE ts < ${at} AND ${keys.map((k) => `${k} IS NOT NULL`).join(' AND ')}`];

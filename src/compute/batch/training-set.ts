@@ -7,6 +7,7 @@ import type { FeatureValue, FeatureViewIR } from '../../features/ir.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { featureColumns } from '../../plan/rows.ts';
 import type { EventLog } from '../../store/offline/event-log.ts';
+import { embeddingRelations } from '../../store/offline/embeddings.ts';
 import { duckdb } from './dialect.ts';
 import { renderEntityKeysSql } from './sql.ts';
 import { computeFeatures, fromSql, loadSpine, openBatch, outputFormat, outputReplacements, prepareQueries, spineTimeExpr, viewsForColumns, writeResult, type BatchReport } from './run.ts';
@@ -102,7 +103,7 @@ export async function backfill(options: BackfillOptions): Promise<BatchReport & 
     let i = 0;
     for (const views of groups.values()) {
       const entity = (views[0] as FeatureViewIR).entity;
-      const keys = renderEntityKeysSql({ ir: compiled.ir, dialect: duckdb, events: ctx.events, items: log.itemsRelation(), users: log.usersRelation() }, views, at);
+      const keys = renderEntityKeysSql({ ir: compiled.ir, dialect: duckdb, events: ctx.events, items: log.itemsRelation(), users: log.usersRelation(), embeddings: embeddingRelations(log, views) }, views, at);
       await prepareQueries(ctx, `(${keys})`, 'row_number() OVER ()', String(at), views);
       await computeFeatures(ctx, views, false, { onProgress: options.onProgress && ((p) => options.onProgress?.(entity.name, p)), oneTime: { at, everyKey: true } });
       const keyCols = entity.keys.map((k) => `q.${duckdb.ident(k)}`).join(', ');

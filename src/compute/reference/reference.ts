@@ -4,8 +4,9 @@
  * events with ts < t and applies each aggregation to them. Written for obviousness, not speed.
  */
 import { itemColumns, userColumns, type InteractionEvent, type ItemMetadata, type UserMetadata } from '../../events/schema.ts';
-import type { AggregationIR, AggregationViewIR, FeatureValue, FeatureViewIR, FilterIR, LookupViewIR, SessionViewIR } from '../../features/ir.ts';
+import { EMBEDDING_OUTPUT, type AggregationIR, type AggregationViewIR, type FeatureValue, type FeatureViewIR, type FilterIR, type LookupViewIR, type SessionViewIR } from '../../features/ir.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
+import type { EmbeddingVersion } from '../../store/offline/embeddings.ts';
 import { applyRequestFeatures, dayType, featureColumns, hourBucket, hourOfDay, TIME_DERIVED_KEYS, windowStart, type RequestFeatureStats } from '../../plan/rows.ts';
 
 /** One event as a row of named columns, including the derived ones. */
@@ -21,6 +22,8 @@ export interface ReferenceData {
   readonly events: readonly InteractionEvent[];
   readonly items?: readonly ItemMetadata[];
   readonly users?: readonly UserMetadata[];
+  /** Each embedding table's versions, by table name. */
+  readonly embeddings?: Readonly<Record<string, readonly EmbeddingVersion[]>>;
 }
 
 /** The value of every feature column for each query, in `featureColumns` order. */
@@ -30,7 +33,7 @@ export function referenceFeatures(compiled: CompiledFeatureSet, data: ReferenceD
   const users = new Map((data.users ?? []).map((u) => [u.userId, u]));
   // Each view's rows grouped by entity key: only a lookup table, so a query reads its key's rows.
   const viewRows = new Map(
-    compiled.ir.views.map((v) => [v.name, groupBy(v.kind === 'aggregation' ? streamRows(v, rows, items, users) : rows, (r) => keyOf(v.entity.keys.map((k) => r[k])))]),
+    compiled.ir.views.filter((v) => v.kind !== 'embedding').map((v) => [v.name, groupBy(v.kind === 'aggregation' ? streamRows(v, rows, items, users) : rows, (r) => keyOf(v.entity.keys.map((k) => r[k])))]),
   );
   const columns = featureColumns(compiled.ir);
   const stats: RequestFeatureStats = { errors: 0, firstError: null };
@@ -39,6 +42,10 @@ export function referenceFeatures(compiled: CompiledFeatureSet, data: ReferenceD
     const values = new Map<string, FeatureValue>();
     for (const v of compiled.ir.views) {
       const keys = v.entity.keys.map((k) => keyValue(q, k));
+      if (v.kind === 'embedding') {
+        values.set(`${v.name}:${EMBEDDING_OUTPUT.name}`, embeddingAt(data.embeddings?.[v.table] ?? [], keys[0] ?? null, q.ts));
+        continue;
+      }
       const out = keys.some((k) => k === null)
         ? defaultsOf(v)
         : computeView(v, (viewRows.get(v.name)?.get(keyOf(keys)) ?? []).filter((r) => r.ts < q.ts && v.entity.keys.every((k, i) => r[k] === keys[i])), q.ts, items, users, keys);
@@ -131,6 +138,13 @@ function itemList(item: ItemMetadata | undefined, column: string): readonly stri
   return column === 'genres' ? item.genres : [];
 }
 
+/** The vector of the key's latest version published before t: a plain scan, as the contract reads. */
+function embeddingAt(versions: readonly EmbeddingVersion[], key: string | null, t: number): readonly number[] | null {
+  let best: EmbeddingVersion | undefined;
+  for (const v of versions) if (v.key === key && v.ts < t && (best === undefined || v.ts >= best.ts)) best = v;
+  return best?.vector ?? null;
+}
+
 function defaultsOf(v: FeatureViewIR): Map<string, FeatureValue> {
   return computeView(v, [], 0, new Map(), new Map(), []);
 }
@@ -138,6 +152,7 @@ function defaultsOf(v: FeatureViewIR): Map<string, FeatureValue> {
 function computeView(v: FeatureViewIR, rows: Row[], t: number, items: Map<string, ItemMetadata>, users: Map<string, UserMetadata>, keys: (string | null)[]): Map<string, FeatureValue> {
   if (v.kind === 'lookup') return lookup(v, items, users, keys[0] ?? null);
   if (v.kind === 'session') return session(v, rows, t);
+  if (v.kind === 'embedding') throw new Error('embedding views are read by embeddingAt');
   const out = new Map<string, FeatureValue>();
   const sorted = [...rows].sort(byTimeThenId);
   for (const a of v.aggregations) {

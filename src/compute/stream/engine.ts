@@ -5,9 +5,10 @@
  * accepted within the allowed lateness; duplicate ids are dropped.
  */
 import { itemColumns, userColumns, type InteractionEvent, type ItemMetadata, type UserMetadata } from '../../events/schema.ts';
-import type { AggregationViewIR, FeatureValue, FeatureViewIR, LookupViewIR, SessionViewIR } from '../../features/ir.ts';
+import { EMBEDDING_OUTPUT, type AggregationViewIR, type EmbeddingViewIR, type FeatureValue, type FeatureViewIR, type LookupViewIR, type SessionViewIR } from '../../features/ir.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { applyRequestFeatures, featureColumns, TIME_DERIVED_KEYS, type RequestFeatureStats } from '../../plan/rows.ts';
+import type { EmbeddingTables } from '../../store/offline/embeddings.ts';
 import { KeyState } from './key-state.ts';
 import { NegativesLedger, type PendingNegative } from './negatives.ts';
 import type { StreamRow } from './partials.ts';
@@ -20,6 +21,8 @@ export interface StreamOptions {
   readonly lateness?: number;
   readonly items?: readonly ItemMetadata[];
   readonly users?: readonly UserMetadata[];
+  /** The embedding tables the embedding views read (loaded from the log, not streamed). */
+  readonly embeddings?: EmbeddingTables;
   /** Forget old ids every this many applied events (default 4096; tests use 1 to sweep on every event). */
   readonly foldEvery?: number;
   /** Raw rows a key gathers before they fold into tiles (default 32; tests use 1 to fold on every event). */
@@ -110,6 +113,7 @@ export class StreamEngine {
   readonly counts = { applied: 0, duplicates: 0, late: 0 };
   private readonly items: Map<string, ItemMetadata>;
   private readonly users: Map<string, UserMetadata>;
+  private readonly embeddings: EmbeddingTables;
   private readonly aggViews: AggregationViewIR[];
   private readonly routes: ViewRoute[];
   /** The current event's composite keys, by ViewRoute.keyCache (undefined: not built yet). */
@@ -148,6 +152,7 @@ export class StreamEngine {
     this.sweepEvery = options.foldEvery === undefined ? 16 : 1;
     this.items = new Map((options.items ?? []).map((i) => [i.itemId, i]));
     this.users = new Map((options.users ?? []).map((u) => [u.userId, u]));
+    this.embeddings = options.embeddings ?? new Map();
     this.aggViews = compiled.ir.views.filter((v): v is AggregationViewIR => v.kind === 'aggregation');
     this.sessionViews = compiled.ir.views.filter((v): v is SessionViewIR => v.kind === 'session');
     for (const v of this.aggViews) this.state.set(v.name, new Map());
@@ -403,6 +408,7 @@ export class StreamEngine {
     });
     if (v.kind === 'lookup') return this.lookup(v, keys[0] ?? null);
     if (v.kind === 'session') return this.session(v, keys[0] ?? null, t);
+    if (v.kind === 'embedding') return new Map([[EMBEDDING_OUTPUT.name, this.embeddingAt(v, keys[0] ?? null, t)?.vector ?? null]]);
     const raw = keys.some((k) => k === null) ? undefined : this.state.get(v.name)?.get(keys.join(SEP))?.read(t);
     const out = new Map<string, FeatureValue>();
     let ratios = false;
@@ -419,6 +425,11 @@ export class StreamEngine {
       out.set(a.name, typeof num === 'number' && typeof den === 'number' && den !== 0 ? num / den : a.default);
     }
     return new Map(v.aggregations.map((a) => [a.name, out.get(a.name) ?? null]));
+  }
+
+  /** The version of an embedding view's key as of t (ts < t), if any. */
+  embeddingAt(v: EmbeddingViewIR, key: string | null, t: number): { readonly ts: number; readonly vector: readonly number[] } | undefined {
+    return key === null ? undefined : this.embeddings.get(v.table)?.at(key, t);
   }
 
   private session(v: SessionViewIR, user: string | null, t: number): Map<string, FeatureValue> {

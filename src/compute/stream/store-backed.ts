@@ -8,6 +8,7 @@ import type { InteractionEvent, ItemMetadata, UserMetadata } from '../../events/
 import type { FeatureValue, FeatureViewIR } from '../../features/ir.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { TIME_DERIVED_KEYS } from '../../plan/rows.ts';
+import type { EmbeddingTables } from '../../store/offline/embeddings.ts';
 import { stateKey } from '../../store/online/online-store.ts';
 import { KEY_SEPARATOR, StreamEngine, type ApplyOutcome, type EngineSnapshot } from './engine.ts';
 import { KeyState } from './key-state.ts';
@@ -21,6 +22,8 @@ export interface StoredStateOptions {
   readonly lateness: number;
   readonly items?: readonly ItemMetadata[];
   readonly users?: readonly UserMetadata[];
+  /** Embedding tables, for reads of embedding views (they live in process, not in the store). */
+  readonly embeddings?: EmbeddingTables;
 }
 
 /** Reads keys (aligned with them; null where absent). A transactional caller WATCHes them first. */
@@ -238,9 +241,9 @@ export class StoredKeys {
     this.#k = stateKeys(namespace);
   }
 
-  /** Adds the key of `view` for a request's fields as of t (nothing for lookups or a missing key value). */
+  /** Adds the key of `view` for a request's fields as of t (nothing for lookups, embeddings or a missing key value). */
   add(view: FeatureViewIR, fields: Readonly<Record<string, string | number | null>>, t: number): void {
-    if (view.kind === 'lookup') return;
+    if (view.kind === 'lookup' || view.kind === 'embedding') return;
     const key = entityKeyAt(view.entity.keys, fields, t);
     if (key === null) return;
     const storeKey = view.kind === 'session' ? this.#k.session(view.name, key) : this.#k.view(view.name, key);
@@ -292,7 +295,7 @@ export async function readStoredState(o: StoredStateOptions, wanted: StoredKeys,
       times.set(`${view.name}${SEP}${key}`, (t) => newestBefore(st.rows.map((r) => r.ts), t, st.latest, st.foldedUpTo > -Infinity));
     }
   });
-  const meta = { ...(o.items ? { items: o.items } : {}), ...(o.users ? { users: o.users } : {}) };
+  const meta = { ...(o.items ? { items: o.items } : {}), ...(o.users ? { users: o.users } : {}), ...(o.embeddings ? { embeddings: o.embeddings } : {}) };
   const engine = new StreamEngine(o.compiled, { lateness: o.lateness, ...meta });
   engine.restore({ hash: o.compiled.hash, lateness: o.lateness, watermark: null, counts: { applied: 0, duplicates: 0, late: 0 }, seen: [], plays: [], pendingNegatives: [], views, sessions });
   return { engine, times: (view, key, t) => times.get(`${view.name}${SEP}${key}`)?.(t) ?? ABSENT };

@@ -49,6 +49,18 @@ export class EventLog {
     return `(SELECT ${cols} FROM read_parquet(${sqlString(join(this.eventsDir, 'day=*', '*.parquet'))}, hive_partitioning = false, union_by_name = true))`;
   }
 
+  /** The time of the log's newest event (ms), or null when it has none. */
+  async lastEventTs(): Promise<number | null> {
+    if (!this.hasEvents()) return null;
+    const engine = await DuckDBEngine.open();
+    try {
+      const [row] = await engine.query(`SELECT max(ts) AS t FROM ${this.eventsRelation()}`);
+      return row?.['t'] === null || row?.['t'] === undefined ? null : Number(row['t']);
+    } finally {
+      engine.close();
+    }
+  }
+
   itemsRelation(): string | null {
     const p = join(this.dir, 'items.parquet');
     return existsSync(p) ? `read_parquet(${sqlString(p)})` : null;

@@ -1,0 +1,154 @@
+/**
+ * @module Embedding tables: learned vectors per item or user, versioned in time, stored beside the
+ * log as `<log>/embeddings/<table>.parquet` with columns (key VARCHAR, ts BIGINT, vector DOUBLE[]).
+ * A version published at ts counts like an event at ts: the value as of t is the key's latest
+ * version with ts < t. Every engine reads through `EmbeddingTable.at` (stream, reference, serving)
+ * or the same rule in SQL (batch), so a training set never sees a vector learned after its row.
+ */
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { RecsignalError } from '../../core/errors.ts';
+import type { EmbeddingViewIR, FeatureViewIR } from '../../features/ir.ts';
+import { DuckDBEngine, sqlString } from './duckdb-engine.ts';
+import type { EventLog } from './event-log.ts';
+
+export interface EmbeddingVersion {
+  readonly key: string;
+  /** When the version was published (ms): it is served for requests at t > ts. */
+  readonly ts: number;
+  readonly vector: readonly number[];
+}
+
+/** Each table's versions in memory, by key, oldest first. */
+export class EmbeddingTable {
+  private readonly byKey = new Map<string, { ts: number[]; vectors: (readonly number[])[] }>();
+
+  constructor(
+    readonly name: string,
+    readonly dims: number,
+    versions: Iterable<EmbeddingVersion>,
+  ) {
+    for (const v of versions) {
+      if (v.vector.length !== dims || v.vector.some((x) => !Number.isFinite(x))) {
+        const what = `the vector of key '${v.key}' at ts ${v.ts} has ${v.vector.length} values${v.vector.some((x) => !Number.isFinite(x)) ? ', not all finite' : ''}; the view declares dims ${dims}`;
+        throw new RecsignalError('INVALID_INPUT', `embedding table '${name}': ${what}`, {
+          problems: [{ path: `embeddings/${name}.parquet`, message: what, fix: `write vectors of ${dims} finite numbers (recsignal embed --factors ${dims}), or declare the view's dims as the table's` }],
+        });
+      }
+      let e = this.byKey.get(v.key);
+      if (!e) this.byKey.set(v.key, (e = { ts: [], vectors: [] }));
+      // Versions arrive sorted by (key, ts) from the file; an unsorted source is sorted here.
+      let i = e.ts.length;
+      while (i > 0 && (e.ts[i - 1] as number) > v.ts) i--;
+      if (i > 0 && e.ts[i - 1] === v.ts) e.vectors[i - 1] = Object.freeze([...v.vector]);
+      else {
+        e.ts.splice(i, 0, v.ts);
+        e.vectors.splice(i, 0, Object.freeze([...v.vector]));
+      }
+    }
+  }
+
+  /** The key's latest version with ts < t, or undefined. */
+  at(key: string, t: number): { readonly ts: number; readonly vector: readonly number[] } | undefined {
+    const e = this.byKey.get(key);
+    if (!e) return undefined;
+    let lo = 0;
+    let hi = e.ts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((e.ts[mid] as number) < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? undefined : { ts: e.ts[lo - 1] as number, vector: e.vectors[lo - 1] as readonly number[] };
+  }
+
+  has(key: string): boolean {
+    return this.byKey.has(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.byKey.keys();
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+}
+
+/** Embedding tables by name, as the engines take them. */
+export type EmbeddingTables = ReadonlyMap<string, EmbeddingTable>;
+
+export function embeddingPath(log: EventLog, table: string): string {
+  return join(log.dir, 'embeddings', `${table}.parquet`);
+}
+
+/** SQL relation text of a table, or null when the log has none of that name. */
+export function embeddingRelation(log: EventLog, table: string): string | null {
+  const p = embeddingPath(log, table);
+  return existsSync(p) ? `read_parquet(${sqlString(p)})` : null;
+}
+
+/** The relation of every table the views read (null where the log has none), for the batch SQL. */
+export function embeddingRelations(log: EventLog, views: readonly FeatureViewIR[]): Record<string, string | null> {
+  return Object.fromEntries(embeddingViews(views).map((v) => [v.table, embeddingRelation(log, v.table)]));
+}
+
+export function embeddingViews(views: readonly FeatureViewIR[]): EmbeddingViewIR[] {
+  return views.filter((v): v is EmbeddingViewIR => v.kind === 'embedding');
+}
+
+/** Reads every table the views read into memory; a table the log lacks is empty (its keys read NOT_FOUND). */
+export async function readEmbeddings(log: EventLog, views: readonly FeatureViewIR[]): Promise<Map<string, EmbeddingTable>> {
+  const out = new Map<string, EmbeddingTable>();
+  const wanted = embeddingViews(views);
+  if (wanted.length === 0) return out;
+  const engine = await DuckDBEngine.open();
+  try {
+    for (const v of wanted) {
+      const rel = embeddingRelation(log, v.table);
+      const rows = rel === null ? [] : await engine.query(`SELECT CAST(key AS VARCHAR) AS key, CAST(ts AS BIGINT) AS ts, CAST(vector AS DOUBLE[]) AS vector FROM ${rel} ORDER BY key, ts`);
+      const prior = out.get(v.table);
+      if (prior && prior.dims !== v.dims) {
+        const what = `is read by views of dims ${prior.dims} and ${v.dims}`;
+        throw new RecsignalError('INVALID_DEFINITION', `embedding table '${v.table}' ${what}`, { problems: [{ path: `views(${v.name}).dims`, message: what, fix: 'declare the same dims on every view of one table' }] });
+      }
+      out.set(v.table, new EmbeddingTable(v.table, v.dims, rows.map((r) => ({ key: String(r['key']), ts: Number(r['ts']), vector: (r['vector'] as number[]).map(Number) }))));
+    }
+    return out;
+  } finally {
+    engine.close();
+  }
+}
+
+/**
+ * Publishes versions into a table: they join the ones it holds (a version of the same key and ts
+ * is replaced). The file is rewritten whole through a temporary name, so a reader never sees half.
+ */
+export async function writeEmbeddings(log: EventLog, table: string, versions: readonly EmbeddingVersion[]): Promise<{ path: string; versions: number; keys: number }> {
+  const path = embeddingPath(log, table);
+  mkdirSync(join(log.dir, 'embeddings'), { recursive: true });
+  const engine = await DuckDBEngine.open();
+  try {
+    // Vectors go in as JSON text, which DuckDB casts to DOUBLE[] exactly (shortest round-trip digits).
+    await engine.run('CREATE OR REPLACE TEMP TABLE __text (key VARCHAR, ts BIGINT, vector VARCHAR)');
+    const a = await engine.appender('__text');
+    for (const v of versions) {
+      a.appendVarchar(v.key);
+      a.appendBigInt(BigInt(Math.round(v.ts)));
+      a.appendVarchar(JSON.stringify(v.vector));
+      a.endRow();
+    }
+    a.closeSync();
+    await engine.run('CREATE OR REPLACE TEMP TABLE __fresh AS SELECT key, ts, CAST(vector AS DOUBLE[]) AS vector FROM __text');
+    const merged = existsSync(path)
+      ? `SELECT * FROM __fresh UNION ALL SELECT key, ts, vector FROM read_parquet(${sqlString(path)}) AS o WHERE NOT EXISTS (SELECT 1 FROM __fresh AS f WHERE f.key = o.key AND f.ts = o.ts)`
+      : 'SELECT * FROM __fresh';
+    const tmp = join(log.dir, 'embeddings', `.${table}.parquet.tmp`);
+    await engine.run(`COPY (SELECT * FROM (${merged}) ORDER BY key, ts) TO ${sqlString(tmp)} (FORMAT parquet)`);
+    const [count] = await engine.query(`SELECT count(*) AS n, count(DISTINCT key) AS k FROM read_parquet(${sqlString(tmp)})`);
+    renameSync(tmp, path);
+    return { path, versions: Number(count?.['n']), keys: Number(count?.['k']) };
+  } finally {
+    engine.close();
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Embeddings as features, end to end: `recsignal embed` publishes versions learned from the log;
+ * a training set reads each row's version as of its time (never a later one); `consistency` finds
+ * the online path equal to batch; the server serves the vectors and their cross with their version
+ * time, in its own and in Feast's shapes.
+ */
+import { test, after, before, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { main } from '../src/cli/main.ts';
+import { loadFeatureSet } from '../src/cli/load-features.ts';
+import type { CompiledFeatureSet } from '../src/plan/compile.ts';
+import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
+import { EventLog } from '../src/store/offline/event-log.ts';
+import { readEmbeddings, type EmbeddingTable } from '../src/store/offline/embeddings.ts';
+import { FeatureServer } from '../src/serve/server.ts';
+import type { ServingState } from '../src/serve/online-state.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const FEATURES = join(ROOT, 'examples', 'embeddings', 'features.ts');
+const DAY = 86_400_000;
+const START = Date.UTC(2024, 0, 1);
+const FIRST = START + 2 * DAY;
+const tmp = mkdtempSync(join(tmpdir(), 'recsignal-embeddings-test-'));
+const logDir = join(tmp, 'log');
+let compiled: CompiledFeatureSet;
+let second: number;
+let tables: Map<string, EmbeddingTable>;
+let server: FeatureServer<ServingState> | undefined;
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, (s) => (out += s), (s) => (err += s));
+  return { code, out, err };
+}
+
+const dot = (a: readonly number[], b: readonly number[]) => a.reduce((s, x, k) => s + x * (b[k] as number), 0);
+
+before(async () => {
+  compiled = await loadFeatureSet(FEATURES);
+  const gen = await run('generate', '--users', '80', '--items', '50', '--days', '4', '--seed', '3', '--out', join(tmp, 'events.jsonl'));
+  assert.equal(gen.code, 0, gen.err);
+  const ing = await run('ingest', join(tmp, 'events.jsonl'), '--format', 'jsonl', '--log', logDir);
+  assert.equal(ing.code, 0, ing.err);
+});
+
+after(async () => {
+  await server?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('recsignal embed and embedding views', () => {
+  test('embed publishes a version at --at, and by default just after the last event', async () => {
+    const r1 = await run('embed', '--features', FEATURES, '--log', logDir, '--at', new Date(FIRST).toISOString(), '--json');
+    assert.equal(r1.code, 0, r1.err);
+    const a = JSON.parse(r1.out);
+    assert.equal(a.at, FIRST);
+    assert.equal(a.dims, 32);
+    assert.ok(a.items.learned > 0 && a.users.learned > 0, r1.out);
+    assert.equal(a.items.table, 'als_items');
+    const r2 = await run('embed', '--features', FEATURES, '--log', logDir, '--json');
+    assert.equal(r2.code, 0, r2.err);
+    second = JSON.parse(r2.out).at;
+    assert.equal(second, ((await new EventLog(logDir).lastEventTs()) as number) + 1);
+    assert.ok(JSON.parse(r2.out).interactions > a.interactions, 'the later version learns from more events');
+    tables = await readEmbeddings(new EventLog(logDir), compiled.ir.views);
+    const bad = await run('embed', '--features', FEATURES, '--log', logDir, '--at', new Date(START - DAY).toISOString());
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /no interactions before/);
+  });
+
+  test('a training set reads each row\'s version as of its time, and the cross over both vectors', async () => {
+    const engine = await DuckDBEngine.open();
+    let users: string[];
+    let items: string[];
+    try {
+      users = (await engine.query(`SELECT DISTINCT user_id FROM ${new EventLog(logDir).eventsRelation()} WHERE ts < ${FIRST} ORDER BY user_id LIMIT 3`)).map((r) => String(r['user_id']));
+      items = (await engine.query(`SELECT DISTINCT item_id FROM ${new EventLog(logDir).eventsRelation()} WHERE ts < ${FIRST} AND item_id IS NOT NULL ORDER BY item_id LIMIT 3`)).map((r) => String(r['item_id']));
+    } finally {
+      engine.close();
+    }
+    const times = [FIRST - 1, FIRST, FIRST + 1, second - 1, second + 1];
+    const rows = times.flatMap((ts) => users.map((u, k) => ({ user_id: u, item_id: items[k] as string, ts })));
+    const spine = join(tmp, 'spine.csv');
+    writeFileSync(spine, `user_id,item_id,ts\n${rows.map((r) => `${r.user_id},${r.item_id},${r.ts}`).join('\n')}\n`);
+    const outPath = join(tmp, 'training.parquet');
+    const r = await run('training-set', '--features', FEATURES, '--log', logDir, '--spine', spine, '--out', outPath);
+    assert.equal(r.code, 0, r.err);
+    const db = await DuckDBEngine.open();
+    try {
+      const got = await db.query(`SELECT * FROM read_parquet(${sqlString(outPath)})`);
+      assert.equal(got.length, rows.length);
+      const userTable = tables.get('als_users') as EmbeddingTable;
+      const itemTable = tables.get('als_items') as EmbeddingTable;
+      got.forEach((g, i) => {
+        const q = rows[i] as (typeof rows)[number];
+        const u = userTable.at(q.user_id, q.ts)?.vector ?? null;
+        const it = itemTable.at(q.item_id, q.ts)?.vector ?? null;
+        if (q.ts <= FIRST) assert.equal(u, null, 'no version is served at or before its time');
+        else assert.ok(u !== null && it !== null, `row ${i} has both vectors`);
+        assert.deepEqual(g['user_als__vector'], u, `row ${i} user vector`);
+        assert.deepEqual(g['item_als__vector'], it, `row ${i} item vector`);
+        const affinity = g['als_affinity'] as number | null;
+        if (u === null || it === null) assert.equal(affinity, null);
+        else assert.ok(Math.abs((affinity as number) - dot(u, it)) < 1e-9, `row ${i} affinity`);
+      });
+      // Between the two versions the first is read; after the second, the second.
+      const mid = got[users.length * 3] as Record<string, unknown>;
+      const late = got[users.length * 4] as Record<string, unknown>;
+      assert.notDeepEqual(mid['user_als__vector'], late['user_als__vector']);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('consistency: the stream engine equals the batch engine on embedding views (0 mismatches)', async () => {
+    const r = await run('consistency', '--features', FEATURES, '--log', logDir, '--probes', '300', '--json');
+    assert.equal(r.code, 0, r.err + r.out);
+    const report = JSON.parse(r.out);
+    assert.equal(report.mismatches, 0);
+    assert.ok(report.features.some((f: { feature: string }) => f.feature === 'item_als__vector'));
+  });
+
+  test('served: /v1/features and /get-online-features carry the vectors, their version time and the cross', async () => {
+    const now = second + 60_000;
+    server = await FeatureServer.start({ compiled, log: new EventLog(logDir), port: 0, clock: () => now });
+    await server.ready;
+    const userTable = tables.get('als_users') as EmbeddingTable;
+    const itemTable = tables.get('als_items') as EmbeddingTable;
+    const user = userTable.keys().next().value as string;
+    const items = [...itemTable.keys()].slice(0, 5);
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(`${server?.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, body: await res.json() };
+    };
+    const r = await post('/v1/features', { user_id: user, items: [...items, 'no-such-item'], features: ['user_als:vector', 'item_als:vector', 'request_features:als_affinity'] });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body.user.features, ['user_als:vector']);
+    assert.deepEqual(r.body.user.values, [userTable.at(user, now)?.vector]);
+    assert.deepEqual(r.body.user.statuses, ['PRESENT']);
+    assert.deepEqual(r.body.user.event_ts, [second]);
+    const f = r.body.items.features as string[];
+    const vi = f.indexOf('item_als:vector');
+    const ai = f.indexOf('request_features:als_affinity');
+    items.forEach((it, k) => {
+      const v = itemTable.at(it, now)?.vector as readonly number[];
+      assert.deepEqual(r.body.items.values[k][vi], v);
+      assert.equal(r.body.items.statuses[k][vi], 'PRESENT');
+      assert.ok(Math.abs(r.body.items.values[k][ai] - dot(userTable.at(user, now)?.vector as number[], v)) < 1e-9);
+    });
+    assert.equal(r.body.items.statuses[items.length][vi], 'NOT_FOUND');
+    assert.equal(r.body.items.values[items.length][vi], null);
+
+    const feast = await post('/get-online-features', { features: ['item_als:vector'], entities: { item_id: items.slice(0, 2) } });
+    assert.equal(feast.status, 200, JSON.stringify(feast.body));
+    assert.deepEqual(feast.body.results[1].values, items.slice(0, 2).map((it) => itemTable.at(it, now)?.vector));
+    assert.deepEqual(feast.body.results[1].event_timestamps.map((t: string) => new Date(t).getTime()), [second, second]);
+
+    const registry = await (await fetch(`${server.url}/v1/feature-views`)).json();
+    const view = registry.views?.find?.((v: { name: string }) => v.name === 'item_als') ?? registry.find?.((v: { name: string }) => v.name === 'item_als');
+    assert.ok(view, JSON.stringify(registry).slice(0, 300));
+    assert.deepEqual(view.join_keys ?? view.entity?.join_keys ?? view.joinKeys, ['item_id']);
+  });
+});
