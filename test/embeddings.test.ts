@@ -18,6 +18,8 @@ import { EventLog } from '../src/store/offline/event-log.ts';
 import { readEmbeddings, type EmbeddingTable } from '../src/store/offline/embeddings.ts';
 import { FeatureServer } from '../src/serve/server.ts';
 import type { ServingState } from '../src/serve/online-state.ts';
+import { RedisStore } from '../src/store/online/redis/redis-store.ts';
+import { dropNamespace, redisUnreachable, testWithoutRedis } from './helpers/redis-cluster.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FEATURES = join(ROOT, 'examples', 'embeddings', 'features.ts');
@@ -37,6 +39,13 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
   const code = await main(argv, (s) => (out += s), (s) => (err += s));
   return { code, out, err };
 }
+
+async function post(to: FeatureServer<ServingState>, path: string, body: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${to.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+const redisDown = await redisUnreachable(6379);
 
 const dot = (a: readonly number[], b: readonly number[]) => a.reduce((s, x, k) => s + x * (b[k] as number), 0);
 
@@ -133,11 +142,7 @@ describe('recsignal embed and embedding views', () => {
     const itemTable = tables.get('als_items') as EmbeddingTable;
     const user = userTable.keys().next().value as string;
     const items = [...itemTable.keys()].slice(0, 5);
-    const post = async (path: string, body: unknown) => {
-      const res = await fetch(`${server?.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      return { status: res.status, body: await res.json() };
-    };
-    const r = await post('/v1/features', { user_id: user, items: [...items, 'no-such-item'], features: ['user_als:vector', 'item_als:vector', 'request_features:als_affinity'] });
+    const r = await post(server, '/v1/features', { user_id: user, items: [...items, 'no-such-item'], features: ['user_als:vector', 'item_als:vector', 'request_features:als_affinity'] });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body.user.features, ['user_als:vector']);
     assert.deepEqual(r.body.user.values, [userTable.at(user, now)?.vector]);
@@ -155,7 +160,7 @@ describe('recsignal embed and embedding views', () => {
     assert.equal(r.body.items.statuses[items.length][vi], 'NOT_FOUND');
     assert.equal(r.body.items.values[items.length][vi], null);
 
-    const feast = await post('/get-online-features', { features: ['item_als:vector'], entities: { item_id: items.slice(0, 2) } });
+    const feast = await post(server, '/get-online-features', { features: ['item_als:vector'], entities: { item_id: items.slice(0, 2) } });
     assert.equal(feast.status, 200, JSON.stringify(feast.body));
     assert.deepEqual(feast.body.results[1].values, items.slice(0, 2).map((it) => itemTable.at(it, now)?.vector));
     assert.deepEqual(feast.body.results[1].event_timestamps.map((t: string) => new Date(t).getTime()), [second, second]);
@@ -165,4 +170,30 @@ describe('recsignal embed and embedding views', () => {
     assert.ok(view, JSON.stringify(registry).slice(0, 300));
     assert.deepEqual(view.join_keys ?? view.entity?.join_keys ?? view.joinKeys, ['item_id']);
   });
+
+  if (redisDown !== undefined) {
+    testWithoutRedis('embedding views served with a Redis store', redisDown);
+  } else {
+    test('with a Redis store the server answers embedding views as memory-mode serving does', async () => {
+      const namespace = `recsignal-test-embeddings:${process.pid}:${Date.now()}`;
+      const store = await RedisStore.connect('redis://127.0.0.1:6379');
+      let onRedis: FeatureServer<ServingState> | undefined;
+      try {
+        const now = second + 60_000;
+        onRedis = await FeatureServer.start({ compiled, log: new EventLog(logDir), port: 0, clock: () => now, store, namespace });
+        await onRedis.ready;
+        const itemTable = tables.get('als_items') as EmbeddingTable;
+        const body = { user_id: (tables.get('als_users') as EmbeddingTable).keys().next().value, items: [...[...itemTable.keys()].slice(0, 4), 'no-such-item'] };
+        const m = await post(server as FeatureServer<ServingState>, '/v1/features', body);
+        const r = await post(onRedis, '/v1/features', body);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.ok(r.body.items.features.includes('item_als:vector'));
+        assert.deepEqual(r.body, m.body);
+      } finally {
+        await onRedis?.close();
+        await store.close();
+        await dropNamespace('redis://127.0.0.1:6379', namespace);
+      }
+    });
+  }
 });
