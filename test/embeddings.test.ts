@@ -16,6 +16,7 @@ import type { CompiledFeatureSet } from '../src/plan/compile.ts';
 import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';
 import { readEmbeddings, type EmbeddingTable } from '../src/store/offline/embeddings.ts';
+import { publishedItemIndex } from '../src/models/embeddings.ts';
 import { FeatureServer } from '../src/serve/server.ts';
 import type { ServingState } from '../src/serve/online-state.ts';
 import { RedisStore } from '../src/store/online/redis/redis-store.ts';
@@ -196,4 +197,22 @@ describe('recsignal embed and embedding views', () => {
       }
     });
   }
+});
+
+test('the retrieval index of a published table holds each item\'s version as of t', async () => {
+  const itemTable = (await readEmbeddings(new EventLog(logDir), compiled.ir.views)).get('als_items') as EmbeddingTable;
+  assert.equal(publishedItemIndex(itemTable, FIRST), null, 'no version before the first');
+  const mid = publishedItemIndex(itemTable, FIRST + 1) as NonNullable<ReturnType<typeof publishedItemIndex>>;
+  assert.equal(mid.newest, FIRST);
+  const late = publishedItemIndex(itemTable, second + 1) as NonNullable<ReturnType<typeof publishedItemIndex>>;
+  assert.equal(late.newest, second);
+  assert.equal(late.index.size, itemTable.size);
+  const some = [...itemTable.keys()][0] as string;
+  const want = itemTable.at(some, second + 1)?.vector as readonly number[];
+  const got = late.index.vector(some) as ArrayLike<number>;
+  const norm = Math.hypot(...want);
+  // The index keeps unit vectors (cosine) in float32.
+  want.forEach((x, k) => assert.ok(Math.abs((got[k] as number) - x / norm) < 1e-6, `coordinate ${k}`));
+  // An item's nearest neighbour by its own vector is itself.
+  assert.equal(late.index.search(want, 1)[0]?.id, some);
 });

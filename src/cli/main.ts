@@ -29,7 +29,8 @@ import type { OnlineStore } from '../store/online/online-store.ts';
 import { registerEvaluate } from './evaluate.ts';
 import { registerTrainRanker } from './train-ranker.ts';
 import { loadFeatureRanker } from '../models/feature-ranker.ts';
-import { itemEmbeddingIndex, publishEmbeddings } from '../models/embeddings.ts';
+import { itemEmbeddingIndex, publishedItemIndex, publishEmbeddings } from '../models/embeddings.ts';
+import { embeddingViews, readEmbeddings } from '../store/offline/embeddings.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
 import { positiveInt, positiveNumber } from './parse.ts';
 
@@ -277,7 +278,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .option('--exit-after <seconds>', 'stop after serving this many seconds (default: run until SIGINT / SIGTERM)', positiveNumber('exit-after'))
     .option('--namespace <prefix>', 'key prefix of the state in a Redis store (default: recsignal-serve:<feature set>:<hash>)')
     .option('--model <model.json>', 'a ranker from `recsignal train-ranker`: serves POST /v1/recommendations')
-    .option('--embeddings', 'with --model: learn item embeddings from the log at start (new items placed by their metadata) and add the items nearest to a user\'s recent plays to the recommendations\' candidates')
+    .option('--embeddings', 'with --model: add the items nearest to a user\'s recent plays to the recommendations\' candidates, by the item vectors of the feature set\'s item embeddingView as published (recsignal embed), or else learned from the log at start (new items placed by their metadata)')
     .action(async (o) => {
       const ranker = o.model === undefined ? undefined : loadFeatureRanker(o.model);
       if (o.embeddings && ranker === undefined) throw new RecsignalError('INVALID_ARGUMENT', '--embeddings feeds the recommendations\' candidates: give --model too');
@@ -290,8 +291,13 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       if (!existsSync(log.dir)) err(`note: --log '${o.log}' does not exist yet: starting with an empty state; events posted to the server create it\n`);
       const lateness = parseDuration(o.lateness, '--lateness');
       const maxAge = o.maxAge !== undefined ? { maxAgeMs: parseDuration(o.maxAge, '--max-age') } : {};
-      const embeddings = o.embeddings && existsSync(log.dir) ? await itemEmbeddingIndex(log, Date.now(), compiled.ir.weights, await readMetadata(log)) : null;
-      if (embeddings) out(`embeddings ${embeddings.index.dims}-dim item vectors: ${embeddings.learned} learned from the log's interactions, ${embeddings.fromMetadata} from metadata\n`);
+      // An item embedding view's published table, when the feature set has one; else vectors learned now.
+      const itemView = embeddingViews(compiled.ir.views).find((v) => v.entity.keys[0] === 'item_id');
+      const published = o.embeddings && itemView && existsSync(log.dir) ? (await readEmbeddings(log, [itemView])).get(itemView.table) : undefined;
+      const fromTable = published ? publishedItemIndex(published, Date.now()) : null;
+      const embeddings = fromTable ?? (o.embeddings && existsSync(log.dir) ? await itemEmbeddingIndex(log, Date.now(), compiled.ir.weights, await readMetadata(log)) : null);
+      if (fromTable) out(`embeddings ${fromTable.index.dims}-dim item vectors: ${fromTable.index.size} from the published table ${itemView?.table} (newest version ${isoTime(fromTable.newest)})\n`);
+      else if (embeddings && 'learned' in embeddings) out(`embeddings ${embeddings.index.dims}-dim item vectors: ${embeddings.learned} learned from the log's interactions, ${embeddings.fromMetadata} from metadata\n`);
       else if (o.embeddings) err(`note: --embeddings: the log has no interactions to learn item embeddings from yet; recommendations go without similar items until a restart\n`);
       const store = await openOnlineStore(online);
       const t0 = performance.now();

@@ -13,7 +13,7 @@ import { invertSpd } from '../eval/linalg.ts';
 import type { Interaction, Scorer } from '../eval/types.ts';
 import type { ItemMetadata, UserMetadata } from '../events/schema.ts';
 import { DuckDBEngine, sqlString } from '../store/offline/duckdb-engine.ts';
-import { writeEmbeddings } from '../store/offline/embeddings.ts';
+import { writeEmbeddings, type EmbeddingTable } from '../store/offline/embeddings.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
 import { VectorIndex } from './vector-index.ts';
 
@@ -272,4 +272,22 @@ export async function publishEmbeddings(
   const items = await side(itemIds, e.item, `${name}_items`);
   const users = await side(userIds, e.user, `${name}_users`);
   return { at, dims: e.dims, interactions: train.length, items, users };
+}
+
+/**
+ * The retrieval index of a published item table as of t (each item's latest version before t), so
+ * the served candidates come from the very vectors the features serve; null when no item has one.
+ */
+export function publishedItemIndex(table: EmbeddingTable, t: number): { readonly index: VectorIndex; readonly newest: number } | null {
+  const ids: string[] = [];
+  const vectors: number[] = [];
+  let newest = -Infinity;
+  for (const key of [...table.keys()].sort()) {
+    const v = table.at(key, t);
+    if (v === undefined) continue;
+    ids.push(key);
+    vectors.push(...v.vector);
+    if (v.ts > newest) newest = v.ts;
+  }
+  return ids.length === 0 ? null : { index: new VectorIndex(ids, vectors, table.dims, 'cosine'), newest };
 }
