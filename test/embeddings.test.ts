@@ -216,3 +216,10 @@ test('the retrieval index of a published table holds each item\'s version as of 
   // An item's nearest neighbour by its own vector is itself.
   assert.equal(late.index.search(want, 1)[0]?.id, some);
 });
+
+test('recsignal sql reads each embedding view from the relation named as its table', async () => {
+  const r = await run('sql', '--features', FEATURES, '--dialect', 'postgres');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /JOIN als_items AS e ON CAST\(e\.key AS VARCHAR\) = k\.__k0 AND e\.ts < k\.__t/);
+  assert.match(r.out, /JOIN als_users AS e/);
+});

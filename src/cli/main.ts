@@ -261,7 +261,9 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .option('--queries <relation>', 'relation with __row, __t and the entity keys', 'queries')
     .action(async (o) => {
       const compiled = await loadFeatureSet(o.features);
-      out(`${renderFeatureSql({ ir: compiled.ir, dialect: DIALECTS[o.dialect as keyof typeof DIALECTS], events: o.events, items: o.items, users: o.users, queries: o.queries })};\n`);
+      // Each embedding view reads the relation named as its table (key, ts, vector).
+      const embeddings = Object.fromEntries(embeddingViews(compiled.ir.views).map((v) => [v.table, v.table]));
+      out(`${renderFeatureSql({ ir: compiled.ir, dialect: DIALECTS[o.dialect as keyof typeof DIALECTS], events: o.events, items: o.items, users: o.users, embeddings, queries: o.queries })};\n`);
     });
 
   program
