@@ -10,7 +10,8 @@ import { EventLog } from '../src/store/offline/event-log.ts';
 import type { InteractionEvent, ItemMetadata, UserMetadata } from '../src/events/schema.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
-export const DEMO_FEATURES = 'examples/streaming/features.ts';
+/** The demo feature set, or another one (`BENCH_FEATURES=path/features.ts`) to compare. */
+export const DEMO_FEATURES = process.env['BENCH_FEATURES'] ?? 'examples/streaming/features.ts';
 /** The server's default allowed lateness: the engines here run with it too. */
 export const LATENESS_MS = 5 * 60_000;
 

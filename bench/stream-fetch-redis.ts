@@ -4,6 +4,7 @@
  * (`state.reader` — one getMany for the user and every candidate — then `fetchFeatures`), timed per
  * request after a warm-up. The state is built from a generated world into a namespace of its own,
  * deleted afterwards. Use a smaller world than the memory bench (building the state writes every key).
+ * `BENCH_REDIS_CACHE_MB` sets the store's tracked cache (default 256, as `serve`; 0: off).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +29,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'recsignal-bench-redis-'));
 async function* replay(): AsyncGenerator<InteractionEvent> {
   yield* events;
 }
-const store = await RedisStore.connect(URL);
+const cacheBytes = Number(process.env['BENCH_REDIS_CACHE_MB'] ?? 256) * 1024 * 1024;
+const store = await RedisStore.connect(URL, { cacheBytes });
 const t0 = performance.now();
 const server = await FeatureServer.start({ ...benchServerOptions({ compiled, events: replay(), items: world.items, users: world.users, now: NOW, dir: tmp }), store, namespace });
 await server.ready;
@@ -48,10 +50,10 @@ for (let i = 0; i < WARMUP; i++) await once();
 const ms: number[] = [];
 for (let i = 0; i < o.requests; i++) ms.push(await once());
 const fetch = summarize(ms);
-say(`fetch (redis): in process p50 ${fetch.p50Ms} ms, p99 ${fetch.p99Ms} ms, p999 ${fetch.p999Ms} ms`);
+say(`fetch (redis${cacheBytes > 0 ? `, tracked cache ${cacheBytes / 1024 / 1024} MiB` : ', no cache'}): in process p50 ${fetch.p50Ms} ms, p99 ${fetch.p99Ms} ms, p999 ${fetch.p999Ms} ms; cache ${JSON.stringify(store.cacheStats())}`);
 await server.close();
 await dropNamespace(URL, namespace);
 await store.close();
 rmSync(tmp, { recursive: true, force: true });
-report({ events: events.length, users: o.users, items: o.items, candidates: o.candidates, buildS: Math.round(buildS * 10) / 10, requests: o.requests, warmup: WARMUP, fetch });
+report({ events: events.length, users: o.users, items: o.items, candidates: o.candidates, cacheMiB: cacheBytes / 1024 / 1024, cache: store.cacheStats(), buildS: Math.round(buildS * 10) / 10, requests: o.requests, warmup: WARMUP, fetch });
 process.exit(0);

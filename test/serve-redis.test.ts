@@ -203,7 +203,8 @@ if (sharedDown !== undefined) {
     test('built from the log, it answers what memory-mode serving answers, before and after the same events; a second server resumes from it', async () => {
       const namespace = uniqueNamespace('single');
       const memory = await startServer(logCopy());
-      const store = await RedisStore.connect(SHARED);
+      // With the tracked cache, as `recsignal serve` opens it by default.
+      const store = await RedisStore.connect(SHARED, { cacheBytes: 64 * 1024 * 1024 });
       let redis: FeatureServer<ServingState> | undefined;
       let again: FeatureServer<ServingState> | undefined;
       try {
@@ -327,7 +328,7 @@ if (binariesMissing !== undefined) {
 
     test('defaults with UNAVAILABLE, 503 for events (nothing logged), degraded health, errors counted; after a restart with nothing on disk it rebuilds from the log', async () => {
       const log = logCopy();
-      const store = await RedisStore.connect(`redis://127.0.0.1:${redis.port}`, { commandTimeoutMs: 300 });
+      const store = await RedisStore.connect(`redis://127.0.0.1:${redis.port}`, { commandTimeoutMs: 300, cacheBytes: 64 * 1024 * 1024 });
       let server: FeatureServer<ServingState> | undefined;
       try {
         server = await startServer(log, store, undefined, 100);

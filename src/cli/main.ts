@@ -32,7 +32,7 @@ import { loadFeatureRanker } from '../models/feature-ranker.ts';
 import { itemEmbeddingIndex, publishedItemIndex, publishEmbeddings } from '../models/embeddings.ts';
 import { embeddingViews, readEmbeddings } from '../store/offline/embeddings.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
-import { positiveInt, positiveNumber } from './parse.ts';
+import { nonNegativeInt, positiveInt, positiveNumber } from './parse.ts';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -279,6 +279,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .option('--body-limit <bytes>', 'largest request body; larger ones get 413', positiveInt('body-limit'), 8 * 1024 * 1024)
     .option('--exit-after <seconds>', 'stop after serving this many seconds (default: run until SIGINT / SIGTERM)', positiveNumber('exit-after'))
     .option('--namespace <prefix>', 'key prefix of the state in a Redis store (default: recsignal-serve:<feature set>:<hash>)')
+    .option('--redis-cache <MiB>', 'with redis://: keep values read in process, up to this many MiB, kept fresh by Redis client tracking (a cached read makes no round trip; writes by other processes are seen once Redis invalidates them); 0 turns it off', nonNegativeInt('redis-cache'), 256)
     .option('--model <model.json>', 'a ranker from `recsignal train-ranker`: serves POST /v1/recommendations')
     .option('--embeddings', 'with --model: add the items nearest to a user\'s recent plays to the recommendations\' candidates, by the item vectors of the feature set\'s item embeddingView as published (recsignal embed), or else learned from the log at start (new items placed by their metadata)')
     .action(async (o) => {
@@ -301,7 +302,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       if (fromTable) out(`embeddings ${fromTable.index.dims}-dim item vectors: ${fromTable.index.size} from the published table ${itemView?.table} (newest version ${isoTime(fromTable.newest)})\n`);
       else if (embeddings && 'learned' in embeddings) out(`embeddings ${embeddings.index.dims}-dim item vectors: ${embeddings.learned} learned from the log's interactions, ${embeddings.fromMetadata} from metadata\n`);
       else if (o.embeddings) err(`note: --embeddings: the log has no interactions to learn item embeddings from yet; recommendations go without similar items until a restart\n`);
-      const store = await openOnlineStore(online);
+      const store = await openOnlineStore(online, o.redisCache * 1024 * 1024);
       const t0 = performance.now();
       let server: FeatureServer<ServingState>;
       try {
@@ -442,9 +443,9 @@ function checkOnlineStore(store: string): OnlineChoice {
 }
 
 /** Connects the chosen store (nothing for memory); IO_FAILED, saying what to check, when it does not answer. */
-async function openOnlineStore(choice: OnlineChoice): Promise<OnlineStore | undefined> {
+async function openOnlineStore(choice: OnlineChoice, cacheBytes = 0): Promise<OnlineStore | undefined> {
   if (choice === 'memory') return undefined;
-  return choice.kind === 'redis' ? RedisStore.connect(choice.url) : RedisClusterStore.connect(choice.url);
+  return choice.kind === 'redis' ? RedisStore.connect(choice.url, { cacheBytes }) : RedisClusterStore.connect(choice.url);
 }
 
 function requireLog(dir: string): EventLog {

@@ -18,3 +18,12 @@ export function positiveNumber(name: string): (v: string) => number {
     return n;
   };
 }
+
+/** `--name <n>`: a whole number, 0 or more. */
+export function nonNegativeInt(name: string): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a whole number, 0 or more`);
+    return n;
+  };
+}

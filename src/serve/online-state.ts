@@ -213,15 +213,8 @@ export class OnlineState implements ServingState, StateReader {
     } else {
       values = this.readEngine(vp, fields, t);
       if (vp.cacheable && entry.latest < t) {
-        let from = entry.latest + 1;
-        let until = Infinity;
-        for (const w of vp.windows) {
-          const lo = Math.floor((t - w.length) / w.hop) * w.hop + w.length;
-          if (lo > from) from = lo;
-          if (lo + w.hop < until) until = lo + w.hop;
-        }
         if (cache.size >= MAX_CACHED_KEYS) cache.clear();
-        cache.set(key, { values, version: entry.version, from, until });
+        cache.set(key, { values, version: entry.version, ...unchangedSpan(vp, entry.latest, t) });
       }
     }
     const eventTs = eventTimeBefore(entry, t);
@@ -244,6 +237,22 @@ export class OnlineState implements ServingState, StateReader {
       throw e;
     }
   }
+}
+
+/**
+ * The times around t at which a cacheable view's values read as at t, for a key whose newest event
+ * is `latest` (< t): after that event, and within the hop of each sliding window (a window's start
+ * moves only at hop boundaries).
+ */
+export function unchangedSpan(vp: ViewPlan, latest: number, t: number): { from: number; until: number } {
+  let from = latest + 1;
+  let until = Infinity;
+  for (const w of vp.windows) {
+    const lo = Math.floor((t - w.length) / w.hop) * w.hop + w.length;
+    if (lo > from) from = lo;
+    if (lo + w.hop < until) until = lo + w.hop;
+  }
+  return { from, until };
 }
 
 /** What a key without state reads as, per view (defaults, ratios of defaults): computed once. */

@@ -16,8 +16,9 @@ import {
   type ReadKeys, type ServeCheckpoint, type StateWrite, type StoredState, type StoredStateOptions,
 } from '../compute/stream/store-backed.ts';
 import { ParsedValues } from '../compute/stream/parsed-values.ts';
+import type { KeyState } from '../compute/stream/key-state.ts';
 import type { OnlineStore, OnlineWrite } from '../store/online/online-store.ts';
-import { notFoundValues, readView, type ApplyResult, type Fields, type ReadPlan, type ReadSlots, type ServingState, type StateHealth, type StateReader } from './online-state.ts';
+import { notFoundValues, readView, unchangedSpan, type ApplyResult, type Fields, type ReadPlan, type ReadSlots, type ServingState, type StateHealth, type StateReader } from './online-state.ts';
 import type { ServingPlan, ViewPlan } from './plan.ts';
 import type { EmbeddingTables } from '../store/offline/embeddings.ts';
 import { EmbeddingReads } from './embedding-reads.ts';
@@ -93,6 +94,8 @@ export class StoreState implements ServingState {
   private readonly itemIds: ReadonlySet<string>;
   private readonly userIds: ReadonlySet<string>;
   private readonly lookups: Map<string, ReadonlyMap<string, FeatureValue>>[];
+  /** Values computed from decoded key states, per view: see `valuesOf`. */
+  private readonly computed: Map<string, Computed>[];
   readonly embeddingReads: EmbeddingReads;
 
   constructor(private readonly o: StoreStateOptions) {
@@ -105,12 +108,21 @@ export class StoreState implements ServingState {
     this.applyOptions = { compiled, namespace: o.namespace, lateness: o.lateness, items: o.items, users: o.users };
     this.readOptions = { compiled, namespace: o.namespace, lateness: o.lateness };
     this.checkpointKey = stateKeys(o.namespace).server();
-    this.read = async (keys) => (await o.store.getMany(keys)).map((v) => (v === undefined ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8')));
+    // A store that caches hands out the same bytes for an unchanged key: their text is decoded once
+    // (and is then the very string `parsed` kept, so its check is a pointer comparison).
+    const texts = new WeakMap<Uint8Array, string>();
+    const textOf = (v: Uint8Array): string => {
+      let text = texts.get(v);
+      if (text === undefined) texts.set(v, (text = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8')));
+      return text;
+    };
+    this.read = async (keys) => (await o.store.getMany(keys)).map((v) => (v === undefined ? null : textOf(v)));
     this.local = new StreamEngine(compiled, { lateness: o.lateness, items: o.items, users: o.users });
     this.notFound = notFoundValues(o.plan, this.local);
     this.itemIds = new Set(o.items.map((i) => i.itemId));
     this.userIds = new Set(o.users.map((u) => u.userId));
     this.lookups = o.plan.views.map(() => new Map());
+    this.computed = o.plan.views.map(() => new Map());
     this.embeddingReads = new EmbeddingReads(o.plan.views, o.embeddings ?? new Map(), this.maxAgeMs);
     this.timer = setInterval(() => void this.probe(), this.probeMs);
     this.timer.unref();
@@ -199,6 +211,24 @@ export class StoreState implements ServingState {
     this.closed = true;
     clearInterval(this.timer);
     await this.queue.catch(() => undefined);
+  }
+
+  /**
+   * A cacheable view's values for a key as of t, computed from its decoded state `st` or kept from
+   * an earlier read of the very same state object (the parse kept while the stored text is unchanged)
+   * at a time that reads alike (`unchangedSpan`): a hot item's aggregates are not recomputed per request.
+   */
+  valuesOf(vp: ViewPlan, key: string, st: KeyState | undefined, t: number, compute: () => ReadonlyMap<string, FeatureValue>): ReadonlyMap<string, FeatureValue> {
+    if (st === undefined) return compute();
+    const cache = this.computed[vp.index] as Map<string, Computed>;
+    const c = cache.get(key);
+    if (c !== undefined && c.st === st && t >= c.from && t < c.until) return c.values;
+    const values = compute();
+    if (st.latest < t) {
+      if (cache.size >= MAX_CACHED_LOOKUPS) cache.clear();
+      cache.set(key, { st, values, ...unchangedSpan(vp, st.latest, t) });
+    }
+    return values;
   }
 
   /** Metadata lookups, served from process memory whatever the store does. */
@@ -381,6 +411,13 @@ export class StoreState implements ServingState {
   }
 }
 
+interface Computed {
+  readonly st: KeyState;
+  readonly values: ReadonlyMap<string, FeatureValue>;
+  readonly from: number;
+  readonly until: number;
+}
+
 /** Reads from one fetch of the store (null: the store did not answer, every stateful read is UNAVAILABLE). */
 class StoredReader implements StateReader {
   readonly unavailable: boolean;
@@ -412,7 +449,7 @@ class StoredReader implements StateReader {
     if (key === null) return this.miss(i, slots, 'NOT_FOUND');
     const times = this.stored.times(vp.view, key, t);
     if (!times.present) return this.miss(i, slots, 'NOT_FOUND');
-    slots.values[i] = readView(this.stored.engine, vp.view, fields, t);
+    slots.values[i] = this.state.valuesOf(vp, key, vp.cacheable ? this.stored.stateOf(vp.view, key) : undefined, t, () => readView((this.stored as StoredState).engine, vp.view, fields, t));
     slots.statuses[i] = times.eventTs !== null && t - times.eventTs > this.maxAgeMs ? 'STALE' : 'PRESENT';
     slots.eventTs[i] = times.eventTs;
   }

@@ -262,6 +262,11 @@ export interface StoredState {
   readonly engine: StreamEngine;
   /** The key's times as of t; absent from the store reads as not present. */
   times(view: FeatureViewIR, key: string, t: number): KeyTimes;
+  /**
+   * An aggregation view's decoded key state as read (undefined when absent): with `parsed`, the very
+   * object of an earlier read while the stored text is unchanged, so values computed from it can be kept.
+   */
+  stateOf(view: FeatureViewIR, key: string): KeyState | undefined;
 }
 
 const ABSENT: KeyTimes = { present: false, eventTs: null };
@@ -277,7 +282,9 @@ export async function readStoredState(o: StoredStateOptions, wanted: StoredKeys,
   const values = keys.length === 0 ? [] : await read(keys);
   const views: Record<string, [string, unknown][]> = {};
   const sessions: Record<string, [string, { ts: number; item: string | null }[]][]> = {};
-  const times = new Map<string, (t: number) => KeyTimes>();
+  // What was read, by view and entity key: times are worked out when asked (most keys are read once).
+  const held = new Map<string, { readonly st: KeyState } | { readonly rows: readonly { ts: number }[] }>();
+  const decoders = new Map<FeatureViewIR, (json: unknown) => KeyState>();
   keys.forEach((storeKey, i) => {
     const { view, key } = wanted.entries.get(storeKey) as { view: FeatureViewIR; key: string };
     const text = values[i];
@@ -285,26 +292,41 @@ export async function readStoredState(o: StoredStateOptions, wanted: StoredKeys,
     if (view.kind === 'session') {
       const rows = (parsed === undefined ? JSON.parse(text) : parsed.parse(storeKey, text)) as { ts: number; item: string | null }[];
       (sessions[view.name] ??= []).push([key, rows]);
-      const ts = rows.map((r) => r.ts);
-      times.set(`${view.name}${SEP}${key}`, (t) => newestBefore(ts, t, ts[ts.length - 1] ?? -Infinity, false));
+      held.set(`${view.name}${SEP}${key}`, { rows });
     } else if (view.kind === 'aggregation') {
       // Decoded into a key state here, so that a kept parse is a ready state (the engine adopts it).
-      const decode = (json: unknown) => KeyState.fromJSON(view, json);
+      let decode = decoders.get(view);
+      if (decode === undefined) decoders.set(view, (decode = (json: unknown) => KeyState.fromJSON(view, json)));
       const st = (parsed === undefined ? decode(JSON.parse(text)) : parsed.parse(storeKey, text, decode)) as KeyState;
       (views[view.name] ??= []).push([key, st]);
-      times.set(`${view.name}${SEP}${key}`, (t) => newestBefore(st.rows.map((r) => r.ts), t, st.latest, st.foldedUpTo > -Infinity));
+      held.set(`${view.name}${SEP}${key}`, { st });
     }
   });
   const meta = { ...(o.items ? { items: o.items } : {}), ...(o.users ? { users: o.users } : {}), ...(o.embeddings ? { embeddings: o.embeddings } : {}) };
   const engine = new StreamEngine(o.compiled, { lateness: o.lateness, ...meta });
   engine.restore({ hash: o.compiled.hash, lateness: o.lateness, watermark: null, counts: { applied: 0, duplicates: 0, late: 0 }, seen: [], plays: [], pendingNegatives: [], views, sessions });
-  return { engine, times: (view, key, t) => times.get(`${view.name}${SEP}${key}`)?.(t) ?? ABSENT };
+  return {
+    engine,
+    times: (view, key, t) => {
+      const h = held.get(`${view.name}${SEP}${key}`);
+      if (h === undefined) return ABSENT;
+      if ('st' in h) return newestBefore(h.st.rows, t, h.st.latest, h.st.foldedUpTo > -Infinity);
+      return newestBefore(h.rows, t, (h.rows[h.rows.length - 1] as { ts: number } | undefined)?.ts ?? -Infinity, false);
+    },
+    stateOf: (view, key) => {
+      const h = held.get(`${view.name}${SEP}${key}`);
+      return h !== undefined && 'st' in h ? h.st : undefined;
+    },
+  };
 }
 
-/** `rows`: raw event times, ascending; `latest`: the newest time ever added; `folded`: older rows were folded away. */
-function newestBefore(rows: readonly number[], t: number, latest: number, folded: boolean): KeyTimes {
+/** `rows`: raw rows, ascending by time; `latest`: the newest time ever added; `folded`: older rows were folded away. */
+function newestBefore(rows: readonly { readonly ts: number }[], t: number, latest: number, folded: boolean): KeyTimes {
   if (latest > -Infinity && latest < t) return { present: true, eventTs: latest };
-  for (let i = rows.length - 1; i >= 0; i--) if ((rows[i] as number) < t) return { present: true, eventTs: rows[i] as number };
+  for (let i = rows.length - 1; i >= 0; i--) {
+    const ts = (rows[i] as { ts: number }).ts;
+    if (ts < t) return { present: true, eventTs: ts };
+  }
   return folded ? { present: true, eventTs: null } : ABSENT;
 }
 

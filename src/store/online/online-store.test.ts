@@ -68,8 +68,71 @@ const redisProblem = await redisUnreachable(6379);
 if (redisProblem === undefined) {
   const namespace = `rs-test-${randomBytes(6).toString('hex')}`;
   runOnlineStoreConformance({ name: 'redis', namespace, create: () => RedisStore.connect('redis://127.0.0.1:6379') });
+  runOnlineStoreConformance({ name: 'redis with the tracked cache', namespace, create: () => RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 1 << 20 }) });
   // The suite deletes what it writes; this catches what a failed test left behind. Never FLUSHALL.
   after(() => dropNamespace('redis://127.0.0.1:6379', namespace));
+
+  describe('redis tracked cache', () => {
+    const key = (id: string) => stateKey(namespace, 'cache', [id], 'v');
+    const text = (v: Uint8Array | undefined) => (v === undefined ? undefined : Buffer.from(v).toString());
+    const within = async (what: string, ms: number, probe: () => Promise<boolean>) => {
+      const deadline = Date.now() + ms;
+      while (!(await probe())) {
+        if (Date.now() > deadline) assert.fail(`${what} did not happen within ${ms} ms`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+
+    test('cached reads make no round trip; another client\'s write, delete and absent keys are seen once Redis invalidates them', async () => {
+      const store = await RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 1 << 20 });
+      const other = new Redis('redis://127.0.0.1:6379');
+      try {
+        await store.setMany([{ key: key('a'), value: Buffer.from('one') }]);
+        assert.deepEqual((await store.getMany([key('a'), key('absent')])).map(text), ['one', undefined]);
+        const before = store.cacheStats();
+        assert.deepEqual((await store.getMany([key('a'), key('absent')])).map(text), ['one', undefined]);
+        assert.equal((store.cacheStats()?.hits ?? 0) - (before?.hits ?? 0), 2, 'both keys, the absent one too, from the cache');
+        await other.set(key('a'), 'two');
+        await other.set(key('absent'), 'now here');
+        await within('the other client\'s writes being read', 1000, async () => (await store.getMany([key('a'), key('absent')])).map(text).join() === 'two,now here');
+        await other.del(key('a'));
+        await within('the delete being read', 1000, async () => (await store.getMany([key('a')]))[0] === undefined);
+      } finally {
+        other.disconnect();
+        await store.close();
+      }
+    });
+
+    test('its own writes are read at once (read-after-write), even with reads in flight', async () => {
+      const store = await RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 1 << 20 });
+      try {
+        for (let i = 0; i < 200; i++) {
+          const inFlight = store.getMany([key('raw')]);
+          await store.setMany([{ key: key('raw'), value: Buffer.from(`v${i}`) }]);
+          await inFlight;
+          assert.equal(text((await store.getMany([key('raw')]))[0]), `v${i}`, `write ${i}`);
+        }
+        assert.ok((store.cacheStats()?.hits ?? 0) > 0, 'some reads were served from the cache');
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('it keeps at most its capacity', async () => {
+      const store = await RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 64 * 1024 });
+      try {
+        const big = Buffer.alloc(1000, 7);
+        const keys = Array.from({ length: 300 }, (_, i) => key(`cap${i}`));
+        await store.setMany(keys.map((k) => ({ key: k, value: big })));
+        assert.equal((await store.getMany(keys)).filter((v) => v?.length === 1000).length, 300);
+        const entries = store.cacheStats()?.entries ?? 0;
+        assert.ok(entries > 0 && entries < 300, `${entries} entries kept of 300 (about 1 KB each in 64 KB)`);
+        assert.equal((await store.getMany(keys)).filter((v) => v?.length === 1000).length, 300, 'evicted keys are read again from Redis');
+      } finally {
+        await store.close();
+      }
+    });
+  });
 } else {
   testWithoutRedis('online store conformance: redis', redisProblem);
 }

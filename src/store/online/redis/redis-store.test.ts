@@ -65,14 +65,21 @@ if (missing !== undefined) {
       }
     });
 
-    test('a killed server: requests fail fast, ping is false; after a restart the same store works again', async () => {
+    for (const cacheBytes of [0, 1 << 20]) {
+    test(`a killed server${cacheBytes > 0 ? ' (with the tracked cache)' : ''}: requests fail fast, ping is false; after a restart the same store works again`, async () => {
       const url = `redis://127.0.0.1:${server.port}`;
-      const store = await RedisStore.connect(url);
+      const store = await RedisStore.connect(url, { cacheBytes });
       try {
         await store.setMany([{ key: 'k', value }]);
         assert.deepEqual(Buffer.from((await store.getMany(['k']))[0] ?? []), Buffer.from(value));
+        if (cacheBytes > 0) {
+          assert.deepEqual(Buffer.from((await store.getMany(['k']))[0] ?? []), Buffer.from(value));
+          assert.equal(store.cacheStats()?.hits, 1, 'the second read is served from the cache');
+        }
 
         await server.kill('SIGKILL');
+        // The cache stops serving once the connection is known lost: nothing stale while Redis is away.
+        if (cacheBytes > 0) await eventually('the cache noticing the lost connection', 2000, async () => store.cacheStats()?.ready === false);
         await assertFailsFast(store.getMany(['k']), 1000, /MGET of 1 keys failed .*check that it runs and answers \(redis-cli -h 127\.0\.0\.1 -p \d+ ping\)/);
         await assertFailsFast(store.setMany([{ key: 'k', value }]), 1000, /MULTI\/EXEC of 1 writes failed/);
         const pingStarted = performance.now();
@@ -88,10 +95,12 @@ if (missing !== undefined) {
         assert.deepEqual(await store.getMany(['k']), [undefined]);
         await store.setMany([{ key: 'k', value }], { key: 'checkpoint', value });
         assert.deepEqual((await store.getMany(['k', 'checkpoint'])).map((v) => v?.length), [3, 3]);
+        if (cacheBytes > 0) await eventually('tracking set up again on the new connections', 5000, async () => store.cacheStats()?.ready === true);
       } finally {
         await store.close();
       }
     });
+    }
 
     test('a frozen server (connection open, no replies): requests time out after commandTimeoutMs, then work again', async () => {
       const store = await RedisStore.connect(`redis://127.0.0.1:${server.port}`, { commandTimeoutMs: 300 });

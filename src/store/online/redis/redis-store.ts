@@ -1,14 +1,22 @@
 /**
  * @module The online store on one Redis server: values are binary-safe strings, a read is one
- * MGET, a write batch (and its checkpoint) one MULTI/EXEC. Requests fail fast while the server is
+ * MGET (of the keys the tracked cache, when on, does not hold), a write batch (and its checkpoint)
+ * one MULTI/EXEC. Requests fail fast while the server is
  * down and the connection comes back by itself.
  */
 import { Redis } from 'ioredis';
 import { RecsignalError } from '../../../core/errors.ts';
 import type { OnlineStore, OnlineWrite } from '../online-store.ts';
+import { MISS, TrackedCache } from './tracked-cache.ts';
 import { asBuffer, failFastOptions, ioFailed, reconnectDelay, throwOnReplyError, type Endpoint, type RedisTimeouts } from './redis-shared.ts';
 
-export type RedisStoreOptions = RedisTimeouts;
+export interface RedisStoreOptions extends RedisTimeouts {
+  /**
+   * Keep values read in process, up to this many bytes, fresh by Redis's client tracking
+   * (`tracked-cache.ts`): a read of cached keys makes no round trip. 0 or absent: every read asks Redis.
+   */
+  readonly cacheBytes?: number;
+}
 
 export class RedisStore implements OnlineStore {
   readonly kind = 'redis';
@@ -16,6 +24,7 @@ export class RedisStore implements OnlineStore {
   readonly #endpoint: Endpoint;
   #lastConnectionError: Error | undefined;
   #closed = false;
+  #cache: TrackedCache | undefined;
 
   private constructor(client: Redis, endpoint: Endpoint) {
     this.#client = client;
@@ -39,8 +48,13 @@ export class RedisStore implements OnlineStore {
     const store = new RedisStore(client, endpoint);
     try {
       await client.connect();
+      if (options.cacheBytes !== undefined && options.cacheBytes > 0) {
+        store.#cache = new TrackedCache(client, url, { ...failFastOptions(options), retryStrategy: reconnectDelay }, options.cacheBytes);
+        await store.#cache.start();
+      }
     } catch (e) {
       client.disconnect();
+      await store.#cache?.close();
       throw ioFailed(endpoint, 'connecting', e, 'connecting', store.#lastConnectionError);
     }
     return store;
@@ -49,19 +63,52 @@ export class RedisStore implements OnlineStore {
   async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     this.#checkOpen();
     if (keys.length === 0) return [];
-    let values: (Buffer | null)[];
+    const cache = this.#cache;
+    if (cache === undefined || !cache.ready) return (await this.#mget(keys)).map((v) => v ?? undefined);
+    const out: (Uint8Array | undefined)[] = new Array(keys.length);
+    const missed: string[] = [];
+    const at: number[] = [];
+    keys.forEach((key, i) => {
+      const v = cache.get(key);
+      if (v === MISS) {
+        missed.push(key);
+        at.push(i);
+      } else out[i] = v ?? undefined;
+    });
+    if (missed.length === 0) return out;
+    const since = cache.begin();
     try {
-      values = await this.#client.mgetBuffer(keys as string[]);
+      const values = await this.#mget(missed);
+      values.forEach((v, j) => {
+        out[at[j] as number] = v ?? undefined;
+        cache.put(missed[j] as string, v, since);
+      });
+    } finally {
+      cache.end();
+    }
+    return out;
+  }
+
+  /** Hits and misses of the process cache (null without one), and whether it serves now. */
+  cacheStats(): { hits: number; misses: number; entries: number; ready: boolean } | null {
+    const c = this.#cache;
+    return c === undefined ? null : { hits: c.hits, misses: c.misses, entries: c.size, ready: c.ready };
+  }
+
+  async #mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    try {
+      return await this.#client.mgetBuffer(keys as string[]);
     } catch (e) {
       throw this.#failed(`MGET of ${keys.length} keys`, e);
     }
-    return values.map((v) => v ?? undefined);
   }
 
   async setMany(writes: readonly OnlineWrite[], checkpoint?: OnlineWrite): Promise<void> {
     this.#checkOpen();
     const all = checkpoint === undefined ? writes : [...writes, checkpoint];
     if (all.length === 0) return;
+    // Dropped before (a read in flight must not keep the old value) and after (nor one sent meanwhile).
+    this.#cache?.drop(all.map((w) => w.key));
     const tx = this.#client.multi();
     for (const w of all) {
       if (w.value === null) tx.del(w.key);
@@ -71,6 +118,8 @@ export class RedisStore implements OnlineStore {
       throwOnReplyError(await tx.exec());
     } catch (e) {
       throw this.#failed(`MULTI/EXEC of ${all.length} writes`, e);
+    } finally {
+      this.#cache?.drop(all.map((w) => w.key));
     }
   }
 
@@ -86,6 +135,7 @@ export class RedisStore implements OnlineStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#cache?.close();
     try {
       await this.#client.quit();
     } catch {
