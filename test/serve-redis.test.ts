@@ -224,6 +224,11 @@ if (sharedDown !== undefined) {
         const h = await call(redis.url, 'GET', '/health');
         assert.equal(h.status, 200, h.text);
         assert.equal(h.body.online_store, 'redis up');
+        // Answered through the tracked cache: its hits and misses are in /metrics.
+        const metrics = (await call(redis.url, 'GET', '/metrics')).text;
+        const hits = Number(/^recsignal_online_cache_hits_total (\d+)$/m.exec(metrics)?.[1]);
+        const misses = Number(/^recsignal_online_cache_misses_total (\d+)$/m.exec(metrics)?.[1]);
+        assert.ok(hits > 0 && misses > 0, `cache counters in /metrics: hits ${hits}, misses ${misses}`);
 
         // A second server on the namespace finds the state (the checkpoint) and does not rebuild it.
         again = await startServer(logCopy(), store, namespace);

@@ -30,6 +30,8 @@ export interface MetricsSnapshot {
   readonly log: { readonly appended: number; readonly buffered: number; readonly flushErrors: number };
   readonly keys: Readonly<Record<string, number>>;
   readonly ready: boolean;
+  /** Key reads served by the online store's process cache, and those that went to the store (absent without one). */
+  readonly cache?: { readonly hits: number; readonly misses: number } | null;
 }
 
 export function createMetrics(): Metrics {
@@ -85,6 +87,10 @@ export function createMetrics(): Metrics {
       counter('recsignal_event_log_appended_total', 'Events appended to the offline event log.', s.log.appended);
       gauge('recsignal_event_log_buffered_events', 'Events waiting for the next append to the offline log.', s.log.buffered);
       counter('recsignal_event_log_flush_errors_total', 'Failed appends to the offline log (the events stay buffered and are retried).', s.log.flushErrors);
+      if (s.cache) {
+        counter('recsignal_online_cache_hits_total', 'Key reads answered by the online store\'s process cache (Redis client tracking keeps it fresh).', s.cache.hits);
+        counter('recsignal_online_cache_misses_total', 'Key reads that went to the online store.', s.cache.misses);
+      }
       metric('recsignal_online_keys', 'gauge', 'Entity keys held per view.', Object.entries(s.keys).map(([v, n]) => `recsignal_online_keys{view="${escapeLabel(v)}"} ${n}`));
       gauge('recsignal_ready', '1 once the state is bootstrapped and the server serves.', s.ready ? 1 : 0);
       return `${out.join('\n')}\n`;

@@ -87,6 +87,8 @@ export interface ServingState {
   health(): StateHealth;
   /** Keys held per view, where known. */
   sizes(): Record<string, number>;
+  /** Reads served by the store's process cache and those that went to the store, when it has one. */
+  cacheStats?(): { readonly hits: number; readonly misses: number } | null;
   close(): Promise<void>;
 }
 

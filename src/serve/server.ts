@@ -266,6 +266,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
         log: { appended: c.appended, buffered: this.intake.buffered, flushErrors: c.flushErrors },
         keys: this.state.sizes(),
         ready: this.status === 'ready',
+        cache: this.state.cacheStats?.() ?? null,
       });
       return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
     });

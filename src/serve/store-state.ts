@@ -206,6 +206,10 @@ export class StoreState implements ServingState {
     return {};
   }
 
+  cacheStats(): { readonly hits: number; readonly misses: number } | null {
+    return this.o.store.cacheStats?.() ?? null;
+  }
+
   /** Stops probing and waits for the batch in hand; the store itself belongs to whoever opened it. */
   async close(): Promise<void> {
     this.closed = true;

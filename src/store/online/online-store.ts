@@ -29,6 +29,8 @@ export interface OnlineStore {
    * reuse its buffers once the returned promise has resolved (the store copied or sent them).
    */
   setMany(writes: readonly OnlineWrite[], checkpoint?: OnlineWrite): Promise<void>;
+  /** An adapter that keeps values in process (the Redis tracked cache): its counts, null while off. */
+  cacheStats?(): { readonly hits: number; readonly misses: number; readonly entries: number; readonly ready: boolean } | null;
   /** True when the backend answers (every master, for a cluster); false after close. Never rejects. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
