@@ -5,6 +5,8 @@
  */
 import { createRandomState } from '../../eval/mt19937.ts';
 import { trainGbdt, type GbdtModel } from '../gbdt/index.ts';
+import { ndcgAtK } from '../gbdt/metrics.ts';
+import { defaultLabelGain } from '../gbdt/options.ts';
 import { selectColumns } from './stage.ts';
 
 /** Row-major features with integer relevance labels, rows contiguous per user (`groupSizes` in row order). */
@@ -58,6 +60,16 @@ export interface LambdaMartParams {
   readonly baggingFraction: number;
   readonly seed: number;
   readonly k: number;
+  /** A column (a base model's rank) to blend into the score with a weight chosen on the held-out users; null: none. */
+  readonly blend?: number | null;
+}
+
+/** The weights a blend is chosen from (0: the GBDT alone). */
+export const BLEND_WEIGHTS = [0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1] as const;
+
+/** The blend term of one row: w · −log2(1 + rank). */
+export function blendTerm(rank: number, w: number): number {
+  return w === 0 ? 0 : -w * Math.log2(1 + rank);
 }
 
 /**
@@ -69,6 +81,9 @@ export interface LambdaMartFit {
   readonly model: GbdtModel;
   /** The same number of trees trained on the training users only: what ablation variants (trained alike) compare with. */
   readonly trainUsersModel: GbdtModel;
+  /** The blend weight chosen on the held-out users (0 without a blend column), and each weight's nDCG there. */
+  readonly blendWeight: number;
+  readonly blendCurve: readonly { weight: number; ndcg: number }[];
 }
 
 export interface LambdaMartHooks {
@@ -141,6 +156,25 @@ export function fitLambdaMart(set: LearningSet, cols: readonly number[], p: Lamb
     trainUsersModel = fit(p.iterations, false);
   }
   hooks.onChosen?.(trainUsersModel.numTrees);
+  // The blend weight, on the held-out users, with the model trained without them.
+  const blendCurve: { weight: number; ndcg: number }[] = [];
+  let blendWeight = 0;
+  if (p.blend !== undefined && p.blend !== null && parts.valid.sizes.length > 0) {
+    const pred = trainUsersModel.predictBatch({ data: va.data, rows: parts.valid.rows.length, cols: d });
+    const offsets = Int32Array.from([0, ...parts.valid.sizes.map(((acc) => (n: number) => (acc += n))(0))]);
+    const ranks = parts.valid.rows.map((r) => set.data[r * width + (p.blend as number)]!);
+    const scores = new Float64Array(pred.length);
+    let best = -Infinity;
+    for (const w of BLEND_WEIGHTS) {
+      for (let i = 0; i < pred.length; i++) scores[i] = pred[i]! + blendTerm(ranks[i]!, w);
+      const ndcg = ndcgAtK(scores, va.labels, offsets, p.k, defaultLabelGain());
+      blendCurve.push({ weight: w, ndcg });
+      if (ndcg > best + 1e-12) {
+        best = ndcg;
+        blendWeight = w;
+      }
+    }
+  }
   const model = p.refit ? fit(trainUsersModel.numTrees, false, everyone, take(everyone.rows)) : trainUsersModel;
-  return { model, trainUsersModel };
+  return { model, trainUsersModel, blendWeight, blendCurve };
 }

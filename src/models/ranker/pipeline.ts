@@ -15,7 +15,7 @@ import { trainColdScorer } from './cold.ts';
 import { FEATURE_GROUPS, groupOf } from './groups.ts';
 import { innerStages, startRankingStage, type RankingStage } from './inner-stage.ts';
 import type { JobPool } from './job-pool.ts';
-import { concatLearningSets, fitLambdaMart, type LambdaMartParams, type LearningSet } from './learn.ts';
+import { blendTerm, concatLearningSets, fitLambdaMart, type LambdaMartParams, type LearningSet } from './learn.ts';
 import { startParallelFits } from './parallel-fits.ts';
 import { num, RANKER_DEFAULTS, stageSettings, type RankerInput } from './settings.ts';
 import { selectColumns } from './stage.ts';
@@ -46,6 +46,7 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
     minDataInLeaf: num(p, 'minDataInLeaf'), earlyStopping: num(p, 'earlyStopping'), minTrees: num(p, 'minTrees'),
     validShare: num(p, 'validShare'), truncation: num(p, 'truncation'),
     featureFraction: num(p, 'featureFraction'), baggingFraction: num(p, 'baggingFraction'), objective: objectiveOf(p), seed: ctx.seed, k: ctx.k, refit: p['refit'] !== false,
+    blend: null,
   };
   // Plain data only (not ctx itself, which holds functions): it is cloned to the worker threads.
   const input: RankerInput = { protocol: ctx.protocol, train: ctx.train, items: ctx.items, cutoffTs: ctx.cutoffTs, seed: ctx.seed, params: p, source: ctx.source };
@@ -61,6 +62,10 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const recallBySource = Object.fromEntries(Object.keys(stages[0]!.recallBySource).map((g) => [g, stages.reduce((a, st) => a + (st.recallBySource[g] ?? 0), 0) / stages.length]));
   const learning = concatLearningSets(sets);
   const all = names.map((_, j) => j);
+  const blendName = String(p['blend'] ?? RANKER_DEFAULTS.blend);
+  const blendColumn = blendName === '' ? null : names.indexOf(blendName);
+  if (blendColumn === -1) throw new RecsignalError('INVALID_ARGUMENT', `ranker.blend '${blendName}' is not a column of the ranker's features; use a base model's rank, e.g. ease_rank (columns: ${names.filter((n) => n.endsWith('_rank')).join(', ')})`);
+  const fitParams: LambdaMartParams = { ...params, blend: blendColumn };
   // The ranking stage (the whole training split) is built on a worker while LambdaMART fits here.
   const ranking = startRankingStage(input, common, ctx.note);
   // Ablation variants keep the chosen number of trees and the training users (no second choice per
@@ -72,7 +77,7 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   try {
     const t0 = performance.now();
     let stop = '';
-    const fitted = fitLambdaMart(learning, all, params, {
+    const fitted = fitLambdaMart(learning, all, fitParams, {
       onStop: (best, ndcg) => (stop = `; validation nDCG@${ctx.k} over candidates peaked at ${best} trees (${ndcg.toFixed(4)}), minimum ${params.minTrees}`),
       onChosen: (trees) => {
         const fixed: LambdaMartParams = { ...params, iterations: trees, earlyStopping: 0, refit: false };
@@ -80,12 +85,14 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
       },
     });
     const gbdt = fitted.model;
+    const blend = blendColumn === null ? null : { column: blendColumn, weight: fitted.blendWeight };
+    if (blend !== null) ctx.note(`blend with ${blendName}: weight ${blend.weight} chosen on the held-out inner users (${fitted.blendCurve.map((c) => `${c.weight}: ${c.ndcg.toFixed(4)}`).join(', ')})`);
     ctx.note(`LambdaMART: ${gbdt.numTrees} trees (of at most ${params.iterations}, chosen on the ${(params.validShare * 100).toFixed(0)}% of inner users held out${stop}${params.refit ? '; then refitted on every inner user' : ''}) on ${learning.rows} rows / ${learning.groupSizes.length} groups in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
     const rankStage = (await ranking.finish())[0]!;
     const cold = trainColdScorer(ctx.train, { items: ctx.items, meta: common.meta, halfLifeMs: num(p, 'coldHalfLifeDays') * DAY_MS, demographicWeight: num(p, 'coldDemographicWeight') });
     const fallback = popularityOrder(ctx.train, ctx.items);
-    const scorer = stageScorer(rankStage, all, gbdt, fallback, cold);
+    const scorer = stageScorer(rankStage, all, gbdt, fallback, cold, blend);
 
     const importance = gbdt.importanceReport().filter((f) => f.gain > 0).map((f) => ({ feature: f.name, gain: f.gain }));
     const baseline = withAblation ? ctx.measureNdcg(stageScorer(rankStage, all, fitted.trainUsersModel, fallback, cold)) : Number.NaN;
@@ -139,10 +146,11 @@ function popularityOrder(train: readonly Interaction[], items: readonly string[]
  * Scores a stage's candidates with a GBDT on columns `cols`; a user's other items rank below every
  * candidate, by popularity. Users outside the stage go to the cold model (or popularity).
  */
-function stageScorer(stage: RankingStage, cols: readonly number[], gbdt: GbdtModel, fallback: Float64Array, cold: Scorer): Scorer {
+function stageScorer(stage: RankingStage, cols: readonly number[], gbdt: GbdtModel, fallback: Float64Array, cold: Scorer, blend: { column: number; weight: number } | null = null): Scorer {
   const c = stage.candidates;
   const x = cols.length === stage.names.length ? stage.data : selectColumns(stage.data, stage.names.length, cols);
   const pred = gbdt.predictBatch({ data: x, rows: c.items.length, cols: cols.length });
+  if (blend !== null && blend.weight !== 0) for (let r = 0; r < pred.length; r++) pred[r]! += blendTerm(stage.data[r * stage.names.length + blend.column]!, blend.weight);
   const byUser = new Map<string, Float64Array>();
   c.users.forEach((u, q) => {
     let min = Infinity;

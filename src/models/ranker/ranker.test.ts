@@ -178,3 +178,27 @@ test('on a seeded slice of ML-100K the ranker beats popularity and explains itse
   for (const [g, x] of bySource) assert.ok(x > 0 && x <= d.innerCandidateRecall + 1e-12, `${g} recall ${x} vs union ${d.innerCandidateRecall}`);
   assert.deepEqual(rk.explain!.candidateRecall, { n: d.candidatesPerModel, union: d.innerCandidateRecall, bySource: d.innerCandidateRecallBySource });
 });
+
+test('a blend column gets a weight chosen on the held-out users: a perfect rank the GBDT does not see earns one', () => {
+  // 60 users x 10 candidates; the GBDT sees noise only (columns 0, 1, 3); column 2, left out of its
+  // columns, is the labels' perfect rank (0 for the positive): only the blend can use it.
+  let x = 777;
+  const rand = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rows = 600;
+  const labels = Float64Array.from({ length: rows }, (_, r) => (r % 10 === 3 ? 1 : 0));
+  const data = new Float64Array(rows * 4);
+  for (let r = 0; r < rows; r++) {
+    data[r * 4] = rand();
+    data[r * 4 + 1] = rand();
+    data[r * 4 + 2] = labels[r] === 1 ? 0 : 1 + (r % 10);
+    data[r * 4 + 3] = Math.floor(rand() * 10);
+  }
+  const set: LearningSet = { names: ['a', 'b', 'perfect_rank', 'random_rank'], data, labels, groupSizes: Array.from({ length: 60 }, () => 10), groupUsers: Array.from({ length: 60 }, (_, u) => `u${u}`), rows };
+  const p = { iterations: 5, learningRate: 0.1, leaves: 3, minDataInLeaf: 5, earlyStopping: 0, minTrees: 1, validShare: 0.3, truncation: 10, featureFraction: 1, baggingFraction: 1, objective: 'lambdarank' as const, seed: 1, k: 3, refit: false };
+  const perfect = fitLambdaMart(set, [0, 1, 3], { ...p, blend: 2 });
+  assert.ok(perfect.blendWeight > 0, `weight ${perfect.blendWeight}`);
+  assert.equal(perfect.blendCurve.find((c) => c.weight === perfect.blendWeight)?.ndcg, 1, 'the perfect rank ranks every held-out user right');
+  assert.equal(perfect.blendCurve.length, 8);
+  assert.equal(fitLambdaMart(set, [0, 1, 3], p).blendWeight, 0, 'no blend column: no weight');
+  assert.ok((perfect.blendCurve[0]?.ndcg ?? 1) < 1, 'the GBDT alone (weight 0) does not rank them right');
+});

@@ -51,6 +51,11 @@ export const RANKER_DEFAULTS = {
    */
   itemsAtUserTime: 'auto',
   ablation: true,
+  /**
+   * A base model's rank column (e.g. 'ease_rank') added to the GBDT's score as w · −log2(1 + rank),
+   * w chosen on the held-out inner users from BLEND_WEIGHTS ('' : off).
+   */
+  blend: '',
   features: '',
 } as const;
 
