@@ -197,6 +197,27 @@ describe('recsignal embed and embedding views', () => {
       }
     });
   }
+
+  test('a version published while the server runs is served once the server reads the table again', async () => {
+    const now = second + 60_000;
+    const watching = await FeatureServer.start({ compiled, log: new EventLog(logDir), port: 0, clock: () => now, embeddingsCheckMs: 50 });
+    try {
+      await watching.ready;
+      const user = (tables.get('als_users') as EmbeddingTable).keys().next().value as string;
+      const servedTs = async () => (await post(watching, '/v1/features', { user_id: user, features: ['user_als:vector'] })).body.user.event_ts[0];
+      assert.equal(await servedTs(), second);
+      const third = second + 30_000;
+      const r = await run('embed', '--features', FEATURES, '--log', logDir, '--at', String(third));
+      assert.equal(r.code, 0, r.err);
+      const deadline = Date.now() + 5000;
+      while ((await servedTs()) !== third) {
+        if (Date.now() > deadline) assert.fail('the new version was not served within 5 s');
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    } finally {
+      await watching.close();
+    }
+  });
 });
 
 test('the retrieval index of a published table holds each item\'s version as of t', async () => {

@@ -10,8 +10,8 @@ import type { ViewPlan } from './plan.ts';
 const MAX_CACHED = 200_000;
 
 export class EmbeddingReads {
-  /** Per view: each key's values map for the version last read, so a hot item allocates no map per request. */
-  private readonly cache: Map<string, { readonly ts: number; readonly values: ReadonlyMap<string, FeatureValue> }>[];
+  /** Per view: each key's values map for the vector last read, so a hot item allocates no map per request. */
+  private readonly cache: Map<string, { readonly vector: readonly number[]; readonly values: ReadonlyMap<string, FeatureValue> }>[];
 
   constructor(
     views: readonly ViewPlan[],
@@ -27,10 +27,11 @@ export class EmbeddingReads {
     if (v.kind !== 'embedding' || key === null) return false;
     const version = this.tables.get(v.table)?.at(key, t);
     if (version === undefined) return false;
-    const cache = this.cache[vp.index] as Map<string, { ts: number; values: ReadonlyMap<string, FeatureValue> }>;
+    const cache = this.cache[vp.index] as Map<string, { vector: readonly number[]; values: ReadonlyMap<string, FeatureValue> }>;
     let c = cache.get(key);
-    if (c === undefined || c.ts !== version.ts) {
-      c = { ts: version.ts, values: new Map([[EMBEDDING_OUTPUT.name, version.vector]]) };
+    // By the vector itself: a table read again (a new version, or one replaced) holds new arrays.
+    if (c === undefined || c.vector !== version.vector) {
+      c = { vector: version.vector, values: new Map([[EMBEDDING_OUTPUT.name, version.vector]]) };
       if (cache.size >= MAX_CACHED) cache.clear();
       cache.set(key, c);
     }

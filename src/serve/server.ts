@@ -12,7 +12,7 @@ import type { InteractionEvent, ItemMetadata, UserMetadata } from '../events/sch
 import type { CompiledFeatureSet } from '../plan/compile.ts';
 import type { RequestFeatureStats } from '../plan/rows.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
-import { readEmbeddings } from '../store/offline/embeddings.ts';
+import { EmbeddingWatcher, readEmbeddings } from '../store/offline/embeddings.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
 import { replayLog } from '../store/offline/replay.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
@@ -70,6 +70,8 @@ export interface ServerOptions {
   readonly ranker?: FeatureRanker;
   /** Item embeddings for the recommendations' `similar` candidates (see `itemEmbeddingIndex`). */
   readonly embeddings?: VectorIndex;
+  /** How often the embedding tables' files are looked at, to serve a newly published version (default 10 s; 0: never). */
+  readonly embeddingsCheckMs?: number;
 }
 
 export type ServerStatus = 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed';
@@ -92,6 +94,8 @@ export class FeatureServer<S extends ServingState = OnlineState> {
   /** Ranks `/v1/recommendations` when the server was started with a model. */
   readonly recommender: Recommender | null;
   private url_ = '';
+  /** Reads the embedding tables again when `recsignal embed` publishes (set by `start`). */
+  private watcher: EmbeddingWatcher | undefined;
   private batches = 0;
   private readonly app: FastifyInstance;
 
@@ -116,8 +120,9 @@ export class FeatureServer<S extends ServingState = OnlineState> {
   static async start(o: ServerOptions): Promise<FeatureServer<ServingState>>;
   static async start(o: ServerOptions): Promise<FeatureServer<ServingState>> {
     const metadata = o.metadata ?? (await readMetadata(o.log));
-    // Embedding tables are read once, at start, like metadata: a version published later is served after a restart.
+    // Embedding tables are read at start and read again when their files change (`recsignal embed`).
     const embeddings = await readEmbeddings(o.log, o.compiled.ir.views);
+    const watcher = new EmbeddingWatcher(o.log, o.compiled.ir.views, embeddings, o.embeddingsCheckMs ?? 10_000);
     const plan = servingPlan(o.compiled);
     const lateness = o.lateness ?? 5 * MINUTE_MS;
     const maxAge = o.maxAgeMs !== undefined ? { maxAgeMs: o.maxAgeMs } : {};
@@ -145,12 +150,14 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       ...(o.flushEvents !== undefined ? { flushEvents: o.flushEvents } : {}),
     });
     const server = new FeatureServer({ ...o, metadata }, state, intake);
+    server.watcher = watcher;
     const host = o.host ?? '127.0.0.1';
     const port = o.port ?? 6566;
     try {
       await server.app.listen({ host, port });
     } catch (cause) {
       server.status = 'stopping';
+      await watcher.close();
       await server.intake.close().catch(() => undefined);
       await state.close();
       throw new RecsignalError('IO_FAILED', `cannot listen on ${host}:${port} (${(cause as Error).message}); pick another --port (0 picks a free one) or --host`, { cause });
@@ -188,6 +195,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       await this.app.close();
       await this.ready.catch(() => undefined);
     } finally {
+      await this.watcher?.close();
       await this.state.close();
       await this.intake.close();
       this.status = 'stopped';

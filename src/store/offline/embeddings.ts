@@ -5,7 +5,7 @@
  * version with ts < t. Every engine reads through `EmbeddingTable.at` (stream, reference, serving)
  * or the same rule in SQL (batch), so a training set never sees a vector learned after its row.
  */
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecsignalError } from '../../core/errors.ts';
 import type { EmbeddingViewIR, FeatureViewIR } from '../../features/ir.ts';
@@ -150,5 +150,66 @@ export async function writeEmbeddings(log: EventLog, table: string, versions: re
     return { path, versions: Number(count?.['n']), keys: Number(count?.['k']) };
   } finally {
     engine.close();
+  }
+}
+
+/**
+ * Keeps loaded tables current while a server runs: every `everyMs` it looks at each table file's
+ * modification time and reads again the ones that changed (a `recsignal embed` publishing a
+ * version), replacing them in `tables`, the map the engines read through. A table that fails to
+ * read (a half-written file from another writer, a wrong length) keeps its previous contents and
+ * is tried again at the next look; `lastError` says why.
+ */
+export class EmbeddingWatcher {
+  private readonly seen = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> = Promise.resolve();
+  reloads = 0;
+  lastError: string | null = null;
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly views: readonly FeatureViewIR[],
+    private readonly tables: Map<string, EmbeddingTable>,
+    everyMs: number,
+  ) {
+    for (const v of embeddingViews(views)) this.seen.set(v.table, mtimeOf(embeddingPath(log, v.table)));
+    if (this.seen.size > 0 && everyMs > 0) {
+      this.timer = setInterval(() => void this.check(), everyMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Reads again the tables whose files changed since the last look; resolves when done. */
+  check(): Promise<void> {
+    this.checking = this.checking.then(async () => {
+      for (const [table, seen] of this.seen) {
+        const now = mtimeOf(embeddingPath(this.log, table));
+        if (now === seen) continue;
+        try {
+          const fresh = await readEmbeddings(this.log, this.views.filter((v) => v.kind === 'embedding' && v.table === table));
+          this.tables.set(table, fresh.get(table) as EmbeddingTable);
+          this.seen.set(table, now);
+          this.reloads++;
+          this.lastError = null;
+        } catch (e) {
+          this.lastError = `embedding table '${table}': ${(e as Error).message}`;
+        }
+      }
+    });
+    return this.checking;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.checking;
+  }
+}
+
+function mtimeOf(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return -1;
   }
 }
