@@ -7,6 +7,8 @@
  * Written here because it is a few lines over a Map evicting by CLOCK; no library fits a content check.
  */
 
+import { evictClock } from '../../core/clock-eviction.ts';
+
 export class ParsedValues {
   /** Oldest first; `used`: read since it was kept or last passed over (CLOCK's second chance). */
   private readonly entries = new Map<string, { readonly text: string; readonly value: unknown; used: boolean }>();
@@ -40,14 +42,7 @@ export class ParsedValues {
     if (text.length <= this.capacityChars) {
       this.entries.set(key, { text, value, used: false });
       this.chars += text.length;
-      for (const [oldest, e] of this.entries) {
-        if (this.chars <= this.capacityChars) break;
-        this.entries.delete(oldest);
-        if (e.used) {
-          e.used = false;
-          this.entries.set(oldest, e);
-        } else this.chars -= e.text.length;
-      }
+      evictClock(this.entries, () => this.chars > this.capacityChars, (_, e) => (this.chars -= e.text.length));
     }
     return value;
   }

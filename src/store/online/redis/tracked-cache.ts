@@ -15,6 +15,7 @@
  * its RESP3 default drops the `invalidate` pushes, so the invalidation connection speaks RESP2.
  */
 import { Redis } from 'ioredis';
+import { evictClock } from '../../../core/clock-eviction.ts';
 import type { failFastOptions } from './redis-shared.ts';
 
 const CHANNEL = '__redis__:invalidate';
@@ -111,14 +112,7 @@ export class TrackedCache {
     if (size > this.capacityBytes) return;
     this.entries.set(key, { value: kept, used: false });
     this.bytes += size;
-    for (const [oldest, e] of this.entries) {
-      if (this.bytes <= this.capacityBytes) break;
-      this.entries.delete(oldest);
-      if (e.used) {
-        e.used = false;
-        this.entries.set(oldest, e);
-      } else this.bytes -= sizeOf(oldest, e.value);
-    }
+    evictClock(this.entries, () => this.bytes > this.capacityBytes, (oldest, e) => (this.bytes -= sizeOf(oldest, e.value)));
   }
 
   /** Drops keys this process is about to write (and has written): its own reads see its writes. */
