@@ -2,11 +2,11 @@
  * @module Stored JSON values parsed (and decoded) once per distinct text. A serving read fetches
  * the state of a user and of every candidate item; most of those keys read the same as last time
  * (an item's state changes only when one of its events is applied), and parsing them was most of
- * a read's cost. The store is still asked every time: a value is reused only when the text it
- * returns now is the very text that was parsed, so what is served is always what the store holds.
+ * a read's cost. The store (or its tracked cache, which Redis keeps fresh) is still asked every
+ * time: a value is reused only when the text it returns now is the very text that was parsed, so
+ * what is served is always what the store holds.
  * Written here because it is a few lines over a Map evicting by CLOCK; no library fits a content check.
  */
-
 import { evictClock } from '../../core/clock-eviction.ts';
 
 export class ParsedValues {
