@@ -1,29 +1,66 @@
-/** `recsignal consistency`: the stream engine, replayed over a generated log, equals the batch engine at random probes. */
-import { test } from 'node:test';
+/**
+ * `recsignal consistency`: the stream engine, replayed over a generated log, equals the batch engine
+ * at random probes — in process, and through the stored layout in Redis (the online path of a
+ * server or consumers on a store), leaving nothing behind there.
+ */
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { main } from '../src/cli/main.ts';
+import { redisUnreachable, testWithoutRedis } from './helpers/redis-cluster.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'recsignal-consistency-'));
+const log = join(dir, 'log');
+after(() => rmSync(dir, { recursive: true, force: true }));
+before(async () => {
+  const quiet = () => undefined;
+  const events = join(dir, 'events.jsonl');
+  assert.equal(await main(['generate', '--users', '120', '--items', '80', '--days', '6', '--seed', '3', '--out', events, '--json'], quiet), 0);
+  assert.equal(await main(['ingest', events, '--format', 'jsonl', '--log', log, '--json'], quiet), 0);
+});
+
+interface Report {
+  probes: number;
+  events: number;
+  mismatches: number;
+  features: { feature: string; mismatches: number; rate: number }[];
+}
+
+async function consistency(...extra: string[]): Promise<{ code: number; report: Report }> {
+  let out = '';
+  const code = await main(['consistency', '--features', 'examples/streaming/features.ts', '--log', log, '--probes', '300', '--seed', '5', '--json', ...extra], (s) => (out += s));
+  return { code, report: JSON.parse(out) as Report };
+}
+
+function assertConsistent({ code, report }: { code: number; report: Report }): void {
+  assert.equal(code, 0);
+  assert.equal(report.probes, 300);
+  assert.ok(report.events > 1000, `replayed ${report.events} events`);
+  assert.equal(report.mismatches, 0, JSON.stringify(report.features.filter((f) => f.mismatches > 0)));
+  assert.ok(report.features.length > 40);
+  for (const f of report.features) assert.equal(f.rate, 0);
+}
 
 test('consistency over a generated log: 0 mismatches at every feature, reported per feature', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'recsignal-consistency-'));
-  try {
-    const quiet = () => undefined;
-    const events = join(dir, 'events.jsonl');
-    assert.equal(await main(['generate', '--users', '120', '--items', '80', '--days', '6', '--seed', '3', '--out', events, '--json'], quiet), 0);
-    const log = join(dir, 'log');
-    assert.equal(await main(['ingest', events, '--format', 'jsonl', '--log', log, '--json'], quiet), 0);
-    let out = '';
-    const code = await main(['consistency', '--features', 'examples/streaming/features.ts', '--log', log, '--probes', '300', '--seed', '5', '--json'], (s) => (out += s));
-    const report = JSON.parse(out) as { probes: number; events: number; mismatches: number; features: { feature: string; mismatches: number; rate: number }[] };
-    assert.equal(code, 0);
-    assert.equal(report.probes, 300);
-    assert.ok(report.events > 1000, `replayed ${report.events} events`);
-    assert.equal(report.mismatches, 0, JSON.stringify(report.features.filter((f) => f.mismatches > 0)));
-    assert.ok(report.features.length > 40);
-    for (const f of report.features) assert.equal(f.rate, 0);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  assertConsistent(await consistency());
 });
+
+const redisDown = await redisUnreachable(6379);
+if (redisDown !== undefined) {
+  testWithoutRedis('consistency --online redis://127.0.0.1:6379', redisDown);
+} else {
+  test('consistency --online redis://: the stored layout in Redis equals the batch engine, and its namespace is deleted after', async () => {
+    const redis = new Redis('redis://127.0.0.1:6379');
+    try {
+      const left = async () => (await redis.keys('recsignal-consistency:*')).length;
+      const before = await left();
+      assertConsistent(await consistency('--online', 'redis://127.0.0.1:6379'));
+      assert.equal(await left(), before, 'no key of the replay is left in Redis');
+    } finally {
+      redis.disconnect();
+    }
+  });
+}

@@ -230,14 +230,21 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .requiredOption('--log <dir>', 'event log folder')
     .option('--probes <n>', 'how many (entity, time) probes', positiveInt('probes'), 1000)
     .option('--seed <n>', 'probe seed', positiveInt('seed'), 1)
-    .option('--online <store>', 'online store holding the stream state: memory', 'memory')
+    .option('--online <store>', 'where the replayed stream state lives: memory | redis://host:port | redis-cluster://host:port,... (a namespace of its own, deleted afterwards)', 'memory')
     .option('--json', 'print the report as JSON')
     .action(async (o) => {
-      if (o.online !== 'memory') throw new RecsignalError('INVALID_ARGUMENT', `--online '${o.online}': consistency replays into the in-process memory store for now; use --online memory`);
+      const online = checkOnlineStore(o.online);
       const compiled = await loadFeatureSet(o.features);
+      const log = requireLog(o.log);
+      const store = await openOnlineStore(online);
       const bar = progress('replay', null, process.stderr, Boolean(o.json));
       const t0 = performance.now();
-      const r = await checkConsistency({ compiled, log: requireLog(o.log), probes: o.probes, seed: o.seed, onProgress: (n) => bar.update(n, 'events') });
+      let r: Awaited<ReturnType<typeof checkConsistency>>;
+      try {
+        r = await checkConsistency({ compiled, log, probes: o.probes, seed: o.seed, onProgress: (n) => bar.update(n, 'events'), ...(store ? { store } : {}) });
+      } finally {
+        await store?.close();
+      }
       bar.stop();
       const seconds = (performance.now() - t0) / 1000;
       if (o.json) out(`${JSON.stringify({ ...r, seconds })}\n`);

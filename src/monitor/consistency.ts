@@ -8,6 +8,10 @@ import type { CompiledFeatureSet } from '../plan/compile.ts';
 import { featureColumns } from '../plan/rows.ts';
 import { featuresFor, type FeatureQuery } from '../compute/batch/training-set.ts';
 import { StreamEngine } from '../compute/stream/engine.ts';
+import { applyBatch, readStoredFeatures, type ReadKeys, type StoredStateOptions } from '../compute/stream/store-backed.ts';
+import type { InteractionEvent } from '../events/schema.ts';
+import type { OnlineStore } from '../store/online/online-store.ts';
+import { randomBytes } from 'node:crypto';
 import { DuckDBEngine } from '../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
 import { readEmbeddings } from '../store/offline/embeddings.ts';
@@ -20,6 +24,12 @@ export interface ConsistencyOptions {
   readonly probes: number;
   readonly seed?: number;
   readonly onProgress?: (eventsReplayed: number) => void;
+  /**
+   * Replay into this online store instead of an in-process engine: the stored layout the server
+   * and `recsignal stream` use, written batch by batch and read back at each probe, under a
+   * namespace of its own that is deleted afterwards.
+   */
+  readonly store?: OnlineStore;
 }
 
 export interface FeatureConsistency {
@@ -44,23 +54,11 @@ export async function checkConsistency(o: ConsistencyOptions): Promise<Consisten
   const probes = await chooseProbes(o.log, o.probes, o.seed ?? 1);
   const offline = await featuresFor(o.compiled, o.log, probes);
   const { items, users } = await readMetadata(o.log);
-  const engine = new StreamEngine(o.compiled, { items, users, embeddings: await readEmbeddings(o.log, o.compiled.ir.views) });
-  const order = probes.map((p, i) => ({ p, i })).sort((a, b) => a.p.ts - b.p.ts);
-  const online: FeatureValue[][] = new Array(probes.length);
-  let next = 0;
-  let events = 0;
-  const answer = (before: number) => {
-    while (next < order.length && (order[next] as { p: FeatureQuery }).p.ts <= before) {
-      const { p, i } = order[next++] as { p: FeatureQuery; i: number };
-      online[i] = engine.features(p.fields, p.ts);
-    }
-  };
-  for await (const e of replayLog(o.log)) {
-    answer(e.ts);
-    engine.apply(e);
-    if (o.onProgress && ++events % 100_000 === 0) o.onProgress(events);
-  }
-  answer(Infinity);
+  const embeddings = await readEmbeddings(o.log, o.compiled.ir.views);
+  const replayed = o.store === undefined
+    ? await replayInProcess(o, probes, new StreamEngine(o.compiled, { items, users, embeddings }))
+    : await replayIntoStore(o, probes, o.store, { compiled: o.compiled, namespace: `recsignal-consistency:${o.compiled.hash}:${randomBytes(6).toString('hex')}`, lateness: 0, items, users, embeddings });
+  const { online, events } = replayed;
 
   const columns = featureColumns(o.compiled.ir);
   const features = columns.map((c, ci) => {
@@ -79,6 +77,81 @@ export async function checkConsistency(o: ConsistencyOptions): Promise<Consisten
   const mismatches = features.reduce((s, f) => s + f.mismatches, 0);
   const cells = probes.length * columns.length;
   return { probes: probes.length, events, mismatches, rate: cells === 0 ? 0 : mismatches / cells, features };
+}
+
+/** The probes by time, each with its index: a replay answers them as it is about to pass their times. */
+function probeOrder(probes: readonly FeatureQuery[]): { p: FeatureQuery; i: number }[] {
+  return probes.map((p, i) => ({ p, i })).sort((a, b) => a.p.ts - b.p.ts);
+}
+
+async function replayInProcess(o: ConsistencyOptions, probes: readonly FeatureQuery[], engine: StreamEngine): Promise<{ online: FeatureValue[][]; events: number }> {
+  const order = probeOrder(probes);
+  const online: FeatureValue[][] = new Array(probes.length);
+  let next = 0;
+  let events = 0;
+  const answer = (before: number) => {
+    while (next < order.length && (order[next] as { p: FeatureQuery }).p.ts <= before) {
+      const { p, i } = order[next++] as { p: FeatureQuery; i: number };
+      online[i] = engine.features(p.fields, p.ts);
+    }
+  };
+  for await (const e of replayLog(o.log)) {
+    answer(e.ts);
+    engine.apply(e);
+    if (o.onProgress && ++events % 100_000 === 0) o.onProgress(events);
+  }
+  answer(Infinity);
+  return { online, events };
+}
+
+/** Events applied per stored batch between probes. */
+const STORE_BATCH = 2000;
+
+/**
+ * The same replay through the stored layout: events are applied in batches (`applyBatch`, as the
+ * server and the consumers apply them), each written to the store before the next; a probe is read
+ * back from the store (`readStoredFeatures`) once every event before its time is written.
+ */
+async function replayIntoStore(o: ConsistencyOptions, probes: readonly FeatureQuery[], store: OnlineStore, stored: StoredStateOptions): Promise<{ online: FeatureValue[][]; events: number }> {
+  const order = probeOrder(probes);
+  const online: FeatureValue[][] = new Array(probes.length);
+  const read: ReadKeys = async (keys) => (await store.getMany(keys)).map((v) => (v === undefined ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8')));
+  const written = new Set<string>();
+  let watermark: number | null = null;
+  let batch: InteractionEvent[] = [];
+  let next = 0;
+  let events = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const r = await applyBatch(stored, batch, read, { own: watermark, others: null });
+    watermark = r.watermark;
+    for (const w of r.writes) written.add(w.key);
+    await store.setMany(r.writes.map((w) => ({ key: w.key, value: w.value === null ? null : Buffer.from(w.value) })));
+    batch = [];
+  };
+  const answer = async (before: number) => {
+    const due: { p: FeatureQuery; i: number }[] = [];
+    while (next < order.length && (order[next] as { p: FeatureQuery }).p.ts <= before) due.push(order[next++] as { p: FeatureQuery; i: number });
+    if (due.length === 0) return;
+    await flush();
+    const rows = await readStoredFeatures(stored, due.map((d) => d.p), read);
+    due.forEach((d, k) => (online[d.i] = rows[k] as FeatureValue[]));
+  };
+  try {
+    for await (const e of replayLog(o.log)) {
+      await answer(e.ts);
+      batch.push(e);
+      if (batch.length >= STORE_BATCH) await flush();
+      if (o.onProgress && ++events % 100_000 === 0) o.onProgress(events);
+    }
+    await flush();
+    await answer(Infinity);
+  } finally {
+    // Nothing of the replay stays in the store.
+    const keys = [...written];
+    for (let i = 0; i < keys.length; i += 5000) await store.setMany(keys.slice(i, i + 5000).map((key) => ({ key, value: null }))).catch(() => undefined);
+  }
+  return { online, events };
 }
 
 /** Exact for integers, strings and lists; 1e-9 relative for floats. */
