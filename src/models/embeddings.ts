@@ -209,23 +209,42 @@ export interface ItemEmbeddingIndex {
   readonly fromMetadata: number;
 }
 
-/** Learns item embeddings from an event log up to `until` and indexes them (every catalogue item with a vector). */
-export async function itemEmbeddingIndex(log: EventLog, until: number, weights: Readonly<Record<string, number>>, meta: { readonly items: readonly ItemMetadata[]; readonly users: readonly UserMetadata[] }, o: { factors?: number; seed?: number } = {}): Promise<ItemEmbeddingIndex | null> {
+type LogMetadata = { readonly items: readonly ItemMetadata[]; readonly users: readonly UserMetadata[] };
+
+/**
+ * Embeddings learned from a log's interactions before `until`, over the catalogue of metadata items
+ * and items with interactions (users likewise); null when there is no interaction to learn from.
+ * ALS defaults as the evaluate baseline's (32 factors, λ 40, chosen on ML-100K's inner splits).
+ */
+async function learnFromLog(log: EventLog, until: number, weights: Readonly<Record<string, number>>, meta: LogMetadata, o: { readonly factors?: number; readonly regularization?: number; readonly seed?: number }): Promise<{ interactions: number; items: string[]; users: string[]; e: Embeddings } | null> {
   const train = await logInteractions(log, until, weights);
+  if (train.length === 0) return null;
   const items = [...new Set([...meta.items.map((i) => i.itemId), ...train.map((r) => r.item)])].sort();
-  if (train.length === 0 || items.length === 0) return null;
-  // ALS as the evaluate baseline's defaults (32 factors, λ 40, chosen on ML-100K's inner splits).
-  const e = learnEmbeddings(train, { items, ...(o.factors !== undefined ? { factors: o.factors } : {}), seed: o.seed ?? 42, itemMeta: meta.items, userMeta: meta.users });
+  const users = [...new Set([...meta.users.map((u) => u.userId), ...train.map((r) => r.user)])].sort();
+  const e = learnEmbeddings(train, { items, ...(o.factors !== undefined ? { factors: o.factors } : {}), ...(o.regularization !== undefined ? { regularization: o.regularization } : {}), seed: o.seed ?? 42, itemMeta: meta.items, userMeta: meta.users });
+  return { interactions: train.length, items, users, e };
+}
+
+/** How many of `ids` have a vector learned from interactions, and how many one from metadata. */
+function countSources(ids: readonly string[], vectorOf: Embeddings['item']): { learned: number; fromMetadata: number } {
   let learned = 0, fromMetadata = 0;
-  for (const id of items) {
-    const v = e.item(id);
+  for (const id of ids) {
+    const v = vectorOf(id);
     if (v?.source === 'interactions') learned++;
     else if (v?.source === 'metadata') fromMetadata++;
   }
+  return { learned, fromMetadata };
+}
+
+/** Learns item embeddings from an event log up to `until` and indexes them (every catalogue item with a vector). */
+export async function itemEmbeddingIndex(log: EventLog, until: number, weights: Readonly<Record<string, number>>, meta: LogMetadata, o: { factors?: number; seed?: number } = {}): Promise<ItemEmbeddingIndex | null> {
+  const learned = await learnFromLog(log, until, weights, meta, o);
+  if (learned === null) return null;
+  const { items, e } = learned;
   // Cosine, not inner product: on the demo's streamed day the inner product's neighbours held more
   // of the plays alone (recall 0.191 against 0.170, 16 factors) but overlapped trending more, and
   // the union of every source held less (0.660 against 0.671).
-  return { index: new VectorIndex(items, e.catalogue, e.dims, 'cosine'), learned, fromMetadata };
+  return { index: new VectorIndex(items, e.catalogue, e.dims, 'cosine'), ...countSources(items, e.item) };
 }
 
 export interface PublishedEmbeddings {
@@ -243,35 +262,28 @@ export interface PublishedEmbeddings {
  * `<name>_items` and `<name>_users`, which `embeddingView`s read offline and online.
  */
 export async function publishEmbeddings(
-  log: EventLog, at: number, weights: Readonly<Record<string, number>>,
-  meta: { readonly items: readonly ItemMetadata[]; readonly users: readonly UserMetadata[] },
+  log: EventLog, at: number, weights: Readonly<Record<string, number>>, meta: LogMetadata,
   o: { readonly name?: string; readonly factors?: number; readonly regularization?: number; readonly seed?: number } = {},
 ): Promise<PublishedEmbeddings> {
   const name = o.name ?? 'als';
-  const train = await logInteractions(log, at, weights);
-  if (train.length === 0) {
+  const learned = await learnFromLog(log, at, weights, meta, o);
+  if (learned === null) {
     throw new RecsignalError('INVALID_INPUT', `no interactions before ${new Date(at).toISOString()} to learn embeddings from`, {
       problems: [{ path: '--at', message: 'no event with a positive weight happens before it', fix: 'choose a later --at, or give the event types weights in the feature set' }],
     });
   }
-  const itemIds = [...new Set([...meta.items.map((i) => i.itemId), ...train.map((r) => r.item)])].sort();
-  const userIds = [...new Set([...meta.users.map((u) => u.userId), ...train.map((r) => r.user)])].sort();
-  const e = learnEmbeddings(train, { items: itemIds, ...(o.factors !== undefined ? { factors: o.factors } : {}), ...(o.regularization !== undefined ? { regularization: o.regularization } : {}), seed: o.seed ?? 42, itemMeta: meta.items, userMeta: meta.users });
+  const { e } = learned;
   const side = async (ids: readonly string[], vectorOf: Embeddings['item'], table: string) => {
-    let learned = 0, fromMetadata = 0;
     const versions = ids.flatMap((key) => {
       const v = vectorOf(key);
-      if (!v) return [];
-      if (v.source === 'interactions') learned++;
-      else fromMetadata++;
-      return [{ key, ts: at, vector: [...v.vector] }];
+      return v ? [{ key, ts: at, vector: [...v.vector] }] : [];
     });
     const written = await writeEmbeddings(log, table, versions);
-    return { table, path: written.path, learned, fromMetadata };
+    return { table, path: written.path, ...countSources(ids, vectorOf) };
   };
-  const items = await side(itemIds, e.item, `${name}_items`);
-  const users = await side(userIds, e.user, `${name}_users`);
-  return { at, dims: e.dims, interactions: train.length, items, users };
+  const items = await side(learned.items, e.item, `${name}_items`);
+  const users = await side(learned.users, e.user, `${name}_users`);
+  return { at, dims: e.dims, interactions: learned.interactions, items, users };
 }
 
 /**

@@ -8,7 +8,7 @@ import type { CompiledFeatureSet } from '../plan/compile.ts';
 import { featureColumns } from '../plan/rows.ts';
 import { featuresFor, type FeatureQuery } from '../compute/batch/training-set.ts';
 import { StreamEngine } from '../compute/stream/engine.ts';
-import { applyBatch, readStoredFeatures, type ReadKeys, type StoredStateOptions } from '../compute/stream/store-backed.ts';
+import { applyBatch, decodeValue, encodeWrites, readStoredFeatures, type ReadKeys, type StoredStateOptions } from '../compute/stream/store-backed.ts';
 import type { InteractionEvent } from '../events/schema.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
 import { randomBytes } from 'node:crypto';
@@ -115,7 +115,7 @@ const STORE_BATCH = 2000;
 async function replayIntoStore(o: ConsistencyOptions, probes: readonly FeatureQuery[], store: OnlineStore, stored: StoredStateOptions): Promise<{ online: FeatureValue[][]; events: number }> {
   const order = probeOrder(probes);
   const online: FeatureValue[][] = new Array(probes.length);
-  const read: ReadKeys = async (keys) => (await store.getMany(keys)).map((v) => (v === undefined ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8')));
+  const read: ReadKeys = async (keys) => (await store.getMany(keys)).map((v) => (v === undefined ? null : decodeValue(v)));
   const written = new Set<string>();
   let watermark: number | null = null;
   let batch: InteractionEvent[] = [];
@@ -126,7 +126,7 @@ async function replayIntoStore(o: ConsistencyOptions, probes: readonly FeatureQu
     const r = await applyBatch(stored, batch, read, { own: watermark, others: null });
     watermark = r.watermark;
     for (const w of r.writes) written.add(w.key);
-    await store.setMany(r.writes.map((w) => ({ key: w.key, value: w.value === null ? null : Buffer.from(w.value) })));
+    await store.setMany(encodeWrites(r.writes));
     batch = [];
   };
   const answer = async (before: number) => {

@@ -12,8 +12,8 @@ import type { InteractionEvent, ItemMetadata, UserMetadata } from '../events/sch
 import type { FeatureValue } from '../features/ir.ts';
 import { StreamEngine } from '../compute/stream/engine.ts';
 import {
-  applyBatch, entityKeyAt, readStoredState, snapshotWrites, stateKeys, StoredKeys,
-  type ReadKeys, type ServeCheckpoint, type StateWrite, type StoredState, type StoredStateOptions,
+  applyBatch, decodeValue, encodeWrites, entityKeyAt, readStoredState, snapshotWrites, stateKeys, StoredKeys,
+  type ReadKeys, type ServeCheckpoint, type StoredState, type StoredStateOptions,
 } from '../compute/stream/store-backed.ts';
 import { ParsedValues } from '../compute/stream/parsed-values.ts';
 import type { KeyState } from '../compute/stream/key-state.ts';
@@ -113,7 +113,7 @@ export class StoreState implements ServingState {
     const texts = new WeakMap<Uint8Array, string>();
     const textOf = (v: Uint8Array): string => {
       let text = texts.get(v);
-      if (text === undefined) texts.set(v, (text = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8')));
+      if (text === undefined) texts.set(v, (text = decodeValue(v)));
       return text;
     };
     this.read = async (keys) => (await o.store.getMany(keys)).map((v) => (v === undefined ? null : textOf(v)));
@@ -253,7 +253,7 @@ export class StoreState implements ServingState {
     const own = Number.isFinite(this.watermark) ? this.watermark : null;
     const result = await applyBatch(this.applyOptions, events, this.read, { own, others: null });
     const applied = result.outcomes.filter((x) => x === 'applied').length;
-    await this.o.store.setMany(encode(result.writes), this.checkpoint(result.watermark, this.applied + applied));
+    await this.o.store.setMany(encodeWrites(result.writes), this.checkpoint(result.watermark, this.applied + applied));
     let watermark = this.watermark;
     const out = result.outcomes.map((outcome, i) => {
       const r: ApplyResult = { outcome, watermark };
@@ -293,7 +293,7 @@ export class StoreState implements ServingState {
     }
     // Every key folded, as applyBatch leaves the keys it writes: a stored key then holds tiles and only its recent rows.
     engine.settle(engine.watermark);
-    const writes = encode(snapshotWrites(this.o.namespace, engine.snapshot(), (id) => userOf.get(id)));
+    const writes = encodeWrites(snapshotWrites(this.o.namespace, engine.snapshot(), (id) => userOf.get(id)));
     for (let i = 0; i < writes.length; i += WRITE_CHUNK) {
       if (stop()) return;
       await this.o.store.setMany(writes.slice(i, i + WRITE_CHUNK));
@@ -465,9 +465,6 @@ class StoredReader implements StateReader {
   }
 }
 
-function encode(writes: readonly StateWrite[]): OnlineWrite[] {
-  return writes.map((w) => ({ key: w.key, value: w.value === null ? null : Buffer.from(w.value) }));
-}
 
 function isStoreFailure(e: unknown): boolean {
   return e instanceof RecsignalError && e.code === 'IO_FAILED';

@@ -9,7 +9,7 @@ import type { FeatureValue, FeatureViewIR } from '../../features/ir.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { TIME_DERIVED_KEYS } from '../../plan/rows.ts';
 import type { EmbeddingTables } from '../../store/offline/embeddings.ts';
-import { stateKey } from '../../store/online/online-store.ts';
+import { stateKey, type OnlineWrite } from '../../store/online/online-store.ts';
 import { KEY_SEPARATOR, StreamEngine, type ApplyOutcome, type EngineSnapshot } from './engine.ts';
 import { KeyState } from './key-state.ts';
 import type { ParsedValues } from './parsed-values.ts';
@@ -249,6 +249,16 @@ export class StoredKeys {
     const storeKey = view.kind === 'session' ? this.#k.session(view.name, key) : this.#k.view(view.name, key);
     if (!this.entries.has(storeKey)) this.entries.set(storeKey, { view, key });
   }
+}
+
+/** A batch's state writes as an online store takes them: the JSON text as UTF-8 bytes. */
+export function encodeWrites(writes: readonly StateWrite[]): OnlineWrite[] {
+  return writes.map((w) => ({ key: w.key, value: w.value === null ? null : Buffer.from(w.value) }));
+}
+
+/** A value an online store returned, as the JSON text it was written as. */
+export function decodeValue(v: Uint8Array): string {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
 }
 
 /** Whether a key has state as of t, and the time of its newest event before t (null when unknown). */
