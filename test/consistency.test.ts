@@ -1,7 +1,7 @@
 /**
  * `recsignal consistency`: the stream engine, replayed over a generated log, equals the batch engine
- * at random probes — in process, and through the stored layout in Redis (the online path of a
- * server or consumers on a store), leaving nothing behind there.
+ * at random probes — in process, and through the stored layout in Redis and in a Redis Cluster (the
+ * online path of a server or consumers on a store), leaving nothing behind there.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { main } from '../src/cli/main.ts';
-import { redisUnreachable, testWithoutRedis } from './helpers/redis-cluster.ts';
+import { redisBinariesMissing, redisUnreachable, startRedisCluster, testWithoutRedis } from './helpers/redis-cluster.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'recsignal-consistency-'));
 const log = join(dir, 'log');
@@ -61,6 +61,30 @@ if (redisDown !== undefined) {
       assert.equal(await left(), before, 'no key of the replay is left in Redis');
     } finally {
       redis.disconnect();
+    }
+  });
+}
+
+const binariesMissing = await redisBinariesMissing();
+if (binariesMissing !== undefined) {
+  testWithoutRedis('consistency --online redis-cluster://', binariesMissing);
+} else {
+  test('consistency --online redis-cluster://: the same on a 3-master cluster (keys spread over every node), and nothing left on any node', async () => {
+    const cluster = await startRedisCluster(3);
+    try {
+      assertConsistent(await consistency('--online', cluster.url));
+      for (const s of cluster.servers) {
+        const node = new Redis(`redis://127.0.0.1:${s.port}`);
+        try {
+          const sets = /cmdstat_set:calls=(\d+)/.exec(await node.info('commandstats'))?.[1];
+          assert.ok(Number(sets) > 0, `the replay wrote to node 127.0.0.1:${s.port} (SET calls: ${sets})`);
+          assert.equal(await node.dbsize(), 0, `node 127.0.0.1:${s.port} keeps no key of the replay`);
+        } finally {
+          node.disconnect();
+        }
+      }
+    } finally {
+      await cluster.stop();
     }
   });
 }
