@@ -301,7 +301,8 @@ if (binariesMissing !== undefined) {
 
     test('it answers what memory-mode serving answers, before and after the same events', async () => {
       const memory = await startServer(logCopy());
-      const store = await RedisClusterStore.connect(cluster.url);
+      // With the tracked cache, as `recsignal serve` opens it by default.
+      const store = await RedisClusterStore.connect(cluster.url, { cacheBytes: 64 * 1024 * 1024 });
       let served: FeatureServer<ServingState> | undefined;
       try {
         served = await startServer(logCopy(), store);
@@ -314,6 +315,8 @@ if (binariesMissing !== undefined) {
         assert.deepEqual(rc.body, rm.body);
         await assertSameAnswers(memory.url, served.url);
         assert.equal((await call(served.url, 'GET', '/health')).body.online_store, 'redis-cluster up');
+        const cache = store.cacheStats();
+        assert.ok(cache !== null && cache.ready && cache.hits > 0 && cache.misses > 0, `answered through the tracked cache: ${JSON.stringify(cache)}`);
       } finally {
         await served?.close();
         await memory.close();

@@ -286,7 +286,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .option('--body-limit <bytes>', 'largest request body; larger ones get 413', positiveInt('body-limit'), 8 * 1024 * 1024)
     .option('--exit-after <seconds>', 'stop after serving this many seconds (default: run until SIGINT / SIGTERM)', positiveNumber('exit-after'))
     .option('--namespace <prefix>', 'key prefix of the state in a Redis store (default: recsignal-serve:<feature set>:<hash>)')
-    .option('--redis-cache <MiB>', 'with redis://: keep values read in process, up to this many MiB, kept fresh by Redis client tracking (a cached read makes no round trip; writes by other processes are seen once Redis invalidates them); 0 turns it off', nonNegativeInt('redis-cache'), 256)
+    .option('--redis-cache <MiB>', 'with redis:// or redis-cluster://: keep values read in process, up to this many MiB, kept fresh by Redis client tracking (a cached read makes no round trip; writes by other processes are seen once Redis invalidates them); 0 turns it off', nonNegativeInt('redis-cache'), 256)
     .option('--model <model.json>', 'a ranker from `recsignal train-ranker`: serves POST /v1/recommendations')
     .option('--embeddings', 'with --model: add the items nearest to a user\'s recent plays to the recommendations\' candidates, by the item vectors of the feature set\'s item embeddingView as published (recsignal embed), or else learned from the log at start (new items placed by their metadata)')
     .action(async (o) => {
@@ -452,7 +452,7 @@ function checkOnlineStore(store: string): OnlineChoice {
 /** Connects the chosen store (nothing for memory); IO_FAILED, saying what to check, when it does not answer. */
 async function openOnlineStore(choice: OnlineChoice, cacheBytes = 0): Promise<OnlineStore | undefined> {
   if (choice === 'memory') return undefined;
-  return choice.kind === 'redis' ? RedisStore.connect(choice.url, { cacheBytes }) : RedisClusterStore.connect(choice.url);
+  return choice.kind === 'redis' ? RedisStore.connect(choice.url, { cacheBytes }) : RedisClusterStore.connect(choice.url, { cacheBytes });
 }
 
 function requireLog(dir: string): EventLog {

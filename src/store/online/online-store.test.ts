@@ -9,7 +9,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { dropNamespace, redisBinariesMissing, redisUnreachable, startRedisCluster, testWithoutRedis, type TestRedisCluster, type TestRedisServer } from '../../../test/helpers/redis-cluster.ts';
 import type { RecsignalError } from '../../core/errors.ts';
 import { runOnlineStoreConformance } from './conformance.ts';
@@ -64,6 +64,31 @@ describe('memory store snapshot', () => {
 
 // --- Redis ----------------------------------------------------------------------------------------
 
+/** Waits until `probe` holds, failing the test with `what` after `ms`. */
+async function within(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** The port of the master serving a key, per the cluster's own CLUSTER SLOTS. */
+async function slotOwners(servers: readonly TestRedisServer[]): Promise<(key: string) => number> {
+  const admin = new Redis((servers[0] as TestRedisServer).port, '127.0.0.1');
+  try {
+    const ranges = await admin.cluster('SLOTS');
+    return (key) => {
+      const slot = keySlot(key);
+      const master = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2];
+      if (master === undefined) throw new Error(`slot ${slot} of ${key} is not served`);
+      return master[1];
+    };
+  } finally {
+    admin.disconnect();
+  }
+}
+
 const redisProblem = await redisUnreachable(6379);
 if (redisProblem === undefined) {
   const namespace = `rs-test-${randomBytes(6).toString('hex')}`;
@@ -75,13 +100,6 @@ if (redisProblem === undefined) {
   describe('redis tracked cache', () => {
     const key = (id: string) => stateKey(namespace, 'cache', [id], 'v');
     const text = (v: Uint8Array | undefined) => (v === undefined ? undefined : Buffer.from(v).toString());
-    const within = async (what: string, ms: number, probe: () => Promise<boolean>) => {
-      const deadline = Date.now() + ms;
-      while (!(await probe())) {
-        if (Date.now() > deadline) assert.fail(`${what} did not happen within ${ms} ms`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    };
 
     test('cached reads make no round trip; another client\'s write, delete and absent keys are seen once Redis invalidates them', async () => {
       const store = await RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 1 << 20 });
@@ -148,6 +166,62 @@ if (binariesProblem === undefined) {
   });
 
   runOnlineStoreConformance({ name: 'redis-cluster', create: async () => RedisClusterStore.connect((await startCluster()).url) });
+  runOnlineStoreConformance({ name: 'redis-cluster with the tracked cache', create: async () => RedisClusterStore.connect((await startCluster()).url, { cacheBytes: 1 << 20 }) });
+
+  describe('redis cluster tracked cache', () => {
+    const text = (v: Uint8Array | undefined) => (v === undefined ? undefined : Buffer.from(v).toString());
+
+    test('tracked on every master: keys of all of them come from the cache, and another client\'s writes and deletes are seen once invalidated', async () => {
+      const { url, servers } = await startCluster();
+      const namespace = `rs-cache-${randomBytes(4).toString('hex')}`;
+      const keys = Array.from({ length: 60 }, (_, i) => stateKey(namespace, 'user', [`u${i}`], 'agg'));
+      const ownerOf = await slotOwners(servers);
+      const masterOf = new Map(keys.map((k) => [k, ownerOf(k)]));
+      assert.equal(new Set(masterOf.values()).size, servers.length, 'the keys live on every master');
+      const store = await RedisClusterStore.connect(url, { cacheBytes: 1 << 20 });
+      const other = new Cluster(servers.map((s) => ({ host: '127.0.0.1', port: s.port })));
+      try {
+        await within('tracking on every node', 5000, async () => store.cacheStats()?.ready === true);
+        await store.setMany(keys.map((key, i) => ({ key, value: Buffer.from(`v${i}`) })));
+        assert.deepEqual((await store.getMany(keys)).map(text), keys.map((_, i) => `v${i}`));
+        const before = store.cacheStats();
+        assert.deepEqual((await store.getMany([...keys, `${namespace}:absent`])).map(text), [...keys.map((_, i) => `v${i}`), undefined]);
+        const after = store.cacheStats();
+        assert.equal((after?.hits ?? 0) - (before?.hits ?? 0), keys.length, 'every stored key from the cache');
+        // One key per master, changed by another client: each node invalidates its own.
+        const changed = servers.map((s) => keys.find((k) => masterOf.get(k) === s.port) as string);
+        for (const k of changed) await other.set(k, 'changed');
+        await within('the other client\'s writes being read', 2000, async () => (await store.getMany(changed)).every((v) => text(v) === 'changed'));
+        for (const k of changed) await other.del(k);
+        await within('the deletes being read', 2000, async () => (await store.getMany(changed)).every((v) => v === undefined));
+        assert.deepEqual((await store.getMany(keys)).map(text), keys.map((k, i) => (changed.includes(k) ? undefined : `v${i}`)));
+      } finally {
+        await store.setMany(keys.map((key) => ({ key, value: null })));
+        other.disconnect();
+        await store.close();
+      }
+    });
+
+    test('its own writes are read at once (read-after-write), even with reads in flight', async () => {
+      const { url } = await startCluster();
+      const store = await RedisClusterStore.connect(url, { cacheBytes: 1 << 20 });
+      const namespace = `rs-raw-${randomBytes(4).toString('hex')}`;
+      const keys = ['a', 'b', 'c'].map((id) => stateKey(namespace, 'user', [id], 'agg'));
+      try {
+        await within('tracking on every node', 5000, async () => store.cacheStats()?.ready === true);
+        for (let i = 0; i < 100; i++) {
+          const inFlight = store.getMany(keys);
+          await store.setMany(keys.map((key) => ({ key, value: Buffer.from(`v${i}`) })));
+          await inFlight;
+          assert.deepEqual((await store.getMany(keys)).map(text), keys.map(() => `v${i}`), `write ${i}`);
+        }
+        assert.ok((store.cacheStats()?.hits ?? 0) > 0, 'some reads were served from the cache');
+      } finally {
+        await store.setMany(keys.map((key) => ({ key, value: null })));
+        await store.close();
+      }
+    });
+  });
 
   describe('redis cluster routing and faults', () => {
     test('keySlot agrees with CLUSTER KEYSLOT, hash tags and escapes included', async () => {
@@ -192,15 +266,23 @@ if (binariesProblem === undefined) {
     });
 
     // Last: it stops a master of the shared test cluster (and brings it back).
-    test('a killed master: requests fail fast, ping is false; after a restart the same store works again', async () => {
+    for (const cacheBytes of [0, 1 << 20]) {
+    test(`a killed master${cacheBytes > 0 ? ' (with the tracked cache)' : ''}: requests fail fast, ping is false; after a restart the same store works again`, async () => {
       const { url, servers } = await startCluster();
-      const store = await RedisClusterStore.connect(url);
+      const store = await RedisClusterStore.connect(url, { cacheBytes });
       const namespace = `rs-fault-${randomBytes(4).toString('hex')}`;
       const keys = Array.from({ length: 30 }, (_, i) => stateKey(namespace, 'user', [`u${i}`], 'agg'));
       const victim = servers[1] as TestRedisServer;
       try {
         await store.setMany(keys.map((key) => ({ key, value: Uint8Array.of(1) })));
+        if (cacheBytes > 0) {
+          await store.getMany(keys);
+          assert.equal(store.cacheStats()?.ready, true);
+          assert.equal((await store.getMany(keys)).filter((v) => v !== undefined).length, 30, 'cached');
+        }
         await victim.kill();
+        // The cache must stop answering for the dead master's keys: the read of them goes to the cluster, and fails.
+        if (cacheBytes > 0) await within('the cache noticing the lost node', 2000, async () => store.getMany(keys).then(() => false, () => true));
         for (let attempt = 0; attempt < 2; attempt++) {
           const started = performance.now();
           await assert.rejects(store.getMany(keys), (e: RecsignalError) => e.code === 'IO_FAILED' && /MGET of 30 keys in \d+ slots failed .*cluster info/.test(e.message));
@@ -221,11 +303,20 @@ if (binariesProblem === undefined) {
         }
         assert.ok(got.some((v) => v !== undefined) && got.some((v) => v === undefined), 'keys of the live masters kept, those of the restarted one gone');
         assert.equal(await store.ping(), true);
+        if (cacheBytes > 0) {
+          await within('tracking set up again on every node', 10_000, async () => store.cacheStats()?.ready === true);
+          const hits = store.cacheStats()?.hits ?? 0;
+          const again = await store.getMany(keys);
+          await store.getMany(keys);
+          assert.deepEqual(again.map((v) => v?.[0]), got.map((v) => v?.[0]), 'what the cache serves after the restart is what the cluster holds');
+          assert.ok((store.cacheStats()?.hits ?? 0) > hits, 'served from the cache again');
+        }
       } finally {
         await store.setMany(keys.map((key) => ({ key, value: null }))).catch(() => {});
         await store.close();
       }
     });
+    }
   });
 } else {
   testWithoutRedis('online store conformance: redis-cluster', binariesProblem);

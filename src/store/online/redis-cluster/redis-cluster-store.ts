@@ -2,15 +2,23 @@
  * @module The online store on a Redis Cluster. Multi-key commands must stay within one hash slot,
  * so a read sends, to each master, one pipeline holding one MGET per slot (all masters in
  * parallel), and a write batch runs one MULTI/EXEC per slot. `stateKey` puts all parts of an entity
- * in one slot through its `{...}` hash tag.
+ * in one slot through its `{...}` hash tag. With `cacheBytes`, values read are kept in process by
+ * the tracked cache, tracked on every node's connection (client tracking is per server).
  */
-import { Cluster, type ClusterNode, type Redis } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import { RecsignalError } from '../../../core/errors.ts';
 import type { OnlineStore, OnlineWrite } from '../online-store.ts';
 import { asBuffer, failFastOptions, ioFailed, reconnectDelay, throwOnReplyError, type Endpoint, type RedisTimeouts } from '../redis/redis-shared.ts';
+import { TrackedCache, type Tracker } from '../redis/tracked-cache.ts';
 import { keySlot } from './key-slot.ts';
 
-export type RedisClusterStoreOptions = RedisTimeouts;
+export interface RedisClusterStoreOptions extends RedisTimeouts {
+  /**
+   * Keep values read in process, up to this many bytes, fresh by client tracking on each node
+   * (`tracked-cache.ts`): a read of cached keys makes no round trip. 0 or absent: every read asks the cluster.
+   */
+  readonly cacheBytes?: number;
+}
 
 export interface ClusterAddress {
   readonly host: string;
@@ -23,6 +31,9 @@ export class RedisClusterStore implements OnlineStore {
   readonly #endpoint: Endpoint;
   #lastConnectionError: Error | undefined;
   #closed = false;
+  #cache: TrackedCache | undefined;
+  /** The tracked pair of each node connection the client holds (with the cache on). */
+  readonly #trackers = new Map<Redis, Tracker>();
 
   private constructor(cluster: Cluster, endpoint: Endpoint) {
     this.#cluster = cluster;
@@ -65,17 +76,63 @@ export class RedisClusterStore implements OnlineStore {
       slotsRefreshInterval: 5000,
     });
     const store = new RedisClusterStore(cluster, endpoint);
+    if (options.cacheBytes !== undefined && options.cacheBytes > 0) store.#trackNodes(new TrackedCache(options.cacheBytes), { ...redisOptions, retryStrategy: reconnectDelay });
     try {
       await withTimeout(cluster.connect(), (options.connectTimeoutMs ?? 2000) * 2, 'the cluster did not become ready');
+      // Tracking comes up on every node in the background; until it has, reads go to the cluster.
+      await withTimeout(Promise.all([...store.#trackers.values()].map((t) => t.start())), options.connectTimeoutMs ?? 2000, 'tracking was not set up').catch(() => undefined);
     } catch (e) {
       cluster.disconnect();
+      await store.#cache?.close();
       throw ioFailed(endpoint, 'connecting', e, 'connecting', store.#lastConnectionError);
     }
     return store;
   }
 
+  /**
+   * Tracks the reads of each node connection the client makes (and stops with the ones it drops).
+   * A changed slot map also empties the cache: keys moved by a resharding are invalidated by their
+   * old node as they leave it, and this covers what a move might have missed.
+   */
+  #trackNodes(cache: TrackedCache, subOptions: Omit<ReturnType<typeof failFastOptions>, 'enableOfflineQueue' | 'lazyConnect'> & { readonly retryStrategy: (attempt: number) => number }): void {
+    this.#cache = cache;
+    this.#cluster.on('+node', (node: Redis) => {
+      if (this.#closed) return;
+      // The node's address and credentials, as the client connects to it.
+      const { host, port, username, password, tls } = node.options;
+      const address = Object.fromEntries(Object.entries({ host, port, username, password, tls }).filter(([, v]) => v !== undefined)) as Pick<RedisOptions, 'host' | 'port' | 'username' | 'password' | 'tls'>;
+      const sub = new Redis({ ...subOptions, ...address, lazyConnect: true, enableOfflineQueue: false, protocol: 2, autoResubscribe: false });
+      const tracker = cache.track(node, sub);
+      this.#trackers.set(node, tracker);
+      // Once the cluster is ready; before that `connect` starts them all.
+      if (this.#cluster.status === 'ready') tracker.start().catch(() => undefined);
+    });
+    this.#cluster.on('-node', (node: Redis) => {
+      const tracker = this.#trackers.get(node);
+      if (tracker === undefined) return;
+      this.#trackers.delete(node);
+      void cache.untrack(tracker);
+    });
+    let slotMap = '';
+    this.#cluster.on('refresh', () => {
+      const now = this.#cluster.slots.map((nodes) => nodes?.[0] ?? '').join();
+      if (now !== slotMap) cache.flush();
+      slotMap = now;
+    });
+  }
+
   async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     this.#checkOpen();
+    if (keys.length === 0) return [];
+    return this.#cache === undefined ? this.#read(keys) : this.#cache.read(keys, (missed) => this.#read(missed));
+  }
+
+  /** Hits and misses of the process cache (null without one), and whether it serves now. */
+  cacheStats(): { hits: number; misses: number; entries: number; ready: boolean } | null {
+    return this.#cache?.stats() ?? null;
+  }
+
+  async #read(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     const out = new Array<Uint8Array | undefined>(keys.length).fill(undefined);
     if (keys.length === 0) return out;
     const bySlot = groupBySlot(keys, (k) => k);
@@ -116,12 +173,18 @@ export class RedisClusterStore implements OnlineStore {
       last = new Map([[slot, [...(bySlot.get(slot) ?? []), checkpoint]]]);
       bySlot.delete(slot);
     }
-    try {
-      await this.#transactions(bySlot);
-      if (last !== undefined) await this.#transactions(last);
-    } catch (e) {
-      throw this.#failed(`MULTI/EXEC of ${writes.length} writes in ${bySlot.size + (last === undefined ? 0 : 1)} slots`, e);
-    }
+    const run = async (): Promise<void> => {
+      try {
+        await this.#transactions(bySlot);
+        if (last !== undefined) await this.#transactions(last);
+      } catch (e) {
+        throw this.#failed(`MULTI/EXEC of ${writes.length} writes in ${bySlot.size + (last === undefined ? 0 : 1)} slots`, e);
+      }
+    };
+    if (this.#cache === undefined) return run();
+    const keys = writes.map((w) => w.key);
+    if (checkpoint !== undefined) keys.push(checkpoint.key);
+    return this.#cache.write(keys, run);
   }
 
   /** True when every master of the client's slot map is connected and answers. */
@@ -145,6 +208,8 @@ export class RedisClusterStore implements OnlineStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#trackers.clear();
+    await this.#cache?.close();
     try {
       await this.#cluster.quit();
     } catch {

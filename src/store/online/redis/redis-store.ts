@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { RecsignalError } from '../../../core/errors.ts';
 import type { OnlineStore, OnlineWrite } from '../online-store.ts';
-import { MISS, TrackedCache } from './tracked-cache.ts';
+import { TrackedCache } from './tracked-cache.ts';
 import { asBuffer, failFastOptions, ioFailed, reconnectDelay, throwOnReplyError, type Endpoint, type RedisTimeouts } from './redis-shared.ts';
 
 export interface RedisStoreOptions extends RedisTimeouts {
@@ -49,8 +49,9 @@ export class RedisStore implements OnlineStore {
     try {
       await client.connect();
       if (options.cacheBytes !== undefined && options.cacheBytes > 0) {
-        store.#cache = new TrackedCache(client, url, { ...failFastOptions(options), retryStrategy: reconnectDelay }, options.cacheBytes);
-        await store.#cache.start();
+        store.#cache = new TrackedCache(options.cacheBytes);
+        const sub = new Redis(url, { ...failFastOptions(options), retryStrategy: reconnectDelay, protocol: 2, autoResubscribe: false });
+        await store.#cache.track(client, sub).start();
       }
     } catch (e) {
       client.disconnect();
@@ -63,36 +64,13 @@ export class RedisStore implements OnlineStore {
   async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     this.#checkOpen();
     if (keys.length === 0) return [];
-    const cache = this.#cache;
-    if (cache === undefined || !cache.ready) return (await this.#mget(keys)).map((v) => v ?? undefined);
-    const out: (Uint8Array | undefined)[] = new Array(keys.length);
-    const missed: string[] = [];
-    const at: number[] = [];
-    keys.forEach((key, i) => {
-      const v = cache.get(key);
-      if (v === MISS) {
-        missed.push(key);
-        at.push(i);
-      } else out[i] = v ?? undefined;
-    });
-    if (missed.length === 0) return out;
-    const since = cache.begin();
-    try {
-      const values = await this.#mget(missed);
-      values.forEach((v, j) => {
-        out[at[j] as number] = v ?? undefined;
-        cache.put(missed[j] as string, v, since);
-      });
-    } finally {
-      cache.end();
-    }
-    return out;
+    if (this.#cache === undefined) return (await this.#mget(keys)).map((v) => v ?? undefined);
+    return this.#cache.read(keys, (missed) => this.#mget(missed));
   }
 
   /** Hits and misses of the process cache (null without one), and whether it serves now. */
   cacheStats(): { hits: number; misses: number; entries: number; ready: boolean } | null {
-    const c = this.#cache;
-    return c === undefined ? null : { hits: c.hits, misses: c.misses, entries: c.size, ready: c.ready };
+    return this.#cache?.stats() ?? null;
   }
 
   async #mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
@@ -107,20 +85,19 @@ export class RedisStore implements OnlineStore {
     this.#checkOpen();
     const all = checkpoint === undefined ? writes : [...writes, checkpoint];
     if (all.length === 0) return;
-    // Dropped before (a read in flight must not keep the old value) and after (nor one sent meanwhile).
-    this.#cache?.drop(all.map((w) => w.key));
     const tx = this.#client.multi();
     for (const w of all) {
       if (w.value === null) tx.del(w.key);
       else tx.set(w.key, asBuffer(w.value));
     }
-    try {
-      throwOnReplyError(await tx.exec());
-    } catch (e) {
-      throw this.#failed(`MULTI/EXEC of ${all.length} writes`, e);
-    } finally {
-      this.#cache?.drop(all.map((w) => w.key));
-    }
+    const run = async (): Promise<void> => {
+      try {
+        throwOnReplyError(await tx.exec());
+      } catch (e) {
+        throw this.#failed(`MULTI/EXEC of ${all.length} writes`, e);
+      }
+    };
+    await (this.#cache === undefined ? run() : this.#cache.write(all.map((w) => w.key), run));
   }
 
   async ping(): Promise<boolean> {

@@ -1,22 +1,23 @@
 /**
  * @module Values read from Redis kept in process and kept fresh by Redis itself: server-assisted
- * client-side caching (`CLIENT TRACKING ... REDIRECT`). Redis remembers the keys the data
+ * client-side caching (`CLIENT TRACKING ... REDIRECT`). Redis remembers the keys a tracked data
  * connection read and, when one changes (any writer) or is evicted, sends its name on
- * `__redis__:invalidate` to a second connection; the entry is dropped there. A read of cached keys
- * then needs no round trip.
+ * `__redis__:invalidate` to a second connection to the same server; the entry is dropped there. A
+ * read of cached keys then needs no round trip. One Redis is one tracked pair of connections; a
+ * Redis Cluster is one pair per node (tracking is per server), all feeding one cache.
  *
  * Freshness: a write by this store drops its keys before it is sent and again once it is done, so
  * this process reads its own writes; a write by another process is seen once its invalidation
  * arrives (on loopback well under a millisecond after the write). A read in flight when a key is
- * invalidated is used for that read and not cached. While either connection is down, or tracking
- * is being set up again after a reconnect, nothing is served from the cache and it starts empty.
+ * invalidated is used for that read and not cached. While any pair's connection is down, or its
+ * tracking is being set up again after a reconnect, nothing is served from the cache, and it
+ * starts empty again.
  *
  * Written here: ioredis (the client the stores use) does not implement client-side caching, and
- * its RESP3 default drops the `invalidate` pushes, so the invalidation connection speaks RESP2.
+ * its RESP3 default drops the `invalidate` pushes, so the invalidation connections speak RESP2.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { evictClock } from '../../../core/clock-eviction.ts';
-import type { failFastOptions } from './redis-shared.ts';
 
 const CHANNEL = '__redis__:invalidate';
 
@@ -28,56 +29,104 @@ export class TrackedCache {
    */
   private readonly entries = new Map<string, { readonly value: Buffer | null; used: boolean }>();
   private bytes = 0;
-  /** Serving from the cache: tracking is on with the invalidation connection as it is now. */
-  private tracking = false;
+  private readonly trackers = new Set<Tracker>();
   /** Bumped by every invalidation; a read caches only keys not invalidated since it began. */
   private epoch = 0;
   private flushedAt = 0;
   private readonly invalidatedAt = new Map<string, number>();
   private inFlight = 0;
-  private readonly sub: Redis;
-  private subId: number | null = null;
-  private setup: Promise<void> = Promise.resolve();
-  private closed = false;
   hits = 0;
   misses = 0;
 
-  constructor(
-    private readonly data: Redis,
-    url: string,
-    subOptions: ReturnType<typeof failFastOptions> & { readonly retryStrategy: (attempt: number) => number },
-    private readonly capacityBytes: number,
-  ) {
-    this.sub = new Redis(url, { ...subOptions, protocol: 2, autoResubscribe: false });
-    this.sub.on('error', () => undefined);
-    this.sub.on('messageBuffer', (channel: Buffer, message: unknown) => {
-      if (String(channel) === CHANNEL) this.invalidate(message);
-    });
-    this.sub.on('ready', () => void this.restart(true));
-    this.sub.on('close', () => this.stop());
-    data.on('ready', () => void this.restart(false));
-    data.on('close', () => this.stop());
+  constructor(private readonly capacityBytes: number) {}
+
+  /**
+   * Tracks the reads of `data` (a connection the store reads through, already made) with
+   * invalidations on `sub` (a new, not yet connected RESP2 connection to the same server: `protocol: 2`,
+   * `autoResubscribe: false`, `lazyConnect: true`). The cache serves once every pair tracks.
+   */
+  track(data: Redis, sub: Redis): Tracker {
+    const t = new Tracker(this, data, sub);
+    this.trackers.add(t);
+    this.flush();
+    return t;
   }
 
-  /** Connects the invalidation connection (the data connection is already up) and turns tracking on. */
-  async start(): Promise<void> {
-    await this.sub.connect();
-    await this.setup;
+  /** Stops tracking a pair (its server left the cluster): what it tracked can no longer be trusted. */
+  async untrack(t: Tracker): Promise<void> {
+    this.trackers.delete(t);
+    this.flush();
+    await t.close();
   }
 
+  /** Serving from the cache: every pair tracks, with its invalidation connection as it is now. */
   get ready(): boolean {
-    return this.tracking;
+    if (this.trackers.size === 0) return false;
+    for (const t of this.trackers) if (!t.tracking) return false;
+    return true;
   }
 
   get size(): number {
     return this.entries.size;
   }
 
+  stats(): { hits: number; misses: number; entries: number; ready: boolean } {
+    return { hits: this.hits, misses: this.misses, entries: this.entries.size, ready: this.ready };
+  }
+
+  /**
+   * `keys` read through the cache: hits from it, the others by `fetch` (one call), kept unless
+   * invalidated while it ran. Without tracking everything goes to `fetch` and nothing is kept.
+   */
+  async read(keys: readonly string[], fetch: (keys: readonly string[]) => Promise<readonly (Uint8Array | null | undefined)[]>): Promise<(Uint8Array | undefined)[]> {
+    if (!this.ready) return (await fetch(keys)).map((v) => v ?? undefined);
+    const out: (Uint8Array | undefined)[] = new Array(keys.length);
+    const missed: string[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const v = this.get(keys[i] as string);
+      if (v === MISS) {
+        missed.push(keys[i] as string);
+        at.push(i);
+      } else out[i] = v ?? undefined;
+    }
+    if (missed.length === 0) return out;
+    const since = this.begin();
+    try {
+      const values = await fetch(missed);
+      for (let j = 0; j < missed.length; j++) {
+        const v = values[j] ?? null;
+        out[at[j] as number] = v ?? undefined;
+        this.put(missed[j] as string, v, since);
+      }
+    } finally {
+      this.end();
+    }
+    return out;
+  }
+
+  /** Runs a write of `keys`, dropping them before (a read in flight must not keep the old value) and after (nor one sent meanwhile). */
+  async write(keys: readonly string[], run: () => Promise<void>): Promise<void> {
+    this.drop(keys);
+    try {
+      await run();
+    } finally {
+      this.drop(keys);
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.trackers];
+    this.trackers.clear();
+    this.flush();
+    await Promise.all(all.map((t) => t.close()));
+  }
+
   /**
    * The cached value, or MISS. A hit is only marked (moving it in the Map measured ~1.4 µs a key, on
    * hundreds of keys a request); eviction passes marked entries over once (CLOCK).
    */
-  get(key: string): Buffer | null | typeof MISS {
+  private get(key: string): Buffer | null | typeof MISS {
     const e = this.entries.get(key);
     if (e === undefined) {
       this.misses++;
@@ -89,18 +138,18 @@ export class TrackedCache {
   }
 
   /** Starts a read: the epoch its replies are judged by. Pair with `end`. */
-  begin(): number {
+  private begin(): number {
     this.inFlight++;
     return this.epoch;
   }
 
-  end(): void {
+  private end(): void {
     if (--this.inFlight === 0) this.invalidatedAt.clear();
   }
 
-  /** Keeps a value read by a read begun at `since`, unless the key was invalidated after that. */
-  put(key: string, value: Buffer | null, since: number): void {
-    if (!this.tracking || this.flushedAt > since || (this.invalidatedAt.get(key) ?? -1) > since) return;
+  /** Keeps a value read by a read begun at `since`, unless the key was invalidated (or tracking lost) after that. */
+  private put(key: string, value: Uint8Array | null, since: number): void {
+    if (!this.ready || this.flushedAt > since || (this.invalidatedAt.get(key) ?? -1) > since) return;
     const old = this.entries.get(key);
     if (old !== undefined) {
       this.entries.delete(key);
@@ -115,23 +164,13 @@ export class TrackedCache {
     evictClock(this.entries, () => this.bytes > this.capacityBytes, (oldest, e) => (this.bytes -= sizeOf(oldest, e.value)));
   }
 
-  /** Drops keys this process is about to write (and has written): its own reads see its writes. */
-  drop(keys: Iterable<string>): void {
+  private drop(keys: readonly string[]): void {
     this.epoch++;
     for (const key of keys) this.forget(key);
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    this.stop();
-    try {
-      await this.sub.quit();
-    } catch {
-      this.sub.disconnect();
-    }
-  }
-
-  private invalidate(message: unknown): void {
+  /** An invalidation message: the keys a server says changed, or null when it flushed its tracking table. */
+  invalidated(message: unknown): void {
     this.epoch++;
     if (message === null || message === undefined) {
       // Redis flushed its tracking table (FLUSHALL, FLUSHDB, or the table was full): forget everything.
@@ -150,15 +189,62 @@ export class TrackedCache {
     if (this.inFlight > 0) this.invalidatedAt.set(key, this.epoch);
   }
 
-  private flush(): void {
+  /** Forgets everything, and every value a read in flight brings back. */
+  flush(): void {
     this.entries.clear();
     this.bytes = 0;
     this.flushedAt = ++this.epoch;
   }
+}
+
+/** One server's pair: the data connection whose reads Redis tracks, and the connection its invalidations arrive on. */
+export class Tracker {
+  /** Tracking is on with the invalidation connection as it is now. */
+  tracking = false;
+  private subId: number | null = null;
+  private setup: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly onDataReady = () => void this.restart(false);
+  private readonly onDataClose = () => this.stop();
+
+  constructor(
+    private readonly cache: TrackedCache,
+    private readonly data: Redis,
+    private readonly sub: Redis,
+  ) {
+    sub.on('error', () => undefined);
+    sub.on('messageBuffer', (channel: Buffer, message: unknown) => {
+      if (String(channel) === CHANNEL) cache.invalidated(message);
+    });
+    sub.on('ready', () => void this.restart(true));
+    sub.on('close', () => this.stop());
+    // The data connection is the store's (a cluster's node connection outlives this pair): listeners removed on close.
+    data.on('ready', this.onDataReady);
+    data.on('close', this.onDataClose);
+  }
+
+  /** Connects the invalidation connection (and a data connection not yet connected), then waits for tracking to be set up. */
+  async start(): Promise<void> {
+    if (this.data.status === 'wait') this.data.connect().catch(() => undefined);
+    await this.sub.connect();
+    await this.setup;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stop();
+    this.data.off('ready', this.onDataReady);
+    this.data.off('close', this.onDataClose);
+    try {
+      await this.sub.quit();
+    } catch {
+      this.sub.disconnect();
+    }
+  }
 
   private stop(): void {
     this.tracking = false;
-    this.flush();
+    this.cache.flush();
   }
 
   /**
@@ -178,8 +264,8 @@ export class TrackedCache {
         if (this.data.status !== 'ready' || this.sub.status !== 'ready') return;
         await this.data.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(this.subId));
         // Anything cached before tracking pointed here may have missed an invalidation.
-        this.flush();
-        this.tracking = true;
+        this.cache.flush();
+        if (!this.closed) this.tracking = true;
       } catch {
         // A connection dropped meanwhile: its 'ready' starts this again.
         this.stop();
@@ -190,7 +276,7 @@ export class TrackedCache {
 }
 
 /** What `TrackedCache.get` returns for a key it does not hold. */
-export const MISS = Symbol('miss');
+const MISS = Symbol('miss');
 
 function sizeOf(key: string, v: Buffer | null): number {
   return key.length * 2 + (v === null ? 0 : v.byteLength) + 64;
