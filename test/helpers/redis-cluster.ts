@@ -230,7 +230,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
-/** Removes the keys under `namespace:` from a shared Redis (SCAN, not KEYS: others' data stays). */
+/** Removes the keys under `namespace:` from a shared Redis, or one cluster node (SCAN, not KEYS: others' data stays). */
 export async function dropNamespace(url: string, namespace: string): Promise<void> {
   const client = new Redis(url, { lazyConnect: true });
   await client.connect();
@@ -238,7 +238,8 @@ export async function dropNamespace(url: string, namespace: string): Promise<voi
     let cursor = '0';
     do {
       const [next, keys] = await client.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await client.del(...keys);
+      // One DEL per key: on a cluster node a multi-key DEL must stay within one slot.
+      if (keys.length > 0) await keys.reduce((p, k) => p.del(k), client.pipeline()).exec();
       cursor = next;
     } while (cursor !== '0');
   } finally {
