@@ -51,14 +51,19 @@ export function buildInteractionMatrix(rows: readonly Interaction[], options: Ma
 }
 
 /** Dense item x item co-occurrence XᵀX of the binary matrix: C[i·n + j] = users with both i and j. */
-export function cooccurrence(m: InteractionMatrix): Float64Array {
+export function cooccurrence(m: InteractionMatrix, weighted = false): Float64Array {
   const n = m.items.length;
   const c = new Float64Array(n * n);
   for (let u = 0; u < m.users.length; u++) {
     const end = m.rowPtr[u + 1]!;
     for (let p = m.rowPtr[u]!; p < end; p++) {
       const base = m.colIdx[p]! * n;
-      for (let q = m.rowPtr[u]!; q < end; q++) c[base + m.colIdx[q]!]! += 1;
+      if (!weighted) {
+        for (let q = m.rowPtr[u]!; q < end; q++) c[base + m.colIdx[q]!]! += 1;
+        continue;
+      }
+      const v = m.values[p]!;
+      for (let q = m.rowPtr[u]!; q < end; q++) c[base + m.colIdx[q]!]! += v * m.values[q]!;
     }
   }
   return c;

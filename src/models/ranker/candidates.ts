@@ -19,6 +19,8 @@ export interface BaseModelOptions {
   readonly alsIterations?: number;
   /** The ALS base models: each named `als`, `als_2`, … in order; default one of 16 factors, λ 1. */
   readonly als?: readonly AlsSetting[];
+  /** Also a rating-weighted EASE (`ease_rated`, see `trainRatedEase`), scoring only. */
+  readonly ratingEase?: boolean;
 }
 
 export interface AlsSetting {
@@ -51,8 +53,12 @@ export function fitBaseModels(train: readonly Interaction[], o: BaseModelOptions
     ),
     timed('popularity', true, () => trainPopularity(train, { items })),
     timed('popularity_decayed', true, () => trainPopularity(train, { items, halfLifeMs: 30 * DAY_MS })),
+    ...(o.ratingEase ? [timed('ease_rated', false, () => trainEase(train, { items, lambda: o.easeLambda ?? 500, weight: (r) => ratedWeight(r.rating) }))] : []),
   ];
 }
+
+/** A rating's weight in the rated EASE, fixed a priori: a liked item (4–5) counts fully, another half. */
+export const ratedWeight = (rating: number): number => (rating >= 4 ? 1 : 0.5);
 
 /** Candidates of many users, contiguous per user (the query groups of LambdaMART). */
 export interface CandidateSet {

@@ -7,7 +7,8 @@ import { readInteractions } from '../../cli/evaluate.ts';
 import { evaluate } from '../../eval/evaluate.ts';
 import { MODELS, type ModelEntry } from '../../eval/models.ts';
 import type { Interaction, Scorer } from '../../eval/types.ts';
-import { candidateRecall, generateCandidates, type BaseModel } from './candidates.ts';
+import { trainEase } from '../../eval/baselines/ease.ts';
+import { candidateRecall, fitBaseModels, generateCandidates, ratedWeight, type BaseModel } from './candidates.ts';
 import { trainColdScorer } from './cold.ts';
 import { itemEmbeddings } from './embeddings.ts';
 import { loadRankerFeatureSet, pairFeatures, withTrainingLog } from './features.ts';
@@ -18,6 +19,25 @@ import { trainRanker, type RankerModel } from './pipeline.ts';
 const ML = fileURLToPath(new URL('../../../../shared/data/ml-100k', import.meta.url));
 
 const fixed = (items: string[], v: number[]): Scorer => ({ items, score: (u) => (u === 'nobody' ? undefined : Float64Array.from(v)) });
+
+test('rated EASE: the plain EASE when every rating weighs 1; a low rating weighs less; scoring only', () => {
+  const liked: Interaction[] = [
+    ['u1', 'a'], ['u1', 'b'], ['u2', 'a'], ['u2', 'b'], ['u2', 'c'], ['u3', 'b'], ['u3', 'c'], ['u4', 'a'], ['u4', 'c'], ['u4', 'd'],
+  ].map(([user, item], i) => ({ user: user!, item: item!, rating: 5, ts: i }));
+  const items = ['a', 'b', 'c', 'd'];
+  const rate = (train: Interaction[]) => trainEase(train, { items, lambda: 2, weight: (r) => ratedWeight(r.rating) });
+  const plain = trainEase(liked, { items, lambda: 2 }), rated = rate(liked);
+  for (const u of ['u1', 'u2', 'u3', 'u4']) {
+    const p = plain.score(u)!, r = rated.score(u)!;
+    p.forEach((v, j) => assert.ok(Math.abs(v - r[j]!) < 1e-12, `${u} ${items[j]}: ${v} vs ${r[j]}`));
+  }
+  // u1 rates b low (weight 0.5): u1's scores change.
+  const mixed = liked.map((r) => (r.user === 'u1' && r.item === 'b' ? { ...r, rating: 2 } : r));
+  assert.notDeepEqual(Array.from(rate(mixed).score('u1')!), Array.from(rated.score('u1')!));
+  const base = fitBaseModels(liked, { items, seed: 1, ratingEase: true });
+  assert.deepEqual(base.filter((b) => b.name === 'ease_rated').map((b) => b.generates), [false]);
+  assert.equal(fitBaseModels(liked, { items, seed: 1 }).some((b) => b.name === 'ease_rated'), false);
+});
 
 test('candidates: the union of each model top n, seen items excluded, recall at most 1', () => {
   const items = ['a', 'b', 'c', 'd', 'e'];
