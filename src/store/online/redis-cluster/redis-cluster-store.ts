@@ -76,12 +76,13 @@ export class RedisClusterStore implements OnlineStore {
       slotsRefreshInterval: 5000,
     });
     const store = new RedisClusterStore(cluster, endpoint);
-    if (options.cacheBytes !== undefined && options.cacheBytes > 0) store.#trackNodes(new TrackedCache(options.cacheBytes), { ...redisOptions, retryStrategy: reconnectDelay });
+    // Absent keys are not cached on a cluster (see TrackedCache): a slot migrating could hide their writes.
+    if (options.cacheBytes !== undefined && options.cacheBytes > 0) store.#trackNodes(new TrackedCache(options.cacheBytes, false), { ...redisOptions, retryStrategy: reconnectDelay });
     try {
+      // Tracking comes up on each node as the client first uses it; until then reads go to the cluster.
       await withTimeout(cluster.connect(), (options.connectTimeoutMs ?? 2000) * 2, 'the cluster did not become ready');
-      // Tracking comes up on every node in the background; until it has, reads go to the cluster.
-      await withTimeout(Promise.all([...store.#trackers.values()].map((t) => t.start())), options.connectTimeoutMs ?? 2000, 'tracking was not set up').catch(() => undefined);
     } catch (e) {
+      store.#closed = true;
       cluster.disconnect();
       await store.#cache?.close();
       throw ioFailed(endpoint, 'connecting', e, 'connecting', store.#lastConnectionError);
@@ -90,9 +91,9 @@ export class RedisClusterStore implements OnlineStore {
   }
 
   /**
-   * Tracks the reads of each node connection the client makes (and stops with the ones it drops).
-   * A changed slot map also empties the cache: keys moved by a resharding are invalidated by their
-   * old node as they leave it, and this covers what a move might have missed.
+   * Tracks the reads of each node connection the client makes (and stops with the ones it drops or
+   * that end). A changed slot map (a failover, a resharding done) also empties the cache; a key
+   * that moves is invalidated by its old node as it leaves it, and absent keys are not cached.
    */
   #trackNodes(cache: TrackedCache, subOptions: Omit<ReturnType<typeof failFastOptions>, 'enableOfflineQueue' | 'lazyConnect'> & { readonly retryStrategy: (attempt: number) => number }): void {
     this.#cache = cache;
@@ -104,21 +105,25 @@ export class RedisClusterStore implements OnlineStore {
       const sub = new Redis({ ...subOptions, ...address, lazyConnect: true, enableOfflineQueue: false, protocol: 2, autoResubscribe: false });
       const tracker = cache.track(node, sub);
       this.#trackers.set(node, tracker);
-      // Once the cluster is ready; before that `connect` starts them all.
-      if (this.#cluster.status === 'ready') tracker.start().catch(() => undefined);
+      // Whatever the cluster's state: after a full reconnect nodes come back while it is 'connecting'.
+      tracker.start().catch(() => undefined);
+      // A node connection that ends is gone for good (the client makes a new one): '-node' is not always emitted.
+      node.once('end', () => this.#untrack(node));
     });
-    this.#cluster.on('-node', (node: Redis) => {
-      const tracker = this.#trackers.get(node);
-      if (tracker === undefined) return;
-      this.#trackers.delete(node);
-      void cache.untrack(tracker);
-    });
+    this.#cluster.on('-node', (node: Redis) => this.#untrack(node));
     let slotMap = '';
     this.#cluster.on('refresh', () => {
       const now = this.#cluster.slots.map((nodes) => nodes?.[0] ?? '').join();
       if (now !== slotMap) cache.flush();
       slotMap = now;
     });
+  }
+
+  #untrack(node: Redis): void {
+    const tracker = this.#trackers.get(node);
+    if (tracker === undefined || this.#cache === undefined) return;
+    this.#trackers.delete(node);
+    void this.#cache.untrack(tracker);
   }
 
   async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {

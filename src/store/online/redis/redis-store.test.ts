@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { RecsignalError } from '../../../core/errors.ts';
 import { redisBinariesMissing, startRedisServer, testWithoutRedis, type TestRedisServer } from '../../../../test/helpers/redis-cluster.ts';
 import { parseRedisUrl, RedisStore } from './redis-store.ts';
@@ -62,6 +63,34 @@ if (missing !== undefined) {
         await assertFailsFast(RedisStore.connect(`redis://127.0.0.1:${port}`), 3000, new RegExp(`Redis at 127\\.0\\.0\\.1:${port}: connecting failed .*redis-cli -h 127\\.0\\.0\\.1 -p ${port} ping`));
       } finally {
         await server.start();
+      }
+    });
+
+    test('tracked cache: a CLIENT TRACKING that fails with both connections up is tried again (here: refused by an ACL, then allowed)', async () => {
+      const admin = new Redis(server.port, '127.0.0.1');
+      const user = 'rs-tracking-test';
+      try {
+        // Everything the store needs but CLIENT TRACKING.
+        await admin.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '&*', '+@all', '-client|tracking');
+        const store = await RedisStore.connect(`redis://${user}:pw@127.0.0.1:${server.port}`, { cacheBytes: 1 << 20 });
+        try {
+          await store.setMany([{ key: 'k', value }]);
+          await new Promise((r) => setTimeout(r, 700));
+          assert.equal(store.cacheStats()?.ready, false, 'no tracking, no cache');
+          await admin.call('ACL', 'SETUSER', user, '+client|tracking');
+          await eventually('tracking set up by a retry', 3000, async () => store.cacheStats()?.ready === true);
+          await store.getMany(['k']);
+          const hits = store.cacheStats()?.hits ?? 0;
+          assert.deepEqual(Array.from((await store.getMany(['k']))[0] ?? []), Array.from(value));
+          assert.equal((store.cacheStats()?.hits ?? 0) - hits, 1, 'served from the cache');
+          await admin.set('k', 'x');
+          await eventually('the invalidation of another client\'s write', 2000, async () => Buffer.from((await store.getMany(['k']))[0] ?? []).toString() === 'x');
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await admin.call('ACL', 'DELUSER', user);
+        admin.disconnect();
       }
     });
 

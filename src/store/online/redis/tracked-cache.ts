@@ -20,6 +20,8 @@ import type { Redis } from 'ioredis';
 import { evictClock } from '../../../core/clock-eviction.ts';
 
 const CHANNEL = '__redis__:invalidate';
+/** After a failed setup with both connections up, tracking is tried again this much later. */
+const RETRY_MS = 500;
 
 export class TrackedCache {
   /**
@@ -38,7 +40,17 @@ export class TrackedCache {
   hits = 0;
   misses = 0;
 
-  constructor(private readonly capacityBytes: number) {}
+  /**
+   * `cacheAbsent`: keep keys found absent too. Right on one server, where any write of the key
+   * reaches the server that tracked its read. Not on a cluster: while a slot migrates, a write of a
+   * key the old node does not hold lands on the new node (ASK), which never saw this process read
+   * it, and the old node has nothing to invalidate. A key that exists is safe: MIGRATE deletes it
+   * from the old node, which invalidates it.
+   */
+  constructor(
+    private readonly capacityBytes: number,
+    private readonly cacheAbsent = true,
+  ) {}
 
   /**
    * Tracks the reads of `data` (a connection the store reads through, already made) with
@@ -59,10 +71,15 @@ export class TrackedCache {
     await t.close();
   }
 
-  /** Serving from the cache: every pair tracks, with its invalidation connection as it is now. */
+  /**
+   * Serving from the cache: every pair tracks, with its invalidation connection as it is now. A
+   * pair whose data connection was never opened (a cluster node no read has gone to yet, a replica)
+   * has read nothing, so it does not hold the cache back; once it starts connecting it does, until
+   * it tracks (and its first reads, sent before tracking was on, are not kept: see `put`).
+   */
   get ready(): boolean {
     if (this.trackers.size === 0) return false;
-    for (const t of this.trackers) if (!t.tracking) return false;
+    for (const t of this.trackers) if (!t.tracking && !t.idle) return false;
     return true;
   }
 
@@ -149,7 +166,7 @@ export class TrackedCache {
 
   /** Keeps a value read by a read begun at `since`, unless the key was invalidated (or tracking lost) after that. */
   private put(key: string, value: Uint8Array | null, since: number): void {
-    if (!this.ready || this.flushedAt > since || (this.invalidatedAt.get(key) ?? -1) > since) return;
+    if (!this.ready || this.flushedAt > since || (this.invalidatedAt.get(key) ?? -1) > since || (value === null && !this.cacheAbsent)) return;
     const old = this.entries.get(key);
     if (old !== undefined) {
       this.entries.delete(key);
@@ -204,6 +221,7 @@ export class Tracker {
   private subId: number | null = null;
   private setup: Promise<void> = Promise.resolve();
   private closed = false;
+  private retry: NodeJS.Timeout | undefined;
   private readonly onDataReady = () => void this.restart(false);
   private readonly onDataClose = () => this.stop();
 
@@ -217,24 +235,37 @@ export class Tracker {
       if (String(channel) === CHANNEL) cache.invalidated(message);
     });
     sub.on('ready', () => void this.restart(true));
-    sub.on('close', () => this.stop());
+    sub.on('close', () => {
+      // Its id dies with the connection: the next setup asks for the new one and subscribes again.
+      this.subId = null;
+      this.stop();
+    });
     // The data connection is the store's (a cluster's node connection outlives this pair): listeners removed on close.
     data.on('ready', this.onDataReady);
     data.on('close', this.onDataClose);
   }
 
-  /** Connects the invalidation connection (and a data connection not yet connected), then waits for tracking to be set up. */
+  /** A data connection never opened: it has read nothing (see `TrackedCache.ready`). */
+  get idle(): boolean {
+    return this.data.status === 'wait';
+  }
+
+  /**
+   * Connects the invalidation connection, then waits for tracking to be set up (on a data
+   * connection that is up; one still to open is tracked when it comes up).
+   */
   async start(): Promise<void> {
-    if (this.data.status === 'wait') this.data.connect().catch(() => undefined);
     await this.sub.connect();
     await this.setup;
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retry);
     this.stop();
     this.data.off('ready', this.onDataReady);
     this.data.off('close', this.onDataClose);
+    if (this.sub.status === 'wait') return; // never connected: quit() would connect it first
     try {
       await this.sub.quit();
     } catch {
@@ -257,9 +288,12 @@ export class Tracker {
       this.stop();
       try {
         if (subReconnected || this.subId === null) {
+          this.subId = null;
           if (this.sub.status !== 'ready') return;
-          this.subId = Number(await this.sub.client('ID'));
+          const id = Number(await this.sub.client('ID'));
           await this.sub.subscribe(CHANNEL);
+          // Only once subscribed: tracking redirected to a connection that is not listening sends nothing.
+          this.subId = id;
         }
         if (this.data.status !== 'ready' || this.sub.status !== 'ready') return;
         await this.data.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(this.subId));
@@ -267,8 +301,20 @@ export class Tracker {
         this.cache.flush();
         if (!this.closed) this.tracking = true;
       } catch {
-        // A connection dropped meanwhile: its 'ready' starts this again.
         this.stop();
+        if (this.closed) return;
+        // A connection that dropped meanwhile starts this again when it is back. One still up failed
+        // a command (a timeout under load, say): a half-set-up invalidation connection is replaced
+        // (its 'ready' starts this again); otherwise tracking is tried again shortly.
+        if (this.subId === null) {
+          if (this.sub.status === 'ready') this.sub.disconnect(true);
+        } else if (this.retry === undefined) {
+          this.retry = setTimeout(() => {
+            this.retry = undefined;
+            void this.restart(false);
+          }, RETRY_MS);
+          this.retry.unref();
+        }
       }
     });
     return this.setup;
