@@ -150,8 +150,12 @@ export interface TestRedisCluster {
   stop(): Promise<void>;
 }
 
-/** Starts `masters` cluster-enabled servers, joins them with `redis-cli --cluster create`, waits for cluster_state:ok. */
-export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> {
+/**
+ * Starts `masters` cluster-enabled servers (and `replicas` per master), joins them with `redis-cli
+ * --cluster create`, waits for cluster_state:ok. `servers` lists the masters first. A master that
+ * dies is replaced by its replica after the node timeout (5 s).
+ */
+export async function startRedisCluster(masters = 3, replicas = 0): Promise<TestRedisCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'rs-redis-cluster-'));
   const servers: TestRedisServer[] = [];
   const stop = async (): Promise<void> => {
@@ -160,9 +164,10 @@ export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> 
   };
   try {
     // One at a time: freePort only knows a port is free until a server takes it.
-    for (let i = 0; i < masters; i++) servers.push(await startRedisServer({ cluster: true, dir }));
+    for (let i = 0; i < masters * (1 + replicas); i++) servers.push(await startRedisServer({ cluster: true, dir }));
     const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], { timeout: 20_000 });
+    // redis-cli makes the first `masters` nodes masters and the rest their replicas.
+    await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 20_000 });
     await waitFor('the cluster to report cluster_state:ok on every node', 10_000, async () => {
       for (const s of servers) {
         const { stdout } = await run('redis-cli', ['-p', String(s.port), 'cluster', 'info']);

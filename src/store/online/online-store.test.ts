@@ -237,6 +237,50 @@ if (binariesProblem === undefined) {
       }
     });
 
+    test('with replicas: a failover moves tracking to the promoted master, and nothing stale is read', async () => {
+      const withReplicas = await startRedisCluster(3, 1);
+      const { url, servers } = withReplicas;
+      const store = await RedisClusterStore.connect(url, { cacheBytes: 1 << 20 });
+      const other = new Cluster(servers.map((s) => ({ host: '127.0.0.1', port: s.port })), { scaleReads: 'master' });
+      other.on('error', () => undefined); // its reconnects to the killed master
+      const keys = Array.from({ length: 40 }, (_, i) => stateKey('failover', 'user', [`u${i}`], 'agg'));
+      const cachedRead = async () => {
+        const hits = store.cacheStats()?.hits ?? 0;
+        await store.getMany(keys).catch(() => undefined);
+        return (store.cacheStats()?.hits ?? 0) - hits === keys.length;
+      };
+      try {
+        await store.setMany(keys.map((key) => ({ key, value: Buffer.from('a') })));
+        // Replicas are never read from: their connections stay unopened and do not hold the cache back.
+        await within('reads served from the cache', 5000, cachedRead);
+        const ownerOf = await slotOwners(servers);
+        const victim = servers[0] as TestRedisServer;
+        const victimKeys = keys.filter((k) => ownerOf(k) === victim.port);
+        assert.ok(victimKeys.length > 0);
+        await within('every replica in sync', 5000, async () => {
+          for (const r of servers.slice(3)) {
+            const admin = new Redis(r.port, '127.0.0.1');
+            try {
+              if (!/master_link_status:up/.test(await admin.info('replication'))) return false;
+            } finally {
+              admin.disconnect();
+            }
+          }
+          return true;
+        });
+        await victim.kill();
+        // The replica takes over after the node timeout; meanwhile the dead master's keys fail, never come from the cache.
+        await within('the promoted master answering and the cache back on', 20_000, cachedRead);
+        for (const k of victimKeys) await other.set(k, 'b');
+        await within('writes on the promoted master being read', 2000, async () => (await store.getMany(victimKeys)).every((v) => text(v) === 'b'));
+        assert.ok(await cachedRead(), 'cached again after those writes');
+      } finally {
+        other.disconnect();
+        await store.close();
+        await withReplicas.stop();
+      }
+    });
+
     test('its own writes are read at once (read-after-write), even with reads in flight', async () => {
       const { url } = await startCluster();
       const store = await RedisClusterStore.connect(url, { cacheBytes: 1 << 20 });
