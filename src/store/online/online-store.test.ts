@@ -14,7 +14,7 @@ import { dropNamespace, redisBinariesMissing, redisUnreachable, startRedisCluste
 import type { RecsignalError } from '../../core/errors.ts';
 import { runOnlineStoreConformance } from './conformance.ts';
 import { MemoryStore } from './memory/memory-store.ts';
-import { stateKey } from './online-store.ts';
+import { stateKey, type OnlineStore } from './online-store.ts';
 import { keySlot } from './redis-cluster/key-slot.ts';
 import { RedisClusterStore } from './redis-cluster/redis-cluster-store.ts';
 import { RedisStore } from './redis/redis-store.ts';
@@ -71,6 +71,13 @@ async function within(what: string, ms: number, probe: () => Promise<boolean>): 
     if (Date.now() > deadline) assert.fail(`${what} did not happen within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Whether one read of `keys` (a failed one counts as no) came entirely from the store's tracked cache. */
+async function allFromCache(store: OnlineStore, keys: readonly string[]): Promise<boolean> {
+  const hits = store.cacheStats?.()?.hits ?? 0;
+  await store.getMany(keys).catch(() => undefined);
+  return (store.cacheStats?.()?.hits ?? 0) - hits === keys.length;
 }
 
 /** The port of the master serving a key, per the cluster's own CLUSTER SLOTS. */
@@ -213,11 +220,7 @@ if (binariesProblem === undefined) {
       const other = new Cluster(servers.map((s) => ({ host: '127.0.0.1', port: s.port })));
       const namespace = `rs-reconnect-${randomBytes(4).toString('hex')}`;
       const keys = Array.from({ length: 30 }, (_, i) => stateKey(namespace, 'user', [`u${i}`], 'agg'));
-      const cachedRead = async () => {
-        const hits = store.cacheStats()?.hits ?? 0;
-        await store.getMany(keys).catch(() => undefined);
-        return (store.cacheStats()?.hits ?? 0) - hits === keys.length;
-      };
+      const cachedRead = () => allFromCache(store, keys);
       try {
         await store.setMany(keys.map((key) => ({ key, value: Buffer.from('a') })));
         await within('reads served from the cache', 5000, cachedRead);
@@ -244,11 +247,7 @@ if (binariesProblem === undefined) {
       const other = new Cluster(servers.map((s) => ({ host: '127.0.0.1', port: s.port })), { scaleReads: 'master' });
       other.on('error', () => undefined); // its reconnects to the killed master
       const keys = Array.from({ length: 40 }, (_, i) => stateKey('failover', 'user', [`u${i}`], 'agg'));
-      const cachedRead = async () => {
-        const hits = store.cacheStats()?.hits ?? 0;
-        await store.getMany(keys).catch(() => undefined);
-        return (store.cacheStats()?.hits ?? 0) - hits === keys.length;
-      };
+      const cachedRead = () => allFromCache(store, keys);
       try {
         await store.setMany(keys.map((key) => ({ key, value: Buffer.from('a') })));
         // Replicas are never read from: their connections stay unopened and do not hold the cache back.
