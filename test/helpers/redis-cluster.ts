@@ -175,6 +175,14 @@ export async function startRedisCluster(masters = 3, replicas = 0): Promise<Test
       }
       return true;
     });
+    // A replica serves a failover only once it has synced; the first sync can take seconds on a loaded machine.
+    await waitFor('every replica to finish syncing with its master', 60_000, async () => {
+      for (const s of servers.slice(masters)) {
+        const { stdout } = await run('redis-cli', ['-p', String(s.port), 'info', 'replication']);
+        if (!stdout.includes('master_link_status:up') || stdout.includes('master_sync_in_progress:1')) return undefined;
+      }
+      return true;
+    });
   } catch (e) {
     await stop();
     throw e;
