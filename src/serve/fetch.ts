@@ -65,15 +65,20 @@ export function fetchFeatures(state: StateReader, plan: ServingPlan, sel: Select
   const eventTs: (readonly (number | null)[])[] = new Array(n);
   const shared = sharedRowsOf(sel);
   const read = refReader(plan, slots);
+  // Where each per-candidate ref reads in the crosses' output (-1: a view's), and one array the
+  // crosses of every candidate are written to: their values are copied into the candidate's row.
+  const crossAt = perItem.map((r) => (r.view === null ? (sel.crossIndex.get(r.feature) as number) : -1));
+  const crossOut: FeatureValue[] = [];
   for (let c = 0; c < n; c++) {
     const item = q.items[c] as string;
     fields['item_id'] = item;
     for (const vp of sel.itemViews) state.readInto(vp, fields, t, slots);
-    const crosses = sel.crosses === null ? null : applyRequestFeatures(sel.crosses, read, fields, stats);
+    if (sel.crosses !== null) applyRequestFeatures(sel.crosses, read, fields, stats, crossOut);
     const rv = new Array<FeatureValue>(perItem.length);
     for (let j = 0; j < perItem.length; j++) {
       const r = perItem[j] as RefPlan;
-      rv[j] = r.view === null ? ((crosses as FeatureValue[])[sel.crossIndex.get(r.feature) as number] ?? null) : (slots.values[r.view.index]?.get(r.feature) ?? null);
+      const x = crossAt[j] as number;
+      rv[j] = x >= 0 ? (crossOut[x] ?? null) : (slots.values[(r.view as ViewPlan).index]?.get(r.feature) ?? null);
     }
     values[c] = rv;
     // Statuses and event times follow from the item views' (and, for crosses, whether the store answered).
