@@ -80,8 +80,9 @@ export function applyRequestFeatures(
 ): FeatureValue[] {
   const plan = planOf(compiled);
   const out = into ?? new Array<FeatureValue>(plan.length);
-  // Plain loops over the plan: a closure, an iterator or an entry array per call, times every
-  // candidate of every request, was two fifths of what a served request allocated.
+  // Plain loops over the plan: a closure, an iterator and entry arrays per call, times every
+  // candidate of every request, were about a fifth of what a served request allocated (measured
+  // by scavenges over 5,000 fetches of the demo set: 39 before, 32 after).
   for (let k = 0; k < plan.length; k++) {
     const { r, fn, aliases, refs, fields } = plan[k] as RequestPlan;
     const args: Record<string, FeatureValue> = {};
