@@ -409,12 +409,14 @@ export class StreamEngine {
     if (v.kind === 'lookup') return this.lookup(v, keys[0] ?? null);
     if (v.kind === 'session') return this.session(v, keys[0] ?? null, t);
     if (v.kind === 'embedding') return new Map([[EMBEDDING_OUTPUT.name, this.embeddingAt(v, keys[0] ?? null, t)?.vector ?? null]]);
-    const raw = keys.some((k) => k === null) ? undefined : this.state.get(v.name)?.get(keys.join(SEP))?.read(t);
-    const out = new Map<string, FeatureValue>();
+    const raw = keys.includes(null) ? undefined : this.state.get(v.name)?.get(keys.length === 1 ? (keys[0] as string) : keys.join(SEP))?.read(t);
+    // The key's own read, with defaults where nothing was aggregated (one map per read, not two:
+    // the fetch path reads a view for every candidate).
+    const out = raw ?? new Map<string, FeatureValue>();
     let ratios = false;
     for (const a of v.aggregations) {
       if (a.op === 'ratio') ratios = true;
-      else out.set(a.name, raw?.get(a.name) ?? a.default ?? null);
+      else out.set(a.name, out.get(a.name) ?? a.default ?? null);
     }
     // Without ratios `out` is already in the aggregations' order (the fetch path reads one per candidate).
     if (!ratios) return out;
