@@ -6,6 +6,7 @@
  * loopback from a second process (bench/stream-load.ts) at a steady rate.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadFeatureSet } from '../src/cli/load-features.ts';
@@ -63,6 +64,13 @@ for (let i = 0; i < WARMUP; i++) fetchFeatures(server.state, server.plan, sel, r
 const fetchMs: number[] = [];
 const withJsonMs: number[] = [];
 let present = 0;
+// The young-generation collections during the fetch-only loop: each pauses the requests it lands
+// in, so their count against the requests says whether the p99 is a collection or not.
+const scavenges: number[] = [];
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges.push(e.duration);
+});
+gcObserver.observe({ entryTypes: ['gc'] });
 for (let i = 0; i < o.requests; i++) {
   const q = request();
   const a = performance.now();
@@ -70,13 +78,16 @@ for (let i = 0; i < o.requests; i++) {
   fetchMs.push(performance.now() - a);
   present += presentShare(r);
 }
+await new Promise((r) => setTimeout(r, 50)); // the observer is told after the loop yields
+gcObserver.disconnect();
 for (let i = 0; i < o.requests; i++) {
   const q = request();
   const a = performance.now();
   featuresResponseJson(fetchFeatures(server.state, server.plan, sel, q, server.requestStats));
   withJsonMs.push(performance.now() - a);
 }
-const inProcess = { requests: o.requests, warmup: WARMUP, fetch: summarize(fetchMs), fetchAndJson: summarize(withJsonMs), presentShare: Math.round((present / o.requests) * 1000) / 1000 };
+const fetchScavenges = { count: scavenges.length, meanPauseMs: Math.round((scavenges.reduce((x, y) => x + y, 0) / Math.max(1, scavenges.length)) * 100) / 100, maxPauseMs: Math.round(Math.max(0, ...scavenges) * 100) / 100 };
+const inProcess = { requests: o.requests, warmup: WARMUP, fetch: summarize(fetchMs), fetchAndJson: summarize(withJsonMs), fetchScavenges, presentShare: Math.round((present / o.requests) * 1000) / 1000 };
 say(`fetch: in process p50 ${inProcess.fetch.p50Ms} ms, p99 ${inProcess.fetch.p99Ms} ms, p999 ${inProcess.fetch.p999Ms} ms`);
 
 const load = await runChild('stream-load.ts', ['--url', server.url, '--rate', String(o.rate), '--duration', String(o.duration), '--warmup', '3', '--users', String(o.users), '--items', String(o.items), '--candidates', String(o.candidates)], {

@@ -73,6 +73,7 @@ export function renderStreamSection(r: StreamResults): string {
   const inProc = fetch?.['inProcess'] as Rec | undefined;
   const f = inProc?.['fetch'] as LatencySummary | undefined;
   const fj = inProc?.['fetchAndJson'] as LatencySummary | undefined;
+  const sc = inProc?.['fetchScavenges'] as Rec | undefined;
   const http = fetch?.['http'] as Rec | undefined;
   const hl = http?.['latency'] as LatencySummary | undefined;
   const shape = fetch?.['shape'] as Rec | undefined;
@@ -98,6 +99,7 @@ export function renderStreamSection(r: StreamResults): string {
     `| apply, \`OnlineState\` (engine + key index, the server's path), demo set | ≥ 500,000 events/s | ${fmt(demoServer?.['eventsPerSecond'])} events/s | ${goal(num(demoServer?.['eventsPerSecond']) >= 500_000)} |`,
     `| apply, \`StreamEngine\`, \`test/fixtures/all-ops.ts\` (contrast) | — | ${fmt(allOps?.['eventsPerSecond'])} events/s | |`,
     `| fetch in process, 1 user + ${r.options['candidates']} candidates, memory state: p50 / p99 / p99.9 | p99 < 1 ms | ${ms(f?.p50Ms)} / ${ms(f?.p99Ms)} / ${ms(f?.p999Ms)} | ${goal(num(f?.p99Ms) < 1)} |`,
+    `| young-generation collections during those fetches: count / mean pause / longest | — | ${fmt(sc?.['count'])} in ${fmt(inProc?.['requests'])} requests / ${ms(sc?.['meanPauseMs'])} / ${ms(sc?.['maxPauseMs'])} | |`,
     `| same, with the response serialised as the route does (\`featuresResponseJson\`): p50 / p99 / p99.9 | — | ${ms(fj?.p50Ms)} / ${ms(fj?.p99Ms)} / ${ms(fj?.p999Ms)} | |`,
     `| HTTP \`POST /v1/features\` on loopback at ${fmt(http?.['rate'])} req/s for ${fmt(http?.['durationS'])} s: p50 / p99 / p99.9 | p99 < 5 ms | ${ms(hl?.p50Ms)} / ${ms(hl?.p99Ms)} / ${ms(hl?.p999Ms)} (max ${ms(hl?.maxMs)}), ${fmt(http?.['errorCount'])} errors | ${goal(num(hl?.p99Ms) < 5 && num(http?.['errorCount']) === 0)} |`,
     `| for scale: Feast's Go feature server, 50 features × 100 entities on Redis | — | 22 ms p99 (Feast's published figure, not measured here) | |`,
