@@ -123,6 +123,8 @@ if (redisProblem === undefined) {
       const store = await RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 1 << 20 });
       const other = new Redis('redis://127.0.0.1:6379');
       try {
+        // The invalidation connection is set up after connect resolves; until then reads bypass the cache.
+        await within('tracking on', 10_000, async () => store.cacheStats()?.ready === true);
         await store.setMany([{ key: key('a'), value: Buffer.from('one') }]);
         assert.deepEqual((await store.getMany([key('a'), key('absent')])).map(text), ['one', undefined]);
         const before = store.cacheStats();
@@ -142,6 +144,7 @@ if (redisProblem === undefined) {
     test('its own writes are read at once (read-after-write), even with reads in flight', async () => {
       const store = await RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 1 << 20 });
       try {
+        await within('tracking on', 10_000, async () => store.cacheStats()?.ready === true);
         for (let i = 0; i < 200; i++) {
           const inFlight = store.getMany([key('raw')]);
           await store.setMany([{ key: key('raw'), value: Buffer.from(`v${i}`) }]);
@@ -157,6 +160,7 @@ if (redisProblem === undefined) {
     test('it keeps at most its capacity', async () => {
       const store = await RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 64 * 1024 });
       try {
+        await within('tracking on', 10_000, async () => store.cacheStats()?.ready === true);
         const big = Buffer.alloc(1000, 7);
         const keys = Array.from({ length: 300 }, (_, i) => key(`cap${i}`));
         await store.setMany(keys.map((k) => ({ key: k, value: big })));
