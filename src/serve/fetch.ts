@@ -65,9 +65,8 @@ export function fetchFeatures(state: StateReader, plan: ServingPlan, sel: Select
   const eventTs: (readonly (number | null)[])[] = new Array(n);
   const shared = sharedRowsOf(sel);
   const read = refReader(plan, slots);
-  // Where each per-candidate ref reads in the crosses' output (-1: a view's), and one array the
-  // crosses of every candidate are written to: their values are copied into the candidate's row.
-  const crossAt = perItem.map((r) => (r.view === null ? (sel.crossIndex.get(r.feature) as number) : -1));
+  // One array the crosses of every candidate are written to: their values are copied into the candidate's row.
+  const crossAt = crossPositions(perItem, sel);
   const crossOut: FeatureValue[] = [];
   for (let c = 0; c < n; c++) {
     const item = q.items[c] as string;
@@ -86,6 +85,11 @@ export function fetchFeatures(state: StateReader, plan: ServingPlan, sel: Select
     eventTs[c] = shared.times.get(null, sel.itemViews, slots) ?? shared.times.keep(null, sel.itemViews, slots, timeRow(perItem, slots));
   }
   return { ts: t, user_id: q.userId, user, items: { features: sel.perItemNames, item_ids: q.items, values, statuses, event_ts: eventTs } };
+}
+
+/** Where each ref reads in the crosses' output (`applyRequestFeatures` of `sel.crosses`); -1 for a view's ref. */
+function crossPositions(refs: readonly RefPlan[], sel: Selection): number[] {
+  return refs.map((r) => (r.view === null ? (sel.crossIndex.get(r.feature) as number) : -1));
 }
 
 /** A ref's status: its view's read's, or for a cross UNAVAILABLE when it reads state the store did not answer for. */
@@ -205,16 +209,18 @@ export function fetchRows(state: StateReader, plan: ServingPlan, sel: Selection,
   };
   const slots = newSlots(plan.views.length);
   const read = refReader(plan, slots);
+  const crossAt = crossPositions(refs, sel);
+  const crossOut: FeatureValue[] = [];
   for (let i = 0; i < rows.length; i++) {
     const fields = rows[i] as Fields;
     fields['ts'] = t;
     for (const vp of sel.onceViews) state.readInto(vp, fields, t, slots);
     for (const vp of sel.itemViews) state.readInto(vp, fields, t, slots);
-    const crosses = sel.crosses === null ? null : applyRequestFeatures(sel.crosses, read, fields, stats);
+    if (sel.crosses !== null) applyRequestFeatures(sel.crosses, read, fields, stats, crossOut);
     for (let j = 0; j < refs.length; j++) {
       const r = refs[j] as RefPlan;
-      const vi = r.view?.index;
-      (out.values[j] as FeatureValue[])[i] = vi === undefined ? ((crosses as FeatureValue[])[sel.crossIndex.get(r.feature) as number] ?? null) : (slots.values[vi]?.get(r.feature) ?? null);
+      const x = crossAt[j] as number;
+      (out.values[j] as FeatureValue[])[i] = x >= 0 ? (crossOut[x] ?? null) : (slots.values[(r.view as ViewPlan).index]?.get(r.feature) ?? null);
       (out.statuses[j] as Status[])[i] = refStatus(state, r, slots);
       (out.eventTs[j] as (number | null)[])[i] = refEventTs(r, slots);
     }

@@ -19,7 +19,7 @@ export interface BaseModelOptions {
   readonly alsIterations?: number;
   /** The ALS base models: each named `als`, `als_2`, … in order; default one of 16 factors, λ 1. */
   readonly als?: readonly AlsSetting[];
-  /** Also a rating-weighted EASE (`ease_rated`, see `trainRatedEase`), scoring only. */
+  /** Also a rating-weighted EASE (`ease_rated`: `trainEase` weighted by `ratedWeight`), scoring only. */
   readonly ratingEase?: boolean;
 }
 

@@ -84,6 +84,14 @@ async function retried(what: string, write: () => Promise<void>): Promise<void> 
   await within(what, 15_000, () => write().then(() => true, () => false));
 }
 
+/**
+ * Waits for the tracked cache to serve: its invalidation connection may be set up after connect
+ * resolves (a setup that times out under load is retried), and until then reads bypass the cache.
+ */
+async function trackingOn(store: OnlineStore): Promise<void> {
+  await within('tracking on', 10_000, async () => store.cacheStats?.()?.ready === true);
+}
+
 /** Whether one read of `keys` (a failed one counts as no) came entirely from the store's tracked cache. */
 async function allFromCache(store: OnlineStore, keys: readonly string[]): Promise<boolean> {
   const hits = store.cacheStats?.()?.hits ?? 0;
@@ -123,8 +131,7 @@ if (redisProblem === undefined) {
       const store = await RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 1 << 20 });
       const other = new Redis('redis://127.0.0.1:6379');
       try {
-        // The invalidation connection is set up after connect resolves; until then reads bypass the cache.
-        await within('tracking on', 10_000, async () => store.cacheStats()?.ready === true);
+        await trackingOn(store);
         await store.setMany([{ key: key('a'), value: Buffer.from('one') }]);
         assert.deepEqual((await store.getMany([key('a'), key('absent')])).map(text), ['one', undefined]);
         const before = store.cacheStats();
@@ -144,7 +151,7 @@ if (redisProblem === undefined) {
     test('its own writes are read at once (read-after-write), even with reads in flight', async () => {
       const store = await RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 1 << 20 });
       try {
-        await within('tracking on', 10_000, async () => store.cacheStats()?.ready === true);
+        await trackingOn(store);
         for (let i = 0; i < 200; i++) {
           const inFlight = store.getMany([key('raw')]);
           await store.setMany([{ key: key('raw'), value: Buffer.from(`v${i}`) }]);
@@ -160,7 +167,7 @@ if (redisProblem === undefined) {
     test('it keeps at most its capacity', async () => {
       const store = await RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 64 * 1024 });
       try {
-        await within('tracking on', 10_000, async () => store.cacheStats()?.ready === true);
+        await trackingOn(store);
         const big = Buffer.alloc(1000, 7);
         const keys = Array.from({ length: 300 }, (_, i) => key(`cap${i}`));
         await store.setMany(keys.map((k) => ({ key: k, value: big })));
