@@ -190,6 +190,35 @@ export async function startRedisCluster(masters = 3, replicas = 0): Promise<Test
   return { url: `redis-cluster://${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}`, servers, stop };
 }
 
+/**
+ * Waits until the cluster has replaced a dead master: a surviving node reports cluster_state:ok and
+ * no slot served by `deadPort`. Resolves with the milliseconds it took. Redis starts an election
+ * about a second after the node timeout (5 s here) and retries a failed one only after four node
+ * timeouts (`auth_retry_time` in cluster.c), so one failed election on a loaded machine takes the
+ * failover past 25 s: give it a minute.
+ */
+export async function waitForFailover(servers: readonly TestRedisServer[], deadPort: number, timeoutMs = 60_000): Promise<number> {
+  const started = Date.now();
+  const survivors = servers.filter((s) => s.port !== deadPort);
+  let seen = '';
+  try {
+    await waitFor(`a replica to take over the slots of the master on port ${deadPort}`, timeoutMs, async () => {
+      for (const s of survivors) {
+        const info = (await run('redis-cli', ['-p', String(s.port), 'cluster', 'info'])).stdout;
+        const nodes = (await run('redis-cli', ['-p', String(s.port), 'cluster', 'nodes'])).stdout;
+        seen = `port ${s.port}: ${/cluster_state:\w+/.exec(info)?.[0] ?? 'no state'}\n${nodes}`;
+        // A master line: "<id> host:port@bus flags ... connected <slots>"; the dead one may still be listed as a failed master without slots.
+        const deadServes = nodes.split('\n').some((l) => l.includes(`:${deadPort}@`) && / master/.test(l) && / (dis)?connected \d/.test(l));
+        if (info.includes('cluster_state:ok') && !deadServes) return true;
+      }
+      return undefined;
+    });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; the cluster as last seen by ${seen}`);
+  }
+  return Date.now() - started;
+}
+
 /** A free loopback port; for a cluster node, port + 10000 (its cluster bus) is free too. */
 async function freePort(withBus: boolean): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
-import { dropNamespace, redisBinariesMissing, redisUnreachable, startRedisCluster, testWithoutRedis, type TestRedisCluster, type TestRedisServer } from '../../../test/helpers/redis-cluster.ts';
+import { dropNamespace, redisBinariesMissing, redisUnreachable, startRedisCluster, testWithoutRedis, waitForFailover, type TestRedisCluster, type TestRedisServer } from '../../../test/helpers/redis-cluster.ts';
 import type { RecsignalError } from '../../core/errors.ts';
 import { runOnlineStoreConformance } from './conformance.ts';
 import { MemoryStore } from './memory/memory-store.ts';
@@ -288,8 +288,12 @@ if (binariesProblem === undefined) {
         const victimKeys = keys.filter((k) => ownerOf(k) === victim.port);
         assert.ok(victimKeys.length > 0);
         await victim.kill();
-        // The replica takes over after the node timeout; meanwhile the dead master's keys fail, never come from the cache.
-        await within('the promoted master answering and the cache back on', 30_000, cachedRead);
+        // Once the store sees the connection drop, the dead master's keys fail: the cache does not answer for them.
+        await within('reads of the dead master\'s keys failing', 5000, () => store.getMany(victimKeys).then(() => false, () => true));
+        // How long Redis takes to elect the replica is Redis's (a minute, for a retried election)...
+        await waitForFailover(servers, victim.port);
+        // ...following it is the store's: it relearns the slots on a failed read and every 5 s.
+        await within('the promoted master answering and the cache back on, once the cluster had failed over', 15_000, cachedRead);
         // The other client may still be following the failover (MOVED, closed connections): it retries.
         await retried('the other client writing to the promoted master', async () => {
           for (const k of victimKeys) await other.set(k, 'b');
