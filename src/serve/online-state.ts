@@ -143,6 +143,7 @@ export class OnlineState implements ServingState, StateReader {
       onEvent();
     }
     this.engine.compact();
+    this.index.compact();
   }
 
   reader(): StateReader {
