@@ -25,6 +25,7 @@ import { OnlineState, type ServingState } from './online-state.ts';
 import { selectRefs, servingPlan, REQUEST_VIEW, type ServingPlan } from './plan.ts';
 import { eventItems, parseFeaturesBody, parseNdjson } from './requests.ts';
 import { Recommender, registerRecommendations } from './recommend.ts';
+import { collectGarbage } from '../core/collect-garbage.ts';
 import type { FeatureRanker } from '../models/feature-ranker.ts';
 import type { VectorIndex } from '../models/vector-index.ts';
 import { serveNamespace, StoreState } from './store-state.ts';
@@ -174,6 +175,8 @@ export class FeatureServer<S extends ServingState = OnlineState> {
   private async bootstrap(events: AsyncIterable<InteractionEvent>): Promise<void> {
     try {
       await this.state.bootstrap(events, () => this.bootstrapped++, () => this.status !== 'starting');
+      // The replay's garbage goes before the first request rather than into every later young-generation pause (see collectGarbage).
+      if (this.status === 'starting') collectGarbage();
       if (this.status === 'starting') this.status = 'ready';
     } catch (e) {
       this.bootstrapError = e as Error;
