@@ -168,7 +168,7 @@ export function embeddingView(def: Omit<EmbeddingViewDef, 'kind'>): EmbeddingVie
   return Object.freeze({ kind: 'embedding_view', ...def });
 }
 
-/** The values a request-time function receives: its declared inputs by alias. */
+/** The values a request-time function receives: its declared inputs by alias (one object refilled per call: keep nothing of it). */
 export type RequestInputs = Readonly<Record<string, FeatureValue>>;
 
 export interface RequestFeatureDef {
