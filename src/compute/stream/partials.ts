@@ -225,11 +225,11 @@ export function finalize(a: AggregationIR, p: Partial, t: number): FeatureValue 
       return p.values.size === 0 ? null : p.values.size;
     case 'latest':
       if (p.at.size === 0) return null;
-      return [...p.at.entries()].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : 0)).slice(0, a.k as number).map(([v]) => v);
+      return topKeys(p.at, a.k as number, newerFirst);
     case 'weights':
       if (p.w.size === 0) return null;
       if (a.op === 'histogram') return Object.fromEntries([...p.w.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1)));
-      return [...p.w.entries()].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)).slice(0, a.k as number).map(([k]) => k);
+      return topKeys(p.w, a.k as number, heavierFirst);
     case 'decay':
       return p.n === 0 ? null : p.s * Math.pow(2, (p.tau - t) / (a.halfLifeMs as number));
     case 'decay_mean':
@@ -240,8 +240,43 @@ export function finalize(a: AggregationIR, p: Partial, t: number): FeatureValue 
 /** Keeps a last_k partial to the values that can still make a top k: bounded memory per tile. */
 export function compact(a: AggregationIR, p: Partial): void {
   if (p.kind !== 'latest' || p.at.size <= 2 * (a.k as number)) return;
-  const keep = [...p.at.entries()].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : 0)).slice(0, a.k as number);
-  p.at = new Map(keep);
+  const at = p.at;
+  p.at = new Map(topKeys(at, a.k as number, newerFirst).map((v) => [v, at.get(v) as number]));
+}
+
+/** last_k's order: the newest time first; at equal times the greater value first. */
+function newerFirst(v1: string, ts1: number, v2: string, ts2: number): boolean {
+  return ts1 > ts2 || (ts1 === ts2 && v1 > v2);
+}
+
+/** top_k's order: the heaviest first; at equal weights the smaller value first. */
+function heavierFirst(v1: string, w1: number, v2: string, w2: number): boolean {
+  return w1 > w2 || (w1 === w2 && v1 < v2);
+}
+
+/**
+ * The k first keys of `m` in the order `first` (a strict total order: keys are distinct), first
+ * first. An insertion into a buffer of k instead of sorting every entry: no entry arrays, one
+ * array of k (last_k and top_k finalize on every read, over maps of up to a few hundred values).
+ */
+function topKeys(m: ReadonlyMap<string, number>, k: number, first: (v1: string, x1: number, v2: string, x2: number) => boolean): string[] {
+  const keys: string[] = [];
+  const xs: number[] = [];
+  m.forEach((x, key) => {
+    let i = keys.length;
+    if (i === k) {
+      if (k === 0 || !first(key, x, keys[k - 1] as string, xs[k - 1] as number)) return;
+      i = k - 1;
+    }
+    while (i > 0 && first(key, x, keys[i - 1] as string, xs[i - 1] as number)) {
+      keys[i] = keys[i - 1] as string;
+      xs[i] = xs[i - 1] as number;
+      i--;
+    }
+    keys[i] = key;
+    xs[i] = x;
+  });
+  return keys;
 }
 
 /** A partial as JSON-safe data: Maps and Sets as arrays, infinities as null. */
