@@ -5,7 +5,7 @@
  * Why: a replay of the bench's world (889,141 events, in a scratch loop that also kept the events)
  * left a 1.32 GB heap, ~0.8 GB of it the replay's garbage: V8's last major collection had run
  * mid-replay, and none ran during the 6,000 requests measured next. Each young-generation
- * collection in them paused 19–23 ms on average; after one full collection (1.32 → 0.52 GB, 1.5 s,
+ * collection in them paused 18.6–22.8 ms on average; after one full collection (1.32 → 0.52 GB, 1.5 s,
  * once) the same requests' paused 11.5–13 ms (three interleaved pairs, 2026-12-07; V8's own phase
  * times: the parallel scavenge 10.2 → 5.0 ms for the same 1.2 MB promoted).
  *

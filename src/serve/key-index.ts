@@ -150,7 +150,7 @@ export class KeyIndex implements KeyObserver {
   /**
    * Copies each entry's recent times to an array of their exact length, after a bulk load (the
    * server's replay of the log). An array grown by pushes holds 17 slots or more: 152 bytes for the
-   * one or two times most user × item keys have, against 24–32 copied (~100 of the ~340 bytes an
+   * one or two times most user × item keys have, against 24–32 copied (~120 of the ~340 bytes an
    * entry took in the bench's world).
    */
   compact(): void {
