@@ -57,10 +57,11 @@ test('a state compacted after its bootstrap (engine and index) answers as one ne
   const views = compiled.ir.views;
   const same = (when: string) => {
     const t = compacted.watermark + 1;
+    const held = plain.engine.snapshot().views;
     let compared = 0;
     for (const [i, v] of views.entries()) {
       if (v.kind === 'lookup') continue;
-      const keys: string[] = plain.engine.snapshot().views[v.name]?.map(([k]) => k) ?? [];
+      const keys: string[] = held[v.name]?.map(([k]) => k) ?? [];
       for (const key of keys) {
         assert.deepEqual(compacted.index.entry(i, key), plain.index.entry(i, key), `${when}, ${v.name} ${key}: index entry`);
         const parts = key.split('\u0000');

@@ -175,9 +175,11 @@ export class FeatureServer<S extends ServingState = OnlineState> {
   private async bootstrap(events: AsyncIterable<InteractionEvent>): Promise<void> {
     try {
       await this.state.bootstrap(events, () => this.bootstrapped++, () => this.status !== 'starting');
-      // The replay's garbage goes before the first request rather than into every later young-generation pause (see collectGarbage).
-      if (this.status === 'starting') collectGarbage();
-      if (this.status === 'starting') this.status = 'ready';
+      if (this.status === 'starting') {
+        // The replay's garbage goes before the first request rather than into every later young-generation pause (see collectGarbage).
+        collectGarbage();
+        this.status = 'ready';
+      }
     } catch (e) {
       this.bootstrapError = e as Error;
       this.status = 'failed';
