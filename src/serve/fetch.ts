@@ -81,8 +81,9 @@ export function fetchFeatures(state: StateReader, plan: ServingPlan, sel: Select
     }
     values[c] = rv;
     // Statuses and event times follow from the item views' (and, for crosses, whether the store answered).
-    statuses[c] = shared.statuses.get(state.unavailable, sel.itemViews, slots) ?? shared.statuses.keep(state.unavailable, sel.itemViews, slots, statusRow(state, perItem, slots));
-    eventTs[c] = shared.times.get(null, sel.itemViews, slots) ?? shared.times.keep(null, sel.itemViews, slots, timeRow(perItem, slots));
+    const code = statusCode(state.unavailable, sel.itemViews, slots);
+    statuses[c] = shared.statuses.get(code) ?? shared.statuses.keep(code, statusRow(state, perItem, slots));
+    eventTs[c] = shared.times.get(slots) ?? shared.times.keep(slots, timeRow(perItem, slots));
   }
   return { ts: t, user_id: q.userId, user, items: { features: sel.perItemNames, item_ids: q.items, values, statuses, event_ts: eventTs } };
 }
@@ -114,49 +115,100 @@ function timeRow(refs: readonly RefPlan[], slots: ReadSlots): (number | null)[] 
 const MAX_SHARED_ROWS = 50_000;
 
 /**
- * Rows that follow from one value per item view (a candidate's statuses from its views' statuses,
- * its event times from theirs), shared by every candidate and request whose views read alike: a
- * few thousand distinct rows for a whole catalogue instead of two arrays per candidate (together
- * a fifth of what a request allocated). Keyed by one nested map per view, so a look-up builds
- * nothing; frozen, since every reader sees the same row.
+ * A candidate's statuses as one number: whether the store answered, then each item view's status
+ * in two bits. Exact up to 25 item views (4^25 · 2 < 2^53); past that, a string of the same digits.
  */
-class SharedRows<T> {
-  private root = new Map<unknown, unknown>();
-  private rows = 0;
+function statusCode(unavailable: boolean, views: readonly ViewPlan[], slots: ReadSlots): number | string {
+  if (views.length > 25) return `${unavailable ? 1 : 0}${views.map((v) => STATUS_DIGIT[slots.statuses[v.index] as Status]).join('')}`;
+  let code = unavailable ? 1 : 0;
+  for (let k = 0; k < views.length; k++) code = code * 4 + (STATUS_DIGIT[slots.statuses[(views[k] as ViewPlan).index] as Status] as number);
+  return code;
+}
 
-  constructor(private readonly pick: (slots: ReadSlots, viewIndex: number) => unknown) {}
+const STATUS_DIGIT: Readonly<Record<Status, number>> = { PRESENT: 0, NOT_FOUND: 1, STALE: 2, UNAVAILABLE: 3 };
 
-  get(first: unknown, views: readonly ViewPlan[], slots: ReadSlots): readonly T[] | undefined {
-    let node = this.root.get(first);
-    for (let k = 0; k < views.length && node !== undefined; k++) node = (node as Map<unknown, unknown>).get(this.pick(slots, (views[k] as ViewPlan).index));
-    return node as readonly T[] | undefined;
+/**
+ * Statuses rows by their code (`statusCode`): a handful of distinct rows, shared by every candidate
+ * and request whose views read alike; frozen, since every reader sees the same row.
+ */
+class SharedStatuses {
+  private readonly rows = new Map<number | string, readonly Status[]>();
+
+  get(code: number | string): readonly Status[] | undefined {
+    return this.rows.get(code);
   }
 
-  keep(first: unknown, views: readonly ViewPlan[], slots: ReadSlots, row: T[]): readonly T[] {
+  keep(code: number | string, row: Status[]): readonly Status[] {
+    if (this.rows.size >= MAX_SHARED_ROWS) this.rows.clear();
+    this.rows.set(code, Object.freeze(row));
+    return row;
+  }
+}
+
+/**
+ * Event-times rows, shared by every candidate and request whose views read at the same event
+ * times: a few thousand distinct rows for a whole catalogue instead of an array per candidate.
+ * Keyed by one nested map per view that can hold an event time (a metadata view never does), so a
+ * look-up builds nothing; frozen, since every reader sees the same row.
+ */
+class SharedTimes {
+  private root = new Map<number | null, unknown>();
+  private rows = 0;
+
+  /** @param views the item views whose event times the rows follow (at least one) */
+  constructor(private readonly views: readonly ViewPlan[]) {}
+
+  get(slots: ReadSlots): readonly (number | null)[] | undefined {
+    const views = this.views;
+    let node: unknown = this.root;
+    for (let k = 0; k < views.length && node !== undefined; k++) node = (node as Map<number | null, unknown>).get(slots.eventTs[(views[k] as ViewPlan).index] ?? null);
+    return node as readonly (number | null)[] | undefined;
+  }
+
+  keep(slots: ReadSlots, row: (number | null)[]): readonly (number | null)[] {
     if (this.rows >= MAX_SHARED_ROWS) {
       this.root = new Map();
       this.rows = 0;
     }
+    const views = this.views;
     let map = this.root;
-    let key = first;
-    for (let k = 0; k < views.length; k++) {
-      let next = map.get(key) as Map<unknown, unknown> | undefined;
+    for (let k = 0; k < views.length - 1; k++) {
+      const key = slots.eventTs[(views[k] as ViewPlan).index] ?? null;
+      let next = map.get(key) as Map<number | null, unknown> | undefined;
       if (next === undefined) map.set(key, (next = new Map()));
       map = next;
-      key = this.pick(slots, (views[k] as ViewPlan).index);
     }
-    map.set(key, Object.freeze(row));
+    map.set(slots.eventTs[(views[views.length - 1] as ViewPlan).index] ?? null, Object.freeze(row));
     this.rows++;
     return row;
   }
 }
 
-const sharedBySelection = new WeakMap<Selection, { statuses: SharedRows<Status>; times: SharedRows<number | null> }>();
+/** A selection without an item view that can hold an event time: every candidate's times row is the same. */
+class ConstantTimes {
+  private row: readonly (number | null)[] | undefined;
 
-function sharedRowsOf(sel: Selection): { statuses: SharedRows<Status>; times: SharedRows<number | null> } {
+  get(): readonly (number | null)[] | undefined {
+    return this.row;
+  }
+
+  keep(_slots: ReadSlots, row: (number | null)[]): readonly (number | null)[] {
+    return (this.row = Object.freeze(row));
+  }
+}
+
+interface SharedRows {
+  readonly statuses: SharedStatuses;
+  readonly times: SharedTimes | ConstantTimes;
+}
+
+const sharedBySelection = new WeakMap<Selection, SharedRows>();
+
+function sharedRowsOf(sel: Selection): SharedRows {
   let shared = sharedBySelection.get(sel);
   if (shared === undefined) {
-    shared = { statuses: new SharedRows((slots, vi) => slots.statuses[vi]), times: new SharedRows((slots, vi) => slots.eventTs[vi] ?? null) };
+    const timed = sel.itemViews.filter((v) => v.view.kind !== 'lookup');
+    shared = { statuses: new SharedStatuses(), times: timed.length === 0 ? new ConstantTimes() : new SharedTimes(timed) };
     sharedBySelection.set(sel, shared);
   }
   return shared;

@@ -190,10 +190,12 @@ export class OnlineState implements ServingState, StateReader {
   private readLookup(vp: ViewPlan, v: LookupViewIR, keyFields: Fields, fields: Fields, t: number, slots: ReadSlots): void {
     const i = vp.index;
     const key = keyOf(vp.keys, keyFields);
-    if (key === null || !(v.table === 'items' ? this.index.hasItem(key) : this.index.hasUser(key))) return this.miss(i, slots);
+    if (key === null) return this.miss(i, slots);
     const cache = this.cache[i] as Map<string, Cached>;
     let c = cache.get(key);
     if (!c) {
+      // Only keys of the table are cached, so a cached key needs no second look-up.
+      if (!(v.table === 'items' ? this.index.hasItem(key) : this.index.hasUser(key))) return this.miss(i, slots);
       c = { values: this.engine.readView(v, fields, t), version: 0, from: -Infinity, until: Infinity };
       cache.set(key, c);
     }
