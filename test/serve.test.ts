@@ -69,6 +69,8 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
   return { status: r.status, body: parsed, text, type: r.headers.get('content-type') };
 }
 const post = (path: string, body: unknown, headers?: Record<string, string>) => call('POST', path, body, headers);
+/** Rejected inputs the dead-letter test looks for, whole: the end of their dead-letter line. */
+const deadLettered: string[] = [];
 
 async function query(sql: string): Promise<Record<string, unknown>[]> {
   const engine = await DuckDBEngine.open();
@@ -214,6 +216,17 @@ describe('Feast-compatible endpoints', () => {
     const ragged = await post('/get-online-features', { features: ['item_popularity:play_count_7d'], entities: { user_id: ['a', 'b'], item_id: ['x'] } });
     assert.equal(ragged.status, 400);
     assert.equal(ragged.body.error.problems[0].path, 'entities.item_id');
+    // A join key or request data the features read, not sent: an error naming the column, not NOT_FOUND for every row.
+    const noItem = await post('/get-online-features', { features: ['item_popularity:play_count_7d', 'user_engagement:play_count_7d', 'request_features:genre_match', 'request_features:recently_ignored_item'], entities: { user_id: [user] }, full_feature_names: true });
+    assert.equal(noItem.status, 400, noItem.text);
+    assert.deepEqual(noItem.body.error.problems.map((p: { path: string }) => p.path), ['entities.item_id']);
+    assert.match(noItem.body.error.problems[0].message, /item_popularity:play_count_7d, request_features:genre_match, request_features:recently_ignored_item read it/);
+    const noDevice = await post('/get-online-features', { features: ['user_device:play_count_30d'], entities: { user_id: [user] } });
+    assert.equal(noDevice.status, 400, noDevice.text);
+    assert.equal(noDevice.body.error.problems[0].path, 'entities.device');
+    // Time-derived keys come from the request time.
+    const daypart = await post('/get-online-features', { features: ['user_daypart:play_count_30d'], entities: { user_id: [user] } });
+    assert.equal(daypart.status, 200, daypart.text);
   });
 
   test('POST /push maps df rows to events: 200 with an empty body, features reflect them; a bad row writes nothing', async () => {
@@ -301,6 +314,32 @@ describe('events', () => {
     assert.equal(r.body.accepted, 2);
     assert.deepEqual(r.body.rejections.map((x: { index: number; reason: string }) => [x.index, x.reason]), [[1, 'invalid']]);
     assert.match(r.body.rejections[0].problems[0].path, /^\(line 3\)$/);
+  });
+});
+
+describe('events: what does not fit', () => {
+  test('a record nested too deeply for JSON.stringify, a clock far ahead, a long line that does not parse: rejected alone, dead-lettered whole', async () => {
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const ok = { event_id: 'fit-ok', user_id: user, item_id: played[0], ts: NOW - 3_000, type: 'impression' };
+    const r = await post('/v1/events', `[${deep},${JSON.stringify(ok)},${JSON.stringify({ ...ok, event_id: 'fit-ahead', ts: NOW + 120_000 })}]`);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual([r.body.accepted, r.body.rejected], [1, 2]);
+    assert.deepEqual(r.body.rejections.map((x: { index: number }) => x.index), [0, 2]);
+    // The server's default: one minute ahead of its clock at most (an accepted event moves the watermark).
+    assert.match(r.body.rejections[1].problems[0].message, /in the future: more than 1m past now/);
+    const long = `{"event_id": "fit-long", "note": "${'x'.repeat(3_000)}"`;
+    const nd = await post('/v1/events', long, { 'content-type': 'application/x-ndjson' });
+    assert.equal(nd.body.rejected, 1);
+    deadLettered.push(`"input":${deep}}`, `"input":${JSON.stringify(long)}}`);
+  });
+
+  test('an event sent offline only, then again for the online state, is one row of the log', async () => {
+    const row = { event_id: ['twice-1'], user_id: [user], item_id: [other[0] as string], type: ['play'], ts: [NOW - 2_000] };
+    const offline = await post('/push', { push_source_name: 'events', df: row, to: 'offline' });
+    assert.equal(offline.status, 200, offline.text);
+    const online = await post('/v1/events?wait=true', [{ event_id: 'twice-1', user_id: user, item_id: other[0], type: 'play', ts: NOW - 2_000 }]);
+    assert.equal(online.body.accepted, 1, 'new to the online state');
+    assert.equal(await logHas('twice-1'), 1);
   });
 });
 
@@ -503,6 +542,9 @@ describe('dead-letter', () => {
     assert.equal(lines.length, server.intake.counts.rejected);
     assert.ok(lines.some((l) => /user_id: is missing/.test(l.reason)));
     assert.ok(lines.some((l) => l.input === 'not an event'));
+    // Whole, however deep or long.
+    const text = readFileSync(join(log.deadLetterDir, files[0] as string), 'utf8');
+    for (const input of deadLettered) assert.ok(text.includes(`${input}\n`), `${input.slice(0, 30)}… is in the dead-letter file whole`);
     assert.match(lines[0]?.position ?? '', /^POST \/v1\/events #\d+\[\d+\]$/);
   });
 });

@@ -283,6 +283,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--lateness <duration>', 'how late (behind the newest event time) an event may arrive and still count online', '5m')
     .option('--max-age <duration>', 'features whose newest event is older than this are STALE')
+    .option('--max-future <duration>', 'events further ahead of the server clock than this are rejected and dead-lettered (an accepted event moves the watermark: keep it well below --lateness)', '1m')
     .option('--body-limit <bytes>', 'largest request body; larger ones get 413', positiveInt('body-limit'), 8 * 1024 * 1024)
     .option('--exit-after <seconds>', 'stop after serving this many seconds (default: run until SIGINT / SIGTERM)', positiveNumber('exit-after'))
     .option('--namespace <prefix>', 'key prefix of the state in a Redis store (default: recsignal-serve:<feature set>:<hash>)')
@@ -300,6 +301,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const log = new EventLog(o.log);
       if (!existsSync(log.dir)) err(`note: --log '${o.log}' does not exist yet: starting with an empty state; events posted to the server create it\n`);
       const lateness = parseDuration(o.lateness, '--lateness');
+      const maxFutureMs = parseDuration(o.maxFuture, '--max-future');
       const maxAge = o.maxAge !== undefined ? { maxAgeMs: parseDuration(o.maxAge, '--max-age') } : {};
       // An item embedding view's published table, when the feature set has one; else vectors learned now.
       const itemView = embeddingViews(compiled.ir.views).find((v) => v.entity.keys[0] === 'item_id');
@@ -319,6 +321,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
           host: o.host,
           port: o.port,
           lateness,
+          maxFutureMs,
           bodyLimit: o.bodyLimit,
           ...maxAge,
           ...(ranker === undefined ? {} : { ranker }),

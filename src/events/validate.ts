@@ -4,7 +4,7 @@
  * millions) and its messages must say how to repair the input, field by field.
  */
 import type { Problem } from '../core/errors.ts';
-import { DAY_MS, isoTime, tryParseInstant } from '../core/time.ts';
+import { DAY_MS, formatDuration, isoTime, tryParseInstant } from '../core/time.ts';
 import { BUILTIN_EVENT_TYPES, type ContextValue, type InteractionEvent } from './schema.ts';
 
 export interface ValidationOptions {
@@ -66,9 +66,9 @@ export function createEventValidator(options: ValidationOptions = {}): EventVali
         problems.push({ path: 'ts', message: `${ts} is before 1970-01-01`, fix: 'check the unit: ts is milliseconds since the epoch, UTC' });
         ts = undefined;
       } else {
-        const limit = (now ?? Date.now()) + maxFuture;
-        if (ts > limit) {
-          problems.push({ path: 'ts', message: `${isoTime(ts)} is in the future (more than ${maxFuture / 3_600_000}h past now)`, fix: 'check the unit (milliseconds, not microseconds) and the clock of the sender' });
+        const at = now ?? Date.now();
+        if (ts > at + maxFuture) {
+          problems.push({ path: 'ts', message: `${isoTime(ts)} is in the future: more than ${formatDuration(maxFuture)} past now (${isoTime(at)})`, fix: 'check the unit (milliseconds, not microseconds) and the clock of the sender' });
           ts = undefined;
         }
       }

@@ -11,7 +11,8 @@ import { invalidInput } from './http-errors.ts';
 import type { RowColumns } from './fetch.ts';
 import type { Destination, IntakeItem } from './intake.ts';
 import type { Fields, Status } from './online-state.ts';
-import type { Selection, ServingPlan } from './plan.ts';
+import { TIME_DERIVED_KEYS } from '../plan/rows.ts';
+import { REQUEST_VIEW, type Selection, type ServingPlan } from './plan.ts';
 import { describe } from './requests.ts';
 
 export const MAX_ENTITY_ROWS = 10_000;
@@ -108,6 +109,47 @@ export function checkNameCollisions(sel: Selection, full: boolean, joinKeys: rea
     else seen.set(name, r.ref);
   }
   if (problems.length > 0) throw invalidInput('feature name collision', problems);
+}
+
+/**
+ * Every entity column the selection reads must be sent: a view's join keys (time-derived ones such
+ * as `hour_bucket` come from the request time) and the request data of the requested on-demand
+ * features (`request:<field>`; `ts` is the request time). Feast refuses a request that lacks them
+ * too; answering NOT_FOUND instead would pass a client's bug off as a cold entity.
+ */
+export function checkEntityColumns(sel: Selection, columns: Readonly<Record<string, unknown>>): void {
+  const needs = new Map<string, string[]>();
+  const need = (key: string, ref: string) => {
+    if (key in columns || TIME_DERIVED_KEYS[key] !== undefined || key === 'ts') return;
+    const refs = needs.get(key) ?? [];
+    if (!refs.includes(ref)) refs.push(ref);
+    needs.set(key, refs);
+  };
+  for (const r of sel.refs) {
+    if (r.view !== null) for (const k of r.view.keys) need(k, r.ref);
+  }
+  for (const f of sel.crosses?.ir.requestFeatures ?? []) {
+    const ref = `${REQUEST_VIEW}:${f.name}`;
+    for (const input of Object.values(f.inputs)) {
+      if (input.startsWith('request:')) need(input.slice('request:'.length), ref);
+      else for (const k of viewKeysOf(sel, input)) need(k, ref);
+    }
+  }
+  if (needs.size === 0) return;
+  throw invalidInput(
+    'missing entity columns',
+    [...needs].map(([key, refs]) => ({
+      path: `entities.${key}`,
+      message: `is missing: ${refs.slice(0, 5).join(', ')}${refs.length > 5 ? ` and ${refs.length - 5} more` : ''} ${refs.length === 1 ? 'reads' : 'read'} it`,
+      fix: `send a column "${key}" with one value per row (null for a row without one), or leave those features out`,
+    })),
+  );
+}
+
+/** The join keys of the view an input ref reads (the selection reads it: a cross's input need not be a requested ref). */
+function viewKeysOf(sel: Selection, input: string): readonly string[] {
+  const view = input.slice(0, input.indexOf(':'));
+  return [...sel.onceViews, ...sel.itemViews].find((v) => v.view.name === view)?.keys ?? [];
 }
 
 const EPOCH = '1970-01-01T00:00:00Z';

@@ -8,6 +8,7 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { RecsignalError, type Problem } from '../core/errors.ts';
+import { safeJson } from '../core/json-text.ts';
 import { formatDuration, isoTime } from '../core/time.ts';
 import { eventToJson, LOG_COLUMNS, type InteractionEvent } from '../events/schema.ts';
 import { createEventValidator, reasonOf } from '../events/validate.ts';
@@ -55,6 +56,9 @@ interface Buffered {
   readonly checked: boolean;
 }
 
+/** Offline-only ids remembered before every append is checked against the log instead. */
+const MAX_OFFLINE_IDS = 1_000_000;
+
 const STAGING = '__serve_staging';
 const APPEND = '__serve_append';
 
@@ -68,6 +72,9 @@ export class EventIntake {
   private readonly timer: NodeJS.Timeout;
   private readonly flushEvents: number;
   private closed = false;
+  /** Ids of the events sent offline only (see `noteOfflineOnly`). */
+  private readonly offlineOnly = new Set<string>();
+  private checkAll = false;
 
   private constructor(
     private readonly o: IntakeOptions,
@@ -120,17 +127,19 @@ export class EventIntake {
     const results = this.apply(events, to);
     const applied = Array.isArray(results) ? results : await results;
     const report = { received: items.length, accepted: 0, rejected: 0, duplicates: 0, late: 0, rejections: [] as Rejection[] };
+    // The invalid records reach the dead-letter file before anything is routed, so a batch is routed whole.
+    checked.forEach((result, index) => {
+      if (result.ok) return;
+      const item = items[index] as IntakeItem;
+      report.rejected++;
+      report.rejections.push({ index, reason: 'invalid', problems: result.problems });
+      this.deadLetterLine(`${position}[${index}]`, result.problems, 'raw' in item ? item.raw : item.text);
+    });
     let j = 0;
     checked.forEach((result, index) => {
-      if (!result.ok) {
-        const item = items[index] as IntakeItem;
-        report.rejected++;
-        report.rejections.push({ index, reason: 'invalid', problems: result.problems });
-        this.deadLetterLine(`${position}[${index}]`, result.problems, 'raw' in item ? item.raw : item.text);
-        return;
-      }
-      this.route(result.event, to, applied?.[j++], index, position, report);
+      if (result.ok) this.route(result.event, to, applied?.[j++], index, position, report);
     });
+    report.rejections.sort((a, b) => a.index - b.index);
     this.count(report);
     return report;
   }
@@ -155,6 +164,7 @@ export class EventIntake {
     if (applied === undefined) {
       report.accepted++;
       this.enqueue(e, true);
+      this.noteOfflineOnly(e.eventId);
       return;
     }
     const { outcome, watermark } = applied;
@@ -167,7 +177,8 @@ export class EventIntake {
     }
     if (outcome === 'applied') {
       report.accepted++;
-      if (offline) this.enqueue(e, false);
+      // New to the engine; in the log already only if it came offline-only before.
+      if (offline) this.enqueue(e, this.checkAll || this.offlineOnly.has(e.eventId));
     } else if (outcome === 'duplicate') {
       report.duplicates++;
     } else {
@@ -194,6 +205,20 @@ export class EventIntake {
     this.counts.late += r.late;
   }
 
+  /**
+   * Remembers the id of an event sent offline only: the engine never saw it, so if it comes again
+   * for the online state, it must still be checked against the log before it is appended. Past
+   * `MAX_OFFLINE_IDS` every appended event is checked instead (slower appends, same log).
+   */
+  private noteOfflineOnly(id: string): void {
+    if (this.checkAll) return;
+    this.offlineOnly.add(id);
+    if (this.offlineOnly.size > MAX_OFFLINE_IDS) {
+      this.offlineOnly.clear();
+      this.checkAll = true;
+    }
+  }
+
   private enqueue(e: InteractionEvent, checked: boolean): void {
     this.buffer.push({ e, checked });
     if (this.buffer.length >= this.flushEvents) this.flush().catch(() => undefined);
@@ -209,7 +234,8 @@ export class EventIntake {
         this.lastFlushError = `dead-letter file ${this.deadLetterPath}: ${e.message}`;
       });
     }
-    this.deadLetter.write(`${JSON.stringify({ position, reason: reasonOf(problems), problems, input })}\n`);
+    // safeJson: a record nested too deeply for JSON.stringify is written whole all the same.
+    this.deadLetter.write(`${safeJson({ position, reason: reasonOf(problems), problems, input })}\n`);
   }
 
   /** Appends everything buffered so far to the offline log; resolves once it is written. */

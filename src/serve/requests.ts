@@ -122,7 +122,7 @@ export function parseNdjson(text: string): NdjsonBody {
     try {
       items.push({ raw: JSON.parse(s) });
     } catch (e) {
-      items.push({ problems: [{ path: `(line ${line})`, message: `is not valid JSON (${(e as Error).message})`, fix: 'send one JSON object per line' }], text: s.length > 1000 ? `${s.slice(0, 1000)}…` : s });
+      items.push({ problems: [{ path: `(line ${line})`, message: `is not valid JSON (${(e as Error).message})`, fix: 'send one JSON object per line' }], text: s });
     }
   }
   return { [NDJSON]: items };

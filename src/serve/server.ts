@@ -16,7 +16,7 @@ import { EmbeddingWatcher, readEmbeddings } from '../store/offline/embeddings.ts
 import { readMetadata } from '../store/offline/metadata.ts';
 import { replayLog } from '../store/offline/replay.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
-import { checkNameCollisions, onlineFeaturesResponse, parseOnlineFeaturesRequest, parsePush } from './feast.ts';
+import { checkEntityColumns, checkNameCollisions, onlineFeaturesResponse, parseOnlineFeaturesRequest, parsePush } from './feast.ts';
 import { featureReads, featuresResponseJson, fetchFeatures, fetchRows, rowReads } from './fetch.ts';
 import { invalidInput, toWireError, wireError, type WireError } from './http-errors.ts';
 import { EventIntake, type IntakeReport } from './intake.ts';
@@ -55,6 +55,11 @@ export interface ServerOptions {
   readonly bootstrap?: AsyncIterable<InteractionEvent>;
   /** Metadata for lookups and fan-out; default read from the log. */
   readonly metadata?: { readonly items: readonly ItemMetadata[]; readonly users: readonly UserMetadata[] };
+  /**
+   * Events more than this ahead of the clock are rejected (dead-lettered); default one minute. An
+   * accepted event moves the watermark, and every event older than the watermark minus the
+   * lateness is then late: keep it well below the lateness.
+   */
   readonly maxFutureMs?: number;
   readonly flushIntervalMs?: number;
   readonly flushEvents?: number;
@@ -76,6 +81,9 @@ export interface ServerOptions {
 }
 
 export type ServerStatus = 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed';
+
+/** How far ahead of the server's clock an event may be (see `ServerOptions.maxFutureMs`). */
+export const DEFAULT_MAX_FUTURE_MS = 60_000;
 
 const UNGATED = new Set(['/health', '/metrics']);
 const ROUTES = 'GET /health, GET /metrics, GET /v1/feature-views, POST /v1/features, POST /v1/events, POST /get-online-features, POST /push, POST /v1/recommendations';
@@ -146,7 +154,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       log: o.log,
       extraTypes: o.compiled.ir.extraTypes,
       clock,
-      ...(o.maxFutureMs !== undefined ? { maxFutureMs: o.maxFutureMs } : {}),
+      maxFutureMs: o.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS,
       ...(o.flushIntervalMs !== undefined ? { flushIntervalMs: o.flushIntervalMs } : {}),
       ...(o.flushEvents !== undefined ? { flushEvents: o.flushEvents } : {}),
     });
@@ -310,6 +318,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       const r = parseOnlineFeaturesRequest(req.body, this.plan);
       const sel = selectRefs(this.plan, r.features);
       checkNameCollisions(sel, r.fullFeatureNames, r.joinKeys);
+      checkEntityColumns(sel, r.columns);
       const t = this.clock();
       const reader = await this.state.reader(t, rowReads(sel, r.rows));
       return onlineFeaturesResponse(r, sel, fetchRows(reader, this.plan, sel, r.rows, t, this.requestStats));

@@ -1,0 +1,53 @@
+/**
+ * @module `JSON.stringify` for values of any depth. V8's `JSON.stringify` recurses on the native
+ * stack and throws a RangeError past a few thousand levels, while `JSON.parse` takes any depth: a
+ * record nested that deeply still has to reach the dead-letter file whole (nothing is lost).
+ */
+
+class Literal {
+  constructor(readonly text: string) {}
+}
+
+const COMMA = new Literal(',');
+const CLOSE_ARRAY = new Literal(']');
+const CLOSE_OBJECT = new Literal('}');
+
+/** The text `JSON.stringify(value)` gives for parsed JSON and plain data, by an explicit stack. */
+export function jsonText(value: unknown): string {
+  let out = '';
+  const work: unknown[] = [value];
+  while (work.length > 0) {
+    const x = work.pop();
+    if (x instanceof Literal) out += x.text;
+    else if (x === null || typeof x !== 'object') out += JSON.stringify(x) ?? 'null';
+    else if (Array.isArray(x)) {
+      out += '[';
+      work.push(CLOSE_ARRAY);
+      for (let i = x.length - 1; i >= 0; i--) {
+        const v: unknown = x[i];
+        work.push(v === undefined || typeof v === 'function' || typeof v === 'symbol' ? null : v);
+        if (i > 0) work.push(COMMA);
+      }
+    } else {
+      out += '{';
+      work.push(CLOSE_OBJECT);
+      const entries = Object.entries(x).filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol');
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, v] = entries[i] as [string, unknown];
+        work.push(v, new Literal(`${JSON.stringify(k)}:`));
+        if (i > 0) work.push(COMMA);
+      }
+    }
+  }
+  return out;
+}
+
+/** `JSON.stringify(value)`, falling back to `jsonText` when the value is nested too deeply for it. */
+export function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (e) {
+    if (e instanceof RangeError) return jsonText(value);
+    throw e;
+  }
+}
