@@ -75,6 +75,12 @@ function entityKey(keys: readonly string[], cols: Readonly<Record<string, string
   return out;
 }
 
+/** The position of `x` in `list`, added at the end when new. */
+function numberOf(list: string[], x: string): number {
+  const i = list.indexOf(x);
+  return i >= 0 ? i : list.push(x) - 1;
+}
+
 /** A user × item pair: how plays and pending negatives are kept. */
 const PAIR_KEYS = ['user_id', 'item_id'] as const;
 
@@ -102,6 +108,8 @@ interface ViewRoute {
   /** abandon: the ending types; impression_not_played: the impression types. */
   readonly types: ReadonlySet<string>;
   readonly playTypes: ReadonlySet<string>;
+  /** impression_not_played: the number of its set of play types, among the views' distinct sets (the ledger keeps plays by it). */
+  readonly playSet: number;
   readonly below: number;
   readonly timeoutMs: number;
 }
@@ -159,6 +167,7 @@ export class StreamEngine {
     for (const v of this.sessionViews) this.sessions.set(v.name, new Map());
     // Composite keys are built once per event and shared by the views (and the negatives' pairs) keyed alike.
     const composite = [PAIR_KEYS.join(SEP)];
+    const playSets: string[] = [];
     const keyPerCategory = (v: AggregationViewIR) => v.via !== null && v.entity.keys.includes(v.via.as);
     const single = (v: AggregationViewIR) => (v.entity.keys.length === 1 && !keyPerCategory(v) ? (v.entity.keys[0] as string) : null);
     const groupCols = [...new Set(this.aggViews.map(single))].filter((c): c is string => c !== null && this.aggViews.filter((v) => single(v) === c).length > 1);
@@ -179,6 +188,7 @@ export class StreamEngine {
         stream: s.kind === 'abandon' ? ABANDON : s.kind === 'impression_not_played' ? IMPRESSION_NOT_PLAYED : EVENTS,
         types: new Set(s.kind === 'abandon' ? s.types : s.kind === 'impression_not_played' ? s.impressionTypes : []),
         playTypes: new Set(s.kind === 'impression_not_played' ? s.playTypes : []),
+        playSet: s.kind === 'impression_not_played' ? numberOf(playSets, [...new Set(s.playTypes)].sort().join('\u0000')) : -1,
         below: s.kind === 'abandon' ? s.below : 0,
         timeoutMs: s.kind === 'impression_not_played' ? s.timeoutMs : 0,
       };
@@ -246,7 +256,7 @@ export class StreamEngine {
     const ledger = this.negatives;
     ledger.touch(pair, ts);
     if (isPlay) {
-      ledger.addPlay(pair, ts);
+      ledger.addPlay(pair, ts, r.playSet);
       // A play cancels the impressions it answers: those shown in [ts − timeout, ts).
       const answered = ledger.answered(pair, r.v.name, ts, timeout);
       for (let i = 0; i < answered.length; i++) {
@@ -254,7 +264,7 @@ export class StreamEngine {
         if (r.states.get(p.key)?.remove(p.eventId, p.ts + timeout)) this.observer?.changed(r.v, p.key);
       }
     }
-    if (isImpression && !ledger.playedWithin(pair, ts, timeout)) {
+    if (isImpression && !ledger.playedWithin(pair, ts, timeout, r.playSet)) {
       const derived: StreamRow = { ts: ts + timeout, eventId: row.eventId, cols: row.cols };
       this.addToKeys(r, derived, horizon, pair);
     }

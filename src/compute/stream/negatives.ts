@@ -36,15 +36,23 @@ export class NegativesLedger {
     this.queueTs.push(ts);
   }
 
-  addPlay(pair: string, ts: number): void {
-    const plays = this.plays.get(pair);
-    if (plays === undefined) this.plays.set(pair, [ts]);
+  /**
+   * A play of the pair at `ts`, of the play types numbered `types` (views whose play types differ
+   * must not see each other's plays: a `complete` is no play to a view that waits for `play`).
+   * Kept by the pair for the first set of play types, by the pair and the set's number for others
+   * (a key of its own, forgotten as pairs are).
+   */
+  addPlay(pair: string, ts: number, types = 0): void {
+    const key = playsKey(pair, types);
+    if (types !== 0) this.touch(key, ts);
+    const plays = this.plays.get(key);
+    if (plays === undefined) this.plays.set(key, [ts]);
     else plays.push(ts);
   }
 
-  /** Whether the pair has a play in (ts, ts + timeout]: then an impression at ts is no negative. */
-  playedWithin(pair: string, ts: number, timeout: number): boolean {
-    const plays = this.plays.get(pair);
+  /** Whether the pair has a play (of the play types numbered `types`) in (ts, ts + timeout]: then an impression at ts is no negative. */
+  playedWithin(pair: string, ts: number, timeout: number, types = 0): boolean {
+    const plays = this.plays.get(playsKey(pair, types));
     if (plays === undefined) return false;
     for (let i = 0; i < plays.length; i++) {
       const p = plays[i] as number;
@@ -123,3 +131,8 @@ export class NegativesLedger {
 }
 
 const NONE: readonly PendingNegative[] = [];
+
+/** The ledger's key of a pair's plays of the play types numbered `types`: one more key column (the pair's columns are joined by NUL too). */
+function playsKey(pair: string, types: number): string {
+  return types === 0 ? pair : `${pair}\u0000plays:${types}`;
+}

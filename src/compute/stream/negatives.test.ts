@@ -1,0 +1,51 @@
+/**
+ * Two "impression not played" views whose play types differ keep their plays apart: a play of one
+ * view's types answers none of the other's impressions, whichever arrives first.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { agg, aggregationView, defineFeatureSet, entity, negatives } from '../../features/dsl.ts';
+import { compileFeatureSet } from '../../plan/compile.ts';
+import type { InteractionEvent } from '../../events/schema.ts';
+import { referenceFeatures } from '../reference/reference.ts';
+import { StreamEngine } from './engine.ts';
+
+const MIN = 60_000;
+const T0 = Date.UTC(2024, 0, 1);
+const user = entity('user', ['user_id']);
+const compiled = compileFeatureSet(
+  defineFeatureSet({
+    name: 'two_negatives',
+    views: [
+      aggregationView({ name: 'not_played', entity: user, stream: negatives.impressionNotPlayed({ within: '10m' }), aggregations: [agg.count({ name: 'ignored' })] }),
+      aggregationView({ name: 'not_completed', entity: user, stream: negatives.impressionNotPlayed({ within: '10m', playTypes: ['complete'] }), aggregations: [agg.count({ name: 'ignored' })] }),
+    ],
+  }),
+);
+
+function event(eventId: string, type: string, ts: number): InteractionEvent {
+  return { eventId, userId: 'u', itemId: 'i', ts, type, value: null, duration: null, context: {} };
+}
+
+test('a play of other play types answers no impression, whether it arrives before or after it', () => {
+  const impression = event('imp', 'impression', T0);
+  const complete = event('done', 'complete', T0 + 5 * MIN);
+  const play = event('play', 'play', T0 + 6 * MIN);
+  const t = T0 + 11 * MIN;
+  const want = referenceFeatures(compiled, { events: [impression, complete, play] }, [{ fields: { user_id: 'u' }, ts: t }])[0];
+  // Each view's impression is answered by its own play type only: both views count nothing here...
+  assert.deepEqual(want, [0, 0]);
+  const wantWithoutPlay = referenceFeatures(compiled, { events: [impression, complete] }, [{ fields: { user_id: 'u' }, ts: t }])[0];
+  // ...and without the play, the complete answers only the view that waits for completions.
+  assert.deepEqual(wantWithoutPlay, [1, 0]);
+  for (const [events, expected] of [
+    [[impression, complete, play], want],
+    [[complete, play, impression], want],
+    [[impression, complete], wantWithoutPlay],
+    [[complete, impression], wantWithoutPlay],
+  ] as const) {
+    const engine = new StreamEngine(compiled, { lateness: 10 * MIN });
+    for (const e of events) assert.equal(engine.apply(e), 'applied');
+    assert.deepEqual(engine.features({ user_id: 'u' }, t), expected, `arrival order ${events.map((e) => e.type).join(', ')}`);
+  }
+});
