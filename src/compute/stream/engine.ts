@@ -118,6 +118,8 @@ export class StreamEngine {
   readonly lateness: number;
   /** The newest event time seen. */
   watermark = -Infinity;
+  /** Sessions hold no closed session before this time (see `sweepSessions`): reads before it are refused. */
+  private sessionsSweptTo = -Infinity;
   readonly counts = { applied: 0, duplicates: 0, late: 0 };
   private readonly items: Map<string, ItemMetadata>;
   private readonly users: Map<string, UserMetadata>;
@@ -397,6 +399,7 @@ export class StreamEngine {
     this.negatives.forget(horizon);
     if (!sweep) return;
     for (const v of this.sessionViews) sweepSessions(this.sessions.get(v.name) as Map<string, SessionState>, horizon, v.gapMs);
+    if (this.sessionViews.length > 0 && horizon > this.sessionsSweptTo) this.sessionsSweptTo = horizon;
   }
 
   /** Every feature column (featureColumns order) as of t for a request's fields. */
@@ -445,6 +448,8 @@ export class StreamEngine {
   }
 
   private session(v: SessionViewIR, user: string | null, t: number): Map<string, FeatureValue> {
+    // As aggregations refuse reads before their fold: a swept session would read as none.
+    if (t < this.sessionsSweptTo) throw new RangeError(`cannot read sessions as of ${t}: events before ${this.sessionsSweptTo} are swept`);
     return readSession(v, user === null ? undefined : this.sessions.get(v.name)?.get(user), t);
   }
 
