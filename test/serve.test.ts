@@ -69,6 +69,8 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
   return { status: r.status, body: parsed, text, type: r.headers.get('content-type') };
 }
 const post = (path: string, body: unknown, headers?: Record<string, string>) => call('POST', path, body, headers);
+/** What a restart must still serve: user × item plays after an online-only push. */
+const onlineOnly = { plays: -1 };
 /** Rejected inputs the dead-letter test looks for, whole: the end of their dead-letter line. */
 const deadLettered: string[] = [];
 
@@ -341,6 +343,17 @@ describe('events: what does not fit', () => {
     assert.equal(online.body.accepted, 1, 'new to the online state');
     assert.equal(await logHas('twice-1'), 1);
   });
+
+  test('an event pushed for the online state only counts online, is not in the log, and survives a restart (see below)', async () => {
+    const ask = () => post('/v1/features', { user_id: user, items: [other[1]], features: ['user_item:plays'] });
+    const before = (await ask()).body.items.values[0][0] as number;
+    const r = await post('/push', { push_source_name: 'events', df: { event_id: ['only-online-1'], user_id: [user], item_id: [other[1] as string], type: ['play'], ts: [NOW - 1_500] } });
+    assert.equal(r.status, 200, r.text);
+    onlineOnly.plays = (await ask()).body.items.values[0][0] as number;
+    assert.equal(onlineOnly.plays, before + 1);
+    await server.intake.flush();
+    assert.equal(await logHas('only-online-1'), 0, "Feast's push to the online store skips the offline store");
+  });
 });
 
 describe('bad input: a clear error each, and the server keeps serving', () => {
@@ -546,5 +559,19 @@ describe('dead-letter', () => {
     const text = readFileSync(join(log.deadLetterDir, files[0] as string), 'utf8');
     for (const input of deadLettered) assert.ok(text.includes(`${input}\n`), `${input.slice(0, 30)}… is in the dead-letter file whole`);
     assert.match(lines[0]?.position ?? '', /^POST \/v1\/events #\d+\[\d+\]$/);
+  });
+
+  test('a restart on the same log serves what was pushed online only: the server journals such events beside the log and replays them', async () => {
+    const again = await FeatureServer.start({ compiled, log, port: 0, clock: () => NOW });
+    try {
+      await again.ready;
+      const r = await fetch(`${again.url}/v1/features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: user, items: [other[1]], features: ['user_item:plays'] }) });
+      const b = (await r.json()) as { items: { values: number[][] } };
+      assert.ok(onlineOnly.plays > 0);
+      assert.equal(b.items.values[0]?.[0], onlineOnly.plays);
+      assert.equal(readdirSync(log.onlineOnlyDir).filter((f) => f.endsWith('.jsonl')).length, 1);
+    } finally {
+      await again.close();
+    }
   });
 });

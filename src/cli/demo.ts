@@ -164,7 +164,7 @@ async function serveDemo(compiled: CompiledFeatureSet, log: EventLog, end: numbe
             pending = r.done ? null : r.value;
           }
           if (batch.length > 0) {
-            server.push(batch, 'online');
+            server.push(batch, 'online', { logged: true });
             live += batch.length;
           }
           if (pending === null) {

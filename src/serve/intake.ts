@@ -15,6 +15,7 @@ import { createEventValidator, reasonOf } from '../events/validate.ts';
 import { DuckDBEngine } from '../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
 import { appendLogRow } from '../store/offline/ingest.ts';
+import type { OnlineJournal } from './online-journal.ts';
 import type { ApplyResult, ServingState } from './online-state.ts';
 
 export type Destination = 'online' | 'offline' | 'online_and_offline';
@@ -48,6 +49,8 @@ export interface IntakeOptions {
   readonly flushIntervalMs?: number;
   readonly flushEvents?: number;
   readonly deadLetterPath?: string;
+  /** Where events applied for the online state only are kept, so a restart replays them (default none). */
+  readonly journal?: OnlineJournal;
 }
 
 interface Buffered {
@@ -86,6 +89,12 @@ export class EventIntake {
       if (this.buffer.length > 0) this.flush().catch(() => undefined);
     }, o.flushIntervalMs ?? 1000);
     this.timer.unref();
+    if (o.journal) {
+      o.journal.onError = (message) => {
+        this.counts.flushErrors++;
+        this.lastFlushError = message;
+      };
+    }
   }
 
   static async open(o: IntakeOptions): Promise<EventIntake> {
@@ -144,12 +153,19 @@ export class EventIntake {
     return report;
   }
 
-  /** Applies events that are already valid (a replayed stream); the same outcomes as `submit`. */
-  async submitValid(events: readonly InteractionEvent[], to: Destination, position: string): Promise<IntakeReport> {
+  /**
+   * Applies events that are already valid (a push, a replayed stream); the same outcomes as
+   * `submit`. Those applied for the online state only go to the journal, unless `logged` says they
+   * are in the log already (a replay of it).
+   */
+  async submitValid(events: readonly InteractionEvent[], to: Destination, position: string, logged = false): Promise<IntakeReport> {
     const results = this.apply(events, to);
     const applied = Array.isArray(results) ? results : await results;
     const report = { received: events.length, accepted: 0, rejected: 0, duplicates: 0, late: 0, rejections: [] as Rejection[] };
-    events.forEach((e, index) => this.route(e, to, applied?.[index], index, position, report));
+    const journal = to === 'online' && !logged ? this.o.journal : undefined;
+    events.forEach((e, index) => {
+      if (this.route(e, to, applied?.[index], index, position, report) && journal !== undefined) journal.write(e);
+    });
     this.count(report);
     return report;
   }
@@ -159,13 +175,14 @@ export class EventIntake {
     return to === 'offline' ? null : this.o.state.applyEvents(events);
   }
 
-  private route(e: InteractionEvent, to: Destination, applied: ApplyResult | undefined, index: number, position: string, report: { accepted: number; rejected: number; duplicates: number; late: number; rejections: Rejection[] }): void {
+  /** Counts, logs or dead-letters one event by its outcome; true when the online state applied it. */
+  private route(e: InteractionEvent, to: Destination, applied: ApplyResult | undefined, index: number, position: string, report: { accepted: number; rejected: number; duplicates: number; late: number; rejections: Rejection[] }): boolean {
     const offline = to !== 'online';
     if (applied === undefined) {
       report.accepted++;
       this.enqueue(e, true);
       this.noteOfflineOnly(e.eventId);
-      return;
+      return false;
     }
     const { outcome, watermark } = applied;
     if (outcome === 'error') {
@@ -173,13 +190,15 @@ export class EventIntake {
       report.rejected++;
       report.rejections.push({ index, reason: 'error', problems });
       this.deadLetterLine(`${position}[${index}]`, problems, e);
-      return;
+      return false;
     }
     if (outcome === 'applied') {
       report.accepted++;
       // New to the engine; in the log already only if it came offline-only before.
       if (offline) this.enqueue(e, this.checkAll || this.offlineOnly.has(e.eventId));
-    } else if (outcome === 'duplicate') {
+      return true;
+    }
+    if (outcome === 'duplicate') {
       report.duplicates++;
     } else {
       report.late++;
@@ -195,6 +214,7 @@ export class EventIntake {
       if (offline) this.enqueue(e, true);
       else this.deadLetterLine(`${position}[${index}]`, problems, e);
     }
+    return false;
   }
 
   private count(r: IntakeReport): void {
@@ -293,6 +313,7 @@ export class EventIntake {
     } finally {
       const dl = this.deadLetter;
       if (dl !== null && !dl.destroyed) await new Promise<void>((res) => dl.end(() => res()));
+      await this.o.journal?.close();
       this.db.close();
     }
     if (failure !== null) throw failure;

@@ -14,11 +14,11 @@ import type { RequestFeatureStats } from '../plan/rows.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
 import { EmbeddingWatcher, readEmbeddings } from '../store/offline/embeddings.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
-import { replayLog } from '../store/offline/replay.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
 import { checkEntityColumns, checkNameCollisions, onlineFeaturesResponse, parseOnlineFeaturesRequest, parsePush } from './feast.ts';
 import { featureReads, featuresResponseJson, fetchFeatures, fetchRows, rowReads } from './fetch.ts';
 import { invalidInput, toWireError, wireError, type WireError } from './http-errors.ts';
+import { OnlineJournal, replayForServing } from './online-journal.ts';
 import { EventIntake, type IntakeReport } from './intake.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { OnlineState, type ServingState } from './online-state.ts';
@@ -119,7 +119,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
     const bodyLimit = o.bodyLimit ?? 8 * 1024 * 1024;
     this.app = Fastify({ logger: false, bodyLimit, return503OnClosing: true });
     this.routes(bodyLimit);
-    this.ready = this.bootstrap(o.bootstrap ?? replayLog(o.log));
+    this.ready = this.bootstrap(o.bootstrap ?? replayForServing(o.log, o.compiled.ir.extraTypes));
     this.ready.catch(() => undefined);
   }
 
@@ -145,7 +145,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
           // Events acknowledged before an outage may still be buffered: in the log first, then replayed.
           rebuildFrom: async () => {
             await intake?.flush();
-            return replayLog(o.log);
+            return replayForServing(o.log, o.compiled.ir.extraTypes);
           },
         });
     const clock = o.clock ?? Date.now;
@@ -155,6 +155,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       extraTypes: o.compiled.ir.extraTypes,
       clock,
       maxFutureMs: o.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS,
+      journal: new OnlineJournal(o.log),
       ...(o.flushIntervalMs !== undefined ? { flushIntervalMs: o.flushIntervalMs } : {}),
       ...(o.flushEvents !== undefined ? { flushEvents: o.flushEvents } : {}),
     });
@@ -196,8 +197,9 @@ export class FeatureServer<S extends ServingState = OnlineState> {
   }
 
   /** Applies already-valid events as if pushed (a replayed stream); `to` as in /push. */
-  push(events: readonly InteractionEvent[], to: 'online' | 'online_and_offline' = 'online_and_offline'): Promise<IntakeReport> {
-    return this.intake.submitValid(events, to, `stream #${++this.batches}`);
+  /** `logged`: the events are in the log already (a replay of it): not journaled when sent online only. */
+  push(events: readonly InteractionEvent[], to: 'online' | 'online_and_offline' = 'online_and_offline', o: { readonly logged?: boolean } = {}): Promise<IntakeReport> {
+    return this.intake.submitValid(events, to, `stream #${++this.batches}`, o.logged === true);
   }
 
   /** Stops listening (in-flight requests finish), then appends buffered events to the log. */

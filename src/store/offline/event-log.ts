@@ -6,6 +6,7 @@
  *   <dir>/events/day=YYYY-MM-DD/part-<uuid>.parquet
  *   <dir>/items.parquet, <dir>/users.parquet
  *   <dir>/dead-letter/<ingest id>.jsonl
+ *   <dir>/online-only/serve-<time>.jsonl   (events a server took for its online state only)
  */
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -26,6 +27,11 @@ export class EventLog {
 
   get deadLetterDir(): string {
     return join(this.dir, 'dead-letter');
+  }
+
+  /** Events sent to a server for its online state only: not part of the log (see src/serve/online-journal.ts). */
+  get onlineOnlyDir(): string {
+    return join(this.dir, 'online-only');
   }
 
   /** True once at least one event file exists. */
