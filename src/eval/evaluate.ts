@@ -105,12 +105,19 @@ export interface EvaluationResult {
     readonly cutoff?: string;
     readonly warmUsers?: number;
     readonly coldUsers?: number;
+    /** Random splits: test users with no training row (an item-stratified split can leave some; they score 0 where a model needs history). */
+    readonly usersWithoutTraining?: number;
   };
   readonly models: Readonly<Record<string, ModelResult>>;
   /** The reference of the paired tests (null with fewer than two models). */
   readonly baseline: string | null;
   readonly comparisons: readonly Comparison[];
   readonly seconds: number;
+}
+
+function usersWithoutTraining(testUsers: readonly string[], train: readonly Interaction[]): number {
+  const known = new Set(train.map((r) => r.user));
+  return testUsers.filter((u) => !known.has(u)).length;
 }
 
 interface SplitOutcome {
@@ -323,7 +330,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationResult> {
       train: s.train.length, test: s.test.length, testUsers: users.length, catalogue: items.length,
       ...(o.protocol === 'time'
         ? { ...(o.cutoffTs === undefined ? { ratio: o.ratio ?? 0.8 } : {}), cutoff: new Date(s.cutoffTs!).toISOString(), warmUsers: s.warm!.size, coldUsers: s.cold!.size }
-        : { ratio: o.ratio ?? 0.75 }),
+        : { ratio: o.ratio ?? 0.75, usersWithoutTraining: usersWithoutTraining(users, s.train) }),
     },
     models, baseline, comparisons, seconds: seconds(t0),
   };

@@ -20,6 +20,12 @@ test('top k by descending score; ties keep catalogue order; seen items removed',
   assert.deepEqual(recommendTopK(scorer, ['u'], 9, new Map([['u', new Set(['a', 'b', 'c', 'd'])]])).get('u'), ['e']);
 });
 
+test('a NaN score ranks last, wherever it stands in the catalogue', () => {
+  const nan: Scorer = { items: ['a', 'b', 'c', 'd'], score: () => Float64Array.from([NaN, 1, 3, 2]) };
+  assert.deepEqual(recommendTopK(nan, ['u'], 2).get('u'), ['c', 'd']);
+  assert.deepEqual(recommendTopK(nan, ['u'], 4).get('u'), ['c', 'd', 'b', 'a']);
+});
+
 test('seen items and truth come from interaction rows', () => {
   const rows = [
     { user: '1', item: 'x', rating: 4, ts: 0 },

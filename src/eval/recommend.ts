@@ -43,6 +43,7 @@ export function recommendTopK(
   items.forEach((it, i) => index.set(it, i));
   const out = new Map<string, string[]>();
   const heapIdx = new Int32Array(k);
+  const heapScore = new Float64Array(k);
   for (const user of users) {
     const scores = scorer.score(user);
     if (!scores) continue;
@@ -51,18 +52,22 @@ export function recommendTopK(
       const i = index.get(it);
       if (i !== undefined) skip[i] = 1;
     }
-    // Insertion into a sorted buffer of size k: better-or-equal scores stay ahead (stable).
+    // Insertion into a sorted buffer of size k: better-or-equal scores stay ahead (stable). A NaN
+    // score (a scorer's bug) ranks as -Infinity: last, instead of sticking wherever it landed.
     let size = 0;
     for (let i = 0; i < items.length; i++) {
       if (skip[i]) continue;
-      const s = scores[i]!;
-      if (size === k && !(s > scores[heapIdx[k - 1]!]!)) continue;
+      const v = scores[i]!;
+      const s = v === v ? v : -Infinity;
+      if (size === k && !(s > heapScore[k - 1]!)) continue;
       let pos = size < k ? size++ : k - 1;
-      while (pos > 0 && s > scores[heapIdx[pos - 1]!]!) {
+      while (pos > 0 && s > heapScore[pos - 1]!) {
         heapIdx[pos] = heapIdx[pos - 1]!;
+        heapScore[pos] = heapScore[pos - 1]!;
         pos--;
       }
       heapIdx[pos] = i;
+      heapScore[pos] = s;
     }
     const list: string[] = [];
     for (let j = 0; j < size; j++) list.push(items[heapIdx[j]!]!);

@@ -63,7 +63,10 @@ export function reportBlocks(r: EvaluationResult): ReportBlock[] {
 
   b.push({ kind: 'h', level: 2, text: 'Warm and cold users' });
   const segmented = names.filter((n) => r.models[n]!.segments);
-  if (segmented.length === 0) b.push({ kind: 'p', text: 'Only `--protocol time` splits the test users into warm (training interactions before the cutoff) and cold (none); under this protocol every test user has training history.' });
+  if (segmented.length === 0) {
+    const without = r.split.usersWithoutTraining ?? 0;
+    b.push({ kind: 'p', text: `Only \`--protocol time\` splits the test users into warm (training interactions before the cutoff) and cold (none). Here ${without === 0 ? 'every test user has training rows' : `${without} of ${r.split.testUsers} test users have no training row: a model that needs history recommends nothing to them and scores 0 for them (Microsoft Recommenders leaves such users out)`}.` });
+  }
   else {
     b.push({ kind: 'p', text: `${r.split.warmUsers} warm test users (with interactions before the cutoff) and ${r.split.coldUsers} cold ones (none). A model that cannot score a user recommends nothing and scores 0 for that user; "scored" counts the users it could rank for.` });
     b.push({ kind: 'table', head: ['model', 'warm users', `warm nDCG@${k}`, `warm P@${k}`, 'cold users', 'cold scored', `cold nDCG@${k}`, `cold P@${k}`],
