@@ -136,19 +136,17 @@ export class EventIntake {
     const results = this.apply(events, to);
     const applied = Array.isArray(results) ? results : await results;
     const report = { received: items.length, accepted: 0, rejected: 0, duplicates: 0, late: 0, rejections: [] as Rejection[] };
-    // The invalid records reach the dead-letter file before anything is routed, so a batch is routed whole.
-    checked.forEach((result, index) => {
-      if (result.ok) return;
-      const item = items[index] as IntakeItem;
-      report.rejected++;
-      report.rejections.push({ index, reason: 'invalid', problems: result.problems });
-      this.deadLetterLine(`${position}[${index}]`, result.problems, 'raw' in item ? item.raw : item.text);
-    });
     let j = 0;
     checked.forEach((result, index) => {
-      if (result.ok) this.route(result.event, to, applied?.[j++], index, position, report);
+      if (!result.ok) {
+        const item = items[index] as IntakeItem;
+        report.rejected++;
+        report.rejections.push({ index, reason: 'invalid', problems: result.problems });
+        this.deadLetterLine(`${position}[${index}]`, result.problems, 'raw' in item ? item.raw : item.text);
+        return;
+      }
+      this.route(result.event, to, applied?.[j++], index, position, report);
     });
-    report.rejections.sort((a, b) => a.index - b.index);
     this.count(report);
     return report;
   }
@@ -254,7 +252,8 @@ export class EventIntake {
         this.lastFlushError = `dead-letter file ${this.deadLetterPath}: ${e.message}`;
       });
     }
-    // safeJson: a record nested too deeply for JSON.stringify is written whole all the same.
+    // safeJson: a record nested too deeply for JSON.stringify is written whole all the same (a throw
+    // here, after the batch was applied online, would lose the rest of the batch's routing).
     this.deadLetter.write(`${safeJson({ position, reason: reasonOf(problems), problems, input })}\n`);
   }
 
