@@ -15,7 +15,6 @@ import { replayLog } from '../store/offline/replay.ts';
 
 export class OnlineJournal {
   readonly path: string;
-  written = 0;
   private out: WriteStream | null = null;
   /** Told of a failed write: the server keeps serving, and shows it in /health and /metrics. */
   onError: (message: string) => void = () => undefined;
@@ -31,7 +30,6 @@ export class OnlineJournal {
       this.out.on('error', (err) => this.onError(`online-only journal ${this.path}: ${err.message}`));
     }
     this.out.write(`${JSON.stringify(eventToJson(e))}\n`);
-    this.written++;
   }
 
   async close(): Promise<void> {
@@ -40,12 +38,14 @@ export class OnlineJournal {
   }
 }
 
-/** The journal's events, in the log's order (time, then id); a line that does not read back is skipped and counted. */
-export function readOnlineJournal(log: EventLog, extraTypes: readonly string[]): { events: InteractionEvent[]; unreadable: number } {
+/**
+ * The journal's events, in the log's order (time, then id). A line that no longer reads as an event
+ * (a type the feature set has dropped since, a line cut by a crash) is skipped; it stays in its file.
+ */
+export function readOnlineJournal(log: EventLog, extraTypes: readonly string[]): InteractionEvent[] {
   const dir = log.onlineOnlyDir;
   const events: InteractionEvent[] = [];
-  let unreadable = 0;
-  if (!existsSync(dir)) return { events, unreadable };
+  if (!existsSync(dir)) return events;
   // Written by the server after validation: read back without a clock (the future check was done then).
   const validate = createEventValidator({ extraTypes, maxFutureMs: Infinity });
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.jsonl')).sort()) {
@@ -55,19 +55,17 @@ export function readOnlineJournal(log: EventLog, extraTypes: readonly string[]):
       try {
         r = validate(JSON.parse(line));
       } catch {
-        r = null;
+        continue;
       }
-      if (r?.ok) events.push(r.event);
-      else unreadable++;
+      if (r.ok) events.push(r.event);
     }
   }
-  events.sort(byTimeThenId);
-  return { events, unreadable };
+  return events.sort(byTimeThenId);
 }
 
 /** The events a server builds its state from: the log's and the online-only journal's, merged in time order. */
 export async function* replayForServing(log: EventLog, extraTypes: readonly string[]): AsyncGenerator<InteractionEvent> {
-  const { events: journal } = readOnlineJournal(log, extraTypes);
+  const journal = readOnlineJournal(log, extraTypes);
   let j = 0;
   for await (const e of replayLog(log)) {
     while (j < journal.length && byTimeThenId(journal[j] as InteractionEvent, e) < 0) yield journal[j++] as InteractionEvent;

@@ -196,8 +196,10 @@ export class FeatureServer<S extends ServingState = OnlineState> {
     }
   }
 
-  /** Applies already-valid events as if pushed (a replayed stream); `to` as in /push. */
-  /** `logged`: the events are in the log already (a replay of it): not journaled when sent online only. */
+  /**
+   * Applies already-valid events as if pushed (a replayed stream); `to` as in /push. `logged`: the
+   * events are in the log already (a replay of it), so they are not journaled when sent online only.
+   */
   push(events: readonly InteractionEvent[], to: 'online' | 'online_and_offline' = 'online_and_offline', o: { readonly logged?: boolean } = {}): Promise<IntakeReport> {
     return this.intake.submitValid(events, to, `stream #${++this.batches}`, o.logged === true);
   }
