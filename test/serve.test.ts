@@ -353,6 +353,12 @@ describe('events: what does not fit', () => {
     assert.equal(onlineOnly.plays, before + 1);
     await server.intake.flush();
     assert.equal(await logHas('only-online-1'), 0, "Feast's push to the online store skips the offline store");
+    // Sent again for both: a duplicate online, and appended to the log, which lacks it (as after a
+    // resend of a batch whose store write landed unconfirmed).
+    const both = await post('/v1/events?wait=true', [{ event_id: 'only-online-1', user_id: user, item_id: other[1], type: 'play', ts: NOW - 1_500 }]);
+    assert.deepEqual([both.body.accepted, both.body.duplicates], [0, 1]);
+    assert.equal(await logHas('only-online-1'), 1);
+    assert.equal((await ask()).body.items.values[0][0], onlineOnly.plays, 'not applied twice');
   });
 });
 

@@ -107,6 +107,10 @@ function idField(r: Record<string, unknown>, key: string, problems: Problem[], r
     problems.push({ path: key, message: `is ${v.length} characters long`, fix: `keep ids under ${MAX_ID_LENGTH} characters` });
     return undefined;
   }
+  if (v.includes(KEY_SEPARATOR)) {
+    problems.push(separatorProblem(key));
+    return undefined;
+  }
   return v;
 }
 
@@ -137,12 +141,26 @@ function contextField(v: unknown, problems: Problem[]): Record<string, ContextVa
         problems.push({ path: `context.${k}`, message: `must be a string, got ${describe(x)}`, fix: `send context.${k} as a string` });
         continue;
       }
+      if (typeof x === 'string' && x.includes(KEY_SEPARATOR)) {
+        problems.push(separatorProblem(`context.${k}`));
+        continue;
+      }
       out[k] = x;
     } else {
       problems.push({ path: `context.${k}`, message: `must be a string, number, boolean or null, got ${describe(x)}`, fix: 'flatten nested context values into their own keys' });
     }
   }
   return out;
+}
+
+/**
+ * The character that joins the columns of a composite key (user × item, user × device) in both
+ * engines and the stores: a value holding it would share its key with another entity's.
+ */
+const KEY_SEPARATOR = '\u0000';
+
+function separatorProblem(path: string): Problem {
+  return { path, message: 'contains the NUL character (U+0000), which joins the columns of composite keys', fix: 'remove control characters from ids and context values' };
 }
 
 function describe(v: unknown): string {

@@ -198,6 +198,9 @@ export class EventIntake {
     }
     if (outcome === 'duplicate') {
       report.duplicates++;
+      // A resend after a store timeout whose write did land (the 503 could not tell) finds the
+      // event applied but not logged: checked against the log, it is appended once.
+      if (offline) this.enqueue(e, true);
     } else {
       report.late++;
       const lateness = this.o.state.lateness;

@@ -186,7 +186,7 @@ export class StoreState implements ServingState {
       } catch (e) {
         if (!isStoreFailure(e)) throw e;
         this.failed(e);
-        throw this.unavailable(events.length, e);
+        throw this.unavailable(events.length, e, true);
       }
     });
   }
@@ -397,12 +397,19 @@ export class StoreState implements ServingState {
     if (this.condition === 'up') this.condition = 'down';
   }
 
-  private unavailable(n: number, cause?: unknown): RecsignalError {
+  /**
+   * The batch's refusal. `unsure`: the write was sent and not confirmed (a timeout, a dropped
+   * connection), so it may have landed; a resend finds those events duplicates, and logs them.
+   */
+  private unavailable(n: number, cause?: unknown, unsure = false): RecsignalError {
     const why = this.condition === 'rebuilding' ? 'is being rebuilt from the event log after it came back empty' : `is unavailable (${this.lastError ?? 'no answer'})`;
     const wm = Number.isFinite(this.watermark) ? ` (watermark ${isoTime(this.watermark)}, lateness ${formatDuration(this.lateness)})` : '';
+    const what = unsure
+      ? `the write of the ${n} events of this batch was not confirmed, so some may be applied online; none was logged`
+      : `none of the ${n} events of this batch was applied or logged`;
     return new RecsignalError(
       'IO_FAILED',
-      `the online store (${this.kind}) ${why}: none of the ${n} events of this batch was applied or logged${wm}; resend the batch once GET /health says ok (the server reconnects by itself)`,
+      `the online store (${this.kind}) ${why}: ${what}${wm}; resend the batch once GET /health says ok (the server reconnects by itself; events already applied are then duplicates, and go to the log)`,
       { ...(cause === undefined ? {} : { cause }), problems: [{ path: '(batch)', message: `not applied: the online store ${why}`, fix: 'resend the whole batch later; duplicates of events already applied are dropped by event_id' }] },
     );
   }

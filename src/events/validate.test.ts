@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createEventValidator } from './validate.ts';
+
+const NOW = Date.UTC(2024, 0, 1);
+const ok = { event_id: 'e1', user_id: 'u1', item_id: 'i1', ts: NOW - 1000, type: 'play', context: { device: 'tv' } };
+
+test('ids and context values may not hold the NUL that joins composite keys: "a\\0b" × "c" would be "a" × "b\\0c"', () => {
+  const validate = createEventValidator({ now: NOW });
+  assert.equal(validate(ok).ok, true);
+  for (const [raw, path] of [
+    [{ ...ok, user_id: 'a\u0000b' }, 'user_id'],
+    [{ ...ok, item_id: 'b\u0000c' }, 'item_id'],
+    [{ ...ok, event_id: 'e\u0000' }, 'event_id'],
+    [{ ...ok, context: { device: 'b\u0000tv' } }, 'context.device'],
+    [{ ...ok, context: { daypart: 'x\u0000' } }, 'context.daypart'],
+  ] as const) {
+    const r = validate(raw);
+    assert.equal(r.ok, false, path);
+    if (!r.ok) assert.deepEqual(r.problems.map((p) => p.path), [path]);
+  }
+});
+
+test('an event further ahead of now than the limit is refused, saying by how much and as of when', () => {
+  const validate = createEventValidator({ now: NOW, maxFutureMs: 60_000 });
+  assert.equal(validate({ ...ok, ts: NOW + 60_000 }).ok, true);
+  const r = validate({ ...ok, ts: NOW + 60_001 });
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.match(r.problems[0]?.message ?? '', /in the future: more than 1m past now \(2024-01-01T00:00:00/);
+});
