@@ -8,6 +8,7 @@
  * rebuilds the state from the log by itself. Also `recsignal serve --online redis://...` as a process.
  */
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,7 @@ import type { CompiledFeatureSet } from '../src/plan/compile.ts';
 import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';
 import { ingest } from '../src/store/offline/ingest.ts';
+import { RecsignalError } from '../src/core/errors.ts';
 import type { OnlineStore } from '../src/store/online/online-store.ts';
 import { RedisStore } from '../src/store/online/redis/redis-store.ts';
 import { RedisClusterStore } from '../src/store/online/redis-cluster/redis-cluster-store.ts';
@@ -241,6 +243,62 @@ if (sharedDown !== undefined) {
         await redis?.close();
         await memory.close();
         await store.close();
+        await dropNamespace(SHARED, namespace);
+      }
+    });
+
+    test('Redis back from an outage with an older state (a restart from its last save): the server applies the log again from that checkpoint, as at a start', async () => {
+      const namespace = uniqueNamespace('older');
+      const inner = await RedisStore.connect(SHARED);
+      const client = new Redis(SHARED);
+      // The store as the server sees it, with an outage we switch on and off.
+      let down = false;
+      const fail = () => Promise.reject(new RecsignalError('IO_FAILED', 'Redis at 127.0.0.1:6379: outage'));
+      const store: OnlineStore = {
+        kind: 'redis',
+        getMany: (k) => (down ? fail() : inner.getMany(k)),
+        setMany: (w, c) => (down ? fail() : inner.setMany(w, c)),
+        ping: async () => !down && (await inner.ping()),
+        close: () => inner.close(),
+      };
+      const keys = async () => {
+        const out: string[] = [];
+        let cursor = '0';
+        do {
+          const [next, batch] = await client.scan(cursor, 'MATCH', `${namespace}*`, 'COUNT', 1000);
+          out.push(...batch);
+          cursor = next;
+        } while (cursor !== '0');
+        return out;
+      };
+      const server = await FeatureServer.start({ compiled, log: logCopy(), port: 0, clock: () => NOW, flushIntervalMs: 60_000, store, namespace, storeProbeMs: 50 });
+      try {
+        await server.ready;
+        const u = users[0] as { user: string; device: string };
+        const play = (id: string, ts: number) => ({ event_id: id, user_id: u.user, item_id: items[1], ts, type: 'play', context: { device: u.device } });
+        const plays = async () => {
+          const r = await call(server.url, 'POST', '/v1/features', { user_id: u.user, items: [items[1]], features: ['user_item:plays'] });
+          return [r.body.items.values[0][0], r.body.items.statuses[0][0]];
+        };
+        const before = (await plays())[0] as number;
+        assert.equal((await call(server.url, 'POST', '/v1/events?wait=true', [play('older-a', NOW - 60_000)])).body.accepted, 1);
+        // What Redis saves now; then more events, acknowledged and logged.
+        const saved = await Promise.all((await keys()).map(async (k) => [k, await client.dumpBuffer(k)] as const));
+        assert.equal((await call(server.url, 'POST', '/v1/events?wait=true', [play('older-b', NOW - 50_000), play('older-c', NOW - 40_000)])).body.accepted, 2);
+        assert.deepEqual(await plays(), [before + 3, 'PRESENT']);
+        down = true;
+        await eventually('the server noticing the outage', 5_000, async () => (await call(server.url, 'GET', '/health')).status === 503);
+        // Redis comes back from its save: the namespace as it was after the first event.
+        for (const k of await keys()) await client.del(k);
+        for (const [k, v] of saved) await client.restore(k, 0, v as Buffer, 'REPLACE');
+        down = false;
+        await eventually('the server recovering', 10_000, async () => (await call(server.url, 'GET', '/health')).status === 200);
+        assert.equal((server.state as StoreState).rebuilds, 0, 'resumed from the checkpoint, not rebuilt');
+        assert.deepEqual(await plays(), [before + 3, 'PRESENT'], 'the events acknowledged after the save are applied again from the log');
+      } finally {
+        await server.close();
+        await store.close();
+        client.disconnect();
         await dropNamespace(SHARED, namespace);
       }
     });

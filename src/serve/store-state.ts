@@ -364,21 +364,26 @@ export class StoreState implements ServingState {
   }
 
   /**
-   * The store answers again: when it still holds the checkpoint, serving resumes from it; when it
-   * came back without it (a Redis restarted with nothing on disk), the state is rebuilt from the
-   * log, flushed first so that every event acknowledged before the outage is in it.
+   * The store answers again: when it still holds the checkpoint, serving resumes from it after the
+   * log's events from the checkpoint's watermark minus the lateness are applied again, as at a
+   * start (a Redis restarted from an older save, or a replica promoted behind its master, holds an
+   * older state than the server acknowledged; events it has are duplicates by id). When it came back
+   * without it (a Redis restarted with nothing on disk), the state is rebuilt from the log. Either
+   * way the log is flushed first, so that every event acknowledged before the outage is in it.
    */
   private async recover(): Promise<void> {
     if (this.closed || this.condition !== 'down') return;
     try {
       const checkpoint = await this.readCheckpoint();
+      this.condition = 'rebuilding';
       if (checkpoint !== null) {
         this.resume(checkpoint);
+        await this.catchUp(await this.o.rebuildFrom(), () => undefined, () => this.closed);
+        if (this.closed) return;
         this.condition = 'up';
         this.lastError = null;
         return;
       }
-      this.condition = 'rebuilding';
       await this.build(await this.o.rebuildFrom(), () => undefined, () => this.closed);
       if (this.closed) return;
       this.rebuilds++;
