@@ -51,7 +51,7 @@ export function createEventValidator(options: ValidationOptions = {}): EventVali
     if (typeof type !== 'string' || type === '') {
       problems.push({ path: 'type', message: type === undefined ? 'is missing' : `must be a string, got ${describe(type)}`, fix: `set type to one of: ${typeList}` });
     } else if (!types.has(type)) {
-      problems.push({ path: 'type', message: `'${type}' is not a known event type`, fix: `use one of: ${typeList}, or declare it in the definitions (eventSource({ types: [...] }))` });
+      problems.push({ path: 'type', message: `'${type}' is not a known event type`, fix: `use one of: ${typeList}, or declare it: extraTypes in defineFeatureSet, or --types on recsignal ingest` });
     }
     const itemId = idField(r, 'item_id', problems, type !== 'search');
 

@@ -300,6 +300,11 @@ function compileFilter(types: readonly string[] | undefined, where: Readonly<Rec
   const clauses = Object.entries(where ?? {}).map(([column, values]) => {
     if (!columns.has(column)) problems.push({ path: `${path}.where.${column}`, message: `'${column}' is not a column of the view's event rows`, fix: `use one of: ${[...columns].join(', ')}` });
     if (!Array.isArray(values) || values.length === 0) problems.push({ path: `${path}.where.${column}`, message: 'needs a non-empty list of values', fix: `write { ${column}: ['value'] }` });
+    else if (NUMERIC_COLUMNS.has(column)) {
+      // The engines compare a numeric column's values as numbers (SQL) and as text (stream, reference): only a number's own text means the same to both.
+      const odd = values.filter((x) => !Number.isFinite(Number(x)) || String(Number(x)) !== String(x));
+      if (odd.length > 0) problems.push({ path: `${path}.where.${column}`, message: `'${column}' holds numbers; ${odd.map((x) => JSON.stringify(x)).join(', ')} ${odd.length === 1 ? 'is' : 'are'} not one written plainly`, fix: `write numbers, e.g. { ${column}: [${odd.map((x) => (Number.isFinite(Number(x)) ? String(Number(x)) : '0')).join(', ')}] }` });
+    }
     return { column, in: [...(values ?? [])] };
   });
   return { types: types === undefined ? null : [...types], where: clauses };

@@ -97,9 +97,34 @@ export function applyRequestFeatures(
       stats.firstError ??= `${r.name}: ${(e as Error).message}`;
       v = undefined;
     }
-    out[k] = v === undefined || (typeof v === 'number' && !Number.isFinite(v)) ? r.default : v;
+    if (v === undefined || v === null || (typeof v === 'number' && !Number.isFinite(v))) out[k] = v === null ? null : r.default;
+    else if (ofKind(r.type, v)) out[k] = v;
+    else {
+      // Written as it came, a string in an int column crashes the training set's writer and 0.5 becomes 1.
+      stats.errors++;
+      stats.firstError ??= `${r.name}: returned ${JSON.stringify(v)?.slice(0, 60)}, not a value of its declared type ${r.type}`;
+      out[k] = r.default;
+    }
   }
   return out;
+}
+
+/** Whether a request function's (non-null) result is of the feature's declared type. */
+function ofKind(type: FeatureType, v: FeatureValue): boolean {
+  switch (type) {
+    case 'int':
+      return typeof v === 'number' && Number.isInteger(v);
+    case 'float':
+      return typeof v === 'number';
+    case 'string':
+      return typeof v === 'string';
+    case 'string[]':
+      return Array.isArray(v) && v.every((x) => typeof x === 'string');
+    case 'float[]':
+      return Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+    case 'histogram':
+      return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'number' && Number.isFinite(x));
+  }
 }
 
 interface RequestPlan {

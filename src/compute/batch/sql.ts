@@ -108,7 +108,8 @@ export function renderFeatureSql(input: BatchSqlInput): string {
     for (const a of v.aggregations) {
       const expr =
         a.op === 'ratio'
-          ? `CASE WHEN ${valueOf(a.denominator as string)} <> 0 THEN ${d.fdiv(valueOf(a.numerator as string), valueOf(a.denominator as string))} ELSE ${literalOf(d, a.default, a.type)} END`
+          ? // The default unless both parts are numbers and the denominator is not 0 (a null mean has none), as the stream engine and the reference do.
+            `CASE WHEN ${valueOf(a.denominator as string)} <> 0 AND ${valueOf(a.numerator as string)} IS NOT NULL THEN ${d.fdiv(valueOf(a.numerator as string), valueOf(a.denominator as string))} ELSE ${literalOf(d, a.default, a.type)} END`
           : valueOf(a.name);
       selects.push(`${expr} AS ${q(featureColumn(v.name, a.name))}`);
     }
