@@ -147,3 +147,10 @@ test('an invalid definition is rejected with every problem, each with its path a
   for (const p of error.problems) assert.ok(p.fix.length > 0, `${p.path} has a fix`);
   assert.match(error.message, /fix: /);
 });
+
+test("a where on a numeric column takes numbers written plainly: '00' would match 0 in SQL and not in the stream engine", () => {
+  const define = (where: Record<string, readonly (string | number)[]>) =>
+    compileFeatureSet(defineFeatureSet({ name: 'w', views: [aggregationView({ name: 'u', entity: entity('user', ['user_id']), aggregations: [agg.count({ where })] })] }));
+  assert.doesNotThrow(() => define({ hour_of_day: [0, '7', 23] }));
+  assert.throws(() => define({ hour_of_day: ['00', 'x'] }), (e: unknown) => e instanceof RecsignalError && /where\.hour_of_day.*'hour_of_day' holds numbers; "00", "x" are not one written plainly/.test(e.message));
+});

@@ -334,13 +334,26 @@ export function fromSql(v: unknown, type: FeatureType): FeatureValue {
   return (v ?? null) as FeatureValue;
 }
 
-/** Loads a spine file (CSV or Parquet) into `__spine` with its row order in `__row`. */
-export async function loadSpine(engine: DuckDBEngine, path: string): Promise<void> {
+/**
+ * Loads a spine file (CSV or Parquet) into `__spine` with its row order in `__row`. Its key columns
+ * (`keyColumns`: entity keys, which are text in events and requests) are read as text: DuckDB's
+ * type guessing would make a CSV id `42` a number (so a request function comparing it with an
+ * item id sees 42, not '42', unlike serving), `1e3` the number 1000.0, and a column of numbers
+ * followed by `u1` an error.
+ */
+export async function loadSpine(engine: DuckDBEngine, path: string, keyColumns: readonly string[]): Promise<void> {
   const ext = extname(path).toLowerCase();
-  const reader = ext === '.parquet' ? `read_parquet(${sqlString(path)})` : ext === '.csv' ? `read_csv(${sqlString(path)}, header = true)` : null;
-  if (reader === null) throw new RecsignalError('INVALID_ARGUMENT', `spine '${path}': unknown format; give a .csv or .parquet file`);
+  let reader: string;
+  if (ext === '.parquet') reader = `read_parquet(${sqlString(path)})`;
+  else if (ext === '.csv') {
+    const header = (await engine.query(`DESCRIBE SELECT * FROM read_csv(${sqlString(path)}, header = true, all_varchar = true)`)).map((r) => String(r['column_name']));
+    const text = header.filter((c) => keyColumns.includes(c));
+    reader = `read_csv(${sqlString(path)}, header = true${text.length > 0 ? `, types = {${text.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}` : ''})`;
+  } else throw new RecsignalError('INVALID_ARGUMENT', `spine '${path}': unknown format; give a .csv or .parquet file`);
   await engine.run(`CREATE OR REPLACE TEMP TABLE __spine_raw AS SELECT * FROM ${reader}`);
-  await engine.run(`CREATE OR REPLACE TABLE __spine AS SELECT rowid AS __row, * FROM __spine_raw`);
+  const columns = (await engine.query(`SELECT column_name, column_type FROM (DESCRIBE __spine_raw)`)).filter((r) => keyColumns.includes(String(r['column_name'])) && r['column_type'] !== 'VARCHAR');
+  const replace = columns.length === 0 ? '' : ` REPLACE (${columns.map((r) => `CAST(${duckdb.ident(String(r['column_name']))} AS VARCHAR) AS ${duckdb.ident(String(r['column_name']))}`).join(', ')})`;
+  await engine.run(`CREATE OR REPLACE TABLE __spine AS SELECT rowid AS __row, *${replace} FROM __spine_raw`);
 }
 
 /**

@@ -33,7 +33,7 @@ export async function buildTrainingSet(options: TrainingSetOptions): Promise<Bat
   const ctx = await openBatch(options.compiled, options.log);
   const { engine } = ctx;
   try {
-    await loadSpine(engine, options.spine);
+    await loadSpine(engine, options.spine, [...new Set(['user_id', 'item_id', ...options.compiled.ir.views.flatMap((v) => v.entity.keys)])]);
     const timeExpr = await spineTimeExpr(engine, options.tsColumn ?? 'ts', options.spine.toLowerCase().endsWith('.csv'));
     const spineCols = new Set((await engine.query(`SELECT column_name FROM (DESCRIBE __spine)`)).map((r) => String(r['column_name'])));
     const views = selectViews(options.compiled, spineCols, options.views);

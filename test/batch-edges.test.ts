@@ -1,0 +1,77 @@
+/**
+ * Edge cases review found where batch disagreed with the reference aggregator (and the stream
+ * engine): each is the same value from every engine now.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { referenceFeatures } from '../src/compute/reference/reference.ts';
+import { StreamEngine } from '../src/compute/stream/engine.ts';
+import { buildTrainingSet, featuresFor } from '../src/compute/batch/training-set.ts';
+import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
+import { eventToJson, type InteractionEvent } from '../src/events/schema.ts';
+import { createEventValidator } from '../src/events/validate.ts';
+import { agg, aggregationView, defineFeatureSet, entity, requestFeature } from '../src/features/dsl.ts';
+import { compileFeatureSet, type CompiledFeatureSet } from '../src/plan/compile.ts';
+import { EventLog } from '../src/store/offline/event-log.ts';
+import { ingest } from '../src/store/offline/ingest.ts';
+
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2024, 0, 1);
+const tmp = mkdtempSync(join(tmpdir(), 'recsignal-batch-edges-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function logOf(name: string, events: readonly InteractionEvent[]): Promise<EventLog> {
+  const log = new EventLog(join(tmp, name));
+  await ingest(events.map((e, i) => ({ position: `${name}:${i}`, raw: eventToJson(e) })), { log, validator: createEventValidator({ now: T0 + 365 * 24 * HOUR }) });
+  return log;
+}
+
+function streamed(compiled: CompiledFeatureSet, events: readonly InteractionEvent[], fields: Record<string, string>, t: number) {
+  const engine = new StreamEngine(compiled, { lateness: 0 });
+  for (const e of events) engine.apply(e);
+  return engine.features(fields, t);
+}
+
+test('a ratio whose numerator is null (a mean over no events) is its declared default in every engine', async () => {
+  const compiled = compileFeatureSet(
+    defineFeatureSet({
+      name: 'ratio_default',
+      views: [aggregationView({ name: 'u', entity: entity('user', ['user_id']), aggregations: [agg.mean('value', { windows: ['1d', 'lifetime'] }), agg.ratio('value_mean_1d', 'value_mean_lifetime', { name: 'trend', default: 1 })] })],
+    }),
+  );
+  const events: InteractionEvent[] = [{ eventId: 'a', userId: 'u1', itemId: 'i1', ts: T0, type: 'play', value: 4, duration: null, context: {} }];
+  const t = T0 + 72 * HOUR;
+  const want = referenceFeatures(compiled, { events }, [{ fields: { user_id: 'u1' }, ts: t }])[0];
+  assert.deepEqual(want, [null, 4, 1]);
+  assert.deepEqual((await featuresFor(compiled, await logOf('ratio', events), [{ fields: { user_id: 'u1' }, ts: t }]))[0], want);
+  assert.deepEqual(streamed(compiled, events, { user_id: 'u1' }, t), want);
+});
+
+test('a CSV spine\'s ids are text, as in events and requests: 42 is "42" to a request function, 1e3 is user "1e3", and numbers before "u1" are fine', async () => {
+  const compiled = compileFeatureSet(
+    defineFeatureSet({
+      name: 'spine_ids',
+      views: [aggregationView({ name: 'u', entity: entity('user', ['user_id']), aggregations: [agg.count({ name: 'plays' }), agg.last('item_id', { name: 'last_item' })] })],
+      requestFeatures: [requestFeature({ name: 'is_last', type: 'int', inputs: { last: 'u:last_item', item: 'request:item_id' }, fn: ({ last, item }) => (last === item ? 1 : 0) })],
+    }),
+  );
+  const play = (eventId: string, userId: string): InteractionEvent => ({ eventId, userId, itemId: '12', ts: T0, type: 'play', value: null, duration: null, context: {} });
+  const log = await logOf('spine', [play('a', '42'), play('b', '1e3'), play('c', 'u1')]);
+  const t = T0 + HOUR;
+  // DuckDB samples a CSV's first rows to guess types: 3,000 numeric ids before "u1" made it an error.
+  const rows = ['user_id,item_id,ts', `42,12,${t}`, `1e3,12,${t}`, ...Array.from({ length: 3_000 }, (_, i) => `${100 + i},12,${t}`), `u1,12,${t}`];
+  const spine = join(tmp, 'spine.csv');
+  writeFileSync(spine, `${rows.join('\n')}\n`);
+  const out = join(tmp, 'training.parquet');
+  await buildTrainingSet({ compiled, log, spine, out });
+  const db = await DuckDBEngine.open();
+  try {
+    const got = await db.query(`SELECT user_id, item_id, u__plays AS plays, is_last FROM read_parquet(${sqlString(out)}) WHERE user_id IN ('42', '1e3', 'u1') ORDER BY user_id`);
+    assert.deepEqual(got.map((r) => [r['user_id'], r['item_id'], Number(r['plays']), Number(r['is_last'])]), [['1e3', '12', 1, 1], ['42', '12', 1, 1], ['u1', '12', 1, 1]]);
+  } finally {
+    db.close();
+  }
+});
