@@ -5,10 +5,11 @@
 import { test, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prepareDemoDir } from '../src/cli/demo.ts';
 import { main } from '../src/cli/main.ts';
 import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
 
@@ -47,6 +48,19 @@ async function count(path: string): Promise<number> {
 }
 
 describe('demo', () => {
+  test('demo --dir empties only a folder the demo made, or an empty one: a folder with other files is refused, and kept', () => {
+    const mine = join(tmp, 'precious');
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'keep.txt'), 'important');
+    assert.throws(() => prepareDemoDir(mine), /holds files the demo did not make \(keep\.txt\).*give a new or empty folder/);
+    assert.equal(readFileSync(join(mine, 'keep.txt'), 'utf8'), 'important');
+    const demo = join(tmp, 'demo-dir');
+    prepareDemoDir(demo);
+    writeFileSync(join(demo, 'old-run.txt'), 'from the last run');
+    prepareDemoDir(demo);
+    assert.equal(existsSync(join(demo, 'old-run.txt')), false, "the demo's own folder is emptied");
+  });
+
   test('demo --no-serve runs the batch path end to end at small sizes and prints the counts', async () => {
     const dir = join(tmp, 'demo');
     const r = await run('demo', '--no-serve', '--users', '200', '--items', '100', '--days', '7', '--dir', dir);

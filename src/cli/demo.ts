@@ -4,10 +4,11 @@
  * set from impressions labelled by whether a play followed, and print what happened; then (unless
  * --no-serve) serve the features while the log's last day streams in on a simulated clock.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RecsignalError } from '../core/errors.ts';
 import { DAY_MS, MINUTE_MS, formatDuration, isoTime } from '../core/time.ts';
 import type { InteractionEvent } from '../events/schema.ts';
 import type { CompiledFeatureSet } from '../plan/compile.ts';
@@ -47,9 +48,27 @@ export interface DemoOptions {
 export const DEMO_FEATURES = fileURLToPath(new URL('../../examples/streaming/features.ts', import.meta.url));
 const START = Date.UTC(2024, 0, 1);
 
+/** Marks a folder the demo made: only such a folder (or an empty one) is emptied by the next run. */
+const DEMO_MARK = '.recsignal-demo';
+/** What the demo writes in its folder: a folder holding nothing else is one an earlier version made, before the mark. */
+const DEMO_OUTPUTS = new Set([DEMO_MARK, 'generated', 'log', 'backfill.parquet', 'spine.parquet', 'training.parquet', 'model.json']);
+
+/** Empties `dir` for a new run, refusing a folder with contents the demo did not make (`--dir .` must not delete a project). */
+export function prepareDemoDir(dir: string): void {
+  if (existsSync(dir)) {
+    const entries = readdirSync(dir);
+    if (!entries.includes(DEMO_MARK) && !entries.every((e) => DEMO_OUTPUTS.has(e))) {
+      throw new RecsignalError('INVALID_ARGUMENT', `--dir '${dir}' holds files the demo did not make (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}); the demo replaces its folder's contents, so give a new or empty folder`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, DEMO_MARK), 'made by `recsignal demo`, which empties this folder on its next run\n');
+}
+
 export async function runDemo(o: DemoOptions, out: (s: string) => void): Promise<void> {
   const dir = resolve(o.dir);
-  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  prepareDemoDir(dir);
   const timings: [string, number][] = [];
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
