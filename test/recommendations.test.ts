@@ -5,7 +5,7 @@
  */
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemo, DEMO_FEATURES } from '../src/cli/demo.ts';
@@ -176,6 +176,18 @@ describe('POST /v1/recommendations', () => {
     assert.equal(r.status, 404);
     assert.equal(r.body.error.code, 'NOT_FOUND');
     assert.match(r.body.error.message, /--model/);
+  });
+
+  test('a model trained on another feature set is refused at start, naming the features it lacks', async () => {
+    const model = JSON.parse(readFileSync(join(demoDir, 'model.json'), 'utf8')) as { features: { column: string }[] };
+    for (const f of model.features) f.column = f.column.replace(/^user_item__/, 'ui__');
+    const renamed = join(demoDir, 'model-renamed.json');
+    writeFileSync(renamed, JSON.stringify(model));
+    const compiled = await loadFeatureSet(DEMO_FEATURES);
+    await assert.rejects(
+      FeatureServer.start({ compiled, log: new EventLog(join(demoDir, 'log')), port: 0, clock: () => NOW, ranker: loadFeatureRanker(renamed) }),
+      /the model reads \d+ features? this feature set does not have \(ui__/,
+    );
   });
 
   test('its latency is in /metrics like every route', async () => {

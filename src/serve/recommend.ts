@@ -134,6 +134,13 @@ export class Recommender {
     this.signals = findSignals(o.plan);
     const byColumn = new Map(featureColumns(o.plan.compiled.ir).map((c) => [c.column, c.ref]));
     this.refs = o.ranker.features.map((f) => byColumn.get(f.column) ?? '');
+    // A column that is not a feature of this set is read from the request's context (a spine
+    // column such as device); one named as a view's feature (view__feature) is a model trained on
+    // another feature set, which would score every item on nulls.
+    const missing = o.ranker.features.filter((f, i) => this.refs[i] === '' && f.column.includes('__')).map((f) => f.column);
+    if (missing.length > 0) {
+      throw new RecsignalError('INVALID_ARGUMENT', `the model reads ${missing.length} feature${missing.length === 1 ? '' : 's'} this feature set does not have (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}); serve it with the feature set it was trained on, or train it again on this one`);
+    }
     this.encodings = o.ranker.features.map((f) => f.encoding);
     this.names = o.ranker.features.map((f, i) => (this.refs[i] ? `${this.refs[i]}${f.encoding === 'number' ? '' : `.${f.encoding}`}` : `context.${f.column}`));
     this.catalogue = o.items.map((i) => i.itemId);

@@ -159,7 +159,15 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       ...(o.flushIntervalMs !== undefined ? { flushIntervalMs: o.flushIntervalMs } : {}),
       ...(o.flushEvents !== undefined ? { flushEvents: o.flushEvents } : {}),
     });
-    const server = new FeatureServer({ ...o, metadata }, state, intake);
+    let server: FeatureServer<ServingState>;
+    try {
+      server = new FeatureServer({ ...o, metadata }, state, intake);
+    } catch (e) {
+      // A model that does not fit the feature set, say: nothing was started that should outlive this.
+      await intake.close();
+      await watcher.close();
+      throw e;
+    }
     server.watcher = watcher;
     const host = o.host ?? '127.0.0.1';
     const port = o.port ?? 6566;
