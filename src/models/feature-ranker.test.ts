@@ -84,5 +84,6 @@ test('bad input: a missing column, a constant label, a missing file, a file that
   await assert.rejects(trainFeatureRanker({ trainingSet: training, label: 'clicked' }), /no column 'clicked'/);
   await assert.rejects(trainFeatureRanker({ trainingSet: { rows: rows.map((r) => ({ ...r, label: 0 })) }, label: 'label' }), /never positive/);
   await assert.rejects(trainFeatureRanker({ trainingSet: join(tmp, 'nope.parquet'), label: 'label' }), /does not exist/);
+  await assert.rejects(trainFeatureRanker({ trainingSet: training, label: 'label', features: ['label', 'item_popularity__play_count_7d'] }), /--features lists 'label', the label; leave it out/);
   assert.throws(() => featureRankerFromJSON({ format: 'other' } as never), /not a recsignal feature ranker/);
 });

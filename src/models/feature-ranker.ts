@@ -226,7 +226,12 @@ function candidateColumns(all: readonly string[], label: string, group: string, 
   for (const c of [label, group, ...(o.features ?? [])]) {
     if (!all.includes(c)) throw new RecsignalError('INVALID_INPUT', `the training set has no column '${c}'; it has: ${all.join(', ')}`);
   }
-  if (o.features !== undefined) return [...o.features];
+  if (o.features !== undefined) {
+    // The label as a feature scores AUC 1 and serves nothing; the group is a user id.
+    const leaks = o.features.filter((c) => c === label || c === group);
+    if (leaks.length > 0) throw new RecsignalError('INVALID_ARGUMENT', `--features lists ${leaks.map((c) => `'${c}'`).join(' and ')}, the ${leaks.includes(label) ? 'label' : 'group'}${leaks.length > 1 ? ' and the group' : ''}; leave ${leaks.length > 1 ? 'them' : 'it'} out`);
+    return o.features.filter((c) => !(o.exclude ?? []).includes(c));
+  }
   const exclude = new Set([label, group, 'ts', ...(o.exclude ?? [])]);
   return all.filter((c) => !exclude.has(c) && !/(^|_)id$/.test(c));
 }
