@@ -5,7 +5,7 @@
  */
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemo, DEMO_FEATURES } from '../src/cli/demo.ts';
@@ -95,6 +95,40 @@ describe('POST /v1/recommendations', () => {
     assert.ok((sources['top_genres'] ?? 0) > 0 && (sources['trending'] ?? 0) > 0, JSON.stringify(sources));
     const first = (r.body.items[0] as Item).why[0];
     assert.match(first?.feature ?? '', /^[a-z_]+:[a-z0-9_]+(\.(length|sum))?$/);
+  });
+
+  test('an item ignored once and played since comes back as continue watching; k items come back whenever k are eligible', async () => {
+    // A server of its own on a copy of the log: the events posted here must not reach the others'.
+    const log = join(tmp, 'log-ignored');
+    cpSync(join(demoDir, 'log'), log, { recursive: true });
+    const own = await FeatureServer.start({ compiled: await loadFeatureSet(DEMO_FEATURES), log: new EventLog(log), port: 0, clock: () => NOW, ranker: loadFeatureRanker(join(demoDir, 'model.json')) });
+    try {
+      await own.ready;
+      const user = 'ignored-then-played';
+      const item = (await recommend({ user: active, k: 1 }, own)).body.items[0].item as string;
+      const at = (ms: number, type: string, extra: Record<string, unknown> = {}) => ({ event_id: `${user}-${type}-${ms}`, user_id: user, item_id: item, ts: NOW - ms, type, ...extra });
+      // Shown and not played within ten minutes (a negative), then played and paused a third in.
+      const posted = await fetch(`${own.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([at(14 * 60_000, 'impression'), at(2 * 60_000, 'play'), at(60_000, 'pause', { value: 30, duration: 100 })]) });
+      assert.equal(((await posted.json()) as { accepted: number }).accepted, 3);
+      const r = await recommend({ user, k: 1000 }, own);
+      assert.ok((r.body.items as Item[]).some((i) => i.item === item), `${item} is recommended`);
+      assert.equal(r.body.candidates['continue_watching'], 1);
+
+      // A user who finished an item: it is a candidate (a recent play) that leaves the pool only once
+      // its watch fraction is fetched; the pool is filled up again, so k items come back when k are eligible.
+      const done = 'finished-one';
+      const fin = { event_id: 'finished-one-complete', user_id: done, item_id: item, ts: NOW - 60_000, type: 'complete', value: 100, duration: 100 };
+      assert.equal(((await (await fetch(`${own.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ ...fin, event_id: 'finished-one-play', type: 'play', ts: NOW - 120_000 }, fin]) })).json()) as { accepted: number }).accepted, 2);
+      const eligible = ((await recommend({ user: done, k: 1000 }, own)).body.items as Item[]).length;
+      assert.ok(eligible > 10, `${eligible} eligible items`);
+      for (const k of [eligible, eligible - 1, Math.ceil(eligible / 2), 10]) {
+        const got = (await recommend({ user: done, k }, own)).body.items as Item[];
+        assert.equal(got.length, k, `k = ${k} of ${eligible} eligible`);
+        assert.ok(!got.some((i) => i.item === item), 'the finished item is not recommended');
+      }
+    } finally {
+      await own.close();
+    }
   });
 
   test('with item embeddings: an active user also gets the items nearest to their recent plays (source similar)', async () => {

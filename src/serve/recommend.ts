@@ -174,7 +174,8 @@ export class Recommender {
           ['trending', trending.slice(0, POOL.trending)],
           ['new_releases', this.newReleases(t)],
         ];
-    return { cold: !user.known, recent: user.recent, excluded: user.ignored, sources };
+    // An item ignored once and played since is no longer ignored (it would drop out of continue watching).
+    return { cold: !user.known, recent: user.recent, excluded: user.ignored.filter((i) => !user.recent.includes(i)), sources };
   }
 
   /** The items nearest to the centroid of `recent` in the embedding index (none without one). */
@@ -198,6 +199,7 @@ export class Recommender {
     let pool: { item: string; source: string }[];
     let cold = false;
     const excluded = new Set<string>();
+    const seen = new Set<string>();
     let recent: string[] = [];
     if (b.candidates !== undefined) {
       pool = b.candidates.map((item) => ({ item, source: 'request' }));
@@ -208,7 +210,6 @@ export class Recommender {
       recent = generated.recent;
       for (const i of generated.excluded) excluded.add(i);
       const sources = generated.sources;
-      const seen = new Set<string>();
       pool = [];
       for (const [source, items] of sources) {
         for (const item of items) {
@@ -218,32 +219,32 @@ export class Recommender {
         }
       }
       // A small catalogue or a quiet log: fill up from the catalogue so k items come back when there are k.
-      for (const item of this.catalogue) {
-        if (pool.length >= b.k) break;
-        if (seen.has(item) || excluded.has(item)) continue;
-        seen.add(item);
-        pool.push({ item, source: 'catalogue' });
-      }
+      pool.push(...this.catalogueFill(b.k - pool.length, seen, excluded));
     }
 
     // One fetch for every candidate: the model's features plus the last watch fraction.
     const wanted = [...new Set([...this.refs.filter((r) => r !== ''), ...(sig.lastWatch ? [sig.lastWatch] : [])])];
-    const f = await this.fetch(wanted, b, pool.map((p) => p.item), t);
-    const sources = this.sources(f);
-    const lastWatchAt = sig.lastWatch === null ? -1 : f.items.features.indexOf(sig.lastWatch);
     const recentSet = new Set(recent);
     const d = this.refs.length;
     const kept: { item: string; row: Float64Array; score: number }[] = [];
-    pool.forEach((p, c) => {
-      const lw = lastWatchAt >= 0 ? f.items.values[c]?.[lastWatchAt] : null;
-      const completed = typeof lw === 'number' && lw >= COMPLETED;
-      if (completed && p.source !== 'request') return;
-      const source = p.source === 'continue_watching' || !recentSet.has(p.item) ? p.source : 'continue_watching';
-      counts[source] = (counts[source] ?? 0) + 1;
-      const row = new Float64Array(d);
-      for (let j = 0; j < d; j++) row[j] = encodeValue(valueOf(sources[j] as Source, f, c, b.context), this.encodings[j] as RankerEncoding);
-      kept.push({ item: p.item, row, score: ranker.score(row) });
-    });
+    const score = async (batch: readonly { item: string; source: string }[]) => {
+      const f = await this.fetch(wanted, b, batch.map((p) => p.item), t);
+      const sources = this.sources(f);
+      const lastWatchAt = sig.lastWatch === null ? -1 : f.items.features.indexOf(sig.lastWatch);
+      batch.forEach((p, c) => {
+        const lw = lastWatchAt >= 0 ? f.items.values[c]?.[lastWatchAt] : null;
+        const completed = typeof lw === 'number' && lw >= COMPLETED;
+        if (completed && p.source !== 'request') return;
+        const source = p.source === 'continue_watching' || !recentSet.has(p.item) ? p.source : 'continue_watching';
+        counts[source] = (counts[source] ?? 0) + 1;
+        const row = new Float64Array(d);
+        for (let j = 0; j < d; j++) row[j] = encodeValue(valueOf(sources[j] as Source, f, c, b.context), this.encodings[j] as RankerEncoding);
+        kept.push({ item: p.item, row, score: ranker.score(row) });
+      });
+    };
+    await score(pool);
+    // Completed items leave only once fetched: fill up again while fewer than k are left and the catalogue has more.
+    for (let more = b.candidates === undefined ? this.catalogueFill(b.k - kept.length, seen, excluded) : []; more.length > 0; more = this.catalogueFill(b.k - kept.length, seen, excluded)) await score(more);
     kept.sort((x, y) => y.score - x.score || (x.item < y.item ? -1 : x.item > y.item ? 1 : 0));
     let base = 0;
     const items = kept.slice(0, b.k).map((x) => {
@@ -253,6 +254,18 @@ export class Recommender {
     });
     if (items.length === 0) base = ranker.gbdt.contributions(new Float64Array(d).fill(NaN))[d] as number;
     return { user: b.user, ts: t, base, items, candidates: counts, cold_start: cold };
+  }
+
+  /** Up to n catalogue items not yet pooled nor excluded, marked as pooled. */
+  private catalogueFill(n: number, seen: Set<string>, excluded: ReadonlySet<string>): { item: string; source: string }[] {
+    const out: { item: string; source: string }[] = [];
+    for (let i = 0; i < this.catalogue.length && out.length < n; i++) {
+      const item = this.catalogue[i] as string;
+      if (seen.has(item) || excluded.has(item)) continue;
+      seen.add(item);
+      out.push({ item, source: 'catalogue' });
+    }
+    return out;
   }
 
   /** The largest contributions, and the rest summed in one entry, so that base + Σ contribution = score. */
