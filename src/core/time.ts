@@ -51,7 +51,15 @@ export function tryParseInstant(input: unknown): number | undefined {
   }
   if (!ISO_WITH_ZONE.test(s)) return undefined;
   const ms = Date.parse(s.replace(' ', 'T'));
-  return Number.isNaN(ms) ? undefined : ms;
+  return Number.isNaN(ms) || !isCalendarDate(s) ? undefined : ms;
+}
+
+/** Whether an ISO text's date exists: Date.parse takes 2024-02-30 as March 1st. */
+function isCalendarDate(s: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(s);
+  if (m === null) return true;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
 export function parseInstant(input: unknown, what = 'time'): number {

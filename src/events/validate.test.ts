@@ -28,3 +28,13 @@ test('an event further ahead of now than the limit is refused, saying by how muc
   assert.equal(r.ok, false);
   if (!r.ok) assert.match(r.problems[0]?.message ?? '', /in the future: more than 1m past now \(2024-01-01T00:00:00/);
 });
+
+test('an ISO time on a day that does not exist is refused, not rolled over (2024-02-30 is not March 1st)', () => {
+  const validate = createEventValidator({ now: Date.UTC(2025, 0, 1) });
+  assert.equal(validate({ ...ok, ts: '2024-02-29T00:00:00Z' }).ok, true, 'a leap day');
+  for (const ts of ['2024-02-30T00:00:00Z', '2023-02-29T12:00:00+02:00', '2024-13-01T00:00:00Z', '2024-04-31 08:00:00Z']) {
+    const r = validate({ ...ok, ts });
+    assert.equal(r.ok, false, ts);
+    if (!r.ok) assert.equal(r.problems[0]?.path, 'ts');
+  }
+});
