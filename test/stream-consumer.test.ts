@@ -23,7 +23,7 @@ import { ingest } from '../src/store/offline/ingest.ts';
 import { featuresFor } from '../src/compute/batch/training-set.ts';
 import { sameValue } from '../src/monitor/consistency.ts';
 import { readCheckpoint, StreamConsumer, type ConsumerCounts } from '../src/compute/stream/consumer.ts';
-import { readStoredFeatures, type StoredQuery } from '../src/compute/stream/store-backed.ts';
+import { readStoredFeatures, stateKeys, type StoredQuery } from '../src/compute/stream/store-backed.ts';
 import allOps from './fixtures/all-ops.ts';
 import type { ConsumerProcessConfig } from './helpers/consumer-process.ts';
 
@@ -202,6 +202,44 @@ test('a batch delivered again after a crash between EXEC and XACK is acknowledge
     assert.deepEqual(counts, { applied: events.length, duplicates: 0, late: 0, invalid: 0 });
   } finally {
     await cleanup(client, prefix);
+    state.disconnect();
+    client.disconnect();
+  }
+});
+
+test('a state connection that drops and comes back between WATCH and EXEC: the batch starts over, so another consumer\'s commit is seen', { timeout: 30_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-reconnect-${process.pid}-${Date.now()}`;
+  const other = new Redis(REDIS);
+  // As \`recsignal stream\` opens it: commands in flight at a drop are not resent on the new connection.
+  const state = new Redis(REDIS, { autoResendUnfulfilledCommands: false });
+  state.on('error', () => undefined);
+  try {
+    const at = Date.UTC(2024, 0, 1);
+    const stream = `${prefix}:events`;
+    const namespace = `${prefix}:state`;
+    await xaddAll(client, stream, [JSON.stringify({ event_id: 'e1', user_id: 'u1', item_id: 'i1', ts: at, type: 'play' })]);
+    const seenKey = stateKeys(namespace).seen('u1');
+    let blip = true;
+    // After the consumer's WATCH and read of u1's seen ids: another consumer commits e1, and the connection drops and comes back.
+    const mget = state.mget.bind(state) as (...keys: string[]) => Promise<(string | null)[]>;
+    (state as unknown as { mget: (...keys: string[]) => Promise<(string | null)[]> }).mget = async (...keys: string[]) => {
+      const values = await mget(...keys);
+      if (!blip || !keys.includes(seenKey)) return values;
+      blip = false;
+      await other.set(seenKey, JSON.stringify([['e1', at]]));
+      const reconnected = new Promise((r) => state.once('ready', r));
+      await other.client('KILL', 'ID', String(await state.client('ID')));
+      await reconnected;
+      return values;
+    };
+    const stats = await new StreamConsumer(client, state, { compiled, namespace, lateness: 3_600_000, stream, group: 'g', consumer: 'c', validator: createEventValidator({ now: at + 1000 }), batch: 10, blockMs: 50, untilIdle: true }).run();
+    assert.equal(blip, false, 'the connection was dropped');
+    assert.deepEqual([stats.conflicts, stats.applied, stats.duplicates], [1, 0, 1], 'started over, e1 is a duplicate of the other commit, not applied twice');
+  } finally {
+    await cleanup(client, prefix);
+    other.disconnect();
     state.disconnect();
     client.disconnect();
   }

@@ -387,8 +387,10 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const lateness = parseDuration(o.lateness, '--lateness');
       const items = o.items ? await readItemsFile(o.items) : [];
       const users = o.users ? await readUsersFile(o.users) : [];
-      const connect = async (url: string, what: string) => {
-        const client = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 3 });
+      // The state connection does not resend commands in flight when it reconnects: a MULTI/EXEC
+      // resent on a new connection would run without the WATCH of the old one (see StreamConsumer).
+      const connect = async (url: string, what: string, resend = true) => {
+        const client = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 3, autoResendUnfulfilledCommands: resend });
         client.on('error', () => undefined);
         try {
           await client.connect();
@@ -399,7 +401,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
         return client;
       };
       const streams = await connect(sourceUrl, '--source');
-      const state = await connect(o.online, '--online').catch((e: unknown) => {
+      const state = await connect(o.online, '--online', false).catch((e: unknown) => {
         streams.disconnect();
         throw e;
       });

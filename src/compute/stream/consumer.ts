@@ -175,8 +175,12 @@ export class StreamConsumer {
 
     for (let attempt = 0; ; attempt++) {
       if (attempt >= MAX_CONFLICTS) throw new Error(`batch up to ${lastId}: ${MAX_CONFLICTS} WATCH conflicts in a row; too many consumers on too few keys? use fewer consumers or larger batches`);
+      // WATCH belongs to a connection: a batch whose EXEC went on a later one than its WATCH would
+      // commit unguarded (another consumer's write unseen). The socket WATCH answered on is noted.
+      let watchedOn: unknown = null;
       const read = async (keys: readonly string[]) => {
         await this.state.watch(...keys);
+        watchedOn ??= this.state.stream;
         return this.state.mget(...keys);
       };
       let result;
@@ -208,6 +212,11 @@ export class StreamConsumer {
       for (const d of [...dead, ...lateDead]) tx.xadd(this.#dead, '*', 'id', d.id, 'reason', d.reason, 'event', d.input);
       const checkpointText = JSON.stringify(checkpoint);
       tx.set(this.#checkpointKey, checkpointText);
+      // Checked in the same turn as EXEC is sent: the client reconnected since WATCH, so start over.
+      if (this.state.status !== 'ready' || (watchedOn !== null && this.state.stream !== watchedOn)) {
+        this.stats.conflicts++;
+        continue;
+      }
       const replies = await tx.exec();
       if (replies === null) {
         this.stats.conflicts++;
