@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -46,6 +46,14 @@ function assertConsistent({ code, report }: { code: number; report: Report }): v
 
 test('consistency over a generated log: 0 mismatches at every feature, reported per feature', async () => {
   assertConsistent(await consistency());
+});
+
+test('a log without events gives no probe: exit 1, since nothing was compared', async () => {
+  let errors = '';
+  mkdirSync(join(dir, 'no-events'));
+  const code = await main(['consistency', '--features', 'examples/streaming/features.ts', '--log', join(dir, 'no-events'), '--probes', '10'], () => undefined, (s) => (errors += s));
+  assert.equal(code, 1);
+  assert.match(errors, /gave no probe \(0 events\): nothing was compared/);
 });
 
 const redisDown = await redisUnreachable(6379);

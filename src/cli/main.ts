@@ -254,7 +254,9 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
         for (const f of r.features.filter((x) => x.example !== null).slice(0, 5)) out(`  e.g. ${f.feature}: ${JSON.stringify(f.example)}\n`);
         out(`took ${seconds.toFixed(2)} s\n`);
       }
-      if (r.mismatches > 0) process.exitCode = 1;
+      // Exit 1 (main's code for a failed check): mismatches, or nothing compared at all, which is no pass.
+      if (r.mismatches > 0) throw new RecsignalError('CHECK_FAILED', `${r.mismatches} mismatches in ${r.probes} probes: the online path and the batch engine disagree (the features above say where)`);
+      if (r.probes === 0) throw new RecsignalError('CHECK_FAILED', `the log at '${o.log}' gave no probe (${r.events} events): nothing was compared; ingest events first`);
     });
 
   program

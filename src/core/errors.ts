@@ -7,7 +7,9 @@ export type ErrorCode =
   | 'INVALID_INPUT'
   | 'QUERY_FAILED'
   | 'IO_FAILED'
-  | 'NOT_FOUND';
+  | 'NOT_FOUND'
+  /** A check ran and did not pass (consistency mismatches): exit 1. */
+  | 'CHECK_FAILED';
 
 /** One problem found by a validation: where it is, what is wrong, and how to fix it. */
 export interface Problem {
