@@ -9,6 +9,7 @@ import { compileFeatureSet } from '../../plan/compile.ts';
 import type { InteractionEvent } from '../../events/schema.ts';
 import { referenceFeatures } from '../reference/reference.ts';
 import { StreamEngine } from './engine.ts';
+import { applyBatch, readStoredFeatures } from './store-backed.ts';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2024, 0, 1);
@@ -48,4 +49,23 @@ test('a play of other play types answers no impression, whether it arrives befor
     for (const e of events) assert.equal(engine.apply(e), 'applied');
     assert.deepEqual(engine.features({ user_id: 'u' }, t), expected, `arrival order ${events.map((e) => e.type).join(', ')}`);
   }
+});
+
+test('the stored layout (Redis) keeps plays by set of play types too: a play stored by an earlier batch answers only its own views', async () => {
+  const store = new Map<string, string>();
+  const read = async (keys: readonly string[]) => keys.map((k) => store.get(k) ?? null);
+  const o = { compiled, namespace: 'test', lateness: 10 * MIN };
+  const impression = event('imp', 'impression', T0);
+  const complete = event('done', 'complete', T0 + 5 * MIN);
+  let own: number | null = null;
+  // The completion first, in a batch of its own; the impression it answers later, in the next.
+  for (const batch of [[complete], [impression]]) {
+    const r = await applyBatch(o, batch, read, { own, others: null });
+    for (const w of r.writes) (w.value === null ? store.delete(w.key) : store.set(w.key, w.value));
+    own = r.watermark;
+  }
+  const t = T0 + 11 * MIN;
+  const [got] = await readStoredFeatures(o, [{ fields: { user_id: 'u' }, ts: t }], read);
+  assert.deepEqual(got, referenceFeatures(compiled, { events: [impression, complete] }, [{ fields: { user_id: 'u' }, ts: t }])[0]);
+  assert.deepEqual(got, [1, 0]);
 });

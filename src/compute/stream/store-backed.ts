@@ -12,6 +12,7 @@ import type { EmbeddingTables } from '../../store/offline/embeddings.ts';
 import { stateKey, type OnlineWrite } from '../../store/online/online-store.ts';
 import { KEY_SEPARATOR, StreamEngine, type ApplyOutcome, type EngineSnapshot } from './engine.ts';
 import { KeyState } from './key-state.ts';
+import { pairOfKey, playSetCount, playsKey } from './negatives.ts';
 import type { ParsedValues } from './parsed-values.ts';
 
 const SEP = KEY_SEPARATOR;
@@ -113,7 +114,12 @@ export async function applyBatch(o: StoredStateOptions, events: readonly Interac
   const seenKeys = new Map<string, string>();
   for (const [view, entries] of Object.entries(touched.views)) for (const [key] of entries) viewKeys.set(k.view(view, key), { view, key });
   for (const [view, entries] of Object.entries(touched.sessions)) for (const [user] of entries) sessionKeys.set(k.session(view, user), { view, user });
-  for (const [pair] of [...touched.plays, ...touched.pendingNegatives]) pairKeys.set(k.pair(pair), pair);
+  // A pair's plays are kept by set of play types (negatives.ts): an impression of this batch may be answered by a play of any set stored before.
+  const playSets = Math.max(1, playSetCount(o.compiled.ir.views));
+  for (const [key] of [...touched.plays, ...touched.pendingNegatives]) {
+    const pair = pairOfKey(key);
+    for (let g = 0; g < playSets; g++) pairKeys.set(k.pair(playsKey(pair, g)), playsKey(pair, g));
+  }
   for (const e of events) seenKeys.set(k.seen(e.userId), e.userId);
 
   const loaded = new Map<string, string | null>();
