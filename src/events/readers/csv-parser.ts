@@ -28,13 +28,19 @@ const QUOTED = 2;
 const QUOTE_IN_QUOTED = 3;
 type State = typeof CELL_START | typeof UNQUOTED | typeof QUOTED | typeof QUOTE_IN_QUOTED;
 
+/** How much of an open row is kept to read again when its quote never closes: past it, the rest of the file stays one rejected row. */
+const MAX_OPEN_ROW_CHARS = 16 * 1024 * 1024;
+
 export class CsvParser {
   private state: State = CELL_START;
   private cells: string[] = [];
   private cell = '';
   private line = 1;
   private rowLine = 1;
+  /** The open row's text, kept whole up to MAX_OPEN_ROW_CHARS (to read a never-closed quote's lines again); rows carry at most MAX_TEXT_CHARS. */
   private text = '';
+  /** The open row's text passed MAX_OPEN_ROW_CHARS. */
+  private cut = false;
   private errors: string[] = [];
   /** The row holds something besides its line ending (blank lines are skipped). */
   private touched = false;
@@ -130,13 +136,26 @@ export class CsvParser {
     return rows;
   }
 
-  /** The last row when the input does not end with a line break, or the row left open by an unclosed quote. */
+  /**
+   * The last row when the input does not end with a line break. A quote never closed would make
+   * the rest of the file one row: its first line is rejected alone, and the lines after it are
+   * read again (when the open row's text was kept whole, up to MAX_OPEN_ROW_CHARS).
+   */
   end(): CsvRow[] {
     if (this.crInQuotes) {
       this.crInQuotes = false;
       this.cell += '\r';
     }
     if (this.state === QUOTED) {
+      const eol = /\r\n|\r|\n/.exec(this.text);
+      if (eol !== null && !this.cut) {
+        const line = this.text.slice(0, eol.index);
+        const bad: CsvRow = { line: this.rowLine, cells: [...this.cells, this.cell.split(/\r\n|\r|\n/)[0] as string], text: line, errors: [...this.errors, `a quoted cell opened on line ${this.rowLine} is never closed; the line is rejected and the lines after it are read on their own`] };
+        const again = new CsvParser(this.delimiter);
+        again.first = false;
+        again.line = again.rowLine = this.rowLine + 1;
+        return [bad, ...again.push(this.text.slice(eol.index + eol[0].length)), ...again.end()];
+      }
       this.errors.push(`a quoted cell opened on line ${this.rowLine} is never closed (the file ends inside quotes)`);
     }
     const row = this.endRow();
@@ -144,18 +163,21 @@ export class CsvParser {
   }
 
   private appendText(s: string): void {
-    if (this.text.length < MAX_TEXT_CHARS && s.length > 0) this.text += s.slice(0, MAX_TEXT_CHARS - this.text.length);
+    if (s.length === 0) return;
+    if (this.text.length + s.length > MAX_OPEN_ROW_CHARS) this.cut = true;
+    if (this.text.length < MAX_OPEN_ROW_CHARS) this.text += s.slice(0, MAX_OPEN_ROW_CHARS - this.text.length);
   }
 
   private endRow(): CsvRow | undefined {
     let row: CsvRow | undefined;
     if (this.touched || this.cell !== '') {
       this.cells.push(this.cell);
-      row = { line: this.rowLine, cells: this.cells, text: this.text, errors: this.errors };
+      row = { line: this.rowLine, cells: this.cells, text: this.text.length > MAX_TEXT_CHARS ? this.text.slice(0, MAX_TEXT_CHARS) : this.text, errors: this.errors };
     }
     this.cells = [];
     this.cell = '';
     this.text = '';
+    this.cut = false;
     this.errors = [];
     this.touched = false;
     this.state = CELL_START;
