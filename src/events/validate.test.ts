@@ -38,3 +38,13 @@ test('an ISO time on a day that does not exist is refused, not rolled over (2024
     if (!r.ok) assert.equal(r.problems[0]?.path, 'ts');
   }
 });
+
+test('a time in seconds is refused, saying what to send; ISO text and real milliseconds are not judged', () => {
+  const validate = createEventValidator({ now: Date.UTC(2025, 0, 1) });
+  const r = validate({ ...ok, ts: 1714560000 });
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.match(r.problems[0]?.fix ?? '', /send 1714560000000 \(seconds × 1000\)/);
+  assert.equal(validate({ ...ok, ts: '1714560000' }).ok, false, 'digits as text too');
+  assert.equal(validate({ ...ok, ts: 1714560000000 }).ok, true);
+  assert.equal(validate({ ...ok, ts: '1970-01-01T00:00:05Z' }).ok, true, 'ISO text carries its unit');
+});

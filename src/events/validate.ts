@@ -26,6 +26,12 @@ export interface EventValidator {
 }
 
 const MAX_ID_LENGTH = 512;
+/**
+ * A number of milliseconds below this (1973-03-03) is a time in seconds: every second of the years
+ * 1973–5138 is below it. Times given as ISO text are not judged (they carry their own unit).
+ */
+const SECONDS_LIKE_BELOW = 1e11;
+const ISO_LIKE = /^\s*\d{4}-\d{2}-\d{2}/;
 const WIRE_KEYS: ReadonlySet<string> = new Set(['event_id', 'user_id', 'item_id', 'ts', 'type', 'value', 'duration', 'context']);
 
 export function createEventValidator(options: ValidationOptions = {}): EventValidator {
@@ -64,6 +70,9 @@ export function createEventValidator(options: ValidationOptions = {}): EventVali
         problems.push({ path: 'ts', message: `${describe(r['ts'])} is not a time`, fix: 'use whole milliseconds since the epoch or an ISO-8601 string with a zone (Z or +hh:mm)' });
       } else if (ts < 0) {
         problems.push({ path: 'ts', message: `${ts} is before 1970-01-01`, fix: 'check the unit: ts is milliseconds since the epoch, UTC' });
+        ts = undefined;
+      } else if (ts < SECONDS_LIKE_BELOW && !(typeof r['ts'] === 'string' && ISO_LIKE.test(r['ts']))) {
+        problems.push({ path: 'ts', message: `${ts} is ${isoTime(ts)}: it looks like seconds since the epoch`, fix: `ts is milliseconds since the epoch: send ${ts * 1000} (seconds × 1000), or an ISO-8601 time with a zone` });
         ts = undefined;
       } else {
         const at = now ?? Date.now();

@@ -71,7 +71,7 @@ describe('readParquet', () => {
     assert.deepEqual(await collect(readParquet(json)), [
       { position: 'json.parquet:row 1', raw: { event_id: '1', user_id: '7', ts: Date.UTC(2024, 4, 1, 12), type: 'search', context: { device: 'phone', query: 'cats' } } },
     ]);
-    const map = await write('map.parquet', `SELECT 'e1' AS event_id, 'u1' AS user_id, 'i1' AS item_id, 5::BIGINT AS ts, 'play' AS type, MAP {'device': 'tv', 'country': 'SE'} AS context`);
+    const map = await write('map.parquet', `SELECT 'e1' AS event_id, 'u1' AS user_id, 'i1' AS item_id, 1714564800000::BIGINT AS ts, 'play' AS type, MAP {'device': 'tv', 'country': 'SE'} AS context`);
     const [r] = await collect(readParquet(map));
     assert.ok(r && 'raw' in r);
     assert.deepEqual((r.raw as Record<string, unknown>)['context'], { device: 'tv', country: 'SE' });
