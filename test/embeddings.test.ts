@@ -6,7 +6,7 @@
  */
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import { loadFeatureSet } from '../src/cli/load-features.ts';
 import type { CompiledFeatureSet } from '../src/plan/compile.ts';
 import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';
-import { readEmbeddings, type EmbeddingTable } from '../src/store/offline/embeddings.ts';
+import { readEmbeddings, writeEmbeddings, type EmbeddingTable } from '../src/store/offline/embeddings.ts';
 import { publishedItemIndex } from '../src/models/embeddings.ts';
 import { FeatureServer } from '../src/serve/server.ts';
 import type { ServingState } from '../src/serve/online-state.ts';
@@ -81,6 +81,23 @@ describe('recsignal embed and embedding views', () => {
     const bad = await run('embed', '--features', FEATURES, '--log', logDir, '--at', new Date(START - DAY).toISOString());
     assert.notEqual(bad.code, 0);
     assert.match(bad.err, /no interactions before/);
+    // Vectors that would not fit the views reading the tables are refused before anything is written.
+    const short = await run('embed', '--features', FEATURES, '--log', logDir, '--factors', '4');
+    assert.equal(short.code, 2);
+    assert.match(short.err, /--factors 4: view user_als reads als_users with dims 32; give --factors 32/);
+  });
+
+  test('vectors with NaN are refused when written, and a table that does not fit its views fails a training set as it fails serving', async () => {
+    const other = new EventLog(join(tmp, 'log-bad-vectors'));
+    cpSync(logDir, other.dir, { recursive: true });
+    await assert.rejects(writeEmbeddings(other, 'als_users', [{ key: 'u1', ts: FIRST, vector: [Number.NaN, 1] }]), /key 'u1'.*not finite numbers.*nothing was written/);
+    // A table of 4-value vectors (written by hand, or by an older embed), read by views of dims 32.
+    await writeEmbeddings(other, 'als_users', [{ key: 'u1', ts: FIRST, vector: [1, 2, 3, 4] }]);
+    const spine = join(tmp, 'spine-bad-vectors.csv');
+    writeFileSync(spine, `user_id,item_id,ts\nu1,i1,${FIRST + DAY}\n`);
+    const r = await run('training-set', '--features', FEATURES, '--log', other.dir, '--spine', spine, '--out', join(tmp, 'bad-vectors.parquet'));
+    assert.equal(r.code, 1);
+    assert.match(r.err, /embedding table 'als_users': the vector of key 'u1' at ts \d+ has 4 values; the view declares dims 32/);
   });
 
   test('a training set reads each row\'s version as of its time, and the cross over both vectors', async () => {

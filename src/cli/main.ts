@@ -30,7 +30,7 @@ import { registerEvaluate } from './evaluate.ts';
 import { registerTrainRanker } from './train-ranker.ts';
 import { loadFeatureRanker } from '../models/feature-ranker.ts';
 import { itemEmbeddingIndex, publishedItemIndex, publishEmbeddings } from '../models/embeddings.ts';
-import { embeddingViews, readEmbeddings } from '../store/offline/embeddings.ts';
+import { embeddingViews, publishedDims, readEmbeddings } from '../store/offline/embeddings.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
 import { nonNegativeInt, positiveInt, positiveNumber } from './parse.ts';
 
@@ -213,6 +213,15 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const log = requireLog(o.log);
       const last = o.at === undefined ? await log.lastEventTs() : null;
       const at = o.at === undefined ? (last ?? Date.now()) + 1 : parseInstant(o.at, '--at');
+      // The tables' vectors must fit the views that read them, and the versions already published.
+      const tables = [`${o.name}_items`, `${o.name}_users`];
+      for (const v of embeddingViews(compiled.ir.views).filter((x) => tables.includes(x.table) && x.dims !== o.factors)) {
+        throw new RecsignalError('INVALID_ARGUMENT', `--factors ${o.factors}: view ${v.name} reads ${v.table} with dims ${v.dims}; give --factors ${v.dims}, or another --name`);
+      }
+      const published = await publishedDims(log, tables);
+      for (const [table, dims] of published) {
+        if (dims !== o.factors) throw new RecsignalError('INVALID_ARGUMENT', `--factors ${o.factors}: ${table} already holds vectors of ${dims} values; give --factors ${dims}, or another --name`);
+      }
       const t0 = performance.now();
       const r = await publishEmbeddings(log, at, compiled.ir.weights, await readMetadata(log), { name: o.name, factors: o.factors, regularization: o.regularization, seed: o.seed });
       const seconds = (performance.now() - t0) / 1000;

@@ -9,7 +9,7 @@ import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { applyRequestFeatures, featureColumns, type FeatureColumn, type RequestFeatureStats } from '../../plan/rows.ts';
 import { DuckDBEngine, sqlString } from '../../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../../store/offline/event-log.ts';
-import { embeddingRelations } from '../../store/offline/embeddings.ts';
+import { checkEmbeddingTables, embeddingRelations } from '../../store/offline/embeddings.ts';
 import { duckdb } from './dialect.ts';
 import { EXACT_SUM_LIMIT, queryKeyColumns, renderFeatureSql, renderMagnitudeSql, type OneTime } from './sql.ts';
 
@@ -34,6 +34,7 @@ export interface BatchContext {
 export async function openBatch(compiled: CompiledFeatureSet, log: EventLog, threads?: number): Promise<BatchContext> {
   const engine = await DuckDBEngine.open(':memory:', threads === undefined ? {} : { threads });
   try {
+    await checkEmbeddingTables(engine, log, compiled.ir.views);
     await engine.run(`CREATE TEMP TABLE __log AS SELECT * FROM ${log.eventsRelation()}`);
   } catch (e) {
     engine.close();

@@ -97,6 +97,43 @@ export function embeddingViews(views: readonly FeatureViewIR[]): EmbeddingViewIR
   return views.filter((v): v is EmbeddingViewIR => v.kind === 'embedding');
 }
 
+/**
+ * Refuses a table whose vectors do not fit its views, with the error the online side gives
+ * (`EmbeddingTable`): the batch engine reads the tables in SQL, where a vector of the wrong length
+ * or with NaN, Infinity or NULL elements would otherwise become a feature of the wrong shape.
+ */
+export async function checkEmbeddingTables(engine: DuckDBEngine, log: EventLog, views: readonly FeatureViewIR[]): Promise<void> {
+  for (const v of embeddingViews(views)) {
+    const rel = embeddingRelation(log, v.table);
+    if (rel === null) continue;
+    const [bad] = await engine.query(
+      `SELECT CAST(key AS VARCHAR) AS key, CAST(ts AS BIGINT) AS ts, CAST(vector AS DOUBLE[]) AS vector FROM ${rel}
+       WHERE vector IS NULL OR len(vector) <> ${v.dims} OR len(list_filter(CAST(vector AS DOUBLE[]), x -> x IS NULL OR isnan(x) OR isinf(x))) > 0 LIMIT 1`,
+    );
+    if (bad !== undefined) {
+      const vector = bad['vector'] === null ? [] : (bad['vector'] as (number | null)[]).map((x) => (x === null ? Number.NaN : Number(x)));
+      new EmbeddingTable(v.table, v.dims, [{ key: String(bad['key']), ts: Number(bad['ts']), vector }]);
+    }
+  }
+}
+
+/** The vector lengths of the tables the log holds already (a table of mixed lengths gives its first). */
+export async function publishedDims(log: EventLog, tables: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const engine = await DuckDBEngine.open();
+  try {
+    for (const table of tables) {
+      const rel = embeddingRelation(log, table);
+      if (rel === null) continue;
+      const [row] = await engine.query(`SELECT len(vector) AS n FROM ${rel} LIMIT 1`);
+      if (row !== undefined) out.set(table, Number(row['n']));
+    }
+    return out;
+  } finally {
+    engine.close();
+  }
+}
+
 /** Reads every table the views read into memory; a table the log lacks is empty (its keys read NOT_FOUND). */
 export async function readEmbeddings(log: EventLog, views: readonly FeatureViewIR[]): Promise<Map<string, EmbeddingTable>> {
   const out = new Map<string, EmbeddingTable>();
@@ -112,7 +149,8 @@ export async function readEmbeddings(log: EventLog, views: readonly FeatureViewI
         const what = `is read by views of dims ${prior.dims} and ${v.dims}`;
         throw new RecsignalError('INVALID_DEFINITION', `embedding table '${v.table}' ${what}`, { problems: [{ path: `views(${v.name}).dims`, message: what, fix: 'declare the same dims on every view of one table' }] });
       }
-      out.set(v.table, new EmbeddingTable(v.table, v.dims, rows.map((r) => ({ key: String(r['key']), ts: Number(r['ts']), vector: (r['vector'] as number[]).map(Number) }))));
+      // A NULL element (or vector) reads as NaN, which EmbeddingTable refuses, not as 0.
+      out.set(v.table, new EmbeddingTable(v.table, v.dims, rows.map((r) => ({ key: String(r['key']), ts: Number(r['ts']), vector: ((r['vector'] ?? []) as (number | null)[]).map((x) => (x === null ? Number.NaN : Number(x))) }))));
     }
     return out;
   } finally {
@@ -126,6 +164,11 @@ export async function readEmbeddings(log: EventLog, views: readonly FeatureViewI
  */
 export async function writeEmbeddings(log: EventLog, table: string, versions: readonly EmbeddingVersion[]): Promise<{ path: string; versions: number; keys: number }> {
   const path = embeddingPath(log, table);
+  // JSON text would write NaN and Infinity as null, read back as 0: refused here, naming the key.
+  const bad = versions.find((v) => v.vector.some((x) => !Number.isFinite(x)));
+  if (bad !== undefined) {
+    throw new RecsignalError('INVALID_INPUT', `embedding table '${table}': the vector of key '${bad.key}' at ts ${bad.ts} has values that are not finite numbers (${bad.vector.filter((x) => !Number.isFinite(x)).slice(0, 3).join(', ')}); nothing was written`);
+  }
   mkdirSync(join(log.dir, 'embeddings'), { recursive: true });
   const engine = await DuckDBEngine.open();
   try {
