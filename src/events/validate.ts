@@ -14,6 +14,11 @@ export interface ValidationOptions {
   readonly now?: number;
   /** How far past `now` an event may lie before it is rejected; default one day. */
   readonly maxFutureMs?: number;
+  /**
+   * Refuse numeric times below 1973-03-03 as seconds given for milliseconds (default true). Off for
+   * times already in milliseconds by construction (rows the evaluation harness parsed itself).
+   */
+  readonly refuseSeconds?: boolean;
 }
 
 export type ValidationResult =
@@ -38,6 +43,7 @@ export function createEventValidator(options: ValidationOptions = {}): EventVali
   const types = new Set<string>([...BUILTIN_EVENT_TYPES, ...(options.extraTypes ?? [])]);
   const typeList = [...types].join(', ');
   const maxFuture = options.maxFutureMs ?? DAY_MS;
+  const refuseSeconds = options.refuseSeconds ?? true;
   const now = options.now;
 
   const validate = (raw: unknown): ValidationResult => {
@@ -71,7 +77,7 @@ export function createEventValidator(options: ValidationOptions = {}): EventVali
       } else if (ts < 0) {
         problems.push({ path: 'ts', message: `${ts} is before 1970-01-01`, fix: 'check the unit: ts is milliseconds since the epoch, UTC' });
         ts = undefined;
-      } else if (ts < SECONDS_LIKE_BELOW && !(typeof r['ts'] === 'string' && ISO_LIKE.test(r['ts']))) {
+      } else if (refuseSeconds && ts < SECONDS_LIKE_BELOW && !(typeof r['ts'] === 'string' && ISO_LIKE.test(r['ts']))) {
         problems.push({ path: 'ts', message: `${ts} is ${isoTime(ts)}: it looks like seconds since the epoch`, fix: `ts is milliseconds since the epoch: send ${ts * 1000} (seconds × 1000), or an ISO-8601 time with a zone` });
         ts = undefined;
       } else {

@@ -66,7 +66,8 @@ export async function withTrainingLog<T>(train: readonly Interaction[], meta: Me
         position: `train:${i + 1}`,
         raw: { event_id: `r:${r.user}:${r.item}:${r.ts}:${i}`, user_id: r.user, item_id: r.item, ts: r.ts, type: 'rating', value: r.rating },
       })),
-      { log, validator: createEventValidator(), deadLetterPath: join(dir, 'dead-letter.jsonl'), items: meta?.items ?? [], users: meta?.users ?? [] },
+      // The harness's rows carry milliseconds already (its readers convert); toy data may sit in 1970.
+      { log, validator: createEventValidator({ refuseSeconds: false }), deadLetterPath: join(dir, 'dead-letter.jsonl'), items: meta?.items ?? [], users: meta?.users ?? [] },
     );
     if (report.accepted !== train.length) throw new RecsignalError('INVALID_INPUT', `ranker: ingested ${report.accepted} of ${train.length} training rows (rejected ${report.rejected}, duplicates ${report.duplicates})`);
     return await use(log);
