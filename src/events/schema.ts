@@ -50,6 +50,12 @@ export const LOG_COLUMNS = [
   { name: 'context', sql: 'VARCHAR' },
 ] as const;
 
+/**
+ * Joins the values of a composite entity key (user × item, user × device) in both engines, the key
+ * index and the stores; ids and context values may not contain it (the validator refuses them).
+ */
+export const KEY_SEPARATOR = '\u0000';
+
 export const LIFTED_CONTEXT_KEYS = ['device', 'country', 'session_id'] as const;
 
 /** Item metadata as the readers and the generator produce it. */

@@ -5,7 +5,7 @@
  */
 import type { Problem } from '../core/errors.ts';
 import { DAY_MS, formatDuration, isoTime, tryParseInstant } from '../core/time.ts';
-import { BUILTIN_EVENT_TYPES, type ContextValue, type InteractionEvent } from './schema.ts';
+import { BUILTIN_EVENT_TYPES, KEY_SEPARATOR, type ContextValue, type InteractionEvent } from './schema.ts';
 
 export interface ValidationOptions {
   /** Event types beyond the built-in ones (declared by the definitions). */
@@ -167,12 +167,6 @@ function contextField(v: unknown, problems: Problem[]): Record<string, ContextVa
   }
   return out;
 }
-
-/**
- * The character that joins the columns of a composite key (user × item, user × device) in both
- * engines and the stores: a value holding it would share its key with another entity's.
- */
-const KEY_SEPARATOR = '\u0000';
 
 function separatorProblem(path: string): Problem {
   return { path, message: 'contains the NUL character (U+0000), which joins the columns of composite keys', fix: 'remove control characters from ids and context values' };

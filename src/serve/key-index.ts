@@ -5,10 +5,10 @@
  * engine's `KeyObserver`), so keys are routed in one place only.
  */
 import type { KeyObserver } from '../compute/stream/engine.ts';
-import type { ItemMetadata, UserMetadata } from '../events/schema.ts';
+import { KEY_SEPARATOR, type ItemMetadata, type UserMetadata } from '../events/schema.ts';
 import type { AggregationViewIR, FeatureViewIR, SessionViewIR } from '../features/ir.ts';
 
-const SEP = '\u0000';
+const SEP = KEY_SEPARATOR;
 /** Event times kept per key; older ones leave only their maximum (enough for reads near the watermark). */
 const RECENT = 8;
 

@@ -4,13 +4,13 @@
  * arrive; a read gives every feature as of a time, by the semantics contract. Late events are
  * accepted within the allowed lateness; duplicate ids are dropped.
  */
-import { itemColumns, userColumns, type InteractionEvent, type ItemMetadata, type UserMetadata } from '../../events/schema.ts';
+import { itemColumns, KEY_SEPARATOR, userColumns, type InteractionEvent, type ItemMetadata, type UserMetadata } from '../../events/schema.ts';
 import { EMBEDDING_OUTPUT, type AggregationViewIR, type EmbeddingViewIR, type FeatureValue, type FeatureViewIR, type LookupViewIR, type SessionViewIR } from '../../features/ir.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { applyRequestFeatures, featureColumns, TIME_DERIVED_KEYS, type RequestFeatureStats } from '../../plan/rows.ts';
 import type { EmbeddingTables } from '../../store/offline/embeddings.ts';
 import { KeyState } from './key-state.ts';
-import { NegativesLedger, type PendingNegative } from './negatives.ts';
+import { NegativesLedger, playSetOf, type PendingNegative } from './negatives.ts';
 import type { StreamRow } from './partials.ts';
 import { projectWith, rowPasses, toStreamRow } from './rows.ts';
 import { addToSession, compactSession, readSession, sessionFromRows, sessionRows, sweepSessions, type SessionRow, type SessionState } from './sessions.ts';
@@ -56,8 +56,7 @@ export interface EngineSnapshot {
   readonly sessions: Record<string, [string, SessionRow[]][]>;
 }
 
-/** Joins the values of a composite entity key into the engine's state key. */
-export const KEY_SEPARATOR = '\u0000';
+export { KEY_SEPARATOR };
 const SEP = KEY_SEPARATOR;
 
 /** The state key of a row: its key values joined; null when one is missing. */
@@ -190,7 +189,7 @@ export class StreamEngine {
         stream: s.kind === 'abandon' ? ABANDON : s.kind === 'impression_not_played' ? IMPRESSION_NOT_PLAYED : EVENTS,
         types: new Set(s.kind === 'abandon' ? s.types : s.kind === 'impression_not_played' ? s.impressionTypes : []),
         playTypes: new Set(s.kind === 'impression_not_played' ? s.playTypes : []),
-        playSet: s.kind === 'impression_not_played' ? numberOf(playSets, [...new Set(s.playTypes)].sort().join('\u0000')) : -1,
+        playSet: s.kind === 'impression_not_played' ? numberOf(playSets, playSetOf(s.playTypes)) : -1,
         below: s.kind === 'abandon' ? s.below : 0,
         timeoutMs: s.kind === 'impression_not_played' ? s.timeoutMs : 0,
       };

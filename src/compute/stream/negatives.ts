@@ -4,6 +4,7 @@
  * their timeout (each already counted in its view, at ts + timeout, until a play answers it). Both
  * are forgotten pair by pair once no read from the fold horizon on can need them.
  */
+import { KEY_SEPARATOR } from '../../events/schema.ts';
 import type { FeatureViewIR } from '../../features/ir.ts';
 
 export interface PendingNegative {
@@ -133,20 +134,27 @@ export class NegativesLedger {
 
 const NONE: readonly PendingNegative[] = [];
 
-/** The ledger's key of a pair's plays of the play types numbered `types`: one more key column (the pair's columns are joined by NUL too). */
+/** The ledger's key of a pair's plays of the play types numbered `types`: one more key column. */
 export function playsKey(pair: string, types: number): string {
-  return types === 0 ? pair : `${pair}\u0000plays:${types}`;
+  return types === 0 ? pair : `${pair}${PLAYS_COLUMN}${types}`;
 }
+
+const PLAYS_COLUMN = `${KEY_SEPARATOR}plays:`;
 
 /** The pair of a ledger key (`playsKey`'s inverse). */
 export function pairOfKey(key: string): string {
-  const i = key.indexOf('\u0000plays:');
+  const i = key.indexOf(PLAYS_COLUMN);
   return i < 0 ? key : key.slice(0, i);
+}
+
+/** A view's set of play types as one text: views with the same text share their plays (the engine numbers the sets in view order). */
+export function playSetOf(playTypes: readonly string[]): string {
+  return [...new Set(playTypes)].sort().join(KEY_SEPARATOR);
 }
 
 /** How many distinct sets of play types a feature set's impression_not_played views wait for (the ledger keeps plays by set). */
 export function playSetCount(views: readonly FeatureViewIR[]): number {
   const sets = new Set<string>();
-  for (const v of views) if (v.kind === 'aggregation' && v.stream.kind === 'impression_not_played') sets.add([...new Set(v.stream.playTypes)].sort().join('\u0000'));
+  for (const v of views) if (v.kind === 'aggregation' && v.stream.kind === 'impression_not_played') sets.add(playSetOf(v.stream.playTypes));
   return sets.size;
 }
