@@ -414,6 +414,10 @@ if (binariesMissing !== undefined) {
 
         // SIGTERM: Redis shuts down as on SHUTDOWN; with --save '' it keeps nothing on disk.
         await redis.kill('SIGTERM');
+        // Once the store's connections have seen Redis go (the tracked cache serves only while its
+        // invalidation connection is up); a request in the same instant as the kill may still be
+        // answered from the cache, which was valid then.
+        await eventually('the store seeing Redis gone', 5_000, async () => !(await store.ping()));
 
         const t0 = performance.now();
         const down = await call(base, 'POST', '/v1/features', req);
