@@ -64,7 +64,18 @@ export async function assertProperty(run: () => Promise<void> | void): Promise<v
   }
 }
 
+/**
+ * Runs of a differential property. Seeds are random (each CI run explores new streams; fast-check
+ * prints the seed and path of a failure, and DIFF_SEED replays it). Shrinking is capped in time:
+ * a run of the batch engine takes about a second, and shrinking a failure can take thousands of
+ * runs, so an uncapped shrink once held CI past its limit. After DIFF_TIME_LIMIT_MS (default
+ * 6 minutes) no further run starts and the failure is reported with the smallest case found so far;
+ * DIFF_END_ON_FAILURE=1 reports the first failing case without shrinking (for long searches).
+ */
 export const runs = (fallback: number) => ({
   numRuns: Number(process.env['DIFF_RUNS'] ?? fallback),
   ...(process.env['DIFF_SEED'] ? { seed: Number(process.env['DIFF_SEED']) } : {}),
+  ...(process.env['DIFF_PATH'] ? { path: process.env['DIFF_PATH'] } : {}),
+  skipAllAfterTimeLimit: Number(process.env['DIFF_TIME_LIMIT_MS'] ?? 6 * 60_000),
+  endOnFailure: process.env['DIFF_END_ON_FAILURE'] === '1',
 });
