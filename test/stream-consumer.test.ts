@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { compileFeatureSet } from '../src/plan/compile.ts';
 import { featureColumns } from '../src/plan/rows.ts';
 import { generateEvents } from '../src/events/generate.ts';
-import { eventToJson, itemColumns, type InteractionEvent } from '../src/events/schema.ts';
+import { eventToJson, itemColumns, type InteractionEvent, type ItemMetadata } from '../src/events/schema.ts';
 import { StreamEngine } from '../src/compute/stream/engine.ts';
 import streamingDemo from '../examples/streaming/features.ts';
 import { createEventValidator } from '../src/events/validate.ts';
@@ -79,6 +79,14 @@ function startConsumer(config: ConsumerProcessConfig): { child: ChildProcess; co
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, commits: () => commits, exited, output: () => out };
+}
+
+/** Where the state a group left in Redis differs from the batch engine over the same events, at the probes. */
+async function mismatchesAgainstBatch(client: Redis, o: { namespace: string; lateness: number; items: readonly ItemMetadata[] }, log: EventLog, probes: readonly StoredQuery[]): Promise<string[]> {
+  const online = await readStoredFeatures({ compiled, namespace: o.namespace, lateness: o.lateness, items: o.items }, probes, (keys) => client.mget(...keys));
+  const offline = await featuresFor(compiled, log, probes);
+  const columns = featureColumns(compiled.ir);
+  return probes.flatMap((p, i) => columns.flatMap((c, j) => (sameValue(online[i]?.[j] ?? null, offline[i]?.[j] ?? null) ? [] : [`${c.column} for ${JSON.stringify(p)}: stream ${JSON.stringify(online[i]?.[j])}, batch ${JSON.stringify(offline[i]?.[j])}`])));
 }
 
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -154,16 +162,8 @@ test('two consumers, one killed with SIGKILL mid-run and restarted: Redis state 
       fields: { user_id: e.userId, item_id: e.itemId, device: (e.context['device'] as string | undefined) ?? null },
       ts: i % 3 === 0 ? e.ts : i % 3 === 1 ? t0 + Math.floor(random() * span) : t0 + span + 1,
     }));
-    const online = await readStoredFeatures({ compiled, namespace: base.namespace, lateness: base.lateness, items: world.items }, probes, (keys) => client.mget(...keys));
-    const offline = await featuresFor(compiled, log, probes);
-    const columns = featureColumns(compiled.ir);
-    const mismatches: string[] = [];
-    probes.forEach((p, i) => columns.forEach((c, j) => {
-      const x = online[i]?.[j] ?? null;
-      const y = offline[i]?.[j] ?? null;
-      if (!sameValue(x, y)) mismatches.push(`${c.column} for ${JSON.stringify(p)}: stream ${JSON.stringify(x)}, batch ${JSON.stringify(y)}`);
-    }));
-    assert.equal(mismatches.length, 0, `${mismatches.length} of ${probes.length * columns.length} values differ:\n${mismatches.slice(0, 10).join('\n')}`);
+    const mismatches = await mismatchesAgainstBatch(client, { namespace: base.namespace, lateness: base.lateness, items: world.items }, log, probes);
+    assert.equal(mismatches.length, 0, `${mismatches.length} values differ:\n${mismatches.slice(0, 10).join('\n')}`);
   } finally {
     await cleanup(client, prefix);
     client.disconnect();
@@ -346,14 +346,120 @@ test('two consumers with a lateness shorter than a batch\'s time span: no event 
 
     const end = (events[events.length - 1] as InteractionEvent).ts + 1;
     const probes: StoredQuery[] = events.filter((_, i) => i % 11 === 0).map((e) => ({ fields: { user_id: e.userId, item_id: e.itemId, device: (e.context['device'] as string | undefined) ?? null }, ts: end }));
-    const online = await readStoredFeatures({ compiled, namespace: base.namespace, lateness: base.lateness, items: world.items }, probes, (keys) => client.mget(...keys));
-    const offline = await featuresFor(compiled, log, probes);
-    const columns = featureColumns(compiled.ir);
-    const mismatches = probes.flatMap((p, i) => columns.flatMap((c, j) => (sameValue(online[i]?.[j] ?? null, offline[i]?.[j] ?? null) ? [] : [`${c.column} for ${JSON.stringify(p)}: stream ${JSON.stringify(online[i]?.[j])}, batch ${JSON.stringify(offline[i]?.[j])}`])));
+    const mismatches = await mismatchesAgainstBatch(client, { namespace: base.namespace, lateness: base.lateness, items: world.items }, log, probes);
     assert.equal(mismatches.length, 0, mismatches.slice(0, 10).join('\n'));
   } finally {
     await cleanup(client, prefix);
     client.disconnect();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('consumers that died and were not restarted: a live one applies their pending entries for them, once, and acknowledges them', { timeout: 60_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-takeover-${process.pid}-${Date.now()}`;
+  const dir = mkdtempSync(join(tmpdir(), 'rs-consumer-takeover-'));
+  const state = new Redis(REDIS);
+  try {
+    const world = generateEvents({ users: 30, items: 40, days: 2, seed: 17 });
+    const events = [...world.events()].sort((a, b) => a.ts - b.ts || (a.eventId < b.eventId ? -1 : 1));
+    assert.ok(events.length > 100, `${events.length} events: too few`);
+    const stream = `${prefix}:events`;
+    await xaddAll(client, stream, events.map((e) => JSON.stringify(eventToJson(e))));
+    const log = new EventLog(join(dir, 'log'));
+    await ingest(events.map((e, i) => ({ position: String(i), raw: eventToJson(e) })), { log, validator: createEventValidator(), items: world.items, users: world.users });
+    const span = (events[events.length - 1] as InteractionEvent).ts - (events[0] as InteractionEvent).ts;
+    const takeOverAfterMs = 300;
+    const options = { compiled, namespace: `${prefix}:state`, lateness: span + 1, items: world.items, stream, group: 'g', validator: createEventValidator(), batch: 10, blockMs: 50, untilIdle: true, takeOverAfterMs };
+
+    // `crashed` dies between EXEC and XACK of its second batch: 10 entries applied, not acknowledged.
+    const crashed = new StreamConsumer(client, state, { ...options, consumer: 'crashed', afterCommit: (_id, stats) => {
+      if (stats.batches === 2) throw new Error('crash between EXEC and XACK');
+    } });
+    await assert.rejects(crashed.run(), /crash between EXEC and XACK/);
+    // `ghost` read 15 entries and died before applying any.
+    await client.xreadgroup('GROUP', 'g', 'ghost', 'COUNT', 15, 'STREAMS', stream, '>');
+    const pendingOf = async (name: string) => ((await client.xpending(stream, 'g', '-', '+', 1000, name)) as unknown[]).length;
+    assert.deepEqual([await pendingOf('crashed'), await pendingOf('ghost')], [10, 15]);
+
+    // A live consumer that starts before they count as dead leaves them alone.
+    const early = await new StreamConsumer(client, state, { ...options, consumer: 'live', takeOverAfterMs: 60_000 }).run();
+    assert.equal(early.takenOver, 0);
+    assert.deepEqual([await pendingOf('crashed'), await pendingOf('ghost')], [10, 15]);
+    assert.equal(early.applied, events.length - 20 - 15);
+
+    await new Promise((r) => setTimeout(r, takeOverAfterMs + 200));
+    const live = await new StreamConsumer(client, state, { ...options, consumer: 'live' }).run();
+    assert.equal(live.takenOver, 25, 'the dead consumers\' entries were handled by the live one');
+    assert.equal(live.applied, 15, 'only the ghost\'s 15 were applied; the crashed one\'s 10 were found applied');
+    assert.equal(((await client.xpending(stream, 'g')) as [number])[0], 0, 'nothing is left pending');
+    const ghost = await readCheckpoint(client, options.namespace, 'g', 'ghost');
+    assert.equal(ghost.takenOverBy, 'live');
+    const counts = sumCounts(await Promise.all(['crashed', 'ghost', 'live'].map(async (name) => (await readCheckpoint(client, options.namespace, 'g', name)).counts)));
+    assert.deepEqual(counts, { applied: events.length, duplicates: 0, late: 0, invalid: 0 }, 'each event applied once, counted under the consumer it was delivered to');
+
+    const end = (events[events.length - 1] as InteractionEvent).ts + 1;
+    const probes: StoredQuery[] = events.filter((_, i) => i % 5 === 0).map((e, i) => ({ fields: { user_id: e.userId, item_id: e.itemId, device: (e.context['device'] as string | undefined) ?? null }, ts: i % 2 === 0 ? e.ts : end }));
+    const mismatches = await mismatchesAgainstBatch(client, options, log, probes);
+    assert.equal(mismatches.length, 0, mismatches.slice(0, 10).join('\n'));
+
+    // The ghost, restarted, finds nothing to do and keeps its counts.
+    const back = await new StreamConsumer(client, state, { ...options, consumer: 'ghost' }).run();
+    assert.deepEqual([back.applied, back.alreadyApplied], [0, 0]);
+    const after = await readCheckpoint(client, options.namespace, 'g', 'ghost');
+    assert.deepEqual([after.counts, after.takenOverBy], [ghost.counts, undefined]);
+  } finally {
+    await cleanup(client, prefix);
+    state.disconnect();
+    client.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a consumer frozen mid-batch and taken over goes on from the taker\'s commit when it wakes: nothing applied twice', { timeout: 30_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-frozen-${process.pid}-${Date.now()}`;
+  const frozenState = new Redis(REDIS);
+  const sleeperStreams = new Redis(REDIS);
+  const state = new Redis(REDIS);
+  try {
+    const world = generateEvents({ users: 20, items: 30, days: 1, seed: 19 });
+    const events = [...world.events()].sort((a, b) => a.ts - b.ts || (a.eventId < b.eventId ? -1 : 1));
+    const stream = `${prefix}:events`;
+    await xaddAll(client, stream, events.map((e) => JSON.stringify(eventToJson(e))));
+    const options = { compiled, namespace: `${prefix}:state`, lateness: 7 * 86_400_000, items: world.items, stream, group: 'g', validator: createEventValidator(), batch: 10, blockMs: 50, untilIdle: true, takeOverAfterMs: 300 };
+    // The frozen consumer's first state read (after its WATCH) waits until it is released.
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => (release = r));
+    let frozen = false;
+    const mget = frozenState.mget.bind(frozenState) as (...keys: string[]) => Promise<(string | null)[]>;
+    (frozenState as unknown as { mget: typeof mget }).mget = async (...keys: string[]) => {
+      const values = await mget(...keys);
+      if (!frozen) {
+        frozen = true;
+        await released;
+      }
+      return values;
+    };
+    const sleeper = new StreamConsumer(sleeperStreams, frozenState, { ...options, consumer: 'sleeper' }).run();
+    await until('the sleeper to freeze in its first batch', () => frozen, 10_000);
+    await new Promise((r) => setTimeout(r, options.takeOverAfterMs + 200));
+    const live = await new StreamConsumer(client, state, { ...options, consumer: 'live' }).run();
+    assert.equal(live.takenOver, 10);
+    release();
+    const woke = await sleeper;
+    assert.equal(woke.applied, 0, 'its batch had been applied for it');
+    assert.ok(woke.conflicts >= 1, 'its commit was refused, since its checkpoint moved');
+    const counts = sumCounts(await Promise.all(['sleeper', 'live'].map(async (name) => (await readCheckpoint(client, options.namespace, 'g', name)).counts)));
+    assert.deepEqual(counts, { applied: events.length, duplicates: 0, late: 0, invalid: 0 });
+    assert.equal(((await client.xpending(stream, 'g')) as [number])[0], 0);
+  } finally {
+    await cleanup(client, prefix);
+    frozenState.disconnect();
+    sleeperStreams.disconnect();
+    state.disconnect();
+    client.disconnect();
   }
 });

@@ -385,6 +385,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .option('--items <file>', 'item metadata (JSONL), for views that fan out through it (e.g. by genre)')
     .option('--users <file>', 'user metadata (JSONL), for lookup views')
     .option('--until-idle', 'stop once the group has nothing new for this consumer (default: run until SIGINT / SIGTERM)')
+    .option('--take-over-after <duration>', 'a consumer of the group that has neither read nor committed for this long is dead: this one applies and acknowledges its pending messages for it (keep it under 30s, when the others stop waiting for a silent consumer\'s watermark)', '20s')
     .option('--json', 'print the final counts as JSON')
     .action(async (o) => {
       const source = /^redis-stream:\/\/([^\s/]+)\/(.+)$/.exec(String(o.source));
@@ -396,6 +397,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const endpoint = parseRedisUrl(o.online);
       const compiled = await loadFeatureSet(o.features);
       const lateness = parseDuration(o.lateness, '--lateness');
+      const takeOverAfterMs = parseDuration(o.takeOverAfter, '--take-over-after');
       const items = o.items ? await readItemsFile(o.items) : [];
       const users = o.users ? await readUsersFile(o.users) : [];
       // The state connection does not resend commands in flight when it reconnects: a MULTI/EXEC
@@ -421,7 +423,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
         compiled, namespace, lateness, items, users,
         stream: streamKey, group: o.group, consumer: o.consumer, batch: o.batch,
         validator: createEventValidator({ extraTypes: compiled.ir.extraTypes }),
-        untilIdle: Boolean(o.untilIdle),
+        untilIdle: Boolean(o.untilIdle), takeOverAfterMs,
       });
       if (!o.json) out(`recsignal stream: ${compiled.ir.name} (${compiled.hash}) from ${streamKey} on ${source[1]} as ${o.group}/${o.consumer}; state in ${endpoint.target} under ${namespace}\n`);
       const stop = stopSignal();
@@ -431,7 +433,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
         const s = await consumer.run();
         const seconds = (performance.now() - t0) / 1000;
         out(o.json ? `${JSON.stringify({ ...s, seconds })}\n`
-          : `stopped: applied ${s.applied}, duplicates ${s.duplicates}, late ${s.late}, invalid ${s.invalid} (dead letters in ${streamKey}:dead); acknowledged ${s.acked} in ${s.batches} batches, ${s.conflicts} retried on conflicts, ${s.alreadyApplied} found applied before a restart; ${seconds.toFixed(1)} s\n`);
+          : `stopped: applied ${s.applied}, duplicates ${s.duplicates}, late ${s.late}, invalid ${s.invalid} (dead letters in ${streamKey}:dead); acknowledged ${s.acked} in ${s.batches} batches, ${s.conflicts} retried on conflicts, ${s.alreadyApplied} found applied before a restart, ${s.takenOver} taken over from dead consumers; ${seconds.toFixed(1)} s\n`);
       } finally {
         streams.disconnect();
         state.disconnect();

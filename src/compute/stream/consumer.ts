@@ -10,6 +10,14 @@
  *   were applied before a crash between EXEC and XACK, and are only acknowledged.
  * - Lateness is judged against the slowest live consumer's watermark (each checkpoint carries its
  *   consumer's), not the newest time any consumer saw: see `BatchWatermarks`.
+ * - A consumer that died and was not restarted leaves its pending entries to the others: once it has
+ *   neither read nor committed for `takeOverAfterMs`, a live consumer applies its pending entries
+ *   *as that consumer* (guarded by WATCH on the dead one's checkpoint, which it advances, so the
+ *   rule "at or before the checkpoint means applied" still holds for the dead one's entries), then
+ *   acknowledges them. The entries are not XCLAIMed: claimed into the live consumer's own pending
+ *   list they would be judged by its checkpoint after a crash of its own, and wrongly. A consumer
+ *   that comes back starts by writing its checkpoint, which makes the takeover's next commit fail
+ *   and stop; one that was only frozen finds `takenOverBy` in its checkpoint and goes on from it.
  *
  * Hot keys (popular items) are in almost every batch, so concurrent batches conflict and are
  * recomputed: several consumers give fault tolerance, not yet more throughput. That needs the
@@ -40,6 +48,13 @@ export interface ConsumerOptions extends StoredStateOptions {
    * see its events judged late against the others.
    */
   readonly staleAfterMs?: number;
+  /**
+   * A consumer that has neither read nor committed for this long (default 20 s) and still holds
+   * pending entries is taken to be dead: a live one applies and acknowledges its entries for it.
+   * Keep it under staleAfterMs: until then the dead one's watermark holds the group's back, so
+   * the state its entries need has not been folded or forgotten.
+   */
+  readonly takeOverAfterMs?: number;
   /** Called after a batch's EXEC succeeded and before its XACK (tests crash here). */
   readonly afterCommit?: (lastId: string, stats: ConsumerStats) => Promise<void> | void;
 }
@@ -59,6 +74,8 @@ export interface ConsumerStats extends ConsumerCounts {
   conflicts: number;
   /** Pending messages found already applied at start (a crash between EXEC and XACK). */
   alreadyApplied: number;
+  /** Messages of dead consumers this one applied (or found applied) and acknowledged for them. */
+  takenOver: number;
 }
 
 export interface Checkpoint {
@@ -68,6 +85,26 @@ export interface Checkpoint {
   readonly watermark: number | null;
   /** Wall-clock time of the commit (ms). */
   readonly at: number;
+  /** Set when a live consumer committed this checkpoint for its dead owner (see the module). */
+  readonly takenOverBy?: string;
+}
+
+/** A consumer whose checkpoint a batch advances: this one, or a dead one being taken over. */
+interface Owner {
+  readonly name: string;
+  readonly key: string;
+  checkpoint: Checkpoint;
+  /** The checkpoint as stored (null when none): a batch commits only while it is unchanged. */
+  text: string | null;
+  /** This consumer itself; otherwise a dead one whose entries it applies. */
+  readonly self: boolean;
+}
+
+/** The stored checkpoint of a batch's owner changed under it (see `#othersWatermark`). */
+class CheckpointMoved extends Error {
+  constructor(readonly stored: Checkpoint) {
+    super('checkpoint moved');
+  }
 }
 
 type Entry = [id: string, fields: string[] | null];
@@ -75,14 +112,12 @@ type Entry = [id: string, fields: string[] | null];
 const MAX_CONFLICTS = 1000;
 
 export class StreamConsumer {
-  readonly stats: ConsumerStats = { applied: 0, duplicates: 0, late: 0, invalid: 0, acked: 0, batches: 0, conflicts: 0, alreadyApplied: 0 };
+  readonly stats: ConsumerStats = { applied: 0, duplicates: 0, late: 0, invalid: 0, acked: 0, batches: 0, conflicts: 0, alreadyApplied: 0, takenOver: 0 };
   #stopping = false;
-  #checkpoint: Checkpoint = parseCheckpoint(null);
-  /** The checkpoint as stored (null when none): a batch commits only while it is unchanged. */
-  #checkpointText: string | null = null;
+  readonly #self: Owner;
   readonly #dead: string;
-  readonly #checkpointKey: string;
   readonly #membersKey: string;
+  #nextTakeOverCheck = 0;
 
   /**
    * `streams` reads and acknowledges (it blocks in XREADGROUP); `state` is used by this consumer
@@ -90,7 +125,7 @@ export class StreamConsumer {
    */
   constructor(private readonly streams: Redis, private readonly state: Redis, private readonly o: ConsumerOptions) {
     this.#dead = `${o.stream}:dead`;
-    this.#checkpointKey = stateKeys(o.namespace).checkpoint(o.group, o.consumer);
+    this.#self = { name: o.consumer, key: stateKeys(o.namespace).checkpoint(o.group, o.consumer), checkpoint: parseCheckpoint(null), text: null, self: true };
     this.#membersKey = stateKeys(o.namespace).members(o.group);
   }
 
@@ -105,27 +140,72 @@ export class StreamConsumer {
     await this.state.sadd(this.#membersKey, this.o.consumer);
     // Announce this consumer as live before it reads: until its first commit it holds the group's
     // watermark back, so the others do not forget what its first batch may still need.
-    this.#checkpoint = { ...parseCheckpoint(await this.state.get(this.#checkpointKey)), at: Date.now() };
-    this.#checkpointText = JSON.stringify(this.#checkpoint);
-    await this.state.set(this.#checkpointKey, this.#checkpointText);
+    const { takenOverBy: _, ...stored } = parseCheckpoint(await this.state.get(this.#self.key));
+    this.#self.checkpoint = { ...stored, at: Date.now() };
+    this.#self.text = JSON.stringify(this.#self.checkpoint);
+    await this.state.set(this.#self.key, this.#self.text);
     const count = this.o.batch ?? 500;
     // Own pending entries first: delivered before a crash, maybe applied, surely not acknowledged.
     let cursor = '0';
     while (!this.#stopping) {
       const entries = await this.#read(cursor, count, null);
       if (entries.length === 0) break;
-      await this.#handle(entries);
+      await this.#handle(entries, this.#self);
       cursor = (entries[entries.length - 1] as Entry)[0];
     }
     while (!this.#stopping) {
+      await this.#takeOverDead(count);
       const entries = await this.#read('>', count, this.o.blockMs ?? 1000);
       if (entries.length === 0) {
         if (this.o.untilIdle) break;
         continue;
       }
-      await this.#handle(entries);
+      await this.#handle(entries, this.#self);
     }
     return this.stats;
+  }
+
+  /**
+   * Applies the pending entries of consumers of the group that have neither read nor committed for
+   * takeOverAfterMs (dead, not restarted), as those consumers, oldest first; checked at most every
+   * quarter of that time.
+   */
+  async #takeOverDead(count: number): Promise<void> {
+    const after = this.o.takeOverAfterMs ?? 20_000;
+    if (Date.now() < this.#nextTakeOverCheck) return;
+    this.#nextTakeOverCheck = Date.now() + after / 4;
+    const consumers = (await this.streams.xinfo('CONSUMERS', this.o.stream, this.o.group)) as unknown[][];
+    for (const info of consumers) {
+      const field = (name: string) => info[info.indexOf(name) + 1];
+      const name = String(field('name'));
+      if (name === this.o.consumer || Number(field('pending')) === 0 || Number(field('idle')) < after) continue;
+      const key = stateKeys(this.o.namespace).checkpoint(this.o.group, name);
+      const text = await this.state.get(key);
+      const checkpoint = parseCheckpoint(text);
+      if (Date.now() - checkpoint.at < after) continue;
+      const owner: Owner = { name, key, checkpoint, text, self: false };
+      try {
+        while (!this.#stopping) {
+          const pending = (await this.streams.xpending(this.o.stream, this.o.group, '-', '+', count, name)) as [string, ...unknown[]][];
+          if (pending.length === 0) break;
+          const ids = pending.map(([id]) => id);
+          const read = this.streams.pipeline();
+          for (const id of ids) read.xrange(this.o.stream, id, id);
+          const replies = (await read.exec()) ?? [];
+          const entries = ids.map((id, i): Entry => {
+            const [error, found] = replies[i] ?? [new Error('no reply')];
+            if (error) throw error;
+            // An entry trimmed from the stream since it was delivered reads as deleted (fields null).
+            return [id, (found as [string, string[]][])[0]?.[1] ?? null];
+          });
+          await this.#handle(entries, owner);
+          this.stats.takenOver += ids.length;
+        }
+      } catch (e) {
+        // It came back (or another live consumer took it over first): its checkpoint moved; leave it.
+        if (!(e instanceof CheckpointMoved)) throw e;
+      }
+    }
   }
 
   async #read(id: string, count: number, blockMs: number | null): Promise<Entry[]> {
@@ -136,12 +216,12 @@ export class StreamConsumer {
     return reply?.[0]?.[1] ?? [];
   }
 
-  async #handle(entries: readonly Entry[]): Promise<void> {
-    const done = this.#checkpoint.lastId;
+  async #handle(entries: readonly Entry[], owner: Owner): Promise<void> {
+    const done = owner.checkpoint.lastId;
     const old = done === null ? [] : entries.filter(([id]) => compareIds(id, done) <= 0);
     const fresh = done === null ? entries : entries.filter(([id]) => compareIds(id, done) > 0);
     if (old.length > 0) {
-      this.stats.alreadyApplied += old.length;
+      if (owner.self) this.stats.alreadyApplied += old.length;
       await this.#ack(old.map(([id]) => id));
     }
     if (fresh.length === 0) return;
@@ -185,13 +265,19 @@ export class StreamConsumer {
       };
       let result;
       try {
-        const others = await this.#othersWatermark();
-        result = await applyBatch(this.o, events, read, { own: this.#checkpoint.watermark, others });
+        const others = await this.#othersWatermark(owner);
+        result = await applyBatch(this.o, events, read, { own: owner.checkpoint.watermark, others });
       } catch (e) {
         await this.state.unwatch();
+        if (e instanceof CheckpointMoved && owner.self) {
+          // Taken over while this consumer was frozen: go on from what the taker committed.
+          owner.checkpoint = e.stored;
+          owner.text = await this.state.get(owner.key);
+          return this.#handle(fresh, owner);
+        }
         throw e;
       }
-      const counts = { ...this.#checkpoint.counts };
+      const counts = { ...owner.checkpoint.counts };
       const lateDead: typeof dead = [];
       result.outcomes.forEach((outcome, i) => {
         const e = events[i] as InteractionEvent;
@@ -203,7 +289,10 @@ export class StreamConsumer {
         }
       });
       counts.invalid += dead.length;
-      const checkpoint: Checkpoint = { lastId, counts, watermark: result.watermark, at: Date.now() };
+      // A dead consumer's checkpoint keeps its time: it stays stale, holding no watermark back.
+      const checkpoint: Checkpoint = owner.self
+        ? { lastId, counts, watermark: result.watermark, at: Date.now() }
+        : { lastId, counts, watermark: result.watermark, at: owner.checkpoint.at, takenOverBy: this.o.consumer };
       const tx = this.state.multi();
       for (const w of result.writes) {
         if (w.value === null) tx.del(w.key);
@@ -211,7 +300,7 @@ export class StreamConsumer {
       }
       for (const d of [...dead, ...lateDead]) tx.xadd(this.#dead, '*', 'id', d.id, 'reason', d.reason, 'event', d.input);
       const checkpointText = JSON.stringify(checkpoint);
-      tx.set(this.#checkpointKey, checkpointText);
+      tx.set(owner.key, checkpointText);
       // Checked in the same turn as EXEC is sent: the client reconnected since WATCH, so start over.
       if (this.state.status !== 'ready' || (watchedOn !== null && this.state.stream !== watchedOn)) {
         this.stats.conflicts++;
@@ -223,33 +312,37 @@ export class StreamConsumer {
         continue;
       }
       for (const [error] of replies) if (error) throw error;
-      const prev = this.#checkpoint.counts;
+      const prev = owner.checkpoint.counts;
       this.stats.applied += counts.applied - prev.applied;
       this.stats.duplicates += counts.duplicates - prev.duplicates;
       this.stats.late += counts.late - prev.late;
       this.stats.invalid += counts.invalid - prev.invalid;
       this.stats.batches++;
-      this.#checkpoint = checkpoint;
-      this.#checkpointText = checkpointText;
+      owner.checkpoint = checkpoint;
+      owner.text = checkpointText;
       break;
     }
-    await this.o.afterCommit?.(lastId, this.stats);
+    if (owner.self) await this.o.afterCommit?.(lastId, this.stats);
     await this.#ack(fresh.map(([id]) => id));
   }
 
   /**
-   * WATCHes this consumer's checkpoint (a second process under the same name then fails instead of
+   * WATCHes the batch owner's checkpoint (a second process under the same name then fails instead of
    * applying a batch twice) and returns the minimum watermark of the group's other live consumers
    * (-Infinity while one of them has applied nothing yet). Theirs are not watched: they only grow,
-   * so a stale one is lower, which is only more lenient.
+   * so a stale one is lower, which is only more lenient. A checkpoint that moved because another
+   * consumer took this one over, or because a consumer being taken over came back, is a
+   * `CheckpointMoved`.
    */
-  async #othersWatermark(): Promise<number | null> {
-    const replies = await this.state.pipeline().watch(this.#checkpointKey).smembers(this.#membersKey).exec();
+  async #othersWatermark(owner: Owner): Promise<number | null> {
+    const replies = await this.state.pipeline().watch(owner.key).smembers(this.#membersKey).exec();
     for (const [error] of replies ?? []) if (error) throw error;
-    const others = ((replies?.[1]?.[1] ?? []) as string[]).filter((name) => name !== this.o.consumer);
+    const others = ((replies?.[1]?.[1] ?? []) as string[]).filter((name) => name !== owner.name);
     const k = stateKeys(this.o.namespace);
-    const [mine, ...texts] = await this.state.mget(this.#checkpointKey, ...others.map((name) => k.checkpoint(this.o.group, name)));
-    if ((mine ?? null) !== this.#checkpointText) {
+    const [mine, ...texts] = await this.state.mget(owner.key, ...others.map((name) => k.checkpoint(this.o.group, name)));
+    if ((mine ?? null) !== owner.text) {
+      const stored = parseCheckpoint(mine ?? null);
+      if (!owner.self || stored.takenOverBy !== undefined) throw new CheckpointMoved(stored);
       throw new Error(`consumer '${this.o.consumer}' of group '${this.o.group}': its checkpoint changed under it; is another process running under the same --consumer name? give each consumer its own name`);
     }
     const since = Date.now() - (this.o.staleAfterMs ?? 30_000);
