@@ -463,3 +463,48 @@ test('a consumer frozen mid-batch and taken over goes on from the taker\'s commi
     client.disconnect();
   }
 });
+
+test('a consumer back after the others settled past its events: they are judged late against the group\'s settled watermark, not applied to folded state', { timeout: 60_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-floor-${process.pid}-${Date.now()}`;
+  const dir = mkdtempSync(join(tmpdir(), 'rs-consumer-floor-'));
+  const crashingState = new Redis(REDIS);
+  const state = new Redis(REDIS);
+  try {
+    const world = generateEvents({ users: 30, items: 40, days: 3, seed: 23 });
+    const events = [...world.events()].sort((a, b) => a.ts - b.ts || (a.eventId < b.eventId ? -1 : 1));
+    const stream = `${prefix}:events`;
+    await xaddAll(client, stream, events.map((e) => JSON.stringify(eventToJson(e))));
+    const lateness = 10 * 60_000;
+    // No takeover: the consumer's own return is what is tested. It is stale after 200 ms.
+    const options = { compiled, namespace: `${prefix}:state`, lateness, items: world.items, stream, group: 'g', validator: createEventValidator(), batch: 25, blockMs: 50, untilIdle: true, staleAfterMs: 200, takeOverAfterMs: 3_600_000 };
+    // `a` reads the first 25 events and dies before its first commit.
+    (crashingState as unknown as { mget: () => Promise<never> }).mget = () => Promise.reject(new Error('crash before commit'));
+    await assert.rejects(new StreamConsumer(client, crashingState, { ...options, consumer: 'a' }).run(), /crash before commit/);
+    await new Promise((r) => setTimeout(r, 300));
+    // `b` no longer waits for it, and folds and forgets as it consumes the rest (three days, lateness 10 minutes).
+    const b = await new StreamConsumer(client, state, { ...options, consumer: 'b' }).run();
+    assert.equal(b.applied, events.length - 25);
+    const back = await new StreamConsumer(client, state, { ...options, consumer: 'a' }).run();
+    assert.deepEqual([back.applied, back.late], [0, 25], 'its events, days behind what the group settled, are late');
+    const dead = await client.xrange(`${stream}:dead`, '-', '+');
+    assert.equal(dead.filter(([, f]) => /^late: /.test(f[f.indexOf('reason') + 1] ?? '')).length, 25);
+    const counts = sumCounts(await Promise.all(['a', 'b'].map(async (name) => (await readCheckpoint(client, options.namespace, 'g', name)).counts)));
+    assert.deepEqual(counts, { applied: events.length - 25, duplicates: 0, late: 25, invalid: 0 });
+
+    // The state is the batch engine's over the events that were not late.
+    const log = new EventLog(join(dir, 'log'));
+    await ingest(events.slice(25).map((e, i) => ({ position: String(i), raw: eventToJson(e) })), { log, validator: createEventValidator(), items: world.items, users: world.users });
+    const end = (events[events.length - 1] as InteractionEvent).ts + 1;
+    const probes: StoredQuery[] = events.filter((_, i) => i % 9 === 0).map((e) => ({ fields: { user_id: e.userId, item_id: e.itemId, device: (e.context['device'] as string | undefined) ?? null }, ts: end }));
+    const mismatches = await mismatchesAgainstBatch(client, options, log, probes);
+    assert.equal(mismatches.length, 0, mismatches.slice(0, 10).join('\n'));
+  } finally {
+    await cleanup(client, prefix);
+    crashingState.disconnect();
+    state.disconnect();
+    client.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

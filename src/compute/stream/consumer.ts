@@ -9,7 +9,8 @@
  * - On start, a consumer first re-reads its own pending entries: those at or before its checkpoint
  *   were applied before a crash between EXEC and XACK, and are only acknowledged.
  * - Lateness is judged against the slowest live consumer's watermark (each checkpoint carries its
- *   consumer's), not the newest time any consumer saw: see `BatchWatermarks`.
+ *   consumer's), not the newest time any consumer saw, and never below the group's settled
+ *   watermark (what any commit folded and forgot at): see `BatchWatermarks`.
  * - A consumer that died and was not restarted leaves its pending entries to the others: once it has
  *   neither read nor committed for `takeOverAfterMs`, a live consumer applies its pending entries
  *   *as that consumer* (guarded by WATCH on the dead one's checkpoint, which it advances, so the
@@ -117,6 +118,7 @@ export class StreamConsumer {
   readonly #self: Owner;
   readonly #dead: string;
   readonly #membersKey: string;
+  readonly #settledKey: string;
   #nextTakeOverCheck = 0;
 
   /**
@@ -127,6 +129,7 @@ export class StreamConsumer {
     this.#dead = `${o.stream}:dead`;
     this.#self = { name: o.consumer, key: stateKeys(o.namespace).checkpoint(o.group, o.consumer), checkpoint: parseCheckpoint(null), text: null, self: true };
     this.#membersKey = stateKeys(o.namespace).members(o.group);
+    this.#settledKey = stateKeys(o.namespace).settled(o.group);
   }
 
   /** Stops after the batch in hand (within blockMs when waiting). */
@@ -258,15 +261,21 @@ export class StreamConsumer {
       // WATCH belongs to a connection: a batch whose EXEC went on a later one than its WATCH would
       // commit unguarded (another consumer's write unseen). The socket WATCH answered on is noted.
       let watchedOn: unknown = null;
+      // The group's settled watermark is read with every read of keys, after their WATCH, and not
+      // watched itself (every commit raises it: watching it would make all concurrent batches conflict).
+      let floor: number | null = null;
       const read = async (keys: readonly string[]) => {
         await this.state.watch(...keys);
         watchedOn ??= this.state.stream;
-        return this.state.mget(...keys);
+        const values = await this.state.mget(...keys);
+        const settled = await this.state.zscore(this.#settledKey, 'w');
+        if (settled !== null) floor = Math.max(floor ?? -Infinity, Number(settled));
+        return values;
       };
       let result;
       try {
         const others = await this.#othersWatermark(owner);
-        result = await applyBatch(this.o, events, read, { own: owner.checkpoint.watermark, others });
+        result = await applyBatch(this.o, events, read, { own: owner.checkpoint.watermark, others, floor: () => floor });
       } catch (e) {
         await this.state.unwatch();
         if (e instanceof CheckpointMoved && owner.self) {
@@ -301,6 +310,7 @@ export class StreamConsumer {
       for (const d of [...dead, ...lateDead]) tx.xadd(this.#dead, '*', 'id', d.id, 'reason', d.reason, 'event', d.input);
       const checkpointText = JSON.stringify(checkpoint);
       tx.set(owner.key, checkpointText);
+      if (result.settled !== null) tx.zadd(this.#settledKey, 'GT', result.settled, 'w');
       // Checked in the same turn as EXEC is sent: the client reconnected since WATCH, so start over.
       if (this.state.status !== 'ready' || (watchedOn !== null && this.state.stream !== watchedOn)) {
         this.stats.conflicts++;

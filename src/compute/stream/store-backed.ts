@@ -48,6 +48,15 @@ export interface BatchWatermarks {
   readonly own: number | null;
   /** Minimum over the other live consumers' own watermarks (null: none; -Infinity: one has applied nothing yet). */
   readonly others: number | null;
+  /**
+   * The newest watermark any batch of the group settled (folded and forgot) its keys at, as read
+   * after the batch's keys were read (called once they are): the judging watermark never goes
+   * below it. Without it, a consumer that was excluded as stale, or one that starts late, judges
+   * its old events against its own low watermark and applies them to keys already folded past
+   * them, their ids forgotten. Read after the keys, a commit that folded one of them is either seen
+   * here or caught by the WATCH.
+   */
+  readonly floor?: () => number | null;
 }
 
 export interface BatchResult {
@@ -57,6 +66,8 @@ export interface BatchResult {
   readonly outcomes: readonly ApplyOutcome[];
   /** This consumer's own watermark after the batch. */
   readonly watermark: number | null;
+  /** The watermark the batch's keys were settled at (null: none, nothing folded). */
+  readonly settled: number | null;
 }
 
 type PendingList = EngineSnapshot['pendingNegatives'][number][1];
@@ -78,6 +89,8 @@ export function stateKeys(namespace: string) {
     checkpoint: (group: string, consumer: string) => stateKey(namespace, 'consumer', [group, consumer], 'checkpoint'),
     /** The names of a group's consumers (a SET): their checkpoints hold their watermarks. */
     members: (group: string) => stateKey(namespace, 'group', [group], 'members'),
+    /** The newest watermark a batch of the group settled its keys at (a sorted set of one member, raised by ZADD GT). */
+    settled: (group: string) => stateKey(namespace, 'group', [group], 'settled'),
     /** The feature server's checkpoint: the set's hash and the watermark its applies reached (`ServeCheckpoint`). */
     server: () => stateKey(namespace, 'serve', ['state'], 'checkpoint'),
   };
@@ -181,13 +194,16 @@ export async function applyBatch(o: StoredStateOptions, events: readonly Interac
   });
   let own = watermarks.own ?? -Infinity;
   const others = watermarks.others ?? Infinity;
+  const floor = watermarks.floor?.() ?? -Infinity;
+  const judged = () => Math.max(Math.min(own, others), floor);
   const outcomes = events.map((e) => {
-    engine.watermark = Math.min(own, others);
+    engine.watermark = judged();
     const outcome = engine.apply(e);
     if (outcome === 'applied' && e.ts > own) own = e.ts;
     return outcome;
   });
-  engine.settle(Math.min(own, others));
+  const settled = judged();
+  engine.settle(settled);
   const after = engine.snapshot();
 
   const next = new Map<string, string | null>();
@@ -196,7 +212,7 @@ export async function applyBatch(o: StoredStateOptions, events: readonly Interac
 
   const writes: StateWrite[] = [];
   for (const [key, value] of next) if (value !== (loaded.get(key) ?? null)) writes.push({ key, value });
-  return { writes, outcomes, watermark: Number.isFinite(own) ? own : null };
+  return { writes, outcomes, watermark: Number.isFinite(own) ? own : null, settled: Number.isFinite(settled) ? settled : null };
 }
 
 export interface StoredQuery {
