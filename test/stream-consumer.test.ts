@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type RedisKey } from 'ioredis';
 import { compileFeatureSet } from '../src/plan/compile.ts';
 import { featureColumns } from '../src/plan/rows.ts';
 import { generateEvents } from '../src/events/generate.ts';
@@ -506,5 +506,129 @@ test('a consumer back after the others settled past its events: they are judged 
     state.disconnect();
     client.disconnect();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A generated stream for the takeover races, with one invalid message among the first batch. */
+async function takeoverStream(client: Redis, stream: string, seed: number): Promise<{ events: InteractionEvent[]; messages: number; world: ReturnType<typeof generateEvents> }> {
+  const world = generateEvents({ users: 20, items: 30, days: 1, seed });
+  const events = [...world.events()].sort((a, b) => a.ts - b.ts || (a.eventId < b.eventId ? -1 : 1));
+  const messages = events.map((e) => JSON.stringify(eventToJson(e)));
+  messages.splice(12, 0, 'not json');
+  await xaddAll(client, stream, messages);
+  return { events, messages: messages.length, world };
+}
+
+test('a dead consumer restarted while another takes it over: its start does not overwrite the taker\'s commit for it', { timeout: 30_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-restart-race-${process.pid}-${Date.now()}`;
+  const restartState = new Redis(REDIS);
+  const restartStreams = new Redis(REDIS);
+  const state = new Redis(REDIS);
+  try {
+    const stream = `${prefix}:events`;
+    const { events, world } = await takeoverStream(client, stream, 29);
+    const options = { compiled, namespace: `${prefix}:state`, lateness: 7 * 86_400_000, items: world.items, stream, group: 'g', validator: createEventValidator(), batch: 10, blockMs: 50, untilIdle: true, takeOverAfterMs: 300 };
+    const key = stateKeys(options.namespace).checkpoint('g', 'd');
+    // `d` read 25 messages and died.
+    await client.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM');
+    await client.xreadgroup('GROUP', 'g', 'd', 'COUNT', 25, 'STREAMS', stream, '>');
+    await new Promise((r) => setTimeout(r, 500));
+    // Restarted, it reads its checkpoint, and is held there until a taker has committed for it.
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => (release = r));
+    let held = false;
+    const get = restartState.get.bind(restartState);
+    (restartState as unknown as { get: typeof get }).get = async (k: RedisKey) => {
+      const value = await get(k);
+      if (!held && k === key) {
+        held = true;
+        await released;
+      }
+      return value;
+    };
+    const restarted = new StreamConsumer(restartStreams, restartState, { ...options, consumer: 'd', batch: 25 }).run();
+    await until('the restarted consumer to read its checkpoint', () => held, 10_000);
+    const taker = new StreamConsumer(client, state, { ...options, consumer: 't' }).run();
+    await until('the taker to commit for it', async () => /takenOverBy/.test((await client.get(key)) ?? ''), 10_000);
+    release();
+    await Promise.all([restarted, taker]);
+    assert.equal(((await client.xpending(stream, 'g')) as [number])[0], 0);
+    const counts = sumCounts(await Promise.all(['d', 't'].map(async (name) => (await readCheckpoint(client, options.namespace, 'g', name)).counts)));
+    assert.deepEqual(counts, { applied: events.length, duplicates: 0, late: 0, invalid: 1 }, 'every message counted once, under one consumer');
+    assert.equal(await client.xlen(`${stream}:dead`), 1);
+  } finally {
+    await cleanup(client, prefix);
+    restartState.disconnect();
+    restartStreams.disconnect();
+    state.disconnect();
+    client.disconnect();
+  }
+});
+
+test('a frozen consumer taken over twice while it wakes adopts each of the taker\'s commits as written: nothing counted twice', { timeout: 30_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-frozen-twice-${process.pid}-${Date.now()}`;
+  const sleeperState = new Redis(REDIS);
+  const sleeperStreams = new Redis(REDIS);
+  const takerState = new Redis(REDIS);
+  try {
+    const stream = `${prefix}:events`;
+    const { events, world } = await takeoverStream(client, stream, 31);
+    const options = { compiled, namespace: `${prefix}:state`, lateness: 7 * 86_400_000, items: world.items, stream, group: 'g', validator: createEventValidator(), blockMs: 50, untilIdle: true, takeOverAfterMs: 300 };
+    const key = stateKeys(options.namespace).checkpoint('g', 's');
+    const gate = () => {
+      let open: () => void = () => undefined;
+      const opened = new Promise<void>((r) => (open = r));
+      return { open, opened };
+    };
+    const wake = gate();
+    const second = gate();
+    let sleeperReads = 0;
+    let takerReads = 0;
+    let takerAtSecond = false;
+    // The sleeper freezes at its first read of its checkpoint (with the others'); at its read that
+    // finds it taken over, it lets the taker commit again before its read returns.
+    const sleeperMget = sleeperState.mget.bind(sleeperState) as (...keys: string[]) => Promise<(string | null)[]>;
+    (sleeperState as unknown as { mget: typeof sleeperMget }).mget = async (...keys: string[]) => {
+      const values = await sleeperMget(...keys);
+      if (keys[0] !== key) return values;
+      sleeperReads++;
+      if (sleeperReads === 1) await wake.opened;
+      else if (/takenOverBy/.test(values[0] ?? '') && sleeperReads === 2) {
+        const seen = values[0];
+        second.open();
+        await until('the taker to commit again', async () => (await client.get(key)) !== seen, 10_000);
+      }
+      return values;
+    };
+    // The taker stops before its second batch for the sleeper until then.
+    const takerMget = takerState.mget.bind(takerState) as (...keys: string[]) => Promise<(string | null)[]>;
+    (takerState as unknown as { mget: typeof takerMget }).mget = async (...keys: string[]) => {
+      if (keys[0] === key && ++takerReads === 2) {
+        takerAtSecond = true;
+        await second.opened;
+      }
+      return takerMget(...keys);
+    };
+    const sleeper = new StreamConsumer(sleeperStreams, sleeperState, { ...options, consumer: 's', batch: 25 }).run();
+    await until('the sleeper to freeze', () => sleeperReads === 1, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const taker = new StreamConsumer(client, takerState, { ...options, consumer: 't', batch: 10 }).run();
+    await until('the taker to commit once for the sleeper and stop before its second batch', () => takerAtSecond, 10_000);
+    wake.open();
+    await Promise.all([sleeper, taker]);
+    assert.equal(((await client.xpending(stream, 'g')) as [number])[0], 0);
+    const counts = sumCounts(await Promise.all(['s', 't'].map(async (name) => (await readCheckpoint(client, options.namespace, 'g', name)).counts)));
+    assert.deepEqual(counts, { applied: events.length, duplicates: 0, late: 0, invalid: 1 });
+    assert.equal(await client.xlen(`${stream}:dead`), 1, 'the invalid message is dead-lettered once');
+  } finally {
+    await cleanup(client, prefix);
+    sleeperState.disconnect();
+    sleeperStreams.disconnect();
+    takerState.disconnect();
+    client.disconnect();
   }
 });

@@ -103,7 +103,7 @@ interface Owner {
 
 /** The stored checkpoint of a batch's owner changed under it (see `#othersWatermark`). */
 class CheckpointMoved extends Error {
-  constructor(readonly stored: Checkpoint) {
+  constructor(readonly text: string | null) {
     super('checkpoint moved');
   }
 }
@@ -143,10 +143,18 @@ export class StreamConsumer {
     await this.state.sadd(this.#membersKey, this.o.consumer);
     // Announce this consumer as live before it reads: until its first commit it holds the group's
     // watermark back, so the others do not forget what its first batch may still need.
-    const { takenOverBy: _, ...stored } = parseCheckpoint(await this.state.get(this.#self.key));
-    this.#self.checkpoint = { ...stored, at: Date.now() };
-    this.#self.text = JSON.stringify(this.#self.checkpoint);
-    await this.state.set(this.#self.key, this.#self.text);
+    // Guarded: a live consumer taking this one over may commit for it between the read and the write.
+    for (let attempt = 0; ; attempt++) {
+      if (attempt >= MAX_CONFLICTS) throw new Error(`consumer '${this.o.consumer}': its checkpoint kept changing while it started; is another process running under the same --consumer name?`);
+      await this.state.watch(this.#self.key);
+      const { takenOverBy: _, ...stored } = parseCheckpoint(await this.state.get(this.#self.key));
+      const checkpoint = { ...stored, at: Date.now() };
+      const text = JSON.stringify(checkpoint);
+      if ((await this.state.multi().set(this.#self.key, text).exec()) === null) continue;
+      this.#self.checkpoint = checkpoint;
+      this.#self.text = text;
+      break;
+    }
     const count = this.o.batch ?? 500;
     // Own pending entries first: delivered before a crash, maybe applied, surely not acknowledged.
     let cursor = '0';
@@ -179,7 +187,11 @@ export class StreamConsumer {
     this.#nextTakeOverCheck = Date.now() + after / 4;
     const consumers = (await this.streams.xinfo('CONSUMERS', this.o.stream, this.o.group)) as unknown[][];
     for (const info of consumers) {
-      const field = (name: string) => info[info.indexOf(name) + 1];
+      // Field, value, field, value…: a field is found at even places only (a consumer may be named `idle`).
+      const field = (f: string) => {
+        for (let i = 0; i + 1 < info.length; i += 2) if (info[i] === f) return info[i + 1];
+        return undefined;
+      };
       const name = String(field('name'));
       if (name === this.o.consumer || Number(field('pending')) === 0 || Number(field('idle')) < after) continue;
       const key = stateKeys(this.o.namespace).checkpoint(this.o.group, name);
@@ -279,9 +291,10 @@ export class StreamConsumer {
       } catch (e) {
         await this.state.unwatch();
         if (e instanceof CheckpointMoved && owner.self) {
-          // Taken over while this consumer was frozen: go on from what the taker committed.
-          owner.checkpoint = e.stored;
-          owner.text = await this.state.get(owner.key);
+          // Taken over while this consumer was frozen: go on from what the taker committed (the text
+          // and its parse are one read: a later commit of the taker is a mismatch again).
+          owner.checkpoint = parseCheckpoint(e.text);
+          owner.text = e.text;
           return this.#handle(fresh, owner);
         }
         throw e;
@@ -351,8 +364,7 @@ export class StreamConsumer {
     const k = stateKeys(this.o.namespace);
     const [mine, ...texts] = await this.state.mget(owner.key, ...others.map((name) => k.checkpoint(this.o.group, name)));
     if ((mine ?? null) !== owner.text) {
-      const stored = parseCheckpoint(mine ?? null);
-      if (!owner.self || stored.takenOverBy !== undefined) throw new CheckpointMoved(stored);
+      if (!owner.self || parseCheckpoint(mine ?? null).takenOverBy !== undefined) throw new CheckpointMoved(mine ?? null);
       throw new Error(`consumer '${this.o.consumer}' of group '${this.o.group}': its checkpoint changed under it; is another process running under the same --consumer name? give each consumer its own name`);
     }
     const since = Date.now() - (this.o.staleAfterMs ?? 30_000);
