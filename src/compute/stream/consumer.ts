@@ -147,9 +147,12 @@ export class StreamConsumer {
     for (let attempt = 0; ; attempt++) {
       if (attempt >= MAX_CONFLICTS) throw new Error(`consumer '${this.o.consumer}': its checkpoint kept changing while it started; is another process running under the same --consumer name?`);
       await this.state.watch(this.#self.key);
+      const watchedOn = this.state.stream;
       const { takenOverBy: _, ...stored } = parseCheckpoint(await this.state.get(this.#self.key));
       const checkpoint = { ...stored, at: Date.now() };
       const text = JSON.stringify(checkpoint);
+      // As in #handle: a connection that dropped and came back since the WATCH would run the MULTI unguarded.
+      if (this.state.status !== 'ready' || this.state.stream !== watchedOn) continue;
       if ((await this.state.multi().set(this.#self.key, text).exec()) === null) continue;
       this.#self.checkpoint = checkpoint;
       this.#self.text = text;
