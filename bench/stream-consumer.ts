@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { generateEvents } from '../src/events/generate.ts';
 import { eventToJson, itemColumns } from '../src/events/schema.ts';
+import { dropNamespace } from '../test/helpers/redis-cluster.ts';
 
 const { values } = parseArgs({ options: { consumers: { type: 'string', default: '1' }, users: { type: 'string', default: '500' }, items: { type: 'string', default: '400' }, days: { type: 'string', default: '7' }, batch: { type: 'string', default: '500' } } });
 const consumers = Number(values.consumers);
@@ -48,12 +49,7 @@ try {
   if (applied !== events.length) throw new Error(`applied ${applied} of ${events.length}`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await client.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
   client.disconnect();
+  await dropNamespace('redis://127.0.0.1:6379', prefix);
   rmSync(dir, { recursive: true, force: true });
 }
