@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisKey } from 'ioredis';
 import { compileFeatureSet } from '../src/plan/compile.ts';
@@ -629,6 +629,34 @@ test('a frozen consumer taken over twice while it wakes adopts each of the taker
     sleeperState.disconnect();
     sleeperStreams.disconnect();
     takerState.disconnect();
+    client.disconnect();
+  }
+});
+
+test('recsignal stream as the issue writes it, --source and --group only: the demo feature set, the state in the source\'s Redis, the consumer named after the host', { timeout: 60_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-cli-defaults-${process.pid}-${Date.now()}`;
+  try {
+    const world = generateEvents({ users: 10, items: 20, days: 1, seed: 37 });
+    const events = [...world.events()].sort((a, b) => a.ts - b.ts);
+    const stream = `${prefix}:events`;
+    await xaddAll(client, stream, events.map((e) => JSON.stringify(eventToJson(e))));
+    const namespace = `${prefix}:state`;
+    // --until-idle and --json to end and read it; --namespace keeps the shared Redis clean.
+    const child = spawn(process.execPath, ['bin/recsignal.js', 'stream', '--source', `redis-stream://127.0.0.1:6379/${encodeURIComponent(stream)}`, '--group', 'g', '--until-idle', '--json', '--namespace', namespace], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 0, out);
+    assert.equal((JSON.parse(out.trim().split('\n').pop() as string) as { applied: number }).applied, events.length, out);
+    const checkpoint = await readCheckpoint(client, namespace, 'g', hostname());
+    assert.equal(checkpoint.counts.applied, events.length, 'the checkpoint is kept under the host\'s name, in the source\'s Redis');
+    const demoViews = compileFeatureSet(streamingDemo).ir.views.filter((v) => v.kind === 'aggregation').map((v) => v.name);
+    const stateKeysFound = (await client.keys(`${namespace}*`)).join('\n');
+    assert.ok(demoViews.some((v) => stateKeysFound.includes(`view:${v}`)), `state of the demo's views under ${namespace}:\n${stateKeysFound.slice(0, 500)}`);
+  } finally {
+    await cleanup(client, prefix);
     client.disconnect();
   }
 });

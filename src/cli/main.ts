@@ -1,6 +1,7 @@
 /** @module The command line: a thin layer over the public API; the only place that picks adapters. */
 import { Command, CommanderError, Option } from 'commander';
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, basename, extname, join } from 'node:path';
 import { RecsignalError } from '../core/errors.ts';
 import { parseInstant, isoTime, parseDuration } from '../core/time.ts';
@@ -16,7 +17,7 @@ import { featureColumns } from '../plan/rows.ts';
 import { loadFeatureSet } from './load-features.ts';
 import { checkConsistency } from '../monitor/consistency.ts';
 import { progress } from './progress.ts';
-import { runDemo } from './demo.ts';
+import { DEMO_FEATURES, runDemo } from './demo.ts';
 import { FeatureServer } from '../serve/server.ts';
 import type { ServingState } from '../serve/online-state.ts';
 import { StoreState } from '../serve/store-state.ts';
@@ -374,11 +375,11 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
   program
     .command('stream')
     .description('consume events from a Redis Stream with a consumer group into the stream engine, its state kept in Redis; run several with the same --group to share the work; each event counts exactly once, also across crashes')
-    .requiredOption('--features <file>', 'features.ts module')
     .requiredOption('--source <url>', 'redis-stream://host:port/<stream key>; each message has a field `event` holding the event as JSON')
     .requiredOption('--group <name>', 'consumer group (created, reading from the stream\'s start, when missing)')
-    .requiredOption('--consumer <name>', 'this consumer\'s name: keep it across restarts, so a restarted consumer finishes the messages it held')
-    .requiredOption('--online <url>', 'redis://host:port holding the state, the checkpoints and the dead letters (<stream key>:dead)')
+    .option('--features <file>', 'features.ts module (default: the demo\'s, examples/streaming/features.ts)')
+    .option('--consumer <name>', 'this consumer\'s name: keep it across restarts, so a restarted consumer finishes the messages it held (default: this host\'s name; give each consumer on one host its own)')
+    .option('--online <url>', 'redis://host:port holding the state, the checkpoints and the dead letters (<stream key>:dead) (default: the --source Redis)')
     .option('--lateness <duration>', 'how late (behind the newest event time) an event may arrive and still count; later ones are dead-lettered', '5m')
     .option('--batch <n>', 'messages per read and commit', positiveInt('batch'), 500)
     .option('--namespace <prefix>', 'key prefix of the state (default: recsignal:<feature set>:<hash>)')
@@ -393,9 +394,11 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const sourceUrl = `redis://${source[1]}`;
       const streamKey = decodeURIComponent(source[2] as string);
       parseRedisUrl(sourceUrl);
+      o.online ??= sourceUrl;
+      o.consumer ??= hostname();
       if (!/^rediss?:\/\//.test(String(o.online))) throw new RecsignalError('INVALID_ARGUMENT', `--online '${o.online}': the stream consumer keeps its state in one Redis: write redis://host:port (a Redis Cluster refuses its cross-slot transactions)`);
       const endpoint = parseRedisUrl(o.online);
-      const compiled = await loadFeatureSet(o.features);
+      const compiled = await loadFeatureSet(o.features ?? DEMO_FEATURES);
       const lateness = parseDuration(o.lateness, '--lateness');
       const takeOverAfterMs = parseDuration(o.takeOverAfter, '--take-over-after');
       const items = o.items ? await readItemsFile(o.items) : [];
