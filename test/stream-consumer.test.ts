@@ -633,7 +633,7 @@ test('a frozen consumer taken over twice while it wakes adopts each of the taker
   }
 });
 
-test('recsignal stream as the issue writes it, --source and --group only: the demo feature set, the state in the source\'s Redis, the consumer named after the host', { timeout: 60_000 }, async (t) => {
+test('recsignal stream as the issue writes it, --source and --group only: the demo feature set, the state in the source\'s Redis, the consumer named <host>-<pid>', { timeout: 60_000 }, async (t) => {
   const client = await redisOrSkip(t);
   if (client === null) return;
   const prefix = `rs-test-cli-defaults-${process.pid}-${Date.now()}`;
@@ -650,8 +650,12 @@ test('recsignal stream as the issue writes it, --source and --group only: the de
     child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
     assert.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 0, out);
     assert.equal((JSON.parse(out.trim().split('\n').pop() as string) as { applied: number }).applied, events.length, out);
-    const checkpoint = await readCheckpoint(client, namespace, 'g', hostname());
-    assert.equal(checkpoint.counts.applied, events.length, 'the checkpoint is kept under the host\'s name, in the source\'s Redis');
+    const members = await client.smembers(stateKeys(namespace).members('g'));
+    assert.equal(members.length, 1);
+    const name = members[0] as string;
+    assert.ok(name.startsWith(`${hostname()}-`) && /^\d+$/.test(name.slice(hostname().length + 1)), `named <host>-<pid>: ${name}`);
+    const checkpoint = await readCheckpoint(client, namespace, 'g', name);
+    assert.equal(checkpoint.counts.applied, events.length, 'the checkpoint is kept in the source\'s Redis');
     const demoViews = compileFeatureSet(streamingDemo).ir.views.filter((v) => v.kind === 'aggregation').map((v) => v.name);
     const stateKeysFound = (await client.keys(`${namespace}*`)).join('\n');
     assert.ok(demoViews.some((v) => stateKeysFound.includes(`view:${v}`)), `state of the demo's views under ${namespace}:\n${stateKeysFound.slice(0, 500)}`);

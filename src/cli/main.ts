@@ -378,7 +378,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .requiredOption('--source <url>', 'redis-stream://host:port/<stream key>; each message has a field `event` holding the event as JSON')
     .requiredOption('--group <name>', 'consumer group (created, reading from the stream\'s start, when missing)')
     .option('--features <file>', 'features.ts module (default: the demo\'s, examples/streaming/features.ts)')
-    .option('--consumer <name>', 'this consumer\'s name: keep it across restarts, so a restarted consumer finishes the messages it held (default: this host\'s name; give each consumer on one host its own)')
+    .option('--consumer <name>', 'this consumer\'s name: keep it across restarts, so a restarted consumer finishes the messages it held (default: <host>-<pid>, one per process: a consumer restarted under a new name has what its predecessor held taken over after --take-over-after)')
     .option('--online <url>', 'redis://host:port holding the state, the checkpoints and the dead letters (<stream key>:dead) (default: the --source Redis)')
     .option('--lateness <duration>', 'how late (behind the newest event time) an event may arrive and still count; later ones are dead-lettered', '5m')
     .option('--batch <n>', 'messages per read and commit', positiveInt('batch'), 500)
@@ -395,7 +395,9 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const streamKey = decodeURIComponent(source[2] as string);
       parseRedisUrl(sourceUrl);
       o.online ??= sourceUrl;
-      o.consumer ??= hostname();
+      // One name per process: two processes under one name would each take the other's commits for
+      // their own. A restart gets a new name; a live consumer (this one, if alone) takes the old one over.
+      o.consumer ??= `${hostname()}-${process.pid}`;
       if (!/^rediss?:\/\//.test(String(o.online))) throw new RecsignalError('INVALID_ARGUMENT', `--online '${o.online}': the stream consumer keeps its state in one Redis: write redis://host:port (a Redis Cluster refuses its cross-slot transactions)`);
       const endpoint = parseRedisUrl(o.online);
       const compiled = await loadFeatureSet(o.features ?? DEMO_FEATURES);
