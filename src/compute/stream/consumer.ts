@@ -190,11 +190,7 @@ export class StreamConsumer {
     this.#nextTakeOverCheck = Date.now() + after / 4;
     const consumers = (await this.streams.xinfo('CONSUMERS', this.o.stream, this.o.group)) as unknown[][];
     for (const info of consumers) {
-      // Field, value, field, value…: a field is found at even places only (a consumer may be named `idle`).
-      const field = (f: string) => {
-        for (let i = 0; i + 1 < info.length; i += 2) if (info[i] === f) return info[i + 1];
-        return undefined;
-      };
+      const field = (f: string) => fieldOf(info, f);
       const name = String(field('name'));
       if (name === this.o.consumer || Number(field('pending')) === 0 || Number(field('idle')) < after) continue;
       const key = stateKeys(this.o.namespace).checkpoint(this.o.group, name);
@@ -414,7 +410,11 @@ export function compareIds(a: string, b: string): number {
   return y === 0n ? 0 : y < 0n ? -1 : 1;
 }
 
-function fieldOf(fields: readonly string[] | null, name: string): string | undefined {
+/**
+ * The value after `name` in a field, value, field, value… reply (an entry's fields, XINFO's): fields
+ * are looked for at even places only (a consumer may be named `idle`).
+ */
+function fieldOf<T>(fields: readonly T[] | null, name: string): T | undefined {
   if (fields === null) return undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
   return undefined;

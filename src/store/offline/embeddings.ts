@@ -111,8 +111,7 @@ export async function checkEmbeddingTables(engine: DuckDBEngine, log: EventLog, 
        WHERE vector IS NULL OR len(vector) <> ${v.dims} OR len(list_filter(CAST(vector AS DOUBLE[]), x -> x IS NULL OR isnan(x) OR isinf(x))) > 0 LIMIT 1`,
     );
     if (bad !== undefined) {
-      const vector = bad['vector'] === null ? [] : (bad['vector'] as (number | null)[]).map((x) => (x === null ? Number.NaN : Number(x)));
-      new EmbeddingTable(v.table, v.dims, [{ key: String(bad['key']), ts: Number(bad['ts']), vector }]);
+      new EmbeddingTable(v.table, v.dims, [{ key: String(bad['key']), ts: Number(bad['ts']), vector: vectorOf(bad['vector']) }]);
     }
   }
 }
@@ -134,6 +133,11 @@ export async function publishedDims(log: EventLog, tables: readonly string[]): P
   }
 }
 
+/** A vector as DuckDB returns it: a NULL element reads as NaN, which EmbeddingTable refuses, not as 0; a NULL vector as none. */
+function vectorOf(value: unknown): number[] {
+  return ((value ?? []) as (number | null)[]).map((x) => (x === null ? Number.NaN : Number(x)));
+}
+
 /** Reads every table the views read into memory; a table the log lacks is empty (its keys read NOT_FOUND). */
 export async function readEmbeddings(log: EventLog, views: readonly FeatureViewIR[]): Promise<Map<string, EmbeddingTable>> {
   const out = new Map<string, EmbeddingTable>();
@@ -149,8 +153,7 @@ export async function readEmbeddings(log: EventLog, views: readonly FeatureViewI
         const what = `is read by views of dims ${prior.dims} and ${v.dims}`;
         throw new RecsignalError('INVALID_DEFINITION', `embedding table '${v.table}' ${what}`, { problems: [{ path: `views(${v.name}).dims`, message: what, fix: 'declare the same dims on every view of one table' }] });
       }
-      // A NULL element (or vector) reads as NaN, which EmbeddingTable refuses, not as 0.
-      out.set(v.table, new EmbeddingTable(v.table, v.dims, rows.map((r) => ({ key: String(r['key']), ts: Number(r['ts']), vector: ((r['vector'] ?? []) as (number | null)[]).map((x) => (x === null ? Number.NaN : Number(x))) }))));
+      out.set(v.table, new EmbeddingTable(v.table, v.dims, rows.map((r) => ({ key: String(r['key']), ts: Number(r['ts']), vector: vectorOf(r['vector']) }))));
     }
     return out;
   } finally {
