@@ -7,6 +7,7 @@ import { trainItemKnn } from './baselines/itemknn.ts';
 import { trainPopularity } from './baselines/popularity.ts';
 import { trainRp3beta } from './baselines/rp3beta.ts';
 import { trainSar } from './baselines/sar.ts';
+import { trainUserKnn } from './baselines/userknn.ts';
 import type { Interaction } from './types.ts';
 
 const row = (user: string, item: string, rating: number, ts = 0): Interaction => ({ user, item, rating, ts });
@@ -80,6 +81,23 @@ test('item-kNN: cosine of binary item vectors', () => {
   const pruned = trainItemKnn(three, { neighbours: 1 });
   close(pruned.score('u3')![0], 0, 'one neighbour: 2 is not among target 1\'s');
   close(pruned.score('u2')![1], 0.5, 'target 2 keeps its best neighbour, 1');
+});
+
+test('user-kNN: cosine of binary user vectors, summed over the k nearest users who hold the item', () => {
+  // u1 {a, b}; u2 {a, b, c}: cos = 2/√6; u3 {a, d}: cos = 1/2; u4 {e}: shares nothing with u1.
+  const rows = [row('u1', 'a', 1), row('u1', 'b', 1), row('u2', 'a', 1), row('u2', 'b', 1), row('u2', 'c', 1), row('u3', 'a', 1), row('u3', 'd', 1), row('u4', 'e', 1)];
+  const all = trainUserKnn(rows);
+  assert.deepEqual(all.items, ['a', 'b', 'c', 'd', 'e']);
+  const s = all.score('u1')!;
+  close(s[0], 2 / Math.sqrt(6) + 0.5, 'a: u2 + u3');
+  close(s[1], 2 / Math.sqrt(6), 'b: u2');
+  close(s[2], 2 / Math.sqrt(6), 'c: u2');
+  close(s[3], 0.5, 'd: u3');
+  close(s[4], 0, 'e: u4 is no neighbour');
+  const one = trainUserKnn(rows, { neighbours: 1 }).score('u1')!;
+  close(one[3], 0, 'd: u3 is not the nearest');
+  close(one[2], 2 / Math.sqrt(6), 'c: u2 is');
+  assert.equal(all.score('nobody'), undefined);
 });
 
 test('ALS is deterministic under a seed and ranks the co-consumed item first', () => {

@@ -90,7 +90,7 @@ test('one bootstrap pass over several vectors gives bootstrapCi of each, bit for
 describe('the registry refuses bad requests before any work', () => {
   const base = { interactions: ROWS, protocol: 'per-user' as const };
   test('every unknown model is named', async () => {
-    await assert.rejects(evaluate({ ...base, models: ['sar', 'bpr', 'lightgcn'] }), /unknown models 'bpr', 'lightgcn'; use some of popularity, popularity-decayed, itemknn, sar, ease, als, embedding, rp3beta, ranker/);
+    await assert.rejects(evaluate({ ...base, models: ['sar', 'bpr', 'lightgcn'] }), /unknown models 'bpr', 'lightgcn'; use some of popularity, popularity-decayed, itemknn, userknn, sar, ease, als, embedding, rp3beta, ranker/);
   });
   test('a parameter the model does not have, and a baseline not evaluated', async () => {
     await assert.rejects(evaluate({ ...base, models: ['ease'], params: ['ease.lamda=3', 'sar.x=1'] }), /ease has no parameter 'lamda'; it has lambda; 'sar.x=1': model 'sar' is not evaluated in this run/);

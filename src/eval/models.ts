@@ -10,6 +10,7 @@ import { trainItemKnn } from './baselines/itemknn.ts';
 import { trainPopularity } from './baselines/popularity.ts';
 import { trainRp3beta } from './baselines/rp3beta.ts';
 import { trainSar } from './baselines/sar.ts';
+import { trainUserKnn } from './baselines/userknn.ts';
 import type { Interaction, Scorer } from './types.ts';
 import { RANKER_DEFAULTS, trainRanker } from '../models/ranker/pipeline.ts';
 import { embeddingScorer, learnEmbeddings } from '../models/embeddings.ts';
@@ -111,6 +112,13 @@ export const MODELS: readonly ModelEntry[] = [
       const n = num(c.params, 'neighbours');
       return trainItemKnn(c.train, { items: c.items, ...(n > 0 ? { neighbours: n } : {}) });
     },
+  },
+  {
+    name: 'userknn',
+    description: 'user-kNN, cosine on binary vectors, the k most similar users',
+    defaults: { neighbours: 50 },
+    baseline: true,
+    train: (c) => trainUserKnn(c.train, { items: c.items, neighbours: num(c.params, 'neighbours') }),
   },
   {
     name: 'sar',

@@ -9,6 +9,7 @@ import { trainEase } from '../../eval/baselines/ease.ts';
 import { trainItemKnn } from '../../eval/baselines/itemknn.ts';
 import { trainPopularity } from '../../eval/baselines/popularity.ts';
 import { trainSar } from '../../eval/baselines/sar.ts';
+import { trainUserKnn } from '../../eval/baselines/userknn.ts';
 import type { Interaction, Scorer, Truth } from '../../eval/types.ts';
 
 /** The base models' defaults: those of the evaluate registry. */
@@ -21,6 +22,8 @@ export interface BaseModelOptions {
   readonly als?: readonly AlsSetting[];
   /** Also a rating-weighted EASE (`ease_rated`: `trainEase` weighted by `ratedWeight`), scoring only. */
   readonly ratingEase?: boolean;
+  /** Also a user-kNN (`userknn`, k neighbours), scoring only; 0 = none. */
+  readonly userKnn?: number;
 }
 
 export interface AlsSetting {
@@ -54,6 +57,7 @@ export function fitBaseModels(train: readonly Interaction[], o: BaseModelOptions
     timed('popularity', true, () => trainPopularity(train, { items })),
     timed('popularity_decayed', true, () => trainPopularity(train, { items, halfLifeMs: 30 * DAY_MS })),
     ...(o.ratingEase ? [timed('ease_rated', false, () => trainEase(train, { items, lambda: o.easeLambda ?? 500, weight: (r) => ratedWeight(r.rating) }))] : []),
+    ...((o.userKnn ?? 0) > 0 ? [timed('userknn', false, () => trainUserKnn(train, { items, neighbours: o.userKnn! }))] : []),
   ];
 }
 

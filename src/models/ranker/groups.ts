@@ -3,7 +3,7 @@
 export const FEATURE_GROUPS = ['base-model scores', 'embeddings', 'user temporal', 'item popularity', 'metadata', 'crosses'] as const;
 export type FeatureGroup = (typeof FEATURE_GROUPS)[number];
 
-const BASE = ['ease_', 'itemknn_', 'sar_', 'popularity_'];
+const BASE = ['ease_', 'itemknn_', 'userknn_', 'sar_', 'popularity_'];
 
 /** The group of a feature column (stacking, embedding, recsignal view, or request-time cross). */
 export function groupOf(name: string): FeatureGroup {

@@ -57,6 +57,8 @@ export const RANKER_DEFAULTS = {
    * and never lower on three more seeds (BENCHMARKS, variants).
    */
   ratingEase: true,
+  /** A user-kNN base model with this many neighbours, features only (`userknn_*`); 0 = none. */
+  userKnn: 0,
   ablation: true,
   /**
    * A base model's rank column (e.g. 'ease_rank') added to the GBDT's score as w · −log2(1 + rank),
@@ -89,7 +91,7 @@ function itemsAtUserTime(input: RankerInput): boolean {
 }
 
 /** What every stage (inner or full) is built with, besides its training part, users and time. */
-export type StageSettings = Pick<StageOptions, 'alsItemFactors' | 'als' | 'items' | 'candidatesPerModel' | 'embeddingDims' | 'seed' | 'compiled' | 'meta' | 'vocabulary' | 'itemsAtUserTime' | 'ratingEase'>;
+export type StageSettings = Pick<StageOptions, 'alsItemFactors' | 'als' | 'items' | 'candidatesPerModel' | 'embeddingDims' | 'seed' | 'compiled' | 'meta' | 'vocabulary' | 'itemsAtUserTime' | 'ratingEase' | 'userKnn'>;
 
 export async function stageSettings(input: RankerInput): Promise<StageSettings> {
   const p = input.params;
@@ -103,7 +105,7 @@ export async function stageSettings(input: RankerInput): Promise<StageSettings> 
   return {
     als, alsItemFactors: bool(p, 'alsItemFactors'), items: input.items, candidatesPerModel: num(p, 'candidates'), embeddingDims: num(p, 'embeddingDims'), seed: input.seed,
     compiled, meta, vocabulary: vocabularyOf(meta), itemsAtUserTime: itemsAtUserTime(input),
-    ratingEase: bool(p, 'ratingEase'),
+    ratingEase: bool(p, 'ratingEase'), userKnn: num(p, 'userKnn'),
   };
 }
 

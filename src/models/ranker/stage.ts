@@ -44,12 +44,13 @@ export interface StageOptions {
   readonly alsItemFactors?: boolean;
   /** Also a rating-weighted EASE's score and rank (`ease_rated_*`, see `ratedWeight`). */
   readonly ratingEase?: boolean;
+  readonly userKnn?: number;
   /** Base models to use instead of fitting them (a caller that already has them). */
   readonly base?: readonly BaseModel[];
 }
 
 export async function buildStage(o: StageOptions): Promise<StageData> {
-  const base = o.base ?? fitBaseModels(o.train, { items: o.items, seed: o.seed, als: o.als, ratingEase: o.ratingEase === true }, o.note);
+  const base = o.base ?? fitBaseModels(o.train, { items: o.items, seed: o.seed, als: o.als, ratingEase: o.ratingEase === true, userKnn: o.userKnn ?? 0 }, o.note);
   const t0 = performance.now();
   const users = [...o.users].sort(compareIds);
   const candidates = generateCandidates(base, users, seenItems(o.train), o.candidatesPerModel);
