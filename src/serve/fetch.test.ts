@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { loadFeatureSet } from '../cli/load-features.ts';
 import { generateEvents } from '../events/generate.ts';
-import { featuresResponseJson, fetchFeatures, type FeaturesResponse } from './fetch.ts';
+import { featuresResponseJson, fetchFeatures, SharedTimes, type FeaturesResponse } from './fetch.ts';
 import { OnlineState, type ReadSlots, type StateReader, type Status } from './online-state.ts';
-import { selectRefs, servingPlan } from './plan.ts';
+import { selectRefs, servingPlan, type ViewPlan } from './plan.ts';
 
 const DEMO = fileURLToPath(new URL('../../examples/streaming/features.ts', import.meta.url));
 const HOUR = 3_600_000;
@@ -95,3 +95,45 @@ test('featuresResponseJson is JSON.stringify of the response, for rows not share
   assert.equal(featuresResponseJson(r), JSON.stringify(r));
   assert.deepEqual(JSON.parse(featuresResponseJson(r)), JSON.parse(JSON.stringify(r)));
 });
+
+test('SharedTimes finds each tuple of event times (null and -0 included) it kept, through collisions and starting over', () => {
+  for (const [at, pick, maxRows] of [
+    // Two "views" over few values: tuples recur within a round of 8 rows (0 and -0 are one time).
+    [[1, 4], [null, 0, -0, 1_700_000_000_000, 1_700_000_000_000.5], 8],
+    // Three views over more values: 343 tuples through 16 rows, starting over many times.
+    [[0, 2, 5], [null, 0, -0, 1_700_000_000_000, 1_700_000_000_000.5, 42, -1], 16],
+  ] as const) {
+    const views = at.map((index) => ({ index }) as unknown as ViewPlan);
+    const rand = mulberry(7);
+    const table = new SharedTimes(views, maxRows);
+    const kept = new Map<string, readonly (number | null)[]>();
+    let found = 0;
+    for (let i = 0; i < 5_000; i++) {
+      const eventTs: (number | null)[] = [];
+      for (const v of at) eventTs[v] = pick[Math.floor(rand() * pick.length)] as number | null;
+      const slots = { values: [], statuses: [], eventTs } as unknown as ReadSlots;
+      const id = JSON.stringify(at.map((v) => eventTs[v]));
+      const got = table.get(slots);
+      if (got !== undefined) {
+        found++;
+        // What it finds is the row kept for this very tuple.
+        assert.equal(got, kept.get(id), `tuple ${id}`);
+      } else {
+        const row = at.map((v) => eventTs[v] ?? null);
+        assert.equal(table.keep(slots, row), row);
+        assert.ok(Object.isFrozen(row));
+        kept.set(id, row);
+      }
+    }
+    assert.ok(found > 100 && kept.size > maxRows, `found ${found}, kept ${kept.size}`);
+  }
+});
+
+function mulberry(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
