@@ -148,6 +148,27 @@ if (redisProblem === undefined) {
       }
     });
 
+    test('reads of keys that do not exist leave nothing in Redis\'s tracking table (broadcast mode), and are still invalidated', async () => {
+      const store = await RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 1 << 20 });
+      const other = new Redis('redis://127.0.0.1:6379');
+      try {
+        await trackingOn(store);
+        const tracked = async () => Number(/tracking_total_keys:(\d+)/.exec(String(await other.info('stats')))?.[1] ?? Number.NaN);
+        const before = await tracked();
+        const never = Array.from({ length: 2_000 }, (_, i) => key(`never-${i}`));
+        assert.ok((await store.getMany(never)).every((v) => v === undefined));
+        assert.ok((await store.getMany(never)).every((v) => v === undefined));
+        // In the default mode each of them would stay in the table until written, most never are.
+        assert.ok((await tracked()) - before < 100, `tracking table grew from ${before} to ${await tracked()} keys`);
+        await other.set(never[7] as string, 'written');
+        await within('the write of a key read as absent being read', 1000, async () => text((await store.getMany([never[7] as string]))[0]) === 'written');
+      } finally {
+        await other.del(key('never-7'));
+        other.disconnect();
+        await store.close();
+      }
+    });
+
     test('its own writes are read at once (read-after-write), even with reads in flight', async () => {
       const store = await RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 1 << 20 });
       try {
