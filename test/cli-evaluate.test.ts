@@ -117,7 +117,7 @@ describe('recsignal evaluate refuses bad requests', () => {
   test('unknown models and protocols are usage errors', async () => {
     const a = await bin('--data', DATA, '--format', 'movielens', '--models', 'sar,bpr');
     assert.equal(a.code, 2);
-    assert.match(a.err, /unknown model 'bpr'; use some of popularity, popularity-decayed, itemknn, sar, ease, als, embedding, rp3beta, ranker/);
+    assert.match(a.err, /unknown model 'bpr'; use some of popularity, popularity-decayed, itemknn, userknn, sar, ease, als, embedding, rp3beta, ranker/);
     const b = await bin('--data', DATA, '--format', 'movielens', '--protocol', 'leave-one-out');
     assert.equal(b.code, 2);
     assert.match(b.err, /Allowed choices are ms-stratified, per-user, time/);
