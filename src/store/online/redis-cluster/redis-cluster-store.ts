@@ -77,7 +77,7 @@ export class RedisClusterStore implements OnlineStore {
     });
     const store = new RedisClusterStore(cluster, endpoint);
     // Absent keys are not cached on a cluster (see TrackedCache): a slot migrating could hide their writes.
-    if (options.cacheBytes !== undefined && options.cacheBytes > 0) store.#trackNodes(new TrackedCache(options.cacheBytes, false), { ...redisOptions, retryStrategy: reconnectDelay });
+    if (options.cacheBytes !== undefined && options.cacheBytes > 0) store.#trackNodes(new TrackedCache(options.cacheBytes, false, false), { ...redisOptions, retryStrategy: reconnectDelay });
     try {
       // Tracking comes up on each node as the client first uses it; until then reads go to the cluster.
       await withTimeout(cluster.connect(), (options.connectTimeoutMs ?? 2000) * 2, 'the cluster did not become ready');
