@@ -7,6 +7,7 @@
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +70,20 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
   return { status: r.status, body: parsed, text, type: r.headers.get('content-type') };
 }
 const post = (path: string, body: unknown, headers?: Record<string, string>) => call('POST', path, body, headers);
+/** A POST with exactly the given Content-Type, or none (fetch would add text/plain to a string body). */
+function rawPost(path: string, body: string, type: string | undefined): Promise<{ status: number; text: string }> {
+  return new Promise((done, fail) => {
+    const target = new URL(path, url);
+    const req = request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-length': Buffer.byteLength(body), ...(type ? { 'content-type': type } : {}) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => done({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', fail);
+    req.end(body);
+  });
+}
 /** What a restart must still serve: user × item plays after an online-only push. */
 const onlineOnly = { plays: -1 };
 /** Rejected inputs the dead-letter test looks for, whole: the end of their dead-letter line. */
@@ -231,7 +246,7 @@ describe('Feast-compatible endpoints', () => {
     assert.equal(daypart.status, 200, daypart.text);
   });
 
-  test('POST /push maps df rows to events: 200 with an empty body, features reflect them; a bad row writes nothing', async () => {
+  test('POST /push maps df rows to events: 200 with the body null, as Feast does; features reflect them; a bad row writes nothing', async () => {
     const target = other[0] as string;
     const before = await post('/v1/features', { user_id: user, items: [target], features: ['user_item:plays', 'user_device:play_count_30d'], context: { device: 'console' } });
     const stamp = new Date(NOW - 60_000).toISOString().replace('T', ' ').replace('Z', '+00:00');
@@ -242,7 +257,9 @@ describe('Feast-compatible endpoints', () => {
       allow_registry_cache: true,
     });
     assert.equal(r.status, 200, r.text);
-    assert.equal(r.text, '');
+    // Feast's push returns None: FastAPI sends the JSON null.
+    assert.equal(r.text, 'null');
+    assert.match(r.type ?? '', /^application\/json/);
     const after = await post('/v1/features', { user_id: user, items: [target], features: ['user_item:plays', 'user_device:play_count_30d'], context: { device: 'console' } });
     assert.equal(after.body.items.values[0][0], before.body.items.values[0][0] + 1);
     assert.equal(after.body.user.values[0], before.body.user.values[0] + 1, 'device went to the context');
@@ -409,6 +426,15 @@ describe('bad input: a clear error each, and the server keeps serving', () => {
     assert.equal(media.body.error.code, 'UNSUPPORTED_MEDIA_TYPE');
     const ndjsonElsewhere = await post('/v1/features', '{}', { 'content-type': 'application/x-ndjson' });
     assert.equal(ndjsonElsewhere.status, 415);
+    // Feast's Python client posts JSON with no Content-Type, its docs' curl with form encoding: Feast's routes read JSON anyway.
+    const feastBody = JSON.stringify({ features: ['user_engagement:play_count_7d'], entities: { user_id: [user] } });
+    for (const type of [undefined, 'application/x-www-form-urlencoded', 'text/plain']) {
+      const r = await rawPost('/get-online-features', feastBody, type);
+      assert.equal(r.status, 200, `${type ?? 'no content-type'}: ${r.text}`);
+      assert.deepEqual(JSON.parse(r.text).metadata.feature_names, ['user_id', 'play_count_7d']);
+    }
+    assert.equal((await rawPost('/get-online-features', '{', undefined)).status, 400, 'not JSON: a 400, not a 415');
+    assert.equal((await rawPost('/v1/features', JSON.stringify({ user_id: user, items: [] }), undefined)).status, 415, 'recsignal\'s own routes still want application/json');
 
     assert.equal((await call('GET', '/health')).status, 200);
   });

@@ -137,3 +137,14 @@ function mulberry(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+test('selectRefs: a list that joins like another (or like all) is still checked on its own', async () => {
+  const plan = servingPlan(await loadFeatureSet(DEMO));
+  const all = selectRefs(plan, undefined);
+  assert.throws(() => selectRefs(plan, ['']), /'' is not a feature of this set/);
+  const [a, b] = [plan.all[0]!.ref, plan.all[1]!.ref];
+  const pair = selectRefs(plan, [a, b]);
+  assert.equal(pair.once.length + pair.perItem.length, 2);
+  assert.throws(() => selectRefs(plan, [`${a}\u0000${b}`]), /is not a feature of this set/);
+  assert.equal(selectRefs(plan, undefined), all);
+});

@@ -109,7 +109,8 @@ export function servingPlan(compiled: CompiledFeatureSet): ServingPlan {
  * one of them with the nearest known names.
  */
 export function selectRefs(plan: ServingPlan, requested: readonly string[] | undefined, path = 'features'): Selection {
-  const key = requested === undefined ? '' : requested.join('\u0000');
+  // JSON, not a join: [''] and a ref holding the separator must not read as another list (or as all).
+  const key = requested === undefined ? '*' : JSON.stringify(requested);
   const memo = plan.selections.get(key);
   if (memo) return memo;
   const problems: Problem[] = [];

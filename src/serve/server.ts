@@ -86,6 +86,8 @@ export type ServerStatus = 'starting' | 'ready' | 'stopping' | 'stopped' | 'fail
 export const DEFAULT_MAX_FUTURE_MS = 60_000;
 
 const UNGATED = new Set(['/health', '/metrics']);
+/** Feast's routes: their bodies are JSON whatever the Content-Type says (see the catch-all parser). */
+const FEAST_ROUTES = new Set(['/get-online-features', '/push']);
 const ROUTES = 'GET /health, GET /metrics, GET /v1/feature-views, POST /v1/features, POST /v1/events, POST /get-online-features, POST /push, POST /v1/recommendations';
 
 /** `S`: where the state lives; the default is the in-process state, as `start` without a store gives. */
@@ -242,6 +244,19 @@ export class FeatureServer<S extends ServingState = OnlineState> {
         done(e as Error, undefined);
       }
     });
+    // Feast's own clients post JSON without saying so: its Python remote online store sends a
+    // string body with no Content-Type (`requests.post(url, data=...)`), its docs' curl examples
+    // send form encoding, and Feast's servers parse either as JSON. So do its two routes here.
+    app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+      if (!FEAST_ROUTES.has(req.url.split('?')[0] as string)) done(Object.assign(new Error('media type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
+      else {
+        try {
+          done(null, JSON.parse(body as string));
+        } catch (e) {
+          done(e as Error, undefined);
+        }
+      }
+    });
     app.addContentTypeParser(['application/x-ndjson', 'application/jsonl'], { parseAs: 'string' }, (req, body, done) => {
       if (req.url.split('?')[0] !== '/v1/events') done(Object.assign(new Error('JSON lines'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
       else done(null, parseNdjson(body as string));
@@ -345,7 +360,8 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       await this.intake.submitValid(events, p.to, `POST /push ${p.source} #${++this.batches}`);
       // Offline parts are written before the reply, as Feast's push does without its batcher.
       if (p.to !== 'online') await this.flushed(p.to === 'offline' ? 'the rows were validated' : 'the rows were applied online');
-      return reply.code(200).send();
+      // Feast's push handler returns None, which FastAPI sends as the JSON body null.
+      return reply.code(200).type('application/json').send('null');
     });
   }
 
