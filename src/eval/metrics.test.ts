@@ -99,3 +99,14 @@ test('AUC: Mann-Whitney with half credit for ties, per user, averaged', () => {
   assert.deepEqual([...r.perUser], [0.125, 1, 0.5, 0.5]);
   close(r.auc, (0.125 + 1 + 0.5 + 0.5) / 4, 'mean AUC');
 });
+
+test('AUC: a NaN score ranks last wherever it stands in the catalogue, as in the ranked lists', () => {
+  // One positive (0.5) against 0.9, 0.1, 0.2, 0.3 and a NaN: it beats 4 of 5, whichever place the NaN takes.
+  const base = [0.9, 0.1, 0.2, 0.3];
+  for (let at = 0; at <= base.length; at++) {
+    const negatives = [...base.slice(0, at), Number.NaN, ...base.slice(at)];
+    const items = ['pos', ...negatives.map((_, i) => `n${i}`)];
+    const scorer: Scorer = { items, score: () => Float64Array.from([0.5, ...negatives]) };
+    close(aucFromScores(scorer, new Map([['u', new Map([['pos', 1]])]])).auc, 0.8, `NaN at ${at}`);
+  }
+});

@@ -170,12 +170,17 @@ export function aucFromScores(scorer: Scorer, truth: Truth, exclude?: ReadonlyMa
       values.push(0.5);
       continue;
     }
-    cand.sort((a, b) => scores[a]! - scores[b]!);
+    // A NaN score ranks last, as in recommendTopK (in the comparator it would make the sort's order depend on where it sits).
+    const score = (i: number): number => {
+      const v = scores[i]!;
+      return v === v ? v : -Infinity;
+    };
+    cand.sort((a, b) => score(a) - score(b) || a - b);
     // Sum of mid-ranks (1-based) of in-catalogue positives among the candidates.
     let rankSum = 0;
     for (let lo = 0; lo < cand.length;) {
       let hi = lo + 1;
-      while (hi < cand.length && scores[cand[hi]!] === scores[cand[lo]!]) hi++;
+      while (hi < cand.length && score(cand[hi]!) === score(cand[lo]!)) hi++;
       const midRank = (lo + 1 + hi) / 2;
       for (let j = lo; j < hi; j++) if (isPos[cand[j]!]) rankSum += midRank;
       lo = hi;

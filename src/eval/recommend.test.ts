@@ -26,6 +26,11 @@ test('a NaN score ranks last, wherever it stands in the catalogue', () => {
   assert.deepEqual(recommendTopK(nan, ['u'], 4).get('u'), ['c', 'd', 'b', 'a']);
 });
 
+test('a k past the catalogue lists the whole catalogue, and does not size buffers by k', () => {
+  const scorer: Scorer = { items: ['a', 'b'], score: () => Float64Array.from([1, 2]) };
+  assert.deepEqual(recommendTopK(scorer, ['u'], 1e12).get('u'), ['b', 'a']);
+});
+
 test('seen items and truth come from interaction rows', () => {
   const rows = [
     { user: '1', item: 'x', rating: 4, ts: 0 },

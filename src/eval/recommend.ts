@@ -42,8 +42,10 @@ export function recommendTopK(
   const index = new Map<string, number>();
   items.forEach((it, i) => index.set(it, i));
   const out = new Map<string, string[]>();
-  const heapIdx = new Int32Array(k);
-  const heapScore = new Float64Array(k);
+  // A list holds at most the catalogue: a k past it (1e12, say) must not size the buffers.
+  const cap = Math.min(k, items.length);
+  const heapIdx = new Int32Array(cap);
+  const heapScore = new Float64Array(cap);
   for (const user of users) {
     const scores = scorer.score(user);
     if (!scores) continue;
@@ -52,15 +54,15 @@ export function recommendTopK(
       const i = index.get(it);
       if (i !== undefined) skip[i] = 1;
     }
-    // Insertion into a sorted buffer of size k: better-or-equal scores stay ahead (stable). A NaN
+    // Insertion into a sorted buffer of size min(k, catalogue): better-or-equal scores stay ahead (stable). A NaN
     // score (a scorer's bug) ranks as -Infinity: last, instead of sticking wherever it landed.
     let size = 0;
     for (let i = 0; i < items.length; i++) {
       if (skip[i]) continue;
       const v = scores[i]!;
       const s = v === v ? v : -Infinity;
-      if (size === k && !(s > heapScore[k - 1]!)) continue;
-      let pos = size < k ? size++ : k - 1;
+      if (size === cap && !(s > heapScore[cap - 1]!)) continue;
+      let pos = size < cap ? size++ : cap - 1;
       while (pos > 0 && s > heapScore[pos - 1]!) {
         heapIdx[pos] = heapIdx[pos - 1]!;
         heapScore[pos] = heapScore[pos - 1]!;
