@@ -426,6 +426,12 @@ describe('bad input: a clear error each, and the server keeps serving', () => {
     assert.equal(media.body.error.code, 'UNSUPPORTED_MEDIA_TYPE');
     const ndjsonElsewhere = await post('/v1/features', '{}', { 'content-type': 'application/x-ndjson' });
     assert.equal(ndjsonElsewhere.status, 415);
+    // A request time in seconds would read every feature as of 1970 (defaults, NOT_FOUND): refused as for events.
+    const seconds = await post('/v1/features', { user_id: user, items: [], ts: Math.floor(NOW / 1000) });
+    assert.equal(seconds.status, 400, seconds.text);
+    assert.equal(seconds.body.error.problems[0].path, 'ts');
+    assert.match(seconds.body.error.problems[0].fix, /milliseconds since the epoch: send \d+000/);
+    assert.equal((await post('/v1/features', { user_id: user, items: [], ts: NOW })).status, 200);
     // Feast's Python client posts JSON with no Content-Type, its docs' curl with form encoding: Feast's routes read JSON anyway.
     const feastBody = JSON.stringify({ features: ['user_engagement:play_count_7d'], entities: { user_id: [user] } });
     for (const type of [undefined, 'application/x-www-form-urlencoded', 'text/plain']) {

@@ -35,8 +35,8 @@ const MAX_ID_LENGTH = 512;
  * A number of milliseconds below this (1973-03-03) is a time in seconds: every second of the years
  * 1973–5138 is below it. Times given as ISO text are not judged (they carry their own unit).
  */
-const SECONDS_LIKE_BELOW = 1e11;
-const ISO_LIKE = /^\s*\d{4}-\d{2}-\d{2}/;
+export const SECONDS_LIKE_BELOW = 1e11;
+export const ISO_LIKE = /^\s*\d{4}-\d{2}-\d{2}/;
 const WIRE_KEYS: ReadonlySet<string> = new Set(['event_id', 'user_id', 'item_id', 'ts', 'type', 'value', 'duration', 'context']);
 
 export function createEventValidator(options: ValidationOptions = {}): EventValidator {

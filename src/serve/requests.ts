@@ -3,7 +3,8 @@
  * path and fix, in one 400. The Feast endpoints have their own module (feast.ts).
  */
 import type { Problem } from '../core/errors.ts';
-import { tryParseInstant } from '../core/time.ts';
+import { isoTime, tryParseInstant } from '../core/time.ts';
+import { ISO_LIKE, SECONDS_LIKE_BELOW } from '../events/validate.ts';
 import { invalidInput } from './http-errors.ts';
 import type { IntakeItem } from './intake.ts';
 import type { Fields } from './online-state.ts';
@@ -41,6 +42,10 @@ export function parseFeaturesBody(body: unknown): FeaturesBody {
     ts = tryParseInstant(b['ts']);
     if (ts === undefined || ts < 0) {
       problems.push({ path: 'ts', message: `${describe(b['ts'])} is not a time`, fix: 'give whole milliseconds since the epoch (or an ISO-8601 string with a zone), or leave ts out for now' });
+      ts = undefined;
+    } else if (ts < SECONDS_LIKE_BELOW && !(typeof b['ts'] === 'string' && ISO_LIKE.test(b['ts']))) {
+      // As events' times are checked: read as milliseconds, seconds would answer every feature with its default as of 1970.
+      problems.push({ path: 'ts', message: `${ts} is ${isoTime(ts)}: it looks like seconds since the epoch`, fix: `ts is milliseconds since the epoch: send ${ts * 1000} (seconds × 1000), or an ISO-8601 time with a zone` });
       ts = undefined;
     }
   }
