@@ -97,16 +97,28 @@ export function contextFields(v: unknown, path: string, problems: Problem[]): Fi
 
 /** A `/v1/events` body: a JSON array of events (already parsed), or JSON lines (parsed line by line). */
 export function eventItems(body: unknown): IntakeItem[] {
-  if (isNdjson(body)) return body[NDJSON];
-  if (!Array.isArray(body)) {
+  const items = isNdjson(body) ? body[NDJSON] : Array.isArray(body) ? body.map((raw) => ({ raw })) : undefined;
+  if (items === undefined) {
     throw invalidInput('bad /v1/events request', [{
       path: '(body)',
       message: `expected a JSON array of events, got ${describe(body)}`,
       fix: 'wrap events in [ ... ] (a single event too), or send JSON lines with content-type application/x-ndjson',
     }]);
   }
-  return body.map((raw) => ({ raw }));
+  // Each record is answered (and, rejected, dead-lettered) one by one: a 3 MB body of a million `{}`
+  // made a reply too long for one string (a 500 after every record was counted) and a 1.3 GB dead-letter file.
+  if (items.length > MAX_EVENTS_PER_BATCH) {
+    throw invalidInput('bad /v1/events request', [{
+      path: '(body)',
+      message: `${items.length} events in one batch, more than ${MAX_EVENTS_PER_BATCH.toLocaleString('en-US')}`,
+      fix: `split it into batches of at most ${MAX_EVENTS_PER_BATCH.toLocaleString('en-US')} events (nothing of this one was applied); for bulk loads use recsignal ingest or a Redis stream`,
+    }]);
+  }
+  return items;
 }
+
+/** Most events one POST /v1/events takes: every record gets its own line in the reply. */
+export const MAX_EVENTS_PER_BATCH = 50_000;
 
 /** Marks a parsed JSON-lines body: no JSON document can carry a symbol key. */
 const NDJSON: unique symbol = Symbol('ndjson');
