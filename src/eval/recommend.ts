@@ -54,8 +54,9 @@ export function recommendTopK(
       const i = index.get(it);
       if (i !== undefined) skip[i] = 1;
     }
-    // Insertion into a sorted buffer of size min(k, catalogue): better-or-equal scores stay ahead (stable). A NaN
-    // score (a scorer's bug) ranks as -Infinity: last, instead of sticking wherever it landed.
+    // Insertion into a sorted buffer of size min(k, catalogue): better-or-equal scores stay ahead
+    // (stable). A NaN score (a scorer's bug) ranks as -Infinity: last, instead of sticking wherever
+    // it landed.
     let size = 0;
     for (let i = 0; i < items.length; i++) {
       if (skip[i]) continue;

@@ -154,8 +154,9 @@ class SharedStatuses {
  * does) in an open-addressing table of our own over a Float64Array, not in nested Maps keyed by the
  * times: those are heap numbers, each look-up a chain of pointer chases (the maps, their tables,
  * each key's number) that missed the caches between a fetch's other reads: 12% of the fetch's CPU
- * profile, ~3% with the table, where a probe reads one slot of two flat arrays. Null is stored as NaN, compared as equal
- * (a NaN time, which no read gives, would share its row: both serialise as null).
+ * profile, ~3% with the table, where a probe reads one slot of two flat arrays. Null is stored as
+ * NaN, compared as equal (a NaN time, which no read gives, would share its row: both serialise as
+ * null).
  */
 export class SharedTimes {
   private readonly width: number;
