@@ -66,6 +66,11 @@ function sumCounts(list: readonly ConsumerCounts[]): ConsumerCounts {
   return list.reduce((s, c) => ({ applied: s.applied + c.applied, duplicates: s.duplicates + c.duplicates, late: s.late + c.late, invalid: s.invalid + c.invalid }), { applied: 0, duplicates: 0, late: 0, invalid: 0 });
 }
 
+/** The counts of group g's named consumers, summed from their checkpoints. */
+async function groupCounts(client: Redis, namespace: string, consumers: readonly string[]): Promise<ConsumerCounts> {
+  return sumCounts(await Promise.all(consumers.map(async (name) => (await readCheckpoint(client, namespace, 'g', name)).counts)));
+}
+
 function startConsumer(config: ConsumerProcessConfig): { child: ChildProcess; commits: () => number; exited: Promise<number | null>; output: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/consumer-process.ts', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -150,7 +155,7 @@ test('two consumers, one killed with SIGKILL mid-run and restarted: Redis state 
     assert.equal(await a2.exited, 0, a2.output());
     assert.match(a2.output(), /"alreadyApplied":[1-9]/, `the restarted consumer found its last batch applied but not acknowledged:\n${a2.output()}`);
 
-    const counts = sumCounts(await Promise.all(['a', 'b'].map(async (name) => (await readCheckpoint(client, base.namespace, 'g', name)).counts)));
+    const counts = await groupCounts(client, base.namespace, ['a', 'b']);
     assert.deepEqual(counts, { applied: events.length, duplicates: copies.length, late: 0, invalid: invalid.length });
     assert.equal(await client.xlen(`${stream}:dead`), invalid.length);
 
@@ -341,7 +346,7 @@ test('two consumers with a lateness shorter than a batch\'s time span: no event 
     }, 40_000);
     for (const c of consumers) c.child.kill('SIGTERM');
     for (const c of consumers) assert.equal(await c.exited, 0, c.output());
-    const counts = sumCounts(await Promise.all(['a', 'b'].map(async (name) => (await readCheckpoint(client, base.namespace, 'g', name)).counts)));
+    const counts = await groupCounts(client, base.namespace, ['a', 'b']);
     assert.deepEqual(counts, { applied: events.length, duplicates: 0, late: 0, invalid: 0 });
 
     const end = (events[events.length - 1] as InteractionEvent).ts + 1;
@@ -396,7 +401,7 @@ test('consumers that died and were not restarted: a live one applies their pendi
     assert.equal(((await client.xpending(stream, 'g')) as [number])[0], 0, 'nothing is left pending');
     const ghost = await readCheckpoint(client, options.namespace, 'g', 'ghost');
     assert.equal(ghost.takenOverBy, 'live');
-    const counts = sumCounts(await Promise.all(['crashed', 'ghost', 'live'].map(async (name) => (await readCheckpoint(client, options.namespace, 'g', name)).counts)));
+    const counts = await groupCounts(client, options.namespace, ['crashed', 'ghost', 'live']);
     assert.deepEqual(counts, { applied: events.length, duplicates: 0, late: 0, invalid: 0 }, 'each event applied once, counted under the consumer it was delivered to');
 
     const end = (events[events.length - 1] as InteractionEvent).ts + 1;
@@ -452,7 +457,7 @@ test('a consumer frozen mid-batch and taken over goes on from the taker\'s commi
     const woke = await sleeper;
     assert.equal(woke.applied, 0, 'its batch had been applied for it');
     assert.ok(woke.conflicts >= 1, 'its commit was refused, since its checkpoint moved');
-    const counts = sumCounts(await Promise.all(['sleeper', 'live'].map(async (name) => (await readCheckpoint(client, options.namespace, 'g', name)).counts)));
+    const counts = await groupCounts(client, options.namespace, ['sleeper', 'live']);
     assert.deepEqual(counts, { applied: events.length, duplicates: 0, late: 0, invalid: 0 });
     assert.equal(((await client.xpending(stream, 'g')) as [number])[0], 0);
   } finally {
@@ -490,7 +495,7 @@ test('a consumer back after the others settled past its events: they are judged 
     assert.deepEqual([back.applied, back.late], [0, 25], 'its events, days behind what the group settled, are late');
     const dead = await client.xrange(`${stream}:dead`, '-', '+');
     assert.equal(dead.filter(([, f]) => /^late: /.test(f[f.indexOf('reason') + 1] ?? '')).length, 25);
-    const counts = sumCounts(await Promise.all(['a', 'b'].map(async (name) => (await readCheckpoint(client, options.namespace, 'g', name)).counts)));
+    const counts = await groupCounts(client, options.namespace, ['a', 'b']);
     assert.deepEqual(counts, { applied: events.length - 25, duplicates: 0, late: 25, invalid: 0 });
 
     // The state is the batch engine's over the events that were not late.
@@ -555,7 +560,7 @@ test('a dead consumer restarted while another takes it over: its start does not 
     release();
     await Promise.all([restarted, taker]);
     assert.equal(((await client.xpending(stream, 'g')) as [number])[0], 0);
-    const counts = sumCounts(await Promise.all(['d', 't'].map(async (name) => (await readCheckpoint(client, options.namespace, 'g', name)).counts)));
+    const counts = await groupCounts(client, options.namespace, ['d', 't']);
     assert.deepEqual(counts, { applied: events.length, duplicates: 0, late: 0, invalid: 1 }, 'every message counted once, under one consumer');
     assert.equal(await client.xlen(`${stream}:dead`), 1);
   } finally {
@@ -621,7 +626,7 @@ test('a frozen consumer taken over twice while it wakes adopts each of the taker
     wake.open();
     await Promise.all([sleeper, taker]);
     assert.equal(((await client.xpending(stream, 'g')) as [number])[0], 0);
-    const counts = sumCounts(await Promise.all(['s', 't'].map(async (name) => (await readCheckpoint(client, options.namespace, 'g', name)).counts)));
+    const counts = await groupCounts(client, options.namespace, ['s', 't']);
     assert.deepEqual(counts, { applied: events.length, duplicates: 0, late: 0, invalid: 1 });
     assert.equal(await client.xlen(`${stream}:dead`), 1, 'the invalid message is dead-lettered once');
   } finally {

@@ -50,6 +50,31 @@ export function buildInteractionMatrix(rows: readonly Interaction[], options: Ma
   return { users, items, userIndex, itemIndex, rowPtr, colIdx, values };
 }
 
+/** A sparse matrix in compressed rows: row r spans `colIdx[rowPtr[r] .. rowPtr[r + 1])`. */
+export interface Csr {
+  readonly rowPtr: Int32Array;
+  readonly colIdx: Int32Array;
+  readonly values: Float64Array;
+}
+
+/** The transpose of a CSR matrix of `rows` × `cols`, as CSR (its columns become rows, in row order). */
+export function transpose(m: Csr, rows: number, cols: number): Csr {
+  const rowPtr = new Int32Array(cols + 1);
+  for (const c of m.colIdx) rowPtr[c + 1]!++;
+  for (let c = 0; c < cols; c++) rowPtr[c + 1]! += rowPtr[c]!;
+  const fill = rowPtr.slice(0, cols);
+  const colIdx = new Int32Array(m.colIdx.length);
+  const values = new Float64Array(m.values.length);
+  for (let r = 0; r < rows; r++) {
+    for (let p = m.rowPtr[r]!; p < m.rowPtr[r + 1]!; p++) {
+      const q = fill[m.colIdx[p]!]!++;
+      colIdx[q] = r;
+      values[q] = m.values[p]!;
+    }
+  }
+  return { rowPtr, colIdx, values };
+}
+
 /** Dense item x item co-occurrence XᵀX of the binary matrix: C[i·n + j] = users with both i and j. */
 export function cooccurrence(m: InteractionMatrix, weighted = false): Float64Array {
   const n = m.items.length;

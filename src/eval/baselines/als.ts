@@ -3,7 +3,7 @@
  * pairs, preference 1 there and 0 elsewhere; each half-step solved per row by a few conjugate
  * gradient steps warm-started from the previous factors (Takács et al. 2011, as in `implicit`).
  */
-import { buildInteractionMatrix } from '../interaction-matrix.ts';
+import { buildInteractionMatrix, transpose, type Csr } from '../interaction-matrix.ts';
 import { createRandomState } from '../mt19937.ts';
 import type { Interaction, Scorer } from '../types.ts';
 
@@ -23,29 +23,6 @@ export interface AlsOptions {
   readonly cgSteps?: number;
   /** Seed of the initial factors (uniform in [0, 0.01)); default 42. */
   readonly seed?: number;
-}
-
-interface Csr {
-  readonly rowPtr: Int32Array;
-  readonly colIdx: Int32Array;
-  readonly values: Float64Array;
-}
-
-function transpose(m: Csr, rows: number, cols: number): Csr {
-  const rowPtr = new Int32Array(cols + 1);
-  for (const c of m.colIdx) rowPtr[c + 1]!++;
-  for (let c = 0; c < cols; c++) rowPtr[c + 1]! += rowPtr[c]!;
-  const fill = rowPtr.slice(0, cols);
-  const colIdx = new Int32Array(m.colIdx.length);
-  const values = new Float64Array(m.values.length);
-  for (let r = 0; r < rows; r++) {
-    for (let p = m.rowPtr[r]!; p < m.rowPtr[r + 1]!; p++) {
-      const q = fill[m.colIdx[p]!]!++;
-      colIdx[q] = r;
-      values[q] = m.values[p]!;
-    }
-  }
-  return { rowPtr, colIdx, values };
 }
 
 /**

@@ -6,7 +6,7 @@
  * Similarities are computed per scored user from the item columns (O(Σ popularity of their items)),
  * not as a dense user × user matrix, so memory stays linear in the interactions at any user count.
  */
-import { buildInteractionMatrix } from '../interaction-matrix.ts';
+import { buildInteractionMatrix, transpose } from '../interaction-matrix.ts';
 import type { Interaction, Scorer } from '../types.ts';
 
 export interface UserKnnOptions {
@@ -21,12 +21,7 @@ export function trainUserKnn(train: readonly Interaction[], options: UserKnnOpti
   const users = x.users.length;
   const k = options.neighbours ?? 50;
   // The item columns (users of each item), to find every user sharing an item with the scored one.
-  const colPtr = new Int32Array(n + 1);
-  for (const i of x.colIdx) colPtr[i + 1]!++;
-  for (let i = 0; i < n; i++) colPtr[i + 1]! += colPtr[i]!;
-  const fill = colPtr.slice(0, n);
-  const rowIdx = new Int32Array(x.colIdx.length);
-  for (let u = 0; u < users; u++) for (let p = x.rowPtr[u]!; p < x.rowPtr[u + 1]!; p++) rowIdx[fill[x.colIdx[p]!]!++] = u;
+  const { rowPtr: colPtr, colIdx: rowIdx } = transpose(x, users, n);
   const norm = Float64Array.from({ length: users }, (_, u) => Math.sqrt(x.rowPtr[u + 1]! - x.rowPtr[u]!));
   return {
     items: x.items,
