@@ -222,12 +222,12 @@ export class StoreState implements ServingState {
    * an earlier read of the very same state object (the parse kept while the stored text is unchanged)
    * at a time that reads alike (`unchangedSpan`): a hot item's aggregates are not recomputed per request.
    */
-  valuesOf(vp: ViewPlan, key: string, st: KeyState | undefined, t: number, compute: () => ReadonlyMap<string, FeatureValue>): ReadonlyMap<string, FeatureValue> {
-    if (st === undefined) return compute();
+  valuesOf(vp: ViewPlan, key: string, st: KeyState | undefined, t: number, engine: StreamEngine, fields: Fields): ReadonlyMap<string, FeatureValue> {
+    if (st === undefined) return readView(engine, vp.view, fields, t);
     const cache = this.computed[vp.index] as Map<string, Computed>;
     const c = cache.get(key);
     if (c !== undefined && c.st === st && t >= c.from && t < c.until) return c.values;
-    const values = compute();
+    const values = readView(engine, vp.view, fields, t);
     if (st.latest < t) {
       if (cache.size >= MAX_CACHED_LOOKUPS) cache.clear();
       cache.set(key, { st, values, ...unchangedSpan(vp, st.latest, t) });
@@ -463,11 +463,11 @@ class StoredReader implements StateReader {
     }
     if (this.stored === null) return this.miss(i, slots, 'UNAVAILABLE');
     if (key === null) return this.miss(i, slots, 'NOT_FOUND');
-    const times = this.stored.times(vp.view, key, t);
-    if (!times.present) return this.miss(i, slots, 'NOT_FOUND');
-    slots.values[i] = this.state.valuesOf(vp, key, vp.cacheable ? this.stored.stateOf(vp.view, key) : undefined, t, () => readView((this.stored as StoredState).engine, vp.view, fields, t));
-    slots.statuses[i] = times.eventTs !== null && t - times.eventTs > this.maxAgeMs ? 'STALE' : 'PRESENT';
-    slots.eventTs[i] = times.eventTs;
+    const eventTs = this.stored.timeOf(vp.view, key, t);
+    if (eventTs === undefined) return this.miss(i, slots, 'NOT_FOUND');
+    slots.values[i] = this.state.valuesOf(vp, key, vp.cacheable ? this.stored.stateOf(vp.view, key) : undefined, t, this.stored.engine, fields);
+    slots.statuses[i] = eventTs !== null && t - eventTs > this.maxAgeMs ? 'STALE' : 'PRESENT';
+    slots.eventTs[i] = eventTs;
   }
 
   private miss(i: number, slots: ReadSlots, status: 'NOT_FOUND' | 'UNAVAILABLE'): void {

@@ -44,12 +44,22 @@ export interface OnlineStore {
  * `{x}` there would put every key in one slot).
  */
 export function stateKey(namespace: string, entity: string, keyValues: readonly string[], part: string): string {
-  return `${namespace}:{${entity}:${keyValues.map(escapeKeyValue).join('|')}}:${part}`;
+  return `${stateKeyPrefix(namespace, entity)}${keyValues.map(escapeKeyValue).join('|')}}:${part}`;
+}
+
+/** `stateKey`'s text up to its key values: `<namespace>:{<entity>:`. */
+export function stateKeyPrefix(namespace: string, entity: string): string {
+  return `${namespace}:{${entity}:`;
 }
 
 const NEEDS_ESCAPE = /[\\|}]/;
 
+/** Whether `stateKey` escapes anything in this text (a key value, or several joined). */
+export function needsEscape(text: string): boolean {
+  return NEEDS_ESCAPE.test(text);
+}
+
 function escapeKeyValue(k: string): string {
   // Most values (ids) hold none of the three: one scan instead of three replaceAll passes.
-  return NEEDS_ESCAPE.test(k) ? k.replaceAll('\\', '\\\\').replaceAll('|', '\\|').replaceAll('}', '\\}') : k;
+  return needsEscape(k) ? k.replaceAll('\\', '\\\\').replaceAll('|', '\\|').replaceAll('}', '\\}') : k;
 }
