@@ -48,3 +48,22 @@ test('a time in seconds is refused, saying what to send; ISO text and real milli
   assert.equal(validate({ ...ok, ts: 1714560000000 }).ok, true);
   assert.equal(validate({ ...ok, ts: '1970-01-01T00:00:05Z' }).ok, true, 'ISO text carries its unit');
 });
+
+test('a value or duration beyond ±1e12 is refused, naming the field: at 1e308 two events summed to Infinity, served as null', () => {
+  const validate = createEventValidator({ now: NOW });
+  assert.equal(validate({ ...ok, type: 'rating', value: 1e12 }).ok, true);
+  assert.equal(validate({ ...ok, type: 'rating', value: -1e12 }).ok, true);
+  assert.equal(validate({ ...ok, duration: 5400 }).ok, true);
+  for (const [raw, path] of [
+    [{ ...ok, type: 'rating', value: 1e308 }, 'value'],
+    [{ ...ok, type: 'rating', value: -1.0000001e12 }, 'value'],
+    [{ ...ok, duration: 1e13 }, 'duration'],
+  ] as const) {
+    const r = validate(raw);
+    assert.equal(r.ok, false, path);
+    if (!r.ok) {
+      assert.deepEqual(r.problems.map((p) => p.path), [path]);
+      assert.match(r.problems[0]?.message ?? '', /beyond the ±1e12/);
+    }
+  }
+});

@@ -129,11 +129,22 @@ function idField(r: Record<string, unknown>, key: string, problems: Problem[], r
   return v;
 }
 
+/**
+ * The largest |value| or duration an event may carry. Aggregates sum values and their squares: at
+ * 1e308 two events overflowed to Infinity, served as null with status PRESENT. Below 1e12 the sum
+ * of squares of a billion events is still finite (1e33), and no rating or watch time comes near.
+ */
+const MAX_MAGNITUDE = 1e12;
+
 function numberField(r: Record<string, unknown>, key: string, problems: Problem[], positive: boolean): number | undefined {
   const v = r[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) {
     problems.push({ path: key, message: `must be a finite number, got ${describe(v)}`, fix: `send ${key} as a JSON number or leave it out` });
+    return undefined;
+  }
+  if (Math.abs(v) > MAX_MAGNITUDE) {
+    problems.push({ path: key, message: `is ${v}, beyond the ±1e12 an event may carry`, fix: `send ${key} in its usual unit (a rating, seconds); a sum of such values would overflow to a non-number` });
     return undefined;
   }
   if (positive && v <= 0) {
