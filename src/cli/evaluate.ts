@@ -8,7 +8,7 @@ import { evaluate, type EvaluationResult } from '../eval/evaluate.ts';
 import { MODELS, PROTOCOLS, resolveModels, type ProtocolName } from '../eval/models.ts';
 import { writeReport } from '../eval/report.ts';
 import type { Interaction } from '../eval/types.ts';
-import { positiveInt } from './parse.ts';
+import { decimalNumber, positiveInt } from './parse.ts';
 
 const DEFAULT_TYPES = ['rating', 'play', 'complete', 'add_to_list'];
 
@@ -39,14 +39,14 @@ function list(v: string): string[] {
 }
 
 function seedOf(v: string): number {
-  const n = Number(v);
+  const n = decimalNumber(v);
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RecsignalError('INVALID_ARGUMENT', `--seed '${v}': give a whole number from 0 to 4294967295`);
   return n;
 }
 
 function fraction(name: string) {
   return (v: string) => {
-    const n = Number(v);
+    const n = decimalNumber(v);
     if (!(n > 0 && n < 1)) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a number strictly between 0 and 1, e.g. 0.75`);
     return n;
   };

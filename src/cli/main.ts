@@ -33,7 +33,7 @@ import { loadFeatureRanker } from '../models/feature-ranker.ts';
 import { itemEmbeddingIndex, publishedItemIndex, publishEmbeddings } from '../models/embeddings.ts';
 import { embeddingViews, publishedDims, readEmbeddings } from '../store/offline/embeddings.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
-import { nonNegativeInt, positiveInt, positiveNumber } from './parse.ts';
+import { decimalNumber, nonNegativeInt, positiveInt, positiveNumber } from './parse.ts';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -451,7 +451,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
 }
 
 function port(v: string): number {
-  const n = Number(v);
+  const n = decimalNumber(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RecsignalError('INVALID_ARGUMENT', `--port '${v}': give a port from 0 to 65535 (0 picks a free one)`);
   return n;
 }

@@ -1,10 +1,20 @@
 /** @module Parsers of numeric command-line options, shared by every command: a bad value is a usage error naming the flag. */
 import { RecsignalError } from '../core/errors.ts';
 
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/**
+ * A flag's text as a number, NaN unless written in decimal: `Number` alone reads '0x10' as 16,
+ * '0b1' as 1, and '' or ' ' as 0, none of which a user meant.
+ */
+export function decimalNumber(v: string): number {
+  return DECIMAL.test(v) ? Number(v) : Number.NaN;
+}
+
 /** `--name <n>`: a positive whole number. */
 export function positiveInt(name: string): (v: string) => number {
   return (v: string) => {
-    const n = Number(v);
+    const n = decimalNumber(v);
     if (!Number.isInteger(n) || n <= 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a positive whole number`);
     return n;
   };
@@ -13,7 +23,7 @@ export function positiveInt(name: string): (v: string) => number {
 /** `--name <x>`: a positive finite number. */
 export function positiveNumber(name: string): (v: string) => number {
   return (v: string) => {
-    const n = Number(v);
+    const n = decimalNumber(v);
     if (!Number.isFinite(n) || n <= 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a positive number`);
     return n;
   };
@@ -22,7 +32,7 @@ export function positiveNumber(name: string): (v: string) => number {
 /** `--name <n>`: a whole number, 0 or more. */
 export function nonNegativeInt(name: string): (v: string) => number {
   return (v: string) => {
-    const n = Number(v);
+    const n = decimalNumber(v);
     if (!Number.isInteger(n) || n < 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a whole number, 0 or more`);
     return n;
   };

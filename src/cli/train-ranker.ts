@@ -2,14 +2,14 @@
 import { type Command, Option } from 'commander';
 import { RecsignalError } from '../core/errors.ts';
 import { saveFeatureRanker, topFeaturesByGain, trainFeatureRanker, type FeatureRanker, type HeldOutMetrics } from '../models/feature-ranker.ts';
-import { positiveInt } from './parse.ts';
+import { decimalNumber, positiveInt } from './parse.ts';
 
 function list(v: string): string[] {
   return v.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 function share(v: string): number {
-  const n = Number(v);
+  const n = decimalNumber(v);
   if (!Number.isFinite(n) || n <= 0 || n >= 1) throw new RecsignalError('INVALID_ARGUMENT', `--holdout '${v}': give a share between 0 and 1, e.g. 0.2`);
   return n;
 }
