@@ -441,6 +441,10 @@ describe('bad input: a clear error each, and the server keeps serving', () => {
     }
     assert.equal((await rawPost('/get-online-features', '{', undefined)).status, 400, 'not JSON: a 400, not a 415');
     assert.equal((await rawPost('/v1/features', JSON.stringify({ user_id: user, items: [] }), undefined)).status, 415, 'recsignal\'s own routes still want application/json');
+    // A body starting with a byte-order mark (some Windows tools write one) is read as JSON, as fastify's own parser does.
+    const bom = await rawPost('/v1/features', `\ufeff${JSON.stringify({ user_id: user, items: [] })}`, 'application/json');
+    assert.equal(bom.status, 200, bom.text);
+    assert.equal((await rawPost('/get-online-features', `\ufeff${feastBody}`, undefined)).status, 200, 'a BOM on a Feast route too');
 
     assert.equal((await call('GET', '/health')).status, 200);
   });

@@ -239,7 +239,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
     app.removeContentTypeParser(['application/json', 'text/plain']);
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
       try {
-        done(null, JSON.parse(body as string));
+        done(null, parseJsonBody(body as string));
       } catch (e) {
         done(e as Error, undefined);
       }
@@ -251,7 +251,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       if (!FEAST_ROUTES.has(req.url.split('?')[0] as string)) done(Object.assign(new Error('media type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
       else {
         try {
-          done(null, JSON.parse(body as string));
+          done(null, parseJsonBody(body as string));
         } catch (e) {
           done(e as Error, undefined);
         }
@@ -403,4 +403,12 @@ function featureRegistry(plan: ServingPlan) {
     })),
     request_features: compiled.ir.requestFeatures.map((r) => ({ name: r.name, type: r.type, ref: `${REQUEST_VIEW}:${r.name}`, inputs: r.inputs })),
   };
+}
+
+/**
+ * A JSON body. A leading byte-order mark is skipped, as RFC 8259 allows and fastify's own parser
+ * does (some Windows tools write one); `JSON.parse` alone refused such a body with a 400.
+ */
+function parseJsonBody(text: string): unknown {
+  return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
 }
