@@ -23,7 +23,7 @@ import { ingest } from '../src/store/offline/ingest.ts';
 import { featuresFor } from '../src/compute/batch/training-set.ts';
 import { sameValue } from '../src/monitor/consistency.ts';
 import { readCheckpoint, StreamConsumer, type ConsumerCounts } from '../src/compute/stream/consumer.ts';
-import { readStoredFeatures, stateKeys, type StoredQuery } from '../src/compute/stream/store-backed.ts';
+import { EXPIRY_SLACK_MS, readStoredFeatures, stateKeys, type StoredQuery } from '../src/compute/stream/store-backed.ts';
 import allOps from './fixtures/all-ops.ts';
 import type { ConsumerProcessConfig } from './helpers/consumer-process.ts';
 
@@ -315,6 +315,39 @@ test('an event later than the allowed lateness is counted and dead-lettered with
     const dead = await client.xrange(`${stream}:dead`, '-', '+');
     assert.equal(dead.length, 1);
     assert.match(dead[0]?.[1].join(' ') ?? '', /reason late: .*"event_id":"e2"/);
+  } finally {
+    await cleanup(client, prefix);
+    state.disconnect();
+    client.disconnect();
+  }
+});
+
+test('bookkeeping keys expire: a user\'s recent ids and a pair\'s plays and impressions carry a time-to-live, view state none', { timeout: 30_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-ttl-${process.pid}-${Date.now()}`;
+  const state = new Redis(REDIS);
+  try {
+    const at = Date.UTC(2024, 0, 1, 12);
+    const lateness = 300_000;
+    const event = (id: string, user: string, item: string, type: string, ts: number) => JSON.stringify({ event_id: id, user_id: user, item_id: item, ts, type });
+    const stream = `${prefix}:events`;
+    await xaddAll(client, stream, [event('e1', 'u1', 'i1', 'impression', at), event('e2', 'u1', 'i2', 'play', at + 1000), event('e3', 'u2', 'i1', 'play', at + 2000)]);
+    const demo = compileFeatureSet(streamingDemo);
+    const stats = await new StreamConsumer(client, state, { compiled: demo, namespace: `${prefix}:state`, lateness, stream, group: 'g', consumer: 'c', validator: createEventValidator({ now: at + 10_000 }), batch: 10, blockMs: 50, untilIdle: true }).run();
+    assert.equal(stats.applied, 3);
+    const ttls = async (pattern: string): Promise<number[]> => {
+      const keys = (await client.keys(`${prefix}:state:{${pattern}`)).sort();
+      return Promise.all(keys.map((k) => client.pttl(k)));
+    };
+    // Kept until forgotten in event time (the newest event + the span below, less the watermark), plus a day of slack.
+    const [seen, pairs, views] = [await ttls('seen:*'), await ttls('pair:*'), await ttls('view:*')];
+    assert.equal(seen.length, 2, 'u1 and u2');
+    for (const ms of seen) assert.ok(ms > EXPIRY_SLACK_MS - 60_000 && ms <= EXPIRY_SLACK_MS + lateness, `seen ids: PTTL ${ms}`);
+    assert.ok(pairs.length >= 1, 'u1 × i1 holds a pending impression');
+    for (const ms of pairs) assert.ok(ms > EXPIRY_SLACK_MS - 60_000 && ms <= EXPIRY_SLACK_MS + 600_000 + 2 * lateness, `pair: PTTL ${ms}`);
+    assert.ok(views.length > 0);
+    assert.deepEqual([...new Set(views)], [-1], 'view state does not expire');
   } finally {
     await cleanup(client, prefix);
     state.disconnect();

@@ -293,7 +293,8 @@ export class StoreState implements ServingState {
     }
     // Every key folded, as applyBatch leaves the keys it writes: a stored key then holds tiles and only its recent rows.
     engine.settle(engine.watermark);
-    const writes = encodeWrites(snapshotWrites(this.o.namespace, engine.snapshot(), (id) => userOf.get(id)));
+    const expiry = Number.isFinite(engine.watermark) ? { after: engine.forgetsAfter(), watermark: engine.watermark } : undefined;
+    const writes = encodeWrites(snapshotWrites(this.o.namespace, engine.snapshot(), (id) => userOf.get(id), expiry));
     for (let i = 0; i < writes.length; i += WRITE_CHUNK) {
       if (stop()) return;
       await this.o.store.setMany(writes.slice(i, i + WRITE_CHUNK));

@@ -31,6 +31,7 @@ import type { Redis } from 'ioredis';
 import { reasonOf, type EventValidator } from '../../events/validate.ts';
 import type { InteractionEvent } from '../../events/schema.ts';
 import { applyBatch, stateKeys, type StoredStateOptions } from './store-backed.ts';
+import { ttlOf } from '../../store/online/redis/redis-shared.ts';
 
 export interface ConsumerOptions extends StoredStateOptions {
   readonly stream: string;
@@ -317,6 +318,7 @@ export class StreamConsumer {
       const tx = this.state.multi();
       for (const w of result.writes) {
         if (w.value === null) tx.del(w.key);
+        else if (w.ttlMs !== undefined) tx.set(w.key, w.value, 'PX', ttlOf(w.ttlMs));
         else tx.set(w.key, w.value);
       }
       for (const d of [...dead, ...lateDead]) tx.xadd(this.#dead, '*', 'id', d.id, 'reason', d.reason, 'event', d.input);

@@ -364,6 +364,15 @@ export class StreamEngine {
   }
 
   /**
+   * How far past its newest event time (event time, ms) each kind of bookkeeping can still matter:
+   * `settle(w)` has forgotten a user's recent ids once w passes their newest time + `ids`, and a
+   * pair's plays and pending impressions once w passes their newest time + `pairs`.
+   */
+  forgetsAfter(): { readonly ids: number; readonly pairs: number } {
+    return { ids: this.lateness, pairs: this.negatives.maxTimeout + 2 * this.lateness };
+  }
+
+  /**
    * Folds every key and forgets what is no longer needed, judged by `watermark` rather than the
    * engine's own: a caller that shares state among several consumers passes the slowest one's.
    */

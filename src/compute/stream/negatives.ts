@@ -30,7 +30,7 @@ export class NegativesLedger {
   private head = 0;
 
   /** @param maxTimeout the longest timeout of any negatives view: how long a play or an impression can matter */
-  constructor(private readonly maxTimeout: number) {}
+  constructor(readonly maxTimeout: number) {}
 
   /** An event of the pair at `ts` (a play or an impression): the pair is looked at again once `ts` is past the horizon. */
   touch(pair: string, ts: number): void {

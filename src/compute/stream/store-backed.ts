@@ -34,6 +34,8 @@ export interface StateWrite {
   readonly key: string;
   /** JSON text, or null to delete. */
   readonly value: string | null;
+  /** Wall-clock time-to-live (`OnlineWrite.ttlMs`): set on bookkeeping keys, see `snapshotWrites`. */
+  readonly ttlMs?: number;
 }
 
 /**
@@ -216,12 +218,14 @@ export async function applyBatch(o: StoredStateOptions, events: readonly Interac
   engine.settle(settled);
   const after = engine.snapshot();
 
-  const next = new Map<string, string | null>();
-  for (const x of loaded.keys()) next.set(x, null);
-  for (const w of snapshotWrites(o.namespace, after, (id) => idUser.get(id))) next.set(w.key, w.value);
+  const next = new Map<string, StateWrite>();
+  for (const x of loaded.keys()) next.set(x, { key: x, value: null });
+  const now = Number.isFinite(settled) ? settled : own;
+  const expiry = Number.isFinite(now) ? { after: engine.forgetsAfter(), watermark: now } : undefined;
+  for (const w of snapshotWrites(o.namespace, after, (id) => idUser.get(id), expiry)) next.set(w.key, w);
 
   const writes: StateWrite[] = [];
-  for (const [key, value] of next) if (value !== (loaded.get(key) ?? null)) writes.push({ key, value });
+  for (const w of next.values()) if (w.value !== (loaded.get(w.key) ?? null)) writes.push(w);
   return { writes, outcomes, watermark: Number.isFinite(own) ? own : null, settled: Number.isFinite(settled) ? settled : null };
 }
 
@@ -285,7 +289,7 @@ export class StoredKeys {
 
 /** A batch's state writes as an online store takes them: the JSON text as UTF-8 bytes. */
 export function encodeWrites(writes: readonly StateWrite[]): OnlineWrite[] {
-  return writes.map((w) => ({ key: w.key, value: w.value === null ? null : Buffer.from(w.value) }));
+  return writes.map((w) => ({ key: w.key, value: w.value === null ? null : Buffer.from(w.value), ...(w.ttlMs === undefined ? {} : { ttlMs: w.ttlMs }) }));
 }
 
 /** A value an online store returned, as the JSON text it was written as. */
@@ -381,11 +385,35 @@ function newestBefore(rows: readonly { readonly ts: number }[], t: number, lates
 }
 
 /**
+ * Wall-clock slack added to a bookkeeping key's time-to-live. The key is kept until its content
+ * would be forgotten in event time, converted one for one to wall time, plus this: a stream that
+ * runs at least as fast as real time has forgotten it by then. Wall time because stores expire by
+ * it (as Flink's state TTL does); a stream stalled for longer than this loses what the key held
+ * (recent ids, pending impressions) for the events that come after the stall.
+ */
+export const EXPIRY_SLACK_MS = 24 * 3_600_000;
+
+/** When bookkeeping keys expire: the engine's `forgetsAfter` and the watermark the batch settled at. */
+export interface WriteExpiry {
+  readonly after: { readonly ids: number; readonly pairs: number };
+  readonly watermark: number;
+}
+
+/**
  * The writes that store an engine's state under the layout: one per (view, key), (session view,
  * user), user × item pair and user (its recent event ids; `userOf` names the user of an id, and an
  * id it does not know is left out: only ids within the lateness matter, and those it knows).
+ * With `expiry`, the pair and id keys carry a time-to-live: they are rewritten only when their
+ * user or pair has events again, so without one, those of users and pairs gone quiet would stay
+ * in the store for ever, holding nothing any read needs.
  */
-export function snapshotWrites(namespace: string, snap: Pick<EngineSnapshot, 'views' | 'sessions' | 'plays' | 'pendingNegatives' | 'seen'>, userOf: (id: string) => string | undefined): StateWrite[] {
+export function snapshotWrites(
+  namespace: string,
+  snap: Pick<EngineSnapshot, 'views' | 'sessions' | 'plays' | 'pendingNegatives' | 'seen'>,
+  userOf: (id: string) => string | undefined,
+  expiry?: WriteExpiry,
+): StateWrite[] {
+  const ttl = (newest: number, span: number): { ttlMs?: number } => (expiry === undefined ? {} : { ttlMs: Math.max(0, newest + span - expiry.watermark) + EXPIRY_SLACK_MS });
   const k = stateKeys(namespace);
   const out: StateWrite[] = [];
   for (const [view, entries] of Object.entries(snap.views)) for (const [key, st] of entries) out.push({ key: k.view(view, key), value: JSON.stringify(st) });
@@ -393,7 +421,12 @@ export function snapshotWrites(namespace: string, snap: Pick<EngineSnapshot, 'vi
   const pairs = new Map<string, { plays: number[]; pending: PendingList }>();
   for (const [pair, ts] of snap.plays) pairs.set(pair, { plays: ts, pending: [] });
   for (const [pair, list] of snap.pendingNegatives) pairs.set(pair, { plays: pairs.get(pair)?.plays ?? [], pending: list });
-  for (const [pair, v] of pairs) out.push({ key: k.pair(pair), value: JSON.stringify(v) });
+  for (const [pair, v] of pairs) {
+    let newest = -Infinity;
+    for (const t of v.plays) if (t > newest) newest = t;
+    for (const p of v.pending) if (p.ts > newest) newest = p.ts;
+    out.push({ key: k.pair(pair), value: JSON.stringify(v), ...ttl(newest, expiry?.after.pairs ?? 0) });
+  }
   const seenBy = new Map<string, [string, number][]>();
   for (const [id, ts] of snap.seen) {
     const user = userOf(id);
@@ -402,7 +435,7 @@ export function snapshotWrites(namespace: string, snap: Pick<EngineSnapshot, 'vi
     list.push([id, ts]);
     seenBy.set(user, list);
   }
-  for (const [user, list] of seenBy) out.push({ key: k.seen(user), value: JSON.stringify(list) });
+  for (const [user, list] of seenBy) out.push({ key: k.seen(user), value: JSON.stringify(list), ...ttl(list.reduce((m, [, ts]) => Math.max(m, ts), -Infinity), expiry?.after.ids ?? 0) });
   return out;
 }
 

@@ -17,10 +17,18 @@ export interface OnlineStoreConformanceOptions {
   readonly skip?: readonly { readonly reason: string; readonly tests: readonly string[] }[];
   /** The prefix of every key written (default `rs-conformance-<random>`), so a shared server's other keys are never touched. */
   readonly namespace?: string;
+  /**
+   * The store serves reads from a process cache that hears of an expired key only when the server
+   * deletes it (Redis: on access, or in its expiry cycle, which can take a while among many keys
+   * with a time-to-live): expiry is then checked through a second store from `create`.
+   */
+  readonly cached?: boolean;
 }
 
 interface Context {
   readonly store: OnlineStore;
+  /** The store to check a key's expiry through (see `cached`); the caller closes it. */
+  expiryReader(): Promise<{ readonly store: OnlineStore; close(): Promise<void> }>;
   /** A key of this test's namespace. */
   key(entity: string, keyValues: readonly string[], part?: string): string;
   /** `store.setMany`, remembering the keys so that they are deleted after the test. */
@@ -111,6 +119,31 @@ const CASES: readonly Case[] = [
       const got = await store.getMany([k1, k2]);
       assertBytes(got[0], bytes('second'), 'k1');
       assertBytes(got[1], bytes('back'), 'k2 deleted then written');
+    },
+  },
+  {
+    name: 'a write with a time-to-live expires; a later write without one keeps the key',
+    async run({ store, key, write, expiryReader }) {
+      const [gone, kept, deleted] = [key('ttl', ['gone']), key('ttl', ['kept']), key('ttl', ['deleted'])];
+      await write([
+        { key: gone, value: bytes('g'), ttlMs: 150 },
+        { key: kept, value: bytes('k1'), ttlMs: 150 },
+        { key: deleted, value: bytes('d'), ttlMs: 60_000 },
+      ]);
+      const now = await store.getMany([gone, kept, deleted]);
+      assertBytes(now[0], bytes('g'), 'readable before it expires');
+      assertBytes(now[2], bytes('d'), 'readable before it is deleted');
+      await write([{ key: kept, value: bytes('k2') }, { key: deleted, value: null }]);
+      await new Promise((r) => setTimeout(r, 200));
+      const reader = await expiryReader();
+      try {
+        assert.equal((await reader.store.getMany([gone]))[0], undefined, 'a key written with ttlMs 150 still reads after 200 ms');
+      } finally {
+        await reader.close();
+      }
+      const after = await store.getMany([kept, deleted]);
+      assertBytes(after[0], bytes('k2'), 'rewritten without a time-to-live: kept');
+      assert.equal(after[1], undefined, 'a delete of a key with a time-to-live');
     },
   },
   {
@@ -217,6 +250,11 @@ export function runOnlineStoreConformance(options: OnlineStoreConformanceOptions
         const ns = `${namespace}:${index}`;
         const ctx: Context = {
           store,
+          expiryReader: async () => {
+            if (options.cached !== true) return { store, close: async () => undefined };
+            const other = await options.create();
+            return { store: other, close: () => other.close() };
+          },
           key: (entity, keyValues, part = 'state') => stateKey(ns, entity, keyValues, part),
           write: async (writes, checkpoint) => {
             for (const w of writes) written.add(w.key);

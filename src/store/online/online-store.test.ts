@@ -119,7 +119,7 @@ const redisProblem = await redisUnreachable(6379);
 if (redisProblem === undefined) {
   const namespace = `rs-test-${randomBytes(6).toString('hex')}`;
   runOnlineStoreConformance({ name: 'redis', namespace, create: () => RedisStore.connect('redis://127.0.0.1:6379') });
-  runOnlineStoreConformance({ name: 'redis with the tracked cache', namespace, create: () => RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 1 << 20 }) });
+  runOnlineStoreConformance({ name: 'redis with the tracked cache', namespace, cached: true, create: () => RedisStore.connect('redis://127.0.0.1:6379', { cacheBytes: 1 << 20 }) });
   // The suite deletes what it writes; this catches what a failed test left behind. Never FLUSHALL.
   after(() => dropNamespace('redis://127.0.0.1:6379', namespace));
 
@@ -216,7 +216,7 @@ if (binariesProblem === undefined) {
   });
 
   runOnlineStoreConformance({ name: 'redis-cluster', create: async () => RedisClusterStore.connect((await startCluster()).url) });
-  runOnlineStoreConformance({ name: 'redis-cluster with the tracked cache', create: async () => RedisClusterStore.connect((await startCluster()).url, { cacheBytes: 1 << 20 }) });
+  runOnlineStoreConformance({ name: 'redis-cluster with the tracked cache', cached: true, create: async () => RedisClusterStore.connect((await startCluster()).url, { cacheBytes: 1 << 20 }) });
 
   describe('redis cluster tracked cache', () => {
     const text = (v: Uint8Array | undefined) => (v === undefined ? undefined : Buffer.from(v).toString());

@@ -8,6 +8,14 @@
 export interface OnlineWrite {
   readonly key: string;
   readonly value: Uint8Array | null;
+  /**
+   * Wall-clock milliseconds after which the store drops the key unless it is written again (Redis
+   * `SET … PX`); absent: kept until deleted. A write without it clears an earlier one, as SET does.
+   * For bookkeeping that stops mattering (recent event ids, a pair's pending impressions), so that
+   * what a quiet user or pair left behind does not stay forever: garbage collection, not meaning.
+   * A tracked cache may still serve an expired key until the server deletes it and says so.
+   */
+  readonly ttlMs?: number;
 }
 
 export interface OnlineStore {

@@ -100,3 +100,29 @@ test('a snapshot into a missing folder fails with IO_FAILED and leaves no tempor
   assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), []);
   await store.close();
 });
+
+test('time-to-live: kept through a snapshot and dropped at restore once past; version 1 files still read', async () => {
+  const path = join(dir, 'ttl.snap');
+  const store = await MemoryStore.open({ snapshotPath: path });
+  await store.setMany([
+    { key: 'short', value: Uint8Array.of(1), ttlMs: 200 },
+    { key: 'long', value: Uint8Array.of(2), ttlMs: 3_600_000 },
+    { key: 'plain', value: Uint8Array.of(3) },
+  ]);
+  await store.close();
+  const restored = await MemoryStore.open({ snapshotPath: path });
+  assert.deepEqual((await restored.getMany(['short', 'long', 'plain'])).map(hex), ['01', '02', '03'], 'restored with their expiry, not yet past');
+  await new Promise((r) => setTimeout(r, 250));
+  await restored.close(); // snapshots again: 'short' is past but not yet swept
+  const later = await MemoryStore.open({ snapshotPath: path });
+  assert.equal(later.size, 2, 'an entry past its expiry is dropped at restore');
+  assert.deepEqual((await later.getMany(['short', 'long', 'plain'])).map(hex), [undefined, '02', '03']);
+  await later.close();
+
+  // A version 1 file (no expiry field) is read as before.
+  const v1 = Buffer.concat([Buffer.from('RSONLINE', 'latin1'), Buffer.from([1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]), Buffer.from('k'), Buffer.from([1, 0, 0, 0, 7]), Buffer.from('RSEND\0\0\0', 'latin1')]);
+  await writeFile(join(dir, 'v1.snap'), v1);
+  const old = await MemoryStore.open({ snapshotPath: join(dir, 'v1.snap') });
+  assert.equal(hex((await old.getMany(['k']))[0]), '07');
+  await old.close();
+});

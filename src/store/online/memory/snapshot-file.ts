@@ -3,9 +3,12 @@
  * a temporary file, synced and renamed over the old one, so a crash mid-write leaves the previous
  * snapshot whole.
  *
- *   "RSONLINE" (8 bytes) · version u32 LE (1) · entry count u32 LE
- *   per entry: key length u32 LE · key UTF-8 · value length u32 LE · value bytes
+ *   "RSONLINE" (8 bytes) · version u32 LE (2) · entry count u32 LE
+ *   per entry: key length u32 LE · key UTF-8 · value length u32 LE · value bytes · expiry f64 LE
  *   "RSEND\0\0\0" (8 bytes)
+ *
+ * The expiry is the wall-clock time (ms) the key is dropped at, 0 for none. Version 1 files (no
+ * expiry field) are still read.
  */
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
@@ -14,14 +17,17 @@ import { RecsignalError } from '../../../core/errors.ts';
 
 const MAGIC = Buffer.from('RSONLINE', 'latin1');
 const END = Buffer.from('RSEND\0\0\0', 'latin1');
-const VERSION = 1;
+const VERSION = 2;
 const CHUNK = 1 << 20;
+
+/** One entry: key, value, and the wall-clock time (ms) it expires at, when it does. */
+export type SnapshotEntry = readonly [key: string, value: Uint8Array, expiresAt?: number | undefined];
 
 /**
  * Writes `entries` to `path` atomically. The entries array must not change while this runs (the
  * memory store passes a copy of its map's pairs; values are never mutated in place).
  */
-export async function writeSnapshot(path: string, entries: readonly (readonly [string, Uint8Array])[]): Promise<void> {
+export async function writeSnapshot(path: string, entries: readonly SnapshotEntry[]): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const file = await open(temp, 'w');
@@ -39,7 +45,7 @@ export async function writeSnapshot(path: string, entries: readonly (readonly [s
       buf.writeUInt32LE(VERSION, 8);
       buf.writeUInt32LE(entries.length, 12);
       at = 16;
-      for (const [key, value] of entries) {
+      for (const [key, value, expiresAt] of entries) {
         const keyLength = Buffer.byteLength(key, 'utf8');
         if (8 + keyLength > CHUNK) throw new RecsignalError('INVALID_ARGUMENT', `a key of ${keyLength} bytes is too long to snapshot; keep keys under 1 MiB`);
         await room(8 + keyLength);
@@ -56,6 +62,9 @@ export async function writeSnapshot(path: string, entries: readonly (readonly [s
           buf.set(value, at);
           at += value.byteLength;
         }
+        await room(8);
+        buf.writeDoubleLE(expiresAt ?? 0, at);
+        at += 8;
       }
       await room(END.length);
       END.copy(buf, at);
@@ -74,8 +83,14 @@ export async function writeSnapshot(path: string, entries: readonly (readonly [s
   }
 }
 
+/** A snapshot read back: the entries, and the expiry times of those that have one. */
+export interface Snapshot {
+  readonly entries: Map<string, Uint8Array>;
+  readonly expiry: Map<string, number>;
+}
+
 /** Reads a snapshot; undefined when the file does not exist. Throws IO_FAILED on a damaged file. */
-export async function readSnapshot(path: string): Promise<Map<string, Uint8Array> | undefined> {
+export async function readSnapshot(path: string): Promise<Snapshot | undefined> {
   let data: Buffer;
   try {
     data = await readFile(path);
@@ -87,9 +102,11 @@ export async function readSnapshot(path: string): Promise<Map<string, Uint8Array
     new RecsignalError('IO_FAILED', `the online store snapshot ${path} is damaged (${what}); restore it from a backup, or delete it to start with an empty store`);
   if (data.length < 16 + END.length || !data.subarray(0, 8).equals(MAGIC)) throw damaged('not a recsignal online snapshot');
   const version = data.readUInt32LE(8);
-  if (version !== VERSION) throw damaged(`format version ${version}, this build reads ${VERSION}`);
+  if (version !== VERSION && version !== 1) throw damaged(`format version ${version}, this build reads 1 and ${VERSION}`);
+  const tail = version === 1 ? 0 : 8;
   const count = data.readUInt32LE(12);
   const entries = new Map<string, Uint8Array>();
+  const expiry = new Map<string, number>();
   const end = data.length - END.length;
   let at = 16;
   for (let i = 0; i < count; i++) {
@@ -101,15 +118,21 @@ export async function readSnapshot(path: string): Promise<Map<string, Uint8Array
     at += keyLength;
     const valueLength = data.readUInt32LE(at);
     at += 4;
-    if (at + valueLength > end) throw damaged(`cut off at entry ${i} of ${count}`);
+    if (at + valueLength + tail > end) throw damaged(`cut off at entry ${i} of ${count}`);
     // A copy, so that the file's buffer is freed once read.
     const value = new Uint8Array(valueLength);
     value.set(data.subarray(at, at + valueLength));
     at += valueLength;
     entries.set(key, value);
+    if (tail > 0) {
+      const expiresAt = data.readDoubleLE(at);
+      at += tail;
+      if (!Number.isFinite(expiresAt) || expiresAt < 0) throw damaged(`entry ${i} expires at ${expiresAt}`);
+      if (expiresAt !== 0) expiry.set(key, expiresAt);
+    }
   }
   if (at !== end || !data.subarray(end).equals(END)) throw damaged(`${data.length - at - END.length} unexpected bytes after ${count} entries`);
-  return entries;
+  return { entries, expiry };
 }
 
 async function syncDir(dir: string): Promise<void> {

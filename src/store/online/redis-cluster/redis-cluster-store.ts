@@ -8,7 +8,7 @@
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import { RecsignalError } from '../../../core/errors.ts';
 import type { OnlineStore, OnlineWrite } from '../online-store.ts';
-import { asBuffer, failFastOptions, ioFailed, reconnectDelay, throwOnReplyError, type Endpoint, type RedisTimeouts } from '../redis/redis-shared.ts';
+import { asBuffer, failFastOptions, ioFailed, reconnectDelay, throwOnReplyError, ttlOf, type Endpoint, type RedisTimeouts } from '../redis/redis-shared.ts';
 import { TrackedCache, type Tracker } from '../redis/tracked-cache.ts';
 import { keySlot } from './key-slot.ts';
 
@@ -233,6 +233,7 @@ export class RedisClusterStore implements OnlineStore {
           inline.multi();
           for (const w of bySlot.get(slot) as OnlineWrite[]) {
             if (w.value === null) pipeline.del(w.key);
+            else if (w.ttlMs !== undefined) pipeline.set(w.key, asBuffer(w.value), 'PX', ttlOf(w.ttlMs));
             else pipeline.set(w.key, asBuffer(w.value));
           }
           // Inside a transaction exec() queues EXEC; the last exec() below sends the pipeline.

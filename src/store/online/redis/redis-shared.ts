@@ -74,3 +74,8 @@ export function throwOnReplyError(results: [Error | null, unknown][] | null): vo
   if (results === null) throw new Error('the transaction was aborted');
   for (const [error] of results) if (error) throw error;
 }
+
+/** A write's time-to-live as PX takes it: a whole number of milliseconds, at least 1 (PX 0 is an error). */
+export function ttlOf(ms: number): number {
+  return Math.max(1, Math.ceil(ms));
+}

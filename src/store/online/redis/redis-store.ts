@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { RecsignalError } from '../../../core/errors.ts';
 import type { OnlineStore, OnlineWrite } from '../online-store.ts';
 import { TrackedCache } from './tracked-cache.ts';
-import { asBuffer, failFastOptions, ioFailed, reconnectDelay, throwOnReplyError, type Endpoint, type RedisTimeouts } from './redis-shared.ts';
+import { asBuffer, failFastOptions, ioFailed, reconnectDelay, throwOnReplyError, ttlOf, type Endpoint, type RedisTimeouts } from './redis-shared.ts';
 
 export interface RedisStoreOptions extends RedisTimeouts {
   /**
@@ -88,6 +88,7 @@ export class RedisStore implements OnlineStore {
     const tx = this.#client.multi();
     for (const w of all) {
       if (w.value === null) tx.del(w.key);
+      else if (w.ttlMs !== undefined) tx.set(w.key, asBuffer(w.value), 'PX', ttlOf(w.ttlMs));
       else tx.set(w.key, asBuffer(w.value));
     }
     const run = async (): Promise<void> => {
