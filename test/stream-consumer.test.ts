@@ -18,6 +18,7 @@ import { eventToJson, itemColumns, type InteractionEvent, type ItemMetadata } fr
 import { StreamEngine } from '../src/compute/stream/engine.ts';
 import streamingDemo from '../examples/streaming/features.ts';
 import { createEventValidator } from '../src/events/validate.ts';
+import type { RecsignalError } from '../src/core/errors.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';
 import { ingest } from '../src/store/offline/ingest.ts';
 import { featuresFor } from '../src/compute/batch/training-set.ts';
@@ -315,6 +316,33 @@ test('an event later than the allowed lateness is counted and dead-lettered with
     const dead = await client.xrange(`${stream}:dead`, '-', '+');
     assert.equal(dead.length, 1);
     assert.match(dead[0]?.[1].join(' ') ?? '', /reason late: .*"event_id":"e2"/);
+  } finally {
+    await cleanup(client, prefix);
+    state.disconnect();
+    client.disconnect();
+  }
+});
+
+test('state built from one stream refuses another, and a stream deleted and written again from lower IDs: their entries would be taken as applied', { timeout: 30_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-streams-${process.pid}-${Date.now()}`;
+  const state = new Redis(REDIS);
+  try {
+    const at = Date.UTC(2024, 0, 1, 12);
+    const event = (id: string, ts: number) => JSON.stringify({ event_id: id, user_id: 'u1', item_id: 'i1', ts, type: 'play' });
+    const namespace = `${prefix}:state`;
+    const consume = (stream: string) => new StreamConsumer(client, state, { compiled, namespace, lateness: 3_600_000, stream, group: 'g', consumer: 'c', validator: createEventValidator({ now: at + 10_000 }), batch: 10, blockMs: 50, untilIdle: true }).run();
+    const a = `${prefix}:a`;
+    for (const [id, e] of [['5-1', event('e1', at)], ['5-2', event('e2', at + 1)]] as const) await client.xadd(a, id, 'event', e);
+    assert.equal((await consume(a)).applied, 2);
+    const b = `${prefix}:b`;
+    await xaddAll(client, b, [event('e3', at + 2)]);
+    await assert.rejects(consume(b), (e: RecsignalError) => e.code === 'INVALID_ARGUMENT' && /built from stream '.*:a'.*own --namespace/.test(e.message));
+    // The same stream, deleted and written again with IDs below the checkpoint (5-2).
+    await client.del(a);
+    await client.xadd(a, '1-1', 'event', event('e4', at + 3));
+    await assert.rejects(consume(a), (e: RecsignalError) => e.code === 'INVALID_ARGUMENT' && /up to ID 5-2, but the stream's newest ID is 1-1/.test(e.message));
   } finally {
     await cleanup(client, prefix);
     state.disconnect();

@@ -28,6 +28,7 @@
  * Redis Cluster the MULTI spans slots and is refused; see store-backed.ts.
  */
 import type { Redis } from 'ioredis';
+import { RecsignalError } from '../../core/errors.ts';
 import { reasonOf, type EventValidator } from '../../events/validate.ts';
 import type { InteractionEvent } from '../../events/schema.ts';
 import { applyBatch, stateKeys, type StoredStateOptions } from './store-backed.ts';
@@ -89,6 +90,8 @@ export interface Checkpoint {
   readonly at: number;
   /** Set when a live consumer committed this checkpoint for its dead owner (see the module). */
   readonly takenOverBy?: string;
+  /** The stream its IDs are of (absent in checkpoints written before it was recorded). */
+  readonly stream?: string;
 }
 
 /** A consumer whose checkpoint a batch advances: this one, or a dead one being taken over. */
@@ -141,6 +144,7 @@ export class StreamConsumer {
   /** Consumes until stop() (or, with untilIdle, until nothing new arrives); returns this run's counts. */
   async run(): Promise<ConsumerStats> {
     await ensureGroup(this.streams, this.o.stream, this.o.group);
+    await this.#checkGroupState();
     await this.state.sadd(this.#membersKey, this.o.consumer);
     // Announce this consumer as live before it reads: until its first commit it holds the group's
     // watermark back, so the others do not forget what its first batch may still need.
@@ -150,7 +154,7 @@ export class StreamConsumer {
       await this.state.watch(this.#self.key);
       const watchedOn = this.state.stream;
       const { takenOverBy: _, ...stored } = parseCheckpoint(await this.state.get(this.#self.key));
-      const checkpoint = { ...stored, at: Date.now() };
+      const checkpoint = { ...stored, at: Date.now(), stream: this.o.stream };
       const text = JSON.stringify(checkpoint);
       // As in #handle: a connection that dropped and came back since the WATCH would run the MULTI unguarded.
       if (this.state.status !== 'ready' || this.state.stream !== watchedOn) continue;
@@ -178,6 +182,37 @@ export class StreamConsumer {
       await this.#handle(entries, this.#self);
     }
     return this.stats;
+  }
+
+  /**
+   * Refuses to start on state whose checkpoints belong to another stream, or to an earlier stream of
+   * this name: an entry at or before a checkpoint counts as applied, so the events of a second stream
+   * (or of a stream deleted and written again from lower IDs) would be acknowledged and never applied.
+   * A namespace's state comes from one stream; its lateness and folding follow that stream's times.
+   */
+  async #checkGroupState(): Promise<void> {
+    const names = await this.state.smembers(this.#membersKey);
+    if (!names.includes(this.o.consumer)) names.push(this.o.consumer);
+    const k = stateKeys(this.o.namespace);
+    const read = this.state.pipeline();
+    for (const name of names) read.get(k.checkpoint(this.o.group, name));
+    const texts = ((await read.exec()) ?? []).map(([error, text]) => {
+      if (error) throw error;
+      return text as string | null;
+    });
+    const newest = String(fieldOf((await this.streams.xinfo('STREAM', this.o.stream)) as unknown[], 'last-generated-id') ?? '0-0');
+    const where = `the state under namespace '${this.o.namespace}'`;
+    names.forEach((name, i) => {
+      const text = texts[i];
+      if (text === null || text === undefined) return;
+      const c = parseCheckpoint(text);
+      if (c.stream !== undefined && c.stream !== this.o.stream) {
+        throw new RecsignalError('INVALID_ARGUMENT', `${where} was built from stream '${c.stream}' (consumer '${name}' of group '${this.o.group}'), not '${this.o.stream}': its checkpoints would mark this stream's entries as applied. Give this stream its own --namespace (a state comes from one stream), or consume '${c.stream}'`);
+      }
+      if (c.lastId !== null && compareIds(c.lastId, newest) > 0) {
+        throw new RecsignalError('INVALID_ARGUMENT', `consumer '${name}' of group '${this.o.group}' applied stream '${this.o.stream}' up to ID ${c.lastId}, but the stream's newest ID is ${newest}: it was deleted and written again, and its entries up to ${c.lastId} would be taken as applied. Build the state of the new stream under a new --namespace (or delete the old namespace's keys first)`);
+      }
+    });
   }
 
   /**
@@ -313,8 +348,8 @@ export class StreamConsumer {
       counts.invalid += dead.length;
       // A dead consumer's checkpoint keeps its time: it stays stale, holding no watermark back.
       const checkpoint: Checkpoint = owner.self
-        ? { lastId, counts, watermark: result.watermark, at: Date.now() }
-        : { lastId, counts, watermark: result.watermark, at: owner.checkpoint.at, takenOverBy: this.o.consumer };
+        ? { lastId, counts, watermark: result.watermark, at: Date.now(), stream: this.o.stream }
+        : { lastId, counts, watermark: result.watermark, at: owner.checkpoint.at, takenOverBy: this.o.consumer, stream: this.o.stream };
       const tx = this.state.multi();
       for (const w of result.writes) {
         if (w.value === null) tx.del(w.key);
