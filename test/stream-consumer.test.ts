@@ -261,7 +261,9 @@ test('recsignal stream: consumes a Redis Stream until SIGTERM, dead-letters inva
     const world = generateEvents({ users: 20, items: 30, days: 2, seed: 5 });
     const events = [...world.events()].sort((a, b) => a.ts - b.ts);
     const stream = `${prefix}:events`;
-    await xaddAll(client, stream, [...events.map((e) => JSON.stringify(eventToJson(e))), '{"event_id":"x"}']);
+    // Two invalid messages: one missing its fields, one from a clock an hour ahead (past --max-future's default minute).
+    const ahead = JSON.stringify({ event_id: 'ahead', user_id: 'u1', item_id: 'i1', ts: Date.now() + 3_600_000, type: 'play' });
+    await xaddAll(client, stream, [...events.map((e) => JSON.stringify(eventToJson(e))), '{"event_id":"x"}', ahead]);
     const itemsPath = join(dir, 'items.jsonl');
     writeFileSync(itemsPath, world.items.map((i) => JSON.stringify(itemColumns(i))).join('\n'));
     const namespace = `${prefix}:state`;
@@ -275,12 +277,14 @@ test('recsignal stream: consumes a Redis Stream until SIGTERM, dead-letters inva
       const pending = (await client.xpending(stream, 'g').catch(() => [1])) as [number];
       const info = (await client.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
       const g = info[0];
-      return g !== undefined && pending[0] === 0 && g[g.indexOf('entries-read') + 1] === events.length + 1;
+      return g !== undefined && pending[0] === 0 && g[g.indexOf('entries-read') + 1] === events.length + 2;
     }, 40_000);
     child.kill('SIGTERM');
     assert.equal(await exited, 0, out);
-    assert.match(out, new RegExp(`applied ${events.length}, duplicates 0, late 0, invalid 1 `), out);
-    assert.equal(await client.xlen(`${stream}:dead`), 1);
+    assert.match(out, new RegExp(`applied ${events.length}, duplicates 0, late 0, invalid 2 `), out);
+    const dead = await client.xrange(`${stream}:dead`, '-', '+');
+    assert.equal(dead.length, 2);
+    assert.match(dead[1]?.[1].join(' ') ?? '', /is in the future: more than 1m past now/);
 
     const engine = new StreamEngine(demo, { lateness: 3_600_000, items: world.items });
     for (const e of events) engine.apply(e);

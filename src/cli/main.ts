@@ -381,6 +381,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .option('--consumer <name>', 'this consumer\'s name: keep it across restarts, so a restarted consumer finishes the messages it held (default: <host>-<pid>, one per process: a consumer restarted under a new name has what its predecessor held taken over after --take-over-after)')
     .option('--online <url>', 'redis://host:port holding the state, the checkpoints and the dead letters (<stream key>:dead) (default: the --source Redis)')
     .option('--lateness <duration>', 'how late (behind the newest event time) an event may arrive and still count; later ones are dead-lettered', '5m')
+    .option('--max-future <duration>', 'events further ahead of this machine\'s clock than this are rejected and dead-lettered (an accepted event moves the watermark: keep it well below --lateness)', '1m')
     .option('--batch <n>', 'messages per read and commit', positiveInt('batch'), 500)
     .option('--namespace <prefix>', 'key prefix of the state (default: recsignal:<feature set>:<hash>)')
     .option('--items <file>', 'item metadata (JSONL), for views that fan out through it (e.g. by genre)')
@@ -403,6 +404,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const compiled = await loadFeatureSet(o.features ?? DEMO_FEATURES);
       const lateness = parseDuration(o.lateness, '--lateness');
       const takeOverAfterMs = parseDuration(o.takeOverAfter, '--take-over-after');
+      const maxFutureMs = parseDuration(o.maxFuture, '--max-future');
       const items = o.items ? await readItemsFile(o.items) : [];
       const users = o.users ? await readUsersFile(o.users) : [];
       // The state connection does not resend commands in flight when it reconnects: a MULTI/EXEC
@@ -427,7 +429,8 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const consumer = new StreamConsumer(streams, state, {
         compiled, namespace, lateness, items, users,
         stream: streamKey, group: o.group, consumer: o.consumer, batch: o.batch,
-        validator: createEventValidator({ extraTypes: compiled.ir.extraTypes }),
+        // As serve: one sender with a fast clock would move the watermark and make everyone's on-time events late.
+        validator: createEventValidator({ extraTypes: compiled.ir.extraTypes, maxFutureMs }),
         untilIdle: Boolean(o.untilIdle), takeOverAfterMs,
       });
       if (!o.json) out(`recsignal stream: ${compiled.ir.name} (${compiled.hash}) from ${streamKey} on ${source[1]} as ${o.group}/${o.consumer}; state in ${endpoint.target} under ${namespace}\n`);
