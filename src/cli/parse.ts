@@ -15,7 +15,7 @@ export function decimalNumber(v: string): number {
 export function positiveInt(name: string): (v: string) => number {
   return (v: string) => {
     const n = decimalNumber(v);
-    if (!Number.isInteger(n) || n <= 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a positive whole number`);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a positive whole number (at most 2^53 − 1)`);
     return n;
   };
 }
@@ -33,7 +33,7 @@ export function positiveNumber(name: string): (v: string) => number {
 export function nonNegativeInt(name: string): (v: string) => number {
   return (v: string) => {
     const n = decimalNumber(v);
-    if (!Number.isInteger(n) || n < 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a whole number, 0 or more`);
+    if (!Number.isSafeInteger(n) || n < 0) throw new RecsignalError('INVALID_ARGUMENT', `--${name} '${v}': give a whole number, 0 or more (at most 2^53 − 1)`);
     return n;
   };
 }

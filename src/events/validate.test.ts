@@ -67,3 +67,18 @@ test('a value or duration beyond ±1e12 is refused, naming the field: at 1e308 t
     }
   }
 });
+
+test('an id or context value with a lone surrogate is refused: UTF-8 would turn "u\\ud800" and "u\\udc00" into one user', () => {
+  const validate = createEventValidator({ now: NOW });
+  assert.equal(validate({ ...ok, user_id: 'u😀' }).ok, true, 'a surrogate pair is text');
+  for (const [raw, path] of [
+    [{ ...ok, user_id: 'u\ud800' }, 'user_id'],
+    [{ ...ok, item_id: '\udc00i' }, 'item_id'],
+    [{ ...ok, event_id: 'e\ud800' }, 'event_id'],
+    [{ ...ok, context: { device: 'tv\udfff' } }, 'context.device'],
+  ] as const) {
+    const r = validate(raw);
+    assert.equal(r.ok, false, path);
+    if (!r.ok) assert.deepEqual(r.problems.map((p) => p.path), [path]);
+  }
+});

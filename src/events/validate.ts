@@ -126,6 +126,10 @@ function idField(r: Record<string, unknown>, key: string, problems: Problem[], r
     problems.push(separatorProblem(key));
     return undefined;
   }
+  if (LONE_SURROGATE.test(v)) {
+    problems.push(surrogateProblem(key));
+    return undefined;
+  }
   return v;
 }
 
@@ -171,12 +175,27 @@ function contextField(v: unknown, problems: Problem[]): Record<string, ContextVa
         problems.push(separatorProblem(`context.${k}`));
         continue;
       }
+      if (typeof x === 'string' && LONE_SURROGATE.test(x)) {
+        problems.push(surrogateProblem(`context.${k}`));
+        continue;
+      }
       out[k] = x;
     } else {
       problems.push({ path: `context.${k}`, message: `must be a string, number, boolean or null, got ${describe(x)}`, fix: 'flatten nested context values into their own keys' });
     }
   }
   return out;
+}
+
+/** Half of a UTF-16 surrogate pair, alone (JSON's "\ud800"): not text, and not writable as UTF-8. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * UTF-8 (Redis keys, Parquet, snapshot files) writes a lone surrogate as U+FFFD, so "u\ud800" and
+ * "u\udc00" would become one user in the online store and another two in process.
+ */
+function surrogateProblem(path: string): Problem {
+  return { path, message: 'holds half of a UTF-16 surrogate pair on its own (e.g. "\\ud800"), which is not text and cannot be stored as UTF-8', fix: 'send ids and context values as valid Unicode text' };
 }
 
 function separatorProblem(path: string): Problem {

@@ -63,6 +63,12 @@ test('close() writes the snapshot; snapshot() needs a path when the store has no
   assert.equal(hex((await again.getMany(['k']))[0]), '09');
   await again.close();
 
+  // A write once close() has begun is refused, not accepted and then left out of the snapshot.
+  const closing = await MemoryStore.open({ snapshotPath: path });
+  const closed = closing.close();
+  await assert.rejects(closing.setMany([{ key: 'late', value: Uint8Array.of(1) }]), (e: RecsignalError) => e.code === 'IO_FAILED' && /closed/.test(e.message));
+  await closed;
+
   const plain = await MemoryStore.open();
   await assert.rejects(plain.snapshot(), (e: RecsignalError) => e.code === 'INVALID_ARGUMENT' && /snapshotPath/.test(e.message));
   await plain.close();
@@ -77,7 +83,9 @@ test('a damaged snapshot is refused with IO_FAILED, naming the file and what to 
   await store.close();
   const bytes = await readFile(good);
   const cases: [string, Buffer, RegExp][] = [
-    ['cut.snap', bytes.subarray(0, bytes.length - 500), /cut off at entry 0 of 1/],
+    ['cut.snap', bytes.subarray(0, bytes.length - 500), /cut off: it lacks the end marker/],
+    // A changed byte inside the value: every length intact, so only the checksum can tell.
+    ['flipped.snap', Buffer.from(bytes.map((b, i) => (i === 100 ? b ^ 0x10 : b))), /checksum does not match/],
     ['tail.snap', Buffer.concat([bytes, Buffer.from('x')]), /unexpected bytes|damaged/],
     ['other.snap', Buffer.from('{"json": true}                    '), /not a recsignal online snapshot/],
     ['version.snap', Buffer.concat([bytes.subarray(0, 8), Buffer.from([9, 0, 0, 0]), bytes.subarray(12)]), /format version 9/],

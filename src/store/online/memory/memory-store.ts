@@ -96,11 +96,21 @@ export class MemoryStore implements OnlineStore {
     return run;
   }
 
-  /** Snapshots to `snapshotPath` when one was given; the store refuses reads and writes after. */
+  /**
+   * Snapshots to `snapshotPath` when one was given; the store refuses reads and writes from the
+   * call on (a write while the snapshot was written was accepted and then lost). If the snapshot
+   * fails, the store stays open, so the caller can try again.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.snapshotPath !== undefined) await this.snapshot();
     this.#closed = true;
+    if (this.snapshotPath === undefined) return;
+    try {
+      await this.snapshot();
+    } catch (e) {
+      this.#closed = false;
+      throw e;
+    }
   }
 
   #apply(w: OnlineWrite, now: number): void {

@@ -5,14 +5,17 @@
  *
  *   "RSONLINE" (8 bytes) · version u32 LE (2) · entry count u32 LE
  *   per entry: key length u32 LE · key UTF-8 · value length u32 LE · value bytes · expiry f64 LE
+ *   CRC-32 u32 LE of every byte before it
  *   "RSEND\0\0\0" (8 bytes)
  *
- * The expiry is the wall-clock time (ms) the key is dropped at, 0 for none. Version 1 files (no
- * expiry field) are still read.
+ * The expiry is the wall-clock time (ms) the key is dropped at, 0 for none. The checksum catches
+ * damage that keeps every length intact (a changed digit inside a value read back silently). Version
+ * 1 files (no expiry, no checksum) are still read.
  */
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { RecsignalError } from '../../../core/errors.ts';
 
 const MAGIC = Buffer.from('RSONLINE', 'latin1');
@@ -34,8 +37,12 @@ export async function writeSnapshot(path: string, entries: readonly SnapshotEntr
     try {
       const buf = Buffer.allocUnsafe(CHUNK);
       let at = 0;
+      let crc = 0;
       const flush = async (): Promise<void> => {
-        if (at > 0) await file.write(buf, 0, at);
+        if (at > 0) {
+          crc = crc32(buf.subarray(0, at), crc);
+          await file.write(buf, 0, at);
+        }
         at = 0;
       };
       const room = async (n: number): Promise<void> => {
@@ -56,6 +63,7 @@ export async function writeSnapshot(path: string, entries: readonly SnapshotEntr
         at += 4;
         if (value.byteLength > CHUNK / 4) {
           await flush();
+          crc = crc32(value, crc);
           await file.write(value, 0, value.byteLength);
         } else {
           await room(value.byteLength);
@@ -66,10 +74,10 @@ export async function writeSnapshot(path: string, entries: readonly SnapshotEntr
         buf.writeDoubleLE(expiresAt ?? 0, at);
         at += 8;
       }
-      await room(END.length);
-      END.copy(buf, at);
-      at += END.length;
       await flush();
+      buf.writeUInt32LE(crc >>> 0, 0);
+      END.copy(buf, 4);
+      await file.write(buf, 0, 4 + END.length);
       await file.sync();
     } finally {
       await file.close();
@@ -107,7 +115,11 @@ export async function readSnapshot(path: string): Promise<Snapshot | undefined> 
   const count = data.readUInt32LE(12);
   const entries = new Map<string, Uint8Array>();
   const expiry = new Map<string, number>();
-  const end = data.length - END.length;
+  const end = data.length - END.length - (version === 1 ? 0 : 4);
+  if (version !== 1) {
+    if (end < 16 || !data.subarray(data.length - END.length).equals(END)) throw damaged("cut off: it lacks the end marker");
+    if ((crc32(data.subarray(0, end)) >>> 0) !== data.readUInt32LE(end)) throw damaged('its checksum does not match its content');
+  }
   let at = 16;
   for (let i = 0; i < count; i++) {
     if (at + 4 > end) throw damaged(`cut off at entry ${i} of ${count}`);
@@ -131,7 +143,7 @@ export async function readSnapshot(path: string): Promise<Snapshot | undefined> 
       if (expiresAt !== 0) expiry.set(key, expiresAt);
     }
   }
-  if (at !== end || !data.subarray(end).equals(END)) throw damaged(`${data.length - at - END.length} unexpected bytes after ${count} entries`);
+  if (at !== end || !data.subarray(data.length - END.length).equals(END)) throw damaged(`${end - at} unexpected bytes after ${count} entries`);
   return { entries, expiry };
 }
 
