@@ -179,6 +179,10 @@ describe('usage', () => {
     const badNumber = await run('demo', '--users', 'many');
     assert.equal(badNumber.code, 2);
     assert.match(badNumber.err, /--users 'many': give a positive whole number/);
+    // Past 30 s the other consumers stop waiting for a silent one: a takeover would come too late.
+    const slowTakeover = await run('stream', '--source', 'redis-stream://127.0.0.1:6379/x', '--group', 'g', '--take-over-after', '45s');
+    assert.equal(slowTakeover.code, 2);
+    assert.match(slowTakeover.err, /--take-over-after '45s': keep it under 30s/);
     const help = await run('--help');
     assert.equal(help.code, 0);
     for (const c of ['demo', 'ingest', 'backfill', 'training-set', 'features', 'sql']) assert.match(help.out, new RegExp(`^\\s+${c}\\b`, 'm'));

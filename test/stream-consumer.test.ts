@@ -354,6 +354,37 @@ test('state built from one stream refuses another, and a stream deleted and writ
   }
 });
 
+test('odd sources and members: a key of another type is a clear error, a BOM before the JSON is skipped, consumers long gone leave the members set', { timeout: 30_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-odd-${process.pid}-${Date.now()}`;
+  const state = new Redis(REDIS);
+  try {
+    const at = Date.UTC(2024, 0, 1, 12);
+    const namespace = `${prefix}:state`;
+    const options = (stream: string, consumer: string) => ({ compiled, namespace, lateness: 3_600_000, stream, group: 'g', consumer, validator: createEventValidator({ now: at + 10_000 }), batch: 10, blockMs: 50, untilIdle: true, takeOverAfterMs: 100, staleAfterMs: 300 });
+    await client.set(`${prefix}:plain`, 'x');
+    await assert.rejects(new StreamConsumer(client, state, options(`${prefix}:plain`, 'c')).run(), (e: RecsignalError) => e.code === 'INVALID_ARGUMENT' && /holds a string, not a stream/.test(e.message));
+
+    const stream = `${prefix}:events`;
+    await xaddAll(client, stream, [`\ufeff${JSON.stringify({ event_id: 'e1', user_id: 'u1', item_id: 'i1', ts: at, type: 'play' })}`]);
+    const first = await new StreamConsumer(client, state, options(stream, 'old')).run();
+    assert.deepEqual([first.applied, first.invalid], [1, 0], 'the byte-order mark is skipped');
+    const membersKey = stateKeys(namespace).members('g');
+    assert.deepEqual(await client.smembers(membersKey), ['old']);
+    await new Promise((r) => setTimeout(r, 400)); // 'old' holds nothing and has not read for longer than staleAfterMs
+    await xaddAll(client, stream, [JSON.stringify({ event_id: 'e2', user_id: 'u1', item_id: 'i1', ts: at + 1, type: 'play' })]);
+    const second = await new StreamConsumer(client, state, options(stream, 'new')).run();
+    assert.equal(second.applied, 1);
+    assert.deepEqual(await client.smembers(membersKey), ['new'], "'old' left the members");
+    assert.equal((await readCheckpoint(client, namespace, 'g', 'old')).counts.applied, 1, 'its checkpoint and counts stay');
+  } finally {
+    await cleanup(client, prefix);
+    state.disconnect();
+    client.disconnect();
+  }
+});
+
 test('bookkeeping keys expire: a user\'s recent ids and a pair\'s plays and impressions carry a time-to-live, view state none', { timeout: 30_000 }, async (t) => {
   const client = await redisOrSkip(t);
   if (client === null) return;

@@ -404,6 +404,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const compiled = await loadFeatureSet(o.features ?? DEMO_FEATURES);
       const lateness = parseDuration(o.lateness, '--lateness');
       const takeOverAfterMs = parseDuration(o.takeOverAfter, '--take-over-after');
+      if (takeOverAfterMs >= 30_000) throw new RecsignalError('INVALID_ARGUMENT', `--take-over-after '${o.takeOverAfter}': keep it under 30s; past that the other consumers stop waiting for a silent consumer's watermark and may fold away what its held events need, which are then judged late`);
       const maxFutureMs = parseDuration(o.maxFuture, '--max-future');
       const items = o.items ? await readItemsFile(o.items) : [];
       const users = o.users ? await readUsersFile(o.users) : [];

@@ -1,5 +1,6 @@
 /**
- * @module `JSON.stringify` for values of any depth. V8's `JSON.stringify` recurses on the native
+ * @module JSON text in and out. `parseJsonText` skips a leading byte-order mark. `jsonText` is
+ * `JSON.stringify` for values of any depth. V8's `JSON.stringify` recurses on the native
  * stack and throws a RangeError past a few thousand levels, while `JSON.parse` takes any depth: a
  * record nested that deeply still has to reach the dead-letter file whole (nothing is lost).
  */
@@ -50,4 +51,12 @@ export function safeJson(value: unknown): string {
     if (e instanceof RangeError) return jsonText(value);
     throw e;
   }
+}
+
+/**
+ * `JSON.parse`, skipping a leading byte-order mark as RFC 8259 allows (some Windows tools write
+ * one; `JSON.parse` alone refuses it).
+ */
+export function parseJsonText(text: string): unknown {
+  return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
 }

@@ -7,6 +7,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { RecsignalError } from '../core/errors.ts';
+import { parseJsonText } from '../core/json-text.ts';
 import { MINUTE_MS, isoTime } from '../core/time.ts';
 import type { InteractionEvent, ItemMetadata, UserMetadata } from '../events/schema.ts';
 import type { CompiledFeatureSet } from '../plan/compile.ts';
@@ -239,7 +240,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
     app.removeContentTypeParser(['application/json', 'text/plain']);
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
       try {
-        done(null, parseJsonBody(body as string));
+        done(null, parseJsonText(body as string));
       } catch (e) {
         done(e as Error, undefined);
       }
@@ -251,7 +252,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       if (!FEAST_ROUTES.has(req.url.split('?')[0] as string)) done(Object.assign(new Error('media type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
       else {
         try {
-          done(null, parseJsonBody(body as string));
+          done(null, parseJsonText(body as string));
         } catch (e) {
           done(e as Error, undefined);
         }
@@ -403,12 +404,4 @@ function featureRegistry(plan: ServingPlan) {
     })),
     request_features: compiled.ir.requestFeatures.map((r) => ({ name: r.name, type: r.type, ref: `${REQUEST_VIEW}:${r.name}`, inputs: r.inputs })),
   };
-}
-
-/**
- * A JSON body. A leading byte-order mark is skipped, as RFC 8259 allows and fastify's own parser
- * does (some Windows tools write one); `JSON.parse` alone refused such a body with a 400.
- */
-function parseJsonBody(text: string): unknown {
-  return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
 }

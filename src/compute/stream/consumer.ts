@@ -29,6 +29,7 @@
  */
 import type { Redis } from 'ioredis';
 import { RecsignalError } from '../../core/errors.ts';
+import { parseJsonText } from '../../core/json-text.ts';
 import { reasonOf, type EventValidator } from '../../events/validate.ts';
 import type { InteractionEvent } from '../../events/schema.ts';
 import { applyBatch, stateKeys, type StoredStateOptions } from './store-backed.ts';
@@ -225,6 +226,15 @@ export class StreamConsumer {
     if (Date.now() < this.#nextTakeOverCheck) return;
     this.#nextTakeOverCheck = Date.now() + after / 4;
     const consumers = (await this.streams.xinfo('CONSUMERS', this.o.stream, this.o.group)) as unknown[][];
+    // Consumers that hold nothing and have not read for longer than the others wait for their
+    // watermark leave the members: every restart under a default name adds one, and every batch
+    // reads the members' checkpoints. Their checkpoints (and counts) stay. One that was only frozen
+    // becomes a member again at its next commit. (Not XGROUP DELCONSUMER: one that woke since
+    // XINFO may hold entries again, and DELCONSUMER would drop them from the pending list.)
+    const gone = consumers
+      .filter((info) => String(fieldOf(info, 'name')) !== this.o.consumer && Number(fieldOf(info, 'pending')) === 0 && Number(fieldOf(info, 'idle')) >= (this.o.staleAfterMs ?? 30_000))
+      .map((info) => String(fieldOf(info, 'name')));
+    if (gone.length > 0) await this.state.srem(this.#membersKey, ...gone);
     for (const info of consumers) {
       const field = (f: string) => fieldOf(info, f);
       const name = String(field('name'));
@@ -289,7 +299,7 @@ export class StreamConsumer {
       }
       let raw: unknown;
       try {
-        raw = JSON.parse(text);
+        raw = parseJsonText(text);
       } catch (e) {
         dead.push({ id, reason: `not JSON (${(e as Error).message}): send one event object as JSON text`, input: text });
         continue;
@@ -351,6 +361,8 @@ export class StreamConsumer {
         ? { lastId, counts, watermark: result.watermark, at: Date.now(), stream: this.o.stream }
         : { lastId, counts, watermark: result.watermark, at: owner.checkpoint.at, takenOverBy: this.o.consumer, stream: this.o.stream };
       const tx = this.state.multi();
+      // A member again at every commit: one that froze past the others' patience was dropped from the set (see #takeOverDead).
+      if (owner.self) tx.sadd(this.#membersKey, this.o.consumer);
       for (const w of result.writes) {
         if (w.value === null) tx.del(w.key);
         else if (w.ttlMs !== undefined) tx.set(w.key, w.value, 'PX', ttlOf(w.ttlMs));
@@ -425,7 +437,12 @@ export async function ensureGroup(client: Redis, stream: string, group: string):
   try {
     await client.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
   } catch (e) {
-    if (!/BUSYGROUP/.test((e as Error).message)) throw e;
+    const message = (e as Error).message;
+    if (/WRONGTYPE/.test(message)) {
+      const type = await client.type(stream).catch(() => 'another type');
+      throw new RecsignalError('INVALID_ARGUMENT', `the key '${stream}' holds a ${type}, not a stream: point --source at a stream key (XADD <key> * event <event JSON>)`, { cause: e });
+    }
+    if (!/BUSYGROUP/.test(message)) throw e;
   }
 }
 
