@@ -20,7 +20,7 @@ import { writeGenerated } from '../events/generate-write.ts';
 import { openReader, readItemsFile, readUsersFile } from '../events/readers/index.ts';
 import { EventLog } from '../store/offline/event-log.ts';
 import { ingest } from '../store/offline/ingest.ts';
-import { DuckDBEngine, sqlString } from '../store/offline/duckdb-engine.ts';
+import { DuckDBEngine, sqlPath, sqlString } from '../store/offline/duckdb-engine.ts';
 import { backfill, buildTrainingSet } from '../compute/batch/training-set.ts';
 import { saveFeatureRanker, trainFeatureRanker, type FeatureRanker } from '../models/feature-ranker.ts';
 import { itemEmbeddingIndex } from '../models/embeddings.ts';
@@ -270,7 +270,7 @@ async function exampleRows(path: string): Promise<string> {
   const engine = await DuckDBEngine.open();
   try {
     const cols = ['user_id', 'item_id', 'label', 'user_engagement__play_count_7d', 'user_engagement__engagement_short', 'user_negatives__ignored_7d', 'user_session__session_event_count', 'item_popularity__trend_1d_30d', 'genre_match', 'item_age_days'];
-    const rows = await engine.query(`SELECT ${cols.map((c) => `"${c}"`).join(', ')} FROM read_parquet(${sqlString(path)}) WHERE user_engagement__play_count_7d > 0 LIMIT 5`);
+    const rows = await engine.query(`SELECT ${cols.map((c) => `"${c}"`).join(', ')} FROM read_parquet(${sqlPath(path)}) WHERE user_engagement__play_count_7d > 0 LIMIT 5`);
     const short = (c: string) => c.replace(/^[a-z_]+__/, '');
     const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v));
     const widths = cols.map((c) => Math.max(short(c).length, ...rows.map((r) => fmt(r[c]).length)));

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { RecsignalError } from '../core/errors.ts';
-import { DuckDBEngine, sqlString } from '../store/offline/duckdb-engine.ts';
+import { DuckDBEngine, sqlPath, sqlString } from '../store/offline/duckdb-engine.ts';
 import { auc, gbdtModelFromJSON, logloss, ndcgAtK, trainGbdt, type GbdtModel, type GbdtModelJSON } from './gbdt/index.ts';
 import { createRng } from './gbdt/rng.ts';
 
@@ -240,7 +240,7 @@ async function loadFile(path: string, label: string, group: string, o: TrainFeat
   if (!existsSync(path)) throw new RecsignalError('NOT_FOUND', `training set '${path}' does not exist; build one with \`recsignal training-set --spine ... --out ${path}\``);
   const engine = await DuckDBEngine.open();
   try {
-    const reader = path.toLowerCase().endsWith('.csv') ? `read_csv_auto(${sqlString(path)})` : `read_parquet(${sqlString(path)})`;
+    const reader = path.toLowerCase().endsWith('.csv') ? `read_csv_auto(${sqlPath(path)})` : `read_parquet(${sqlPath(path)})`;
     await engine.run(`CREATE TEMP TABLE __ts AS SELECT * FROM ${reader}`);
     const types = new Map((await engine.query('DESCRIBE __ts')).map((r) => [String(r['column_name']), String(r['column_type'])]));
     const features: RankerFeature[] = [];

@@ -2,12 +2,13 @@
  * @module The batch engine: point-in-time training sets and backfills, computed by the generated SQL
  * on DuckDB over the Parquet event log. Request-time functions are applied to each row after.
  */
-import { extname } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
 import { RecsignalError } from '../../core/errors.ts';
 import type { FeatureType, FeatureValue, FeatureViewIR } from '../../features/ir.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { applyRequestFeatures, featureColumns, type FeatureColumn, type RequestFeatureStats } from '../../plan/rows.ts';
-import { DuckDBEngine, sqlString } from '../../store/offline/duckdb-engine.ts';
+import { DuckDBEngine, sqlPath, sqlString } from '../../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../../store/offline/event-log.ts';
 import { checkEmbeddingTables, embeddingRelations } from '../../store/offline/embeddings.ts';
 import { duckdb } from './dialect.ts';
@@ -343,15 +344,24 @@ export function fromSql(v: unknown, type: FeatureType): FeatureValue {
  * followed by `u1` an error.
  */
 export async function loadSpine(engine: DuckDBEngine, path: string, keyColumns: readonly string[]): Promise<void> {
+  let bytes: number;
+  try {
+    bytes = statSync(path).size;
+  } catch {
+    throw new RecsignalError('INVALID_ARGUMENT', `spine '${path}': no such file; give the path of a .csv or .parquet file of query rows (keys and a time)`);
+  }
+  if (bytes === 0) throw new RecsignalError('INVALID_INPUT', `spine '${path}' is empty; it needs a header row and one row per query: the entity keys (e.g. user_id, item_id) and the time (ts)`);
   const ext = extname(path).toLowerCase();
   let reader: string;
-  if (ext === '.parquet') reader = `read_parquet(${sqlString(path)})`;
+  if (ext === '.parquet') reader = `read_parquet(${sqlPath(path)})`;
   else if (ext === '.csv') {
-    const header = (await engine.query(`DESCRIBE SELECT * FROM read_csv(${sqlString(path)}, header = true, all_varchar = true)`)).map((r) => String(r['column_name']));
+    const header = (await engine.query(`DESCRIBE SELECT * FROM read_csv(${sqlPath(path)}, header = true, all_varchar = true)`)).map((r) => String(r['column_name']));
     const text = header.filter((c) => keyColumns.includes(c));
-    reader = `read_csv(${sqlString(path)}, header = true${text.length > 0 ? `, types = {${text.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}` : ''})`;
+    reader = `read_csv(${sqlPath(path)}, header = true${text.length > 0 ? `, types = {${text.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}` : ''})`;
   } else throw new RecsignalError('INVALID_ARGUMENT', `spine '${path}': unknown format; give a .csv or .parquet file`);
   await engine.run(`CREATE OR REPLACE TEMP TABLE __spine_raw AS SELECT * FROM ${reader}`);
+  const names = (await engine.query(`SELECT column_name FROM (DESCRIBE __spine_raw)`)).map((r) => String(r['column_name']));
+  if (names.includes('__row')) throw new RecsignalError('INVALID_INPUT', `spine '${path}': a column is named __row, which recsignal uses to keep the spine's order; rename it`);
   const columns = (await engine.query(`SELECT column_name, column_type FROM (DESCRIBE __spine_raw)`)).filter((r) => keyColumns.includes(String(r['column_name'])) && r['column_type'] !== 'VARCHAR');
   const replace = columns.length === 0 ? '' : ` REPLACE (${columns.map((r) => `CAST(${duckdb.ident(String(r['column_name']))} AS VARCHAR) AS ${duckdb.ident(String(r['column_name']))}`).join(', ')})`;
   await engine.run(`CREATE OR REPLACE TABLE __spine AS SELECT rowid AS __row, *${replace} FROM __spine_raw`);
@@ -411,6 +421,13 @@ export function outputFormat(out: string): '.csv' | '.parquet' {
   const ext = extname(out).toLowerCase();
   if (ext !== '.csv' && ext !== '.parquet') throw new RecsignalError('INVALID_ARGUMENT', `--out '${out}': give a .csv or .parquet file`);
   return ext;
+}
+
+/** Checks `--out` before any work: its format, and that its folder exists (found at the end, it cost the whole run). */
+export function checkOutput(out: string): void {
+  outputFormat(out);
+  const folder = dirname(resolve(out));
+  if (!existsSync(folder)) throw new RecsignalError('INVALID_ARGUMENT', `--out '${out}': the folder ${folder} does not exist; create it first`);
 }
 
 /**

@@ -10,7 +10,7 @@ import type { EventLog } from '../../store/offline/event-log.ts';
 import { embeddingRelations } from '../../store/offline/embeddings.ts';
 import { duckdb } from './dialect.ts';
 import { renderEntityKeysSql } from './sql.ts';
-import { computeFeatures, fromSql, loadSpine, openBatch, outputFormat, outputReplacements, prepareQueries, spineTimeExpr, viewsForColumns, writeResult, type BatchReport } from './run.ts';
+import { checkOutput, computeFeatures, fromSql, loadSpine, openBatch, outputFormat, outputReplacements, prepareQueries, spineTimeExpr, viewsForColumns, writeResult, type BatchReport } from './run.ts';
 
 export interface TrainingSetOptions {
   readonly compiled: CompiledFeatureSet;
@@ -30,6 +30,7 @@ export interface TrainingSetOptions {
 
 /** One output row per spine row, in spine order: the spine's columns, then every feature as of its time. */
 export async function buildTrainingSet(options: TrainingSetOptions): Promise<BatchReport> {
+  checkOutput(options.out);
   const ctx = await openBatch(options.compiled, options.log);
   const { engine } = ctx;
   try {
@@ -37,10 +38,17 @@ export async function buildTrainingSet(options: TrainingSetOptions): Promise<Bat
     const timeExpr = await spineTimeExpr(engine, options.tsColumn ?? 'ts', options.spine.toLowerCase().endsWith('.csv'));
     const spineCols = new Set((await engine.query(`SELECT column_name FROM (DESCRIBE __spine)`)).map((r) => String(r['column_name'])));
     const views = selectViews(options.compiled, spineCols, options.views);
+    // A request feature reads views: one whose views are not all computed (left out by --views, or
+    // their keys not in the spine) would see nulls where its inputs have values; it is left out too.
+    const computable = computableRequestFeatures(options.compiled, views);
+    const columns = featureColumns(options.compiled.ir, views).filter((c) => c.view !== null || computable.has(c.feature));
+    const clashes = columns.filter((c) => spineCols.has(c.column)).map((c) => c.column);
+    if (clashes.length > 0) {
+      throw new RecsignalError('INVALID_INPUT', `the spine has columns named like features (${clashes.slice(0, 5).join(', ')}${clashes.length > 5 ? `, … ${clashes.length} in all` : ''}), which the training set would hold twice; drop or rename them (a finished training set is no spine: keep its keys, its time and its labels)`);
+    }
     await prepareQueries(ctx, '__spine', '__row', timeExpr, views);
-    const requestErrors = await computeFeatures(ctx, views, true, { onProgress: options.onProgress, chunkRows: options.chunkRows });
-    const columns = featureColumns(options.compiled.ir, views);
-    const select = `SELECT s.* EXCLUDE (__row), f.* EXCLUDE (__row) FROM __spine AS s JOIN __features AS f USING (__row) ORDER BY s.__row`;
+    const requestErrors = await computeFeatures(ctx, views, computable.size > 0, { onProgress: options.onProgress, chunkRows: options.chunkRows });
+    const select = `SELECT s.* EXCLUDE (__row)${columns.map((c) => `, f.${duckdb.ident(c.column)}`).join('')} FROM __spine AS s JOIN __features AS f USING (__row) ORDER BY s.__row`;
     await writeResult(engine, select, options.out, columns);
     // One row per query row: count the computed features, not `__features` (which joins the crosses again).
     const rows = await engine.count('__computed');
@@ -85,9 +93,12 @@ export interface BackfillOptions {
  */
 export async function backfill(options: BackfillOptions): Promise<BatchReport & { entities: Record<string, number> }> {
   const { compiled, log, at } = options;
+  checkOutput(options.out);
   const ctx = await openBatch(compiled, log);
   const { engine } = ctx;
   try {
+    const unknown = (options.entities ?? []).filter((e) => !compiled.ir.views.some((v) => v.entity.name === e));
+    if (unknown.length > 0) throw new RecsignalError('INVALID_ARGUMENT', `unknown entities: ${unknown.join(', ')}; the feature set has ${[...new Set(compiled.ir.views.map((v) => v.entity.name))].join(', ')}`);
     const groups = new Map<string, FeatureViewIR[]>();
     for (const v of compiled.ir.views) {
       if (options.entities && !options.entities.includes(v.entity.name)) continue;
@@ -179,4 +190,10 @@ export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, q
   } finally {
     engine.close();
   }
+}
+
+/** The request features whose view inputs are all among `views` (request fields are always there). */
+export function computableRequestFeatures(compiled: CompiledFeatureSet, views: readonly FeatureViewIR[]): Set<string> {
+  const names = new Set(views.map((v) => v.name));
+  return new Set(compiled.ir.requestFeatures.filter((r) => Object.values(r.inputs).every((ref) => ref.startsWith('request:') || names.has(ref.slice(0, ref.indexOf(':'))))).map((r) => r.name));
 }

@@ -7,6 +7,7 @@
 import { basename } from 'node:path';
 import { DuckDBInstance, JSDuckDBValueConverter } from '@duckdb/node-api';
 import { RecsignalError } from '../../core/errors.ts';
+import { globLiteral } from '../../store/offline/duckdb-engine.ts';
 import { assembleWire, planColumns, type ColumnMap } from './columns.ts';
 import { checkInput } from './lines.ts';
 import { positionOf, type RawRecord } from './raw-record.ts';
@@ -22,7 +23,7 @@ export async function* readParquet(path: string, options: ParquetReaderOptions =
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
-    const result = await query(() => connection.stream(SQL, [path]), path);
+    const result = await query(() => connection.stream(SQL, [globLiteral(path)]), path);
     const plan = planColumns(result.columnNames(), options.map ?? {}, basename(path));
     let row = 0;
     for (;;) {

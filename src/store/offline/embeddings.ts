@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecsignalError } from '../../core/errors.ts';
 import type { EmbeddingViewIR, FeatureViewIR } from '../../features/ir.ts';
-import { DuckDBEngine, sqlString } from './duckdb-engine.ts';
+import { DuckDBEngine, sqlPath, sqlString } from './duckdb-engine.ts';
 import type { EventLog } from './event-log.ts';
 
 export interface EmbeddingVersion {
@@ -85,7 +85,7 @@ export function embeddingPath(log: EventLog, table: string): string {
 /** SQL relation text of a table, or null when the log has none of that name. */
 export function embeddingRelation(log: EventLog, table: string): string | null {
   const p = embeddingPath(log, table);
-  return existsSync(p) ? `read_parquet(${sqlString(p)})` : null;
+  return existsSync(p) ? `read_parquet(${sqlPath(p)})` : null;
 }
 
 /** The relation of every table the views read (null where the log has none), for the batch SQL. */
@@ -187,11 +187,11 @@ export async function writeEmbeddings(log: EventLog, table: string, versions: re
     a.closeSync();
     await engine.run('CREATE OR REPLACE TEMP TABLE __fresh AS SELECT key, ts, CAST(vector AS DOUBLE[]) AS vector FROM __text');
     const merged = existsSync(path)
-      ? `SELECT * FROM __fresh UNION ALL SELECT key, ts, vector FROM read_parquet(${sqlString(path)}) AS o WHERE NOT EXISTS (SELECT 1 FROM __fresh AS f WHERE f.key = o.key AND f.ts = o.ts)`
+      ? `SELECT * FROM __fresh UNION ALL SELECT key, ts, vector FROM read_parquet(${sqlPath(path)}) AS o WHERE NOT EXISTS (SELECT 1 FROM __fresh AS f WHERE f.key = o.key AND f.ts = o.ts)`
       : 'SELECT * FROM __fresh';
     const tmp = join(log.dir, 'embeddings', `.${table}.parquet.tmp`);
     await engine.run(`COPY (SELECT * FROM (${merged}) ORDER BY key, ts) TO ${sqlString(tmp)} (FORMAT parquet)`);
-    const [count] = await engine.query(`SELECT count(*) AS n, count(DISTINCT key) AS k FROM read_parquet(${sqlString(tmp)})`);
+    const [count] = await engine.query(`SELECT count(*) AS n, count(DISTINCT key) AS k FROM read_parquet(${sqlPath(tmp)})`);
     renameSync(tmp, path);
     return { path, versions: Number(count?.['n']), keys: Number(count?.['k']) };
   } finally {

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ItemMetadata, UserMetadata } from '../../events/schema.ts';
 import { LOG_COLUMNS } from '../../events/schema.ts';
-import { DuckDBEngine, sqlString } from './duckdb-engine.ts';
+import { DuckDBEngine, globLiteral, sqlPath, sqlString } from './duckdb-engine.ts';
 
 export class EventLog {
   readonly dir: string;
@@ -52,7 +52,7 @@ export class EventLog {
     if (!this.hasEvents()) {
       return `(SELECT ${LOG_COLUMNS.map((c) => `CAST(NULL AS ${c.sql}) AS ${c.name}`).join(', ')} WHERE FALSE)`;
     }
-    return `(SELECT ${cols} FROM read_parquet(${sqlString(join(this.eventsDir, 'day=*', '*.parquet'))}, hive_partitioning = false, union_by_name = true))`;
+    return `(SELECT ${cols} FROM read_parquet(${sqlString(join(globLiteral(this.eventsDir), 'day=*', '*.parquet'))}, hive_partitioning = false, union_by_name = true))`;
   }
 
   /** The time of the log's newest event (ms), or null when it has none. */
@@ -69,12 +69,12 @@ export class EventLog {
 
   itemsRelation(): string | null {
     const p = join(this.dir, 'items.parquet');
-    return existsSync(p) ? `read_parquet(${sqlString(p)})` : null;
+    return existsSync(p) ? `read_parquet(${sqlPath(p)})` : null;
   }
 
   usersRelation(): string | null {
     const p = join(this.dir, 'users.parquet');
-    return existsSync(p) ? `read_parquet(${sqlString(p)})` : null;
+    return existsSync(p) ? `read_parquet(${sqlPath(p)})` : null;
   }
 
   /**
@@ -128,7 +128,7 @@ export class EventLog {
     const path = join(this.dir, `${name}.parquet`);
     const tmp = join(this.dir, `.${name}.parquet.tmp`);
     const merged = existsSync(path)
-      ? `SELECT * FROM (${fresh}) UNION ALL BY NAME SELECT * FROM read_parquet(${sqlString(path)}) WHERE ${key} NOT IN (SELECT ${key} FROM (${fresh}))`
+      ? `SELECT * FROM (${fresh}) UNION ALL BY NAME SELECT * FROM read_parquet(${sqlPath(path)}) WHERE ${key} NOT IN (SELECT ${key} FROM (${fresh}))`
       : fresh;
     await engine.run(`COPY (SELECT * FROM (${merged}) ORDER BY ${key}) TO ${sqlString(tmp)} (FORMAT parquet)`);
     renameSync(tmp, path);
