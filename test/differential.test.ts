@@ -13,6 +13,7 @@ import { compileFeatureSet } from '../src/plan/compile.ts';
 import { featureColumns } from '../src/plan/rows.ts';
 import { referenceFeatures } from '../src/compute/reference/reference.ts';
 import { featuresFor } from '../src/compute/batch/training-set.ts';
+import { StreamEngine } from '../src/compute/stream/engine.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';
 import { ingest, type IngestRecord } from '../src/store/offline/ingest.ts';
 import { createEventValidator } from '../src/events/validate.ts';
@@ -83,6 +84,29 @@ test('batch SQL equals the reference aggregator on generated streams', async () 
       }),
       runs(40),
     ));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ties at one time break by code point on every engine: ids and values above U+FFFF against U+E000–U+FFFF', async () => {
+  // JavaScript's < puts "😀" (a surrogate pair) before "｡" (U+FF61); UTF-8, DuckDB's order, the reverse.
+  const dir = mkdtempSync(join(tmpdir(), 'recsignal-diff-text-'));
+  try {
+    const t = BASE + 3_600_000;
+    const events: InteractionEvent[] = [
+      { eventId: 'e\uff61', userId: 'u1', itemId: 'i\uff61', ts: t, type: 'play', value: 1, duration: null, context: { device: 'tv' } },
+      { eventId: 'e😀', userId: 'u1', itemId: 'i😀', ts: t, type: 'play', value: 2, duration: null, context: { device: 'tv' } },
+    ];
+    const log = new EventLog(join(dir, 'log'));
+    const report = await ingest(events.map((e, i) => ({ position: `t:${i}`, raw: eventToJson(e) })), { log, validator: createEventValidator({ now: BASE + 2 * YEARS }), items });
+    assert.equal(report.accepted, 2);
+    const qs = ['i\uff61', 'i😀'].map((item) => ({ fields: { user_id: 'u1', item_id: item, device: 'tv' }, ts: t + 1 }));
+    const expected = referenceFeatures(compiled, { events, items }, qs);
+    assertFeatureRowsEqual(await featuresFor(compiled, log, qs), expected, columns.map((c) => c.column), qs);
+    const engine = new StreamEngine(compiled, { lateness: 0, items });
+    for (const e of [...events].reverse()) engine.apply(e);
+    assertFeatureRowsEqual(qs.map((q) => engine.features(q.fields, q.ts)) as never, expected, columns.map((c) => c.column), qs);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -6,6 +6,7 @@
  * (`<log>/online-only/serve-<time>.jsonl`), and replayed, merged by time with the log, whenever
  * the server builds its state. `recsignal ingest <file>` moves them into the log if wanted.
  */
+import { compareText } from '../core/text-order.ts';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { eventToJson, type InteractionEvent } from '../events/schema.ts';
@@ -75,5 +76,5 @@ export async function* replayForServing(log: EventLog, extraTypes: readonly stri
 }
 
 function byTimeThenId(a: InteractionEvent, b: InteractionEvent): number {
-  return a.ts - b.ts || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0);
+  return a.ts - b.ts || compareText(a.eventId, b.eventId);
 }

@@ -3,6 +3,7 @@
  * It reads the semantics contract of DESIGN.md literally: for each query (keys, t) it filters the
  * events with ts < t and applies each aggregation to them. Written for obviousness, not speed.
  */
+import { compareText } from '../../core/text-order.ts';
 import { itemColumns, userColumns, type InteractionEvent, type ItemMetadata, type UserMetadata } from '../../events/schema.ts';
 import { EMBEDDING_OUTPUT, type AggregationIR, type AggregationViewIR, type FeatureValue, type FeatureViewIR, type FilterIR, type LookupViewIR, type SessionViewIR } from '../../features/ir.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
@@ -171,7 +172,7 @@ function computeView(v: FeatureViewIR, rows: Row[], t: number, items: Map<string
 }
 
 function byTimeThenId(a: Row, b: Row): number {
-  return a.ts - b.ts || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0);
+  return a.ts - b.ts || compareText(a.event_id as string, b.event_id as string);
 }
 
 function passes(f: FilterIR, r: Row): boolean {
@@ -210,7 +211,7 @@ function aggregate(a: AggregationIR, rows: Row[], t: number): FeatureValue {
     case 'last_k': {
       const latest = new Map<string, number>();
       for (const r of present) latest.set(String(r[input as string]), r.ts);
-      return [...latest.entries()].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : 0)).slice(0, a.k as number).map(([v]) => v);
+      return [...latest.entries()].sort((x, y) => y[1] - x[1] || compareText(y[0], x[0])).slice(0, a.k as number).map(([v]) => v);
     }
     case 'top_k':
     case 'histogram': {
@@ -220,8 +221,8 @@ function aggregate(a: AggregationIR, rows: Row[], t: number): FeatureValue {
         const w = a.weight === null ? 1 : ((r[a.weight] as number | null) ?? 0);
         totals.set(key, (totals.get(key) ?? 0) + w);
       }
-      if (a.op === 'histogram') return Object.fromEntries([...totals.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1)));
-      return [...totals.entries()].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)).slice(0, a.k as number).map(([k]) => k);
+      if (a.op === 'histogram') return Object.fromEntries([...totals.entries()].sort((x, y) => compareText(x[0], y[0])));
+      return [...totals.entries()].sort((x, y) => y[1] - x[1] || compareText(x[0], y[0])).slice(0, a.k as number).map(([k]) => k);
     }
     case 'decayed_sum':
       return present.reduce((s, r) => s + (r[input as string] as number) * decay(r), 0);

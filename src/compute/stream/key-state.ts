@@ -4,6 +4,7 @@
  * a partial of the raw rows once a read needs it. Reads merge tiles in the sawtooth window with
  * the raw rows. Adding a row only stores it: the aggregation work is done once, when it folds.
  */
+import { compareText } from '../../core/text-order.ts';
 import type { AggregationIR, AggregationViewIR, FeatureValue } from '../../features/ir.ts';
 import { windowStart } from '../../plan/rows.ts';
 import { addRow, compact, emptyPartial, finalize, mergeInto, partialFromJson, partialToJson, type Partial, type StreamRow } from './partials.ts';
@@ -347,7 +348,7 @@ function insertSorted(rows: StreamRow[], row: StreamRow): void {
   let i = rows.length;
   while (i > 0) {
     const prev = rows[i - 1] as StreamRow;
-    if (prev.ts < row.ts || (prev.ts === row.ts && prev.eventId <= row.eventId)) break;
+    if (prev.ts < row.ts || (prev.ts === row.ts && compareText(prev.eventId, row.eventId) <= 0)) break;
     i--;
   }
   if (i === rows.length) rows.push(row);

@@ -3,6 +3,7 @@
  * and finalize. Tiles, the lifetime accumulator and the pending head of a window are all partials;
  * a window's value is the merge of its tiles' partials, finalized at the read time.
  */
+import { compareText } from '../../core/text-order.ts';
 import type { AggregationIR, FeatureValue } from '../../features/ir.ts';
 
 /** One event row as the stream engine keeps it: the derived columns included. */
@@ -119,7 +120,7 @@ export function addRow(a: AggregationIR, p: Partial, r: StreamRow): void {
 }
 
 function before(ts1: number, id1: string, ts2: number, id2: string): boolean {
-  return ts1 < ts2 || (ts1 === ts2 && id1 < id2);
+  return ts1 < ts2 || (ts1 === ts2 && compareText(id1, id2) < 0);
 }
 
 /** Σ v · 2^((ts − τ)/h) kept at the newest time τ, so exponents never grow positive. */
@@ -228,7 +229,7 @@ export function finalize(a: AggregationIR, p: Partial, t: number): FeatureValue 
       return topKeys(p.at, a.k as number, newerFirst);
     case 'weights':
       if (p.w.size === 0) return null;
-      if (a.op === 'histogram') return Object.fromEntries([...p.w.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1)));
+      if (a.op === 'histogram') return Object.fromEntries([...p.w.entries()].sort((x, y) => compareText(x[0], y[0])));
       return topKeys(p.w, a.k as number, heavierFirst);
     case 'decay':
       return p.n === 0 ? null : p.s * Math.pow(2, (p.tau - t) / (a.halfLifeMs as number));
@@ -246,12 +247,12 @@ export function compact(a: AggregationIR, p: Partial): void {
 
 /** last_k's order: the newest time first; at equal times the greater value first. */
 function newerFirst(v1: string, ts1: number, v2: string, ts2: number): boolean {
-  return ts1 > ts2 || (ts1 === ts2 && v1 > v2);
+  return ts1 > ts2 || (ts1 === ts2 && compareText(v1, v2) > 0);
 }
 
 /** top_k's order: the heaviest first; at equal weights the smaller value first. */
 function heavierFirst(v1: string, w1: number, v2: string, w2: number): boolean {
-  return w1 > w2 || (w1 === w2 && v1 < v2);
+  return w1 > w2 || (w1 === w2 && compareText(v1, v2) < 0);
 }
 
 /**
