@@ -97,3 +97,15 @@ test('missing, empty and unwritable files, and unknown entities, are clear error
   assert.equal(entity.code, 2, entity.err);
   assert.match(entity.err, /unknown entities: usr; the feature set has user, item/);
 });
+
+test('times in seconds (a spine column, --at) are refused as events are, not read as 1970 with every feature at its default', async () => {
+  const spine = csv(join(dir, 'seconds.csv'), `user_id,ts\nu1,${Math.floor((T0 + 2 * 86_400_000) / 1000)}\n`);
+  const r = await run('training-set', '--features', FEATURES, '--log', log, '--spine', spine, '--out', join(dir, 's.csv'));
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.err, /spine: the times in 'ts' look like seconds since the epoch \(row 1: 1709424000, read as ms, is in 1970\)/);
+  const at = await run('backfill', '--features', FEATURES, '--log', log, '--at', '1709424000', '--out', join(dir, 'b2.csv'));
+  assert.equal(at.code, 2, at.err);
+  assert.match(at.err, /--at '1709424000' is 1970-01-20.*looks like seconds since the epoch; give milliseconds \(1709424000000\)/);
+  const iso = csv(join(dir, 'iso.csv'), 'user_id,ts\nu1,2024-03-03T00:00:00Z\n');
+  assert.equal((await run('training-set', '--features', FEATURES, '--log', log, '--spine', iso, '--out', join(dir, 'iso-out.csv'))).code, 0, 'ISO text carries its unit');
+});

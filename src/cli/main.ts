@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { dirname, basename, extname, join } from 'node:path';
 import { RecsignalError } from '../core/errors.ts';
 import { parseInstant, isoTime, parseDuration } from '../core/time.ts';
-import { createEventValidator } from '../events/validate.ts';
+import { createEventValidator, ISO_LIKE, SECONDS_LIKE_BELOW } from '../events/validate.ts';
 import { INPUT_FORMATS, isInputFormat, openReader, readItemsFile, readMovieLensMetadata, readUsersFile } from '../events/readers/index.ts';
 import { writeGenerated } from '../events/generate-write.ts';
 import { EventLog } from '../store/offline/event-log.ts';
@@ -139,7 +139,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .action(async (o) => {
       const compiled = await loadFeatureSet(o.features);
       const log = requireLog(o.log);
-      const at = parseInstant(o.at, '--at');
+      const at = notSeconds(parseInstant(o.at, '--at'), o.at, '--at');
       const t0 = performance.now();
       const bar = progress('backfill', 100, process.stderr, Boolean(o.json));
       const r = await backfill({ compiled, log, at, out: o.out, ...(o.entity ? { entities: String(o.entity).split(',') } : {}), onProgress: (entity, pct) => bar.update(Math.round(pct), entity) });
@@ -213,7 +213,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const compiled = await loadFeatureSet(o.features);
       const log = requireLog(o.log);
       const last = o.at === undefined ? await log.lastEventTs() : null;
-      const at = o.at === undefined ? (last ?? Date.now()) + 1 : parseInstant(o.at, '--at');
+      const at = o.at === undefined ? (last ?? Date.now()) + 1 : notSeconds(parseInstant(o.at, '--at'), o.at, '--at');
       // The tables' vectors must fit the views that read them, and the versions already published.
       const tables = [`${o.name}_items`, `${o.name}_users`];
       for (const v of embeddingViews(compiled.ir.views).filter((x) => tables.includes(x.table) && x.dims !== o.factors)) {
@@ -452,6 +452,16 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
   registerEvaluate(program);
   registerTrainRanker(program, out);
   return program;
+}
+
+/**
+ * A time flag given as a number of seconds (below 1e11 ms, 1973) read as milliseconds is a time in
+ * January 1970, before every event: a backfill as of it comes out empty. Refused, as for events; ISO
+ * text carries its unit.
+ */
+function notSeconds(ms: number, text: string, flag: string): number {
+  if (ms < SECONDS_LIKE_BELOW && !ISO_LIKE.test(text)) throw new RecsignalError('INVALID_ARGUMENT', `${flag} '${text}' is ${isoTime(ms)}: it looks like seconds since the epoch; give milliseconds (${ms * 1000}) or an ISO-8601 time with a zone`);
+  return ms;
 }
 
 function port(v: string): number {
