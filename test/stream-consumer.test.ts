@@ -489,10 +489,12 @@ test('consumers that died and were not restarted: a live one applies their pendi
     assert.equal(early.takenOver, 0);
     assert.deepEqual([await pendingOf('crashed'), await pendingOf('ghost')], [10, 15]);
     assert.equal(early.applied, events.length - 20 - 15);
+    assert.equal(early.pendingInGroup, 25, 'the run says what the group still holds');
 
     await new Promise((r) => setTimeout(r, takeOverAfterMs + 200));
     const live = await new StreamConsumer(client, state, { ...options, consumer: 'live' }).run();
     assert.equal(live.takenOver, 25, 'the dead consumers\' entries were handled by the live one');
+    assert.equal(live.pendingInGroup, 0);
     assert.equal(live.applied, 15, 'only the ghost\'s 15 were applied; the crashed one\'s 10 were found applied');
     assert.equal(((await client.xpending(stream, 'g')) as [number])[0], 0, 'nothing is left pending');
     const ghost = await readCheckpoint(client, options.namespace, 'g', 'ghost');

@@ -442,7 +442,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
         const s = await consumer.run();
         const seconds = (performance.now() - t0) / 1000;
         out(o.json ? `${JSON.stringify({ ...s, seconds })}\n`
-          : `stopped: applied ${s.applied}, duplicates ${s.duplicates}, late ${s.late}, invalid ${s.invalid} (dead letters in ${streamKey}:dead); acknowledged ${s.acked} in ${s.batches} batches, ${s.conflicts} retried on conflicts, ${s.alreadyApplied} found applied before a restart, ${s.takenOver} taken over from dead consumers; ${seconds.toFixed(1)} s\n`);
+          : `stopped: applied ${s.applied}, duplicates ${s.duplicates}, late ${s.late}, invalid ${s.invalid} (dead letters in ${streamKey}:dead); acknowledged ${s.acked} in ${s.batches} batches, ${s.conflicts} retried on conflicts, ${s.alreadyApplied} found applied before a restart, ${s.takenOver} taken over from dead consumers; ${seconds.toFixed(1)} s${s.pendingInGroup > 0 ? `; ${s.pendingInGroup} messages still pending with other consumers of the group (a crashed one's are taken over once it has been silent for --take-over-after: run again after that)` : ''}\n`);
       } finally {
         streams.disconnect();
         state.disconnect();

@@ -80,6 +80,12 @@ export interface ConsumerStats extends ConsumerCounts {
   alreadyApplied: number;
   /** Messages of dead consumers this one applied (or found applied) and acknowledged for them. */
   takenOver: number;
+  /**
+   * At the end of the run: messages the group's other consumers still hold, unacknowledged (a
+   * consumer that crashed, not yet silent for takeOverAfterMs, or one still at work). `untilIdle`
+   * stops when nothing new comes for this consumer, so a run after a crash can end with some.
+   */
+  pendingInGroup: number;
 }
 
 export interface Checkpoint {
@@ -118,7 +124,7 @@ type Entry = [id: string, fields: string[] | null];
 const MAX_CONFLICTS = 1000;
 
 export class StreamConsumer {
-  readonly stats: ConsumerStats = { applied: 0, duplicates: 0, late: 0, invalid: 0, acked: 0, batches: 0, conflicts: 0, alreadyApplied: 0, takenOver: 0 };
+  readonly stats: ConsumerStats = { applied: 0, duplicates: 0, late: 0, invalid: 0, acked: 0, batches: 0, conflicts: 0, alreadyApplied: 0, takenOver: 0, pendingInGroup: 0 };
   #stopping = false;
   readonly #self: Owner;
   readonly #dead: string;
@@ -182,6 +188,8 @@ export class StreamConsumer {
       }
       await this.#handle(entries, this.#self);
     }
+    const summary = (await this.streams.xpending(this.o.stream, this.o.group)) as [number, ...unknown[]];
+    this.stats.pendingInGroup = Number(summary[0] ?? 0);
     return this.stats;
   }
 
