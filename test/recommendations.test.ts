@@ -17,9 +17,11 @@ import { candidateRecallBySource } from '../src/serve/candidate-recall.ts';
 import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';
 import { FeatureServer } from '../src/serve/server.ts';
+import { servingPlan } from '../src/serve/plan.ts';
+import { findSignals } from '../src/serve/recommend.ts';
 import type { ServingState } from '../src/serve/online-state.ts';
 import { RedisStore } from '../src/store/online/redis/redis-store.ts';
-import { dropNamespace, redisUnreachable, testWithoutRedis } from './helpers/redis-cluster.ts';
+import { dropNamespace, redisUnreachable, startRedisServer, testWithoutRedis } from './helpers/redis-cluster.ts';
 
 const DAY = 86_400_000;
 const START = Date.UTC(2024, 0, 1);
@@ -191,6 +193,7 @@ describe('POST /v1/recommendations', () => {
       [{ user: active, candidates: [] }, ['candidates']],
       [{ user: active, candidates: ['i1', 3] }, ['candidates[1]']],
       [{ user: active, context: { device: ['tv'] } }, ['context.device']],
+      [{ user: active, context: { user_id: 'u2', ts: 0 } }, ['context.user_id', 'context.ts']],
       [[1, 2], ['(body)']],
     ];
     for (const [body, paths] of cases) {
@@ -200,6 +203,11 @@ describe('POST /v1/recommendations', () => {
       assert.deepEqual(r.body.error.problems.map((p: { path: string }) => p.path).sort(), [...paths].sort(), JSON.stringify(body));
       for (const p of r.body.error.problems) assert.ok(p.fix.length > 0);
     }
+    // The fix for a reserved key says what this route takes (its user is "user"; its time the server's clock).
+    const reserved = await recommend({ user: active, context: { user_id: 'u2', ts: 0 } });
+    const fixes = Object.fromEntries(reserved.body.error.problems.map((p: { path: string; fix: string }) => [p.path, p.fix]));
+    assert.match(fixes['context.user_id'], /name the user in "user"/);
+    assert.match(fixes['context.ts'], /server's clock/);
     const notJson = await recommend('{"user": ');
     assert.equal(notJson.status, 400);
     assert.equal(notJson.body.error.code, 'INVALID_JSON');
@@ -228,6 +236,12 @@ describe('POST /v1/recommendations', () => {
     const text = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(text, /^recsignal_http_request_duration_seconds_count\{route="\/v1\/recommendations",method="POST"\} [1-9]\d*$/m);
   });
+});
+
+test('a user embedding is no history: users without interactions get a vector from their metadata, so embedding views do not make a user warm', async () => {
+  const signals = findSignals(servingPlan(await loadFeatureSet('examples/embeddings/features.ts')));
+  assert.ok(signals.presence.length > 0, 'the aggregation views keyed by user count');
+  assert.deepEqual(signals.presence.filter((ref) => ref.startsWith('user_als:')), []);
 });
 
 const redisDown = await redisUnreachable(6379);
@@ -260,6 +274,38 @@ if (redisDown !== undefined) {
       await onRedis?.close();
       await store.close();
       await dropNamespace('redis://127.0.0.1:6379', namespace);
+    }
+  });
+
+  test('POST /v1/recommendations while Redis is down: degraded, not a new user, and trending kept from before', { timeout: 60_000 }, async () => {
+    const redis = await startRedisServer();
+    const store = await RedisStore.connect(`redis://127.0.0.1:${redis.port}`, { commandTimeoutMs: 300 });
+    let onRedis: FeatureServer<ServingState> | undefined;
+    try {
+      onRedis = await FeatureServer.start({
+        compiled: await loadFeatureSet(DEMO_FEATURES), log: new EventLog(join(demoDir, 'log')), port: 0, clock: () => NOW,
+        ranker: loadFeatureRanker(join(demoDir, 'model.json')), store, namespace: 'recommend-outage', trendingRefreshMs: 0,
+      });
+      await onRedis.ready;
+      const up = await recommend({ user: active, k: 10 }, onRedis);
+      assert.equal(up.status, 200, JSON.stringify(up.body));
+      assert.deepEqual([up.body.cold_start, up.body.degraded], [false, false]);
+      await redis.kill('SIGTERM');
+      for (const until = Date.now() + 5_000; await store.ping(); ) {
+        assert.ok(Date.now() < until, 'the store sees Redis gone within 5 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Twice (the list is refreshed at every request here): a refresh while Redis is down must not replace it with an empty one.
+      for (const round of [1, 2]) {
+        const down = await recommend({ user: active, k: 10 }, onRedis);
+        assert.equal(down.status, 200, JSON.stringify(down.body));
+        assert.deepEqual([down.body.cold_start, down.body.degraded], [false, true], `round ${round}: the user's history could not be read; that is no new user`);
+        assert.ok((down.body.candidates.trending ?? 0) > 0, `round ${round}: the trending list read before the outage is kept (${JSON.stringify(down.body.candidates)})`);
+      }
+    } finally {
+      await onRedis?.close();
+      await store.close();
+      await redis.stop();
     }
   });
 }

@@ -49,7 +49,13 @@ export interface RecommendationsResponse {
   readonly base: number;
   readonly items: readonly { readonly item: string; readonly score: number; readonly why: readonly Why[] }[];
   readonly candidates: Readonly<Record<string, number>>;
+  /** The user has no state in any user view (false while that cannot be read: see `degraded`). */
   readonly cold_start: boolean;
+  /**
+   * The online store did not answer for this request: the user's history could not be read, so the
+   * items come from the last trending list, new releases and the catalogue, scored on defaults.
+   */
+  readonly degraded: boolean;
 }
 
 export function parseRecommendationsBody(body: unknown): RecommendationsBody {
@@ -70,7 +76,10 @@ export function parseRecommendationsBody(body: unknown): RecommendationsBody {
   if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > MAX_K) {
     problems.push({ path: 'k', message: `must be a whole number from 1 to ${MAX_K}, got ${describe(k)}`, fix: 'send how many items to return, e.g. "k": 10' });
   }
-  const context = contextFields(b['context'], 'context', problems);
+  const context = contextFields(b['context'], 'context', problems, (key) =>
+    key === 'user_id' ? 'name the user in "user" at the top level, not in context'
+    : key === 'ts' ? 'leave ts out: recommendations are as of the server\'s clock'
+    : 'leave item_id out of context: candidates are generated, or sent as "candidates": ["i1", "i2"]');
   let candidates: string[] | undefined;
   const c = b['candidates'];
   if (c !== undefined && c !== null) {
@@ -162,7 +171,7 @@ export class Recommender {
    * Each candidate source's items for a user as of t, in source order, before the union drops
    * repeats and excluded items: what `recommend` pools, and what `candidateRecallBySource` measures.
    */
-  async candidateSources(b: Pick<RecommendationsBody, 'user' | 'context'>, t: number): Promise<{ cold: boolean; recent: string[]; excluded: string[]; sources: [string, readonly string[]][] }> {
+  async candidateSources(b: Pick<RecommendationsBody, 'user' | 'context'>, t: number): Promise<{ cold: boolean; unavailable: boolean; recent: string[]; excluded: string[]; sources: [string, readonly string[]][] }> {
     const trending = await this.trendingItems(t);
     const user = await this.userHistory(b, t);
     const sources: [string, readonly string[]][] = !user.known
@@ -175,7 +184,7 @@ export class Recommender {
           ['new_releases', this.newReleases(t)],
         ];
     // An item ignored once and played since is no longer ignored (it would drop out of continue watching).
-    return { cold: !user.known, recent: user.recent, excluded: user.ignored.filter((i) => !user.recent.includes(i)), sources };
+    return { cold: !user.known && !user.unavailable, unavailable: user.unavailable, recent: user.recent, excluded: user.ignored.filter((i) => !user.recent.includes(i)), sources };
   }
 
   /** The items nearest to the centroid of `recent` in the embedding index (none without one). */
@@ -198,15 +207,19 @@ export class Recommender {
     const counts: Record<string, number> = {};
     let pool: { item: string; source: string }[];
     let cold = false;
+    let unavailable = false;
     const excluded = new Set<string>();
     const seen = new Set<string>();
     let recent: string[] = [];
     if (b.candidates !== undefined) {
       pool = b.candidates.map((item) => ({ item, source: 'request' }));
-      cold = !(await this.userHistory(b, t)).known;
+      const user = await this.userHistory(b, t);
+      cold = !user.known && !user.unavailable;
+      unavailable = user.unavailable;
     } else {
       const generated = await this.candidateSources(b, t);
       cold = generated.cold;
+      unavailable = generated.unavailable;
       recent = generated.recent;
       for (const i of generated.excluded) excluded.add(i);
       const sources = generated.sources;
@@ -253,7 +266,7 @@ export class Recommender {
       return { item: x.item, score: x.score, why: this.why(phi, x.row) };
     });
     if (items.length === 0) base = ranker.gbdt.contributions(new Float64Array(d).fill(NaN))[d] as number;
-    return { user: b.user, ts: t, base, items, candidates: counts, cold_start: cold };
+    return { user: b.user, ts: t, base, items, candidates: counts, cold_start: cold, degraded: unavailable };
   }
 
   /** Up to n catalogue items not yet pooled nor excluded, marked as pooled. */
@@ -294,13 +307,15 @@ export class Recommender {
   }
 
   /** What candidate generation needs of the user: history or not, recent plays, ignored items, top genres. */
-  private async userHistory(b: Pick<RecommendationsBody, 'user' | 'context'>, t: number): Promise<{ known: boolean; recent: string[]; ignored: string[]; genres: string[] }> {
+  private async userHistory(b: Pick<RecommendationsBody, 'user' | 'context'>, t: number): Promise<{ known: boolean; unavailable: boolean; recent: string[]; ignored: string[]; genres: string[] }> {
     const s = this.signals;
     const refs = [...new Set([...s.presence, ...(s.recentPlays ? [s.recentPlays] : []), ...(s.ignored ? [s.ignored] : []), ...(s.topGenres ? [s.topGenres.ref] : [])])];
-    if (refs.length === 0) return { known: false, recent: [], ignored: [], genres: [] };
+    if (refs.length === 0) return { known: false, unavailable: false, recent: [], ignored: [], genres: [] };
     const f = await this.fetch(refs, b, [], t);
     const get = (ref: string | null): FeatureValue => (ref === null ? null : (f.user.values[f.user.features.indexOf(ref)] ?? null));
     const known = f.user.statuses.some((st) => st === 'PRESENT' || st === 'STALE');
+    // A store that did not answer says nothing about the user: not a new user, a degraded answer.
+    const unavailable = f.user.statuses.some((st) => st === 'UNAVAILABLE');
     const list = (v: FeatureValue) => (Array.isArray(v) ? (v as string[]) : []);
     let genres: string[] = [];
     const g = get(s.topGenres?.ref ?? null);
@@ -308,7 +323,7 @@ export class Recommender {
     else if (g !== null && typeof g === 'object') {
       genres = Object.entries(g as Record<string, number>).filter(([, w]) => w > 0).sort((x, y) => y[1] - x[1]).slice(0, 3).map(([k]) => k);
     }
-    return { known, recent: list(get(s.recentPlays)), ignored: list(get(s.ignored)), genres };
+    return { known, unavailable, recent: list(get(s.recentPlays)), ignored: list(get(s.ignored)), genres };
   }
 
   private newReleases(t: number): string[] {
@@ -338,6 +353,11 @@ export class Recommender {
       return;
     }
     const f = await this.fetch(refs.map((r) => r.ref), { user: '', context: {} }, this.catalogue, t);
+    // The store did not answer: every count reads as its default. Keep the last list (retried at the next request).
+    if (f.items.statuses.some((row) => row.includes('UNAVAILABLE'))) {
+      this.trending = { items: this.trending?.items ?? [], at: 0 };
+      return;
+    }
     const at = refs.map((r) => f.items.features.indexOf(r.ref));
     const scored = this.catalogue.map((item, c) => ({ item, s: refs.reduce((s, r, j) => s + r.weight * num(f.items.values[c]?.[at[j] as number]), 0) }));
     const items = scored.filter((x) => x.s > 0).sort((a, b) => b.s - a.s || (a.item < b.item ? -1 : 1)).slice(0, TRENDING_KEEP).map((x) => x.item);
@@ -379,8 +399,10 @@ export function findSignals(plan: ServingPlan): Signals {
     .flatMap((v) => v.aggregations.filter((a) => a.op === 'count' && a.window.kind === 'sliding' && a.window.lengthMs <= 7 * DAY_MS).map((a) => ({ v, a })));
   const playCounts = itemCounts.filter(({ a }) => a.filter.types !== null && a.filter.types.includes('play'));
   const trending = (playCounts.length > 0 ? playCounts : itemCounts).map(({ v, a }) => ({ ref: `${v.name}:${a.name}`, weight: DAY_MS / (a.window as { lengthMs: number }).lengthMs }));
+  // Views that hold a user's history: not lookups (metadata) nor embeddings (\`recsignal embed\` gives
+  // users without interactions a vector from their metadata, precisely because they have no history).
   const presence = views
-    .filter((v) => v.kind !== 'lookup' && keysAre(v, ['user_id']))
+    .filter((v) => v.kind !== 'lookup' && v.kind !== 'embedding' && keysAre(v, ['user_id']))
     .flatMap((v) => plan.all.filter((r) => r.view?.view === v).slice(0, 1).map((r) => r.ref));
   return { recentPlays, ignored, topGenres, lastWatch, trending, presence };
 }

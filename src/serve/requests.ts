@@ -76,7 +76,12 @@ function stringList(v: unknown, path: string, problems: Problem[], nonEmpty: boo
 }
 
 /** Request context: flat string / number / null values (they key views such as user × device and feed request features). */
-export function contextFields(v: unknown, path: string, problems: Problem[]): Fields {
+/**
+ * A request's context. `reservedFix` says where a reserved key (user_id, item_id, ts) belongs in
+ * this route's request: the fix differs by route (`/v1/recommendations` names its user `user` and
+ * takes its time from the server's clock).
+ */
+export function contextFields(v: unknown, path: string, problems: Problem[], reservedFix: (key: string) => string = (k) => `send ${k} at the top level of the request, not in context`): Fields {
   if (v === undefined || v === null) return {};
   if (typeof v !== 'object' || Array.isArray(v)) {
     problems.push({ path, message: `must be an object, got ${describe(v)}`, fix: 'send context as an object, e.g. {"device": "tv"}' });
@@ -85,7 +90,7 @@ export function contextFields(v: unknown, path: string, problems: Problem[]): Fi
   const out: Fields = {};
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
     if (RESERVED_CONTEXT.has(k)) {
-      problems.push({ path: `${path}.${k}`, message: 'is not a context field', fix: `send ${k} at the top level of the request, not in context` });
+      problems.push({ path: `${path}.${k}`, message: 'is not a context field', fix: reservedFix(k) });
     } else if (x === null || typeof x === 'string' || (typeof x === 'number' && Number.isFinite(x))) {
       out[k] = x;
     } else {

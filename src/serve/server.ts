@@ -77,6 +77,8 @@ export interface ServerOptions {
   readonly ranker?: FeatureRanker;
   /** Item embeddings for the recommendations' `similar` candidates (see `itemEmbeddingIndex`). */
   readonly embeddings?: VectorIndex;
+  /** How often `/v1/recommendations` recomputes its trending list (default 5 s). */
+  readonly trendingRefreshMs?: number;
   /** How often the embedding tables' files are looked at, to serve a newly published version (default 10 s; 0: never). */
   readonly embeddingsCheckMs?: number;
 }
@@ -118,7 +120,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
   ) {
     this.plan = state.plan;
     this.clock = o.clock ?? Date.now;
-    this.recommender = o.ranker === undefined ? null : new Recommender({ plan: this.plan, state, ranker: o.ranker, items: o.metadata?.items ?? [], clock: this.clock, stats: this.requestStats, ...(o.embeddings ? { embeddings: o.embeddings } : {}) });
+    this.recommender = o.ranker === undefined ? null : new Recommender({ plan: this.plan, state, ranker: o.ranker, items: o.metadata?.items ?? [], clock: this.clock, stats: this.requestStats, ...(o.embeddings ? { embeddings: o.embeddings } : {}), ...(o.trendingRefreshMs === undefined ? {} : { trendingRefreshMs: o.trendingRefreshMs }) });
     const bodyLimit = o.bodyLimit ?? 8 * 1024 * 1024;
     this.app = Fastify({ logger: false, bodyLimit, return503OnClosing: true });
     this.routes(bodyLimit);
