@@ -4,7 +4,7 @@
  *   training-set --log DIR --spine FILE --out FILE [--views a,b]
  */
 import { DEMO_FEATURES } from '../src/cli/demo.ts';
-import { loadFeatureSet } from '../src/cli/load-features.ts';
+import { loadFeatureSet } from '../src/plan/load-features.ts';
 import { backfill, buildTrainingSet } from '../src/compute/batch/training-set.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';
 import { argMap, timeAndReport } from './child.ts';

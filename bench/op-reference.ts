@@ -5,7 +5,7 @@
  *   --events FILE.parquet --items FILE.jsonl --users FILE.jsonl --spine FILE.parquet
  */
 import { DEMO_FEATURES } from '../src/cli/demo.ts';
-import { loadFeatureSet } from '../src/cli/load-features.ts';
+import { loadFeatureSet } from '../src/plan/load-features.ts';
 import { referenceFeatures, type ReferenceQuery } from '../src/compute/reference/reference.ts';
 import { openReader, readItemsFile, readUsersFile } from '../src/events/readers/index.ts';
 import type { InteractionEvent } from '../src/events/schema.ts';

@@ -1,6 +1,6 @@
 /** @module Child step: makes sure the cached world (and the reference slice) exist; prints where they are as JSON. */
 import { DEMO_FEATURES } from '../src/cli/demo.ts';
-import { loadFeatureSet } from '../src/cli/load-features.ts';
+import { loadFeatureSet } from '../src/plan/load-features.ts';
 import { prepareSlice, prepareWorld } from './data.ts';
 import { parseOptions } from './options.ts';
 

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_FEATURES } from '../src/cli/demo.ts';
-import { loadFeatureSet } from '../src/cli/load-features.ts';
+import { loadFeatureSet } from '../src/plan/load-features.ts';
 import { featureColumns } from '../src/plan/rows.ts';
 import { DuckDBEngine } from '../src/store/offline/duckdb-engine.ts';
 import type { Comparison } from './compare.ts';

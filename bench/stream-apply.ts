@@ -3,7 +3,7 @@
  * in memory in time order, goes through `StreamEngine.apply` (demo feature set, then the all-ops
  * fixture), and through `OnlineState.apply` (engine plus key index: what the server does per event).
  */
-import { loadFeatureSet } from '../src/cli/load-features.ts';
+import { loadFeatureSet } from '../src/plan/load-features.ts';
 import { StreamEngine } from '../src/compute/stream/engine.ts';
 import type { InteractionEvent } from '../src/events/schema.ts';
 import type { CompiledFeatureSet } from '../src/plan/compile.ts';

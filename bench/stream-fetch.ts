@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadFeatureSet } from '../src/cli/load-features.ts';
+import { loadFeatureSet } from '../src/plan/load-features.ts';
 import type { InteractionEvent } from '../src/events/schema.ts';
 import { featuresResponseJson, fetchFeatures } from '../src/serve/fetch.ts';
 import { selectRefs } from '../src/serve/plan.ts';

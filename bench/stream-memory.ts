@@ -4,7 +4,7 @@
  * stream and dropping the events; then each view's state (engine and key index) is dropped in turn
  * and the heap it frees is its share, so bytes can be assigned to users, items and user × item pairs.
  */
-import { loadFeatureSet } from '../src/cli/load-features.ts';
+import { loadFeatureSet } from '../src/plan/load-features.ts';
 import { generateEvents } from '../src/events/generate.ts';
 import type { InteractionEvent } from '../src/events/schema.ts';
 import { OnlineState } from '../src/serve/online-state.ts';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.ts';
-import { loadFeatureSet } from '../src/cli/load-features.ts';
+import { loadFeatureSet } from '../src/plan/load-features.ts';
 import type { CompiledFeatureSet } from '../src/plan/compile.ts';
 import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';

@@ -9,7 +9,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemo, DEMO_FEATURES } from '../src/cli/demo.ts';
-import { loadFeatureSet } from '../src/cli/load-features.ts';
+import { loadFeatureSet } from '../src/plan/load-features.ts';
 import { loadFeatureRanker } from '../src/models/feature-ranker.ts';
 import { itemEmbeddingIndex, logInteractions, type ItemEmbeddingIndex } from '../src/models/embeddings.ts';
 import { readMetadata } from '../src/store/offline/metadata.ts';

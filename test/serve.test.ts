@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.ts';
-import { loadFeatureSet } from '../src/cli/load-features.ts';
+import { loadFeatureSet } from '../src/plan/load-features.ts';
 import { writeGenerated } from '../src/events/generate-write.ts';
 import { openReader, readItemsFile, readUsersFile } from '../src/events/readers/index.ts';
 import { createEventValidator } from '../src/events/validate.ts';

@@ -26,7 +26,7 @@ import { saveFeatureRanker, trainFeatureRanker, type FeatureRanker } from '../mo
 import { itemEmbeddingIndex } from '../models/embeddings.ts';
 import { candidateRecallBySource, type CandidateRecall, type SourceRecall } from '../serve/candidate-recall.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
-import { loadFeatureSet } from './load-features.ts';
+import { loadFeatureSet } from '../plan/load-features.ts';
 import { formatHeldOut, formatTopFeatures } from './train-ranker.ts';
 import { progress } from './progress.ts';
 

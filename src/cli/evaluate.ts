@@ -89,7 +89,7 @@ export function registerEvaluate(program: Command): void {
     .option('--seed <n>', 'split and bootstrap seed', seedOf, 42)
     .option('--ratio <x>', 'training share: per item / per user (default 0.75), or by time (default 0.8)', fraction('ratio'))
     .option('--cutoff <time>', '--protocol time: the cutoff instant (ms or ISO-8601 with zone) instead of --ratio')
-    .option('--resamples <n>', 'bootstrap resamples', positiveInt('resamples'), 1000)
+    .option('--resamples <n>', 'bootstrap and permutation resamples', positiveInt('resamples'), 1000)
     .addOption(new Option('--types <list>', 'event types that count as interactions (CSV / JSONL / Parquet)').argParser(list).default(DEFAULT_TYPES, DEFAULT_TYPES.join(',')))
     .option('--report <dir>', 'write report.md, report.html and the SVG plots to this folder')
     .option('--json', 'print one JSON object on stdout')

@@ -14,7 +14,7 @@ import { backfill, buildTrainingSet } from '../compute/batch/training-set.ts';
 import { renderFeatureSql } from '../compute/batch/sql.ts';
 import { DIALECTS } from '../compute/batch/dialect.ts';
 import { featureColumns } from '../plan/rows.ts';
-import { loadFeatureSet } from './load-features.ts';
+import { loadFeatureSet } from '../plan/load-features.ts';
 import { checkConsistency } from '../monitor/consistency.ts';
 import { progress } from './progress.ts';
 import { DEMO_FEATURES, runDemo } from './demo.ts';
@@ -58,7 +58,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
   program
     .command('demo')
     .description('generate a streaming-service event log, ingest it, backfill the demo features and build a training set, then serve the features while the last day streams in (no services needed)')
-    .option('--no-serve', 'batch only: stop after the training set')
+    .option('--no-serve', 'batch only: stop after the training set and the model, without serving')
     .option('--users <n>', 'users to simulate', positiveInt('users'), 1500)
     .option('--items <n>', 'catalogue size', positiveInt('items'), 600)
     .option('--days <n>', 'days to simulate', positiveInt('days'), 28)
@@ -184,7 +184,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
           name: compiled.ir.name,
           hash: compiled.hash,
           views: compiled.ir.views.map((v) => ({ name: v.name, kind: v.kind, entity: v.entity.name, join_keys: v.entity.keys, hash: compiled.viewHashes[v.name], features: cols.filter((c) => c.view === v.name).map((c) => ({ name: c.feature, type: c.type, ref: c.ref })) })),
-          request_features: compiled.ir.requestFeatures.map((r) => ({ name: r.name, type: r.type, inputs: r.inputs })),
+          request_features: compiled.ir.requestFeatures.map((r) => ({ name: r.name, type: r.type, ref: `request_features:${r.name}`, inputs: r.inputs })),
         }, null, 2)}\n`);
         return;
       }

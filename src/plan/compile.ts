@@ -339,7 +339,7 @@ function compileRequestFeature(r: RequestFeatureDef, path: string, featureTypes:
   for (const [alias, ref] of Object.entries(r.inputs ?? {})) {
     if (ref.startsWith('request:') && ref.length > 'request:'.length) continue;
     if (!featureTypes.has(ref)) {
-      problems.push({ path: `${path}.inputs.${alias}`, message: `'${ref}' is not a feature of this set`, fix: "refer to 'view:feature' (see `recsignal features --list`) or 'request:<field>'" });
+      problems.push({ path: `${path}.inputs.${alias}`, message: `'${ref}' is not a feature of this set`, fix: "refer to 'view:feature' (`recsignal features --features <file>` lists them) or 'request:<field>'" });
     }
   }
   functions.set(r.name, r.fn);

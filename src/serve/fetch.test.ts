@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { loadFeatureSet } from '../cli/load-features.ts';
+import { loadFeatureSet } from '../plan/load-features.ts';
 import { generateEvents } from '../events/generate.ts';
 import { featuresResponseJson, fetchFeatures, SharedTimes, type FeaturesResponse } from './fetch.ts';
 import { OnlineState, type ReadSlots, type StateReader, type Status } from './online-state.ts';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadFeatureSet } from '../cli/load-features.ts';
+import { loadFeatureSet } from '../plan/load-features.ts';
 import { generateEvents } from '../events/generate.ts';
 import { eventTimeBefore } from './key-index.ts';
 import { OnlineState } from './online-state.ts';

@@ -7,7 +7,7 @@
 import { basename } from 'node:path';
 import { DuckDBInstance, JSDuckDBValueConverter } from '@duckdb/node-api';
 import { RecsignalError } from '../../core/errors.ts';
-import { globLiteral } from '../../store/offline/duckdb-engine.ts';
+import { globLiteral } from '../../core/glob-literal.ts';
 import { assembleWire, planColumns, type ColumnMap } from './columns.ts';
 import { checkInput } from './lines.ts';
 import { positionOf, type RawRecord } from './raw-record.ts';

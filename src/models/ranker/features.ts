@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RecsignalError } from '../../core/errors.ts';
-import { loadFeatureSet } from '../../cli/load-features.ts';
+import { loadFeatureSet } from '../../plan/load-features.ts';
 import { featuresFor } from '../../compute/batch/training-set.ts';
 import type { Interaction } from '../../eval/types.ts';
 import type { ItemMetadata, UserMetadata } from '../../events/schema.ts';

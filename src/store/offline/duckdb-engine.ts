@@ -3,6 +3,7 @@ import { DuckDBInstance, DuckDBListValue, DuckDBArrayValue, DuckDBStructValue, D
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecsignalError } from '../../core/errors.ts';
+import { globLiteral } from '../../core/glob-literal.ts';
 
 export type Scalar = string | number | boolean | null | bigint;
 
@@ -148,16 +149,7 @@ export function sqlString(s: string): string {
   return `'${s.replaceAll("'", "''")}'`;
 }
 
-/**
- * A file path as DuckDB's readers take it: they read every path as a glob, so `[`, `*`, `?` (and
- * `{`) in a folder's name are written as one-character classes (`[[]`), which match themselves. A log
- * under `runs[b]/` otherwise found no files once its first day was written.
- */
-export function globLiteral(path: string): string {
-  return path.replace(/[[*?{]/g, (c) => `[${c}]`);
-}
-
-/** `sqlString(globLiteral(path))`: a path for read_parquet / read_csv, quoted. */
+/** `sqlString(globLiteral(path))`: a path for read_parquet / read_csv, quoted (see `globLiteral`). */
 export function sqlPath(path: string): string {
   return sqlString(globLiteral(path));
 }

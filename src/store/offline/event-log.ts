@@ -12,7 +12,8 @@ import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ItemMetadata, UserMetadata } from '../../events/schema.ts';
 import { LOG_COLUMNS } from '../../events/schema.ts';
-import { DuckDBEngine, globLiteral, sqlPath, sqlString } from './duckdb-engine.ts';
+import { globLiteral } from '../../core/glob-literal.ts';
+import { DuckDBEngine, sqlPath, sqlString } from './duckdb-engine.ts';
 
 export class EventLog {
   readonly dir: string;

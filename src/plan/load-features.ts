@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RecsignalError } from '../core/errors.ts';
 import type { FeatureSetDef } from '../features/dsl.ts';
-import { compileFeatureSet, type CompiledFeatureSet } from '../plan/compile.ts';
+import { compileFeatureSet, type CompiledFeatureSet } from './compile.ts';
 
 /** The module's default export (or its `featureSet` export), compiled; every definition problem is listed. */
 export async function loadFeatureSet(path: string): Promise<CompiledFeatureSet> {
