@@ -15,9 +15,11 @@ function share(v: string): number {
 }
 
 /** One line of held-out figures, as the CLI and the demo print them. */
-export function formatHeldOut(m: HeldOutMetrics): string {
+export function formatHeldOut(m: HeldOutMetrics, group = 'user_id'): string {
   const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(4));
-  return `held-out ${m.users} users (${m.rows} rows, ${m.positives} positive): AUC ${f(m.auc)}${m.logloss === null ? '' : `, logloss ${f(m.logloss)}`}, nDCG@10 ${f(m.ndcgAt10)}; trained on ${m.trainUsers} users (${m.trainRows} rows), ${m.trees} trees`;
+  // Held out by group: users by default, whatever --group names otherwise.
+  const noun = group === 'user_id' ? 'users' : `groups (${group})`;
+  return `held-out ${m.users} ${noun} (${m.rows} rows, ${m.positives} positive): AUC ${f(m.auc)}${m.logloss === null ? '' : `, logloss ${f(m.logloss)}`}, nDCG@10 ${f(m.ndcgAt10)}; trained on ${m.trainUsers} ${noun} (${m.trainRows} rows), ${m.trees} trees`;
 }
 
 export function formatTopFeatures(r: FeatureRanker, n: number): string {
@@ -52,7 +54,7 @@ export function registerTrainRanker(program: Command, out: (s: string) => void =
         return;
       }
       out(`${r.objective} ranker on ${r.features.length} features → ${o.out} (${seconds.toFixed(1)} s)\n`);
-      out(`${formatHeldOut(r.metrics)}\n`);
+      out(`${formatHeldOut(r.metrics, o.group)}\n`);
       if (r.skipped.length > 0) out(`skipped    ${r.skipped.map((s) => `${s.column} (${s.reason})`).join(', ')}\n`);
       out(`top features by gain:\n${formatTopFeatures(r, 10)}\n`);
     });

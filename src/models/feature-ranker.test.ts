@@ -82,6 +82,8 @@ test('lambdarank groups by user and reports nDCG and AUC on held-out users', asy
 
 test('bad input: a missing column, a constant label, a missing file, a file that is not a model', async () => {
   await assert.rejects(trainFeatureRanker({ trainingSet: training, label: 'clicked' }), /no column 'clicked'/);
+  // A text column as the label: DuckDB's cast error before; now the flag and the fix.
+  await assert.rejects(trainFeatureRanker({ trainingSet: training, label: 'user_id' }), /the label column 'user_id' holds text, not numbers; name a 0\/1 \(or graded\) label with --label/);
   await assert.rejects(trainFeatureRanker({ trainingSet: { rows: rows.map((r) => ({ ...r, label: 0 })) }, label: 'label' }), /never positive/);
   await assert.rejects(trainFeatureRanker({ trainingSet: join(tmp, 'nope.parquet'), label: 'label' }), /does not exist/);
   await assert.rejects(trainFeatureRanker({ trainingSet: training, label: 'label', features: ['label', 'item_popularity__play_count_7d'] }), /--features lists 'label', the label; leave it out/);

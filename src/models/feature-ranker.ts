@@ -268,6 +268,10 @@ async function loadFile(path: string, label: string, group: string, o: TrainFeat
     }
     const lq = `"${label.replaceAll('"', '""')}"`;
     const gq = `"${group.replaceAll('"', '""')}"`;
+    const labelType = types.get(label) as string;
+    if (!NUMERIC_TYPES.test(labelType) && labelType !== 'BOOLEAN') {
+      throw new RecsignalError('INVALID_INPUT', `the label column '${label}' holds ${labelType === 'VARCHAR' ? 'text' : labelType}, not numbers; name a 0/1 (or graded) label with --label`);
+    }
     const select = `SELECT CAST(${lq} AS DOUBLE) AS __label, CAST(${gq} AS VARCHAR) AS __group${exprs.map((e, i) => `, ${e} AS __f${i}`).join('')} FROM __ts WHERE ${lq} IS NOT NULL`;
     const labels: number[] = [];
     const groups: string[] = [];
