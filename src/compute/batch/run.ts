@@ -117,10 +117,12 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
   // (genre taste on the 1M-row benchmark spine: 8 slices 35 s, 4 slices 40 s, 16 slices 35 s).
   const chunksOf = (v: FeatureViewIR) => (oneTime !== undefined || chunkColumn(v) === null ? 1 : Math.max(1, Math.ceil((queryRows * (v.kind === 'aggregation' && v.via !== null ? 2 : 1)) / chunkRows)));
   const whole = stateful.length <= 1 && stateful.every((v) => chunksOf(v) === 1);
-  const withCross = withRequest && ctx.compiled.ir.requestFeatures.length > 0;
+  // Only the request features whose views are all computed here (their inputs would read nulls otherwise).
+  const request = withRequest ? withComputableRequests(ctx.compiled, views) : ctx.compiled;
+  const withCross = withRequest && request.ir.requestFeatures.length > 0;
   // The views the request features read run first; the request pass (JS, ~8 s of a 1M-row spine)
   // then reads them on a second connection while DuckDB computes the other views.
-  const inputs = new Set(withCross ? requestInputColumns(ctx.compiled, views).map((c) => c.view as string) : []);
+  const inputs = new Set(withCross ? requestInputColumns(request, views).map((c) => c.view as string) : []);
   const ordered = [...stateful.filter((v) => inputs.has(v.name)), ...stateful.filter((v) => !inputs.has(v.name))];
   const parts = whole ? [views] : [views.filter(byKey), ...ordered.map((v) => [v])].filter((p) => p.length > 0);
   // The parts are database tables, not TEMP ones: the request pass's connection reads them too.
@@ -138,7 +140,7 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
   const stats: RequestFeatureStats = { errors: 0, firstError: null };
   let pass: Promise<RequestResults> | undefined;
   const startPass = () => {
-    pass = readRequestFeatures(ctx, views, stats, joined, queryRows);
+    pass = readRequestFeatures(ctx, request, views, stats, joined, queryRows);
     // Awaited below; until then a failure must not count as unhandled.
     pass.catch(() => undefined);
   };
@@ -168,7 +170,7 @@ export async function computeFeatures(ctx: BatchContext, views: readonly Feature
   await ctx.engine.run(`CREATE OR REPLACE TEMP VIEW __computed AS ${joined(featureColumns(ctx.compiled.ir, views).filter((c) => c.view !== null))}`);
   if (withCross) {
     if (pass === undefined) startPass();
-    await appendRequestFeatures(ctx, await (pass as Promise<RequestResults>));
+    await appendRequestFeatures(ctx, request, await (pass as Promise<RequestResults>));
   }
   await ctx.engine.run(`CREATE OR REPLACE TEMP VIEW __features AS ${withCross ? 'SELECT f.*, c.* EXCLUDE (__row) FROM __computed AS f LEFT JOIN __cross AS c USING (__row)' : 'SELECT * FROM __computed'}`);
   return stats;
@@ -219,6 +221,16 @@ function chunkColumn(v: FeatureViewIR): string | null {
   return ['user_id', 'item_id'].find((k) => v.entity.keys.includes(k)) ?? null;
 }
 
+/**
+ * The feature set with only the request features whose view inputs are all among `views` (request
+ * fields are always there): the set itself when that is every one, so that its plan stays cached.
+ */
+export function withComputableRequests(compiled: CompiledFeatureSet, views: readonly FeatureViewIR[]): CompiledFeatureSet {
+  const names = new Set(views.map((v) => v.name));
+  const kept = compiled.ir.requestFeatures.filter((r) => Object.values(r.inputs).every((ref) => ref.startsWith('request:') || names.has(ref.slice(0, ref.indexOf(':')))));
+  return kept.length === compiled.ir.requestFeatures.length ? compiled : { ...compiled, ir: { ...compiled.ir, requestFeatures: kept } };
+}
+
 /** The computed feature columns the request features read (each once, in the order of `views`). */
 function requestInputColumns(compiled: CompiledFeatureSet, views: readonly FeatureViewIR[]): FeatureColumn[] {
   const refs = new Set(compiled.ir.requestFeatures.flatMap((r) => Object.values(r.inputs)));
@@ -236,8 +248,7 @@ interface RequestResults {
  * inputs name, on a connection of their own (the views not among their inputs may still be running
  * on the main one); one implementation serves training and serving.
  */
-async function readRequestFeatures(ctx: BatchContext, views: readonly FeatureViewIR[], stats: RequestFeatureStats, joined: (columns: readonly FeatureColumn[]) => string, queryRows: number): Promise<RequestResults> {
-  const { compiled } = ctx;
+async function readRequestFeatures(ctx: BatchContext, compiled: CompiledFeatureSet, views: readonly FeatureViewIR[], stats: RequestFeatureStats, joined: (columns: readonly FeatureColumn[]) => string, queryRows: number): Promise<RequestResults> {
   const engine = await ctx.engine.connect();
   try {
     const inputCols = requestInputColumns(compiled, views);
@@ -301,8 +312,8 @@ async function readRequestFeatures(ctx: BatchContext, views: readonly FeatureVie
 }
 
 /** Writes the request features into `__cross` (by row), on the main connection. */
-async function appendRequestFeatures(ctx: BatchContext, { rows, results }: RequestResults): Promise<void> {
-  const reqs = ctx.compiled.ir.requestFeatures;
+async function appendRequestFeatures(ctx: BatchContext, compiled: CompiledFeatureSet, { rows, results }: RequestResults): Promise<void> {
+  const reqs = compiled.ir.requestFeatures;
   await ctx.engine.run(`CREATE OR REPLACE TEMP TABLE __cross (__row BIGINT${reqs.map((r) => `, ${duckdb.ident(r.name)} ${sqlType(r.type)}`).join('')})`);
   const appender = await ctx.engine.appender('__cross');
   rows.forEach((row, r) => {

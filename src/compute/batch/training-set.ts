@@ -10,7 +10,7 @@ import type { EventLog } from '../../store/offline/event-log.ts';
 import { embeddingRelations } from '../../store/offline/embeddings.ts';
 import { duckdb } from './dialect.ts';
 import { renderEntityKeysSql } from './sql.ts';
-import { checkOutput, computeFeatures, fromSql, loadSpine, openBatch, outputFormat, outputReplacements, prepareQueries, spineTimeExpr, viewsForColumns, writeResult, type BatchReport } from './run.ts';
+import { checkOutput, computeFeatures, withComputableRequests, fromSql, loadSpine, openBatch, outputFormat, outputReplacements, prepareQueries, spineTimeExpr, viewsForColumns, writeResult, type BatchReport } from './run.ts';
 
 export interface TrainingSetOptions {
   readonly compiled: CompiledFeatureSet;
@@ -40,7 +40,7 @@ export async function buildTrainingSet(options: TrainingSetOptions): Promise<Bat
     const views = selectViews(options.compiled, spineCols, options.views);
     // A request feature reads views: one whose views are not all computed (left out by --views, or
     // their keys not in the spine) would see nulls where its inputs have values; it is left out too.
-    const computable = computableRequestFeatures(options.compiled, views);
+    const computable = new Set(withComputableRequests(options.compiled, views).ir.requestFeatures.map((r) => r.name));
     const columns = featureColumns(options.compiled.ir, views).filter((c) => c.view !== null || computable.has(c.feature));
     const clashes = columns.filter((c) => spineCols.has(c.column)).map((c) => c.column);
     if (clashes.length > 0) {
@@ -190,10 +190,4 @@ export async function featuresFor(compiled: CompiledFeatureSet, log: EventLog, q
   } finally {
     engine.close();
   }
-}
-
-/** The request features whose view inputs are all among `views` (request fields are always there). */
-export function computableRequestFeatures(compiled: CompiledFeatureSet, views: readonly FeatureViewIR[]): Set<string> {
-  const names = new Set(views.map((v) => v.name));
-  return new Set(compiled.ir.requestFeatures.filter((r) => Object.values(r.inputs).every((ref) => ref.startsWith('request:') || names.has(ref.slice(0, ref.indexOf(':'))))).map((r) => r.name));
 }
