@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { RecsignalError } from '../../core/errors.ts';
-import { SECONDS_LIKE_BELOW } from '../../events/validate.ts';
+import { ISO_LIKE, SECONDS_LIKE_BELOW } from '../../events/validate.ts';
 import type { FeatureType, FeatureValue, FeatureViewIR } from '../../features/ir.ts';
 import type { CompiledFeatureSet } from '../../plan/compile.ts';
 import { applyRequestFeatures, featureColumns, type FeatureColumn, type RequestFeatureStats } from '../../plan/rows.ts';
@@ -226,8 +226,8 @@ function chunkColumn(v: FeatureViewIR): string | null {
  * fields are always there): the set itself when that is every one, so that its plan stays cached.
  */
 export function withComputableRequests(compiled: CompiledFeatureSet, views: readonly FeatureViewIR[]): CompiledFeatureSet {
-  const names = new Set(views.map((v) => v.name));
-  const kept = compiled.ir.requestFeatures.filter((r) => Object.values(r.inputs).every((ref) => ref.startsWith('request:') || names.has(ref.slice(0, ref.indexOf(':')))));
+  const computed = new Set(featureColumns(compiled.ir, views).filter((c) => c.view !== null).map((c) => c.ref));
+  const kept = compiled.ir.requestFeatures.filter((r) => Object.values(r.inputs).every((ref) => ref.startsWith('request:') || computed.has(ref)));
   return kept.length === compiled.ir.requestFeatures.length ? compiled : { ...compiled, ir: { ...compiled.ir, requestFeatures: kept } };
 }
 
@@ -407,7 +407,7 @@ export async function spineTimeExpr(engine: DuckDBEngine, column: string, fromCs
     throw new RecsignalError('INVALID_INPUT', `spine: ${bad.length}${bad.length === 5 ? '+' : ''} rows have no usable time in '${column}' (e.g. row ${Number(bad[0]?.['__row']) + 1}: ${String(bad[0]?.['v'])}); give ms since the epoch or ISO-8601 with a zone (Z or +hh:mm)`);
   }
   // Numbers in seconds read as ms are times in 1970, before every event (ingest refuses them): every feature would be its default.
-  const seconds = await engine.query(`SELECT __row, CAST(${c} AS VARCHAR) AS v FROM __spine WHERE (${expr}) < ${SECONDS_LIKE_BELOW} AND NOT regexp_matches(CAST(${c} AS VARCHAR), '^\\s*\\d{4}-\\d{2}-\\d{2}') LIMIT 1`);
+  const seconds = await engine.query(`SELECT __row, CAST(${c} AS VARCHAR) AS v FROM __spine WHERE (${expr}) < ${SECONDS_LIKE_BELOW} AND NOT regexp_matches(CAST(${c} AS VARCHAR), ${sqlString(ISO_LIKE.source)}) LIMIT 1`);
   if (seconds.length > 0) {
     const v = String(seconds[0]?.['v']);
     throw new RecsignalError('INVALID_INPUT', `spine: the times in '${column}' look like seconds since the epoch (row ${Number(seconds[0]?.['__row']) + 1}: ${v}, read as ms, is in 1970); give milliseconds (seconds × 1000) or ISO-8601 with a zone`);
