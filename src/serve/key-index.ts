@@ -6,7 +6,7 @@
  */
 import type { KeyObserver } from '../compute/stream/engine.ts';
 import { KEY_SEPARATOR, type ItemMetadata, type UserMetadata } from '../events/schema.ts';
-import type { AggregationViewIR, FeatureViewIR, SessionViewIR } from '../features/ir.ts';
+import type { AggregationViewIR, FeatureValue, FeatureViewIR, SessionViewIR } from '../features/ir.ts';
 
 const SEP = KEY_SEPARATOR;
 /** Event times kept per key; older ones leave only their maximum (enough for reads near the watermark). */
@@ -22,6 +22,16 @@ export interface KeyEntry {
   recent: number[];
   /** The newest of the times dropped from `recent` (all of which are ≤ its smallest). */
   before: number;
+  /** The server's cached read of the key (see `OnlineState`), kept here to need no look-up of its own. */
+  cached: CachedRead | undefined;
+}
+
+/** A key's values as of some time, valid while the key's version is `version` and for reads in [from, until). */
+export interface CachedRead {
+  readonly values: ReadonlyMap<string, FeatureValue>;
+  readonly version: number;
+  readonly from: number;
+  readonly until: number;
 }
 
 type Cols = Readonly<Record<string, unknown>>;
@@ -98,7 +108,7 @@ class ViewKeys {
 }
 
 function newEntry(ts: number): KeyEntry {
-  return { first: ts, latest: ts, version: 0, recent: [], before: -Infinity };
+  return { first: ts, latest: ts, version: 0, recent: [], before: -Infinity, cached: undefined };
 }
 
 export class KeyIndex implements KeyObserver {
