@@ -244,6 +244,38 @@ test('a user embedding is no history: users without interactions get a vector fr
   assert.deepEqual(signals.presence.filter((ref) => ref.startsWith('user_als:')), []);
 });
 
+test('a log without an items table: the catalogue is the log\'s items, so a new user gets trending items, and an item first seen in POST /v1/events joins it', async () => {
+  const log = join(tmp, 'no-metadata-log');
+  cpSync(join(demoDir, 'log'), log, { recursive: true });
+  for (const table of ['items.parquet', 'users.parquet']) rmSync(join(log, table), { force: true });
+  const noMetadata = await FeatureServer.start({
+    compiled: await loadFeatureSet(DEMO_FEATURES), log: new EventLog(log), port: 0, clock: () => NOW,
+    ranker: loadFeatureRanker(join(demoDir, 'model.json')), trendingRefreshMs: 0,
+  });
+  try {
+    await noMetadata.ready;
+    const logItems = await new EventLog(log).itemIds();
+    assert.ok(logItems.length > 20, `${logItems.length} items in the log`);
+    const cold = await recommend({ user: 'never-seen-user', k: 10 }, noMetadata);
+    assert.equal(cold.status, 200, JSON.stringify(cold.body));
+    assert.equal(cold.body.cold_start, true);
+    assert.equal(cold.body.items.length, 10, 'trending items for a new user (it was none without an items table)');
+    assert.ok(cold.body.candidates.trending > 0, JSON.stringify(cold.body.candidates));
+    // Every item the log has, then one more once an event brings it.
+    const all = await recommend({ user: 'never-seen-user', k: 1000 }, noMetadata);
+    assert.deepEqual([...all.body.items.map((i: Item) => i.item)].sort(), [...logItems].sort());
+    const sent = await fetch(`${noMetadata.url}/v1/events`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ event_id: 'first-play-of-a-new-item', user_id: active, item_id: 'i-brand-new', type: 'play', ts: NOW - 60_000 }]),
+    });
+    assert.equal(sent.status, 200, await sent.text());
+    const after = await recommend({ user: 'never-seen-user', k: 1000 }, noMetadata);
+    assert.deepEqual([...after.body.items.map((i: Item) => i.item)].sort(), [...logItems, 'i-brand-new'].sort());
+  } finally {
+    await noMetadata.close();
+  }
+});
+
 const redisDown = await redisUnreachable(6379);
 if (redisDown !== undefined) {
   testWithoutRedis('POST /v1/recommendations with a Redis store', redisDown);

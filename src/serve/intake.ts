@@ -51,6 +51,8 @@ export interface IntakeOptions {
   readonly deadLetterPath?: string;
   /** Where events applied for the online state only are kept, so a restart replays them (default none). */
   readonly journal?: OnlineJournal;
+  /** Told each event accepted (applied online, or kept for the log only). */
+  readonly onAccepted?: (e: InteractionEvent) => void;
 }
 
 interface Buffered {
@@ -178,6 +180,7 @@ export class EventIntake {
     const offline = to !== 'online';
     if (applied === undefined) {
       report.accepted++;
+      this.o.onAccepted?.(e);
       this.enqueue(e, true);
       this.noteOfflineOnly(e.eventId);
       return false;
@@ -192,6 +195,7 @@ export class EventIntake {
     }
     if (outcome === 'applied') {
       report.accepted++;
+      this.o.onAccepted?.(e);
       // New to the engine; in the log already only if it came offline-only before.
       if (offline) this.enqueue(e, this.checkAll || this.offlineOnly.has(e.eventId));
       return true;

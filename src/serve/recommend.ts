@@ -116,6 +116,12 @@ export interface RecommenderOptions {
   readonly state: ServingState;
   readonly ranker: FeatureRanker;
   readonly items: readonly ItemMetadata[];
+  /**
+   * Items of the catalogue beyond those with metadata: the log's (see `FeatureServer.start`), so a
+   * log without an items table still has trending items and a catalogue to fill from. Items that
+   * arrive later join through `noteItem`.
+   */
+  readonly moreItems?: readonly string[];
   readonly clock: () => number;
   readonly stats: RequestFeatureStats;
   /** How stale (wall ms) the trending list may get before a request refreshes it; default 5 s. */
@@ -133,7 +139,9 @@ export class Recommender {
   private readonly refs: string[];
   private readonly encodings: RankerEncoding[];
   private readonly names: string[];
+  /** Items with metadata first (in its order), then the others as they became known. */
   private readonly catalogue: string[];
+  private readonly inCatalogue: Set<string>;
   private readonly newest: ItemMetadata[];
   private readonly byCategory = new Map<string, string[]>();
   private trending: { items: string[]; at: number } | null = null;
@@ -153,6 +161,8 @@ export class Recommender {
     this.encodings = o.ranker.features.map((f) => f.encoding);
     this.names = o.ranker.features.map((f, i) => (this.refs[i] ? `${this.refs[i]}${f.encoding === 'number' ? '' : `.${f.encoding}`}` : `context.${f.column}`));
     this.catalogue = o.items.map((i) => i.itemId);
+    this.inCatalogue = new Set(this.catalogue);
+    for (const id of o.moreItems ?? []) this.noteItem(id);
     this.newest = o.items.filter((i) => i.releaseTs !== null).sort((a, b) => (b.releaseTs as number) - (a.releaseTs as number) || (a.itemId < b.itemId ? -1 : 1));
     const tg = this.signals.topGenres;
     if (tg !== null) {
@@ -165,6 +175,13 @@ export class Recommender {
         }
       }
     }
+  }
+
+  /** An item seen in an accepted event joins the catalogue (trending, fill-ups) if it is not in it. */
+  noteItem(id: string | null): void {
+    if (id === null || this.inCatalogue.has(id)) return;
+    this.inCatalogue.add(id);
+    this.catalogue.push(id);
   }
 
   /**

@@ -117,10 +117,11 @@ export class FeatureServer<S extends ServingState = OnlineState> {
     o: ServerOptions,
     readonly state: S,
     readonly intake: EventIntake,
+    logItems: readonly string[] = [],
   ) {
     this.plan = state.plan;
     this.clock = o.clock ?? Date.now;
-    this.recommender = o.ranker === undefined ? null : new Recommender({ plan: this.plan, state, ranker: o.ranker, items: o.metadata?.items ?? [], clock: this.clock, stats: this.requestStats, ...(o.embeddings ? { embeddings: o.embeddings } : {}), ...(o.trendingRefreshMs === undefined ? {} : { trendingRefreshMs: o.trendingRefreshMs }) });
+    this.recommender = o.ranker === undefined ? null : new Recommender({ plan: this.plan, state, ranker: o.ranker, items: o.metadata?.items ?? [], moreItems: logItems, clock: this.clock, stats: this.requestStats, ...(o.embeddings ? { embeddings: o.embeddings } : {}), ...(o.trendingRefreshMs === undefined ? {} : { trendingRefreshMs: o.trendingRefreshMs }) });
     const bodyLimit = o.bodyLimit ?? 8 * 1024 * 1024;
     this.app = Fastify({ logger: false, bodyLimit, return503OnClosing: true });
     this.routes(bodyLimit);
@@ -154,6 +155,9 @@ export class FeatureServer<S extends ServingState = OnlineState> {
           },
         });
     const clock = o.clock ?? Date.now;
+    // The recommendations' catalogue: the items table, and the log's items (a log may have no items table).
+    const logItems = o.ranker === undefined ? [] : await o.log.itemIds();
+    let server: FeatureServer<ServingState> | undefined;
     intake = await EventIntake.open({
       state,
       log: o.log,
@@ -161,12 +165,12 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       clock,
       maxFutureMs: o.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS,
       journal: new OnlineJournal(o.log),
+      onAccepted: (e) => server?.recommender?.noteItem(e.itemId),
       ...(o.flushIntervalMs !== undefined ? { flushIntervalMs: o.flushIntervalMs } : {}),
       ...(o.flushEvents !== undefined ? { flushEvents: o.flushEvents } : {}),
     });
-    let server: FeatureServer<ServingState>;
     try {
-      server = new FeatureServer({ ...o, metadata }, state, intake);
+      server = new FeatureServer({ ...o, metadata }, state, intake, logItems);
     } catch (e) {
       // A model that does not fit the feature set, say: nothing was started that should outlive this.
       await intake.close();

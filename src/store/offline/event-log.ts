@@ -56,6 +56,19 @@ export class EventLog {
     return `(SELECT ${cols} FROM read_parquet(${sqlString(join(globLiteral(this.eventsDir), 'day=*', '*.parquet'))}, hive_partitioning = false, union_by_name = true))`;
   }
 
+  /** The distinct item ids of the log's events, in code-point order (empty when it has none). */
+  async itemIds(): Promise<string[]> {
+    if (!this.hasEvents()) return [];
+    const engine = await DuckDBEngine.open();
+    try {
+      // DuckDB orders VARCHAR by bytes, which for UTF-8 is code-point order (as compareText).
+      const rows = await engine.query(`SELECT DISTINCT item_id FROM ${this.eventsRelation()} WHERE item_id IS NOT NULL ORDER BY item_id`);
+      return rows.map((r) => String(r['item_id']));
+    } finally {
+      engine.close();
+    }
+  }
+
   /** The time of the log's newest event (ms), or null when it has none. */
   async lastEventTs(): Promise<number | null> {
     if (!this.hasEvents()) return null;
