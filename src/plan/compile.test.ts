@@ -154,3 +154,73 @@ test("a where on a numeric column takes numbers written plainly: '00' would matc
   assert.doesNotThrow(() => define({ hour_of_day: [0, '7', 23] }));
   assert.throws(() => define({ hour_of_day: ['00', 'x'] }), (e: unknown) => e instanceof RecsignalError && /where\.hour_of_day.*'hour_of_day' holds numbers; "00", "x" are not one written plainly/.test(e.message));
 });
+
+function problemsOf(def: ReturnType<typeof defineFeatureSet>): { path: string; message: string; fix: string }[] {
+  try {
+    compileFeatureSet(def);
+  } catch (e) {
+    assert.ok(e instanceof RecsignalError, String(e));
+    assert.equal(e.code, 'INVALID_DEFINITION');
+    return e.problems.map((p) => ({ path: p.path, message: p.message, fix: p.fix }));
+  }
+  return [];
+}
+
+test('definitions that compiled and then gave wrong columns, nulls, zeros or DuckDB errors are refused, each naming the fix', () => {
+  const count = agg.count({ windows: ['7d'] });
+  const found = problemsOf(
+    defineFeatureSet({
+      name: 'bad',
+      extraTypes: ['play', 'Thumbs Up', 'thumbs_up', 'thumbs_up'],
+      views: [
+        // a + b__c and a__b + c both make the column a__b__c (DuckDB renamed one a__b__c_1).
+        aggregationView({ name: 'a', entity: user, aggregations: [agg.count({ name: 'b__c' })] }),
+        aggregationView({ name: 'a__b', entity: user, aggregations: [agg.count({ name: 'c' })] }),
+        // Derived rows keep the impression's type: a filter on plays is always 0.
+        aggregationView({ name: 'ignored', entity: user, stream: negatives.impressionNotPlayed({ within: '10m' }), aggregations: [agg.count({ types: ['play'] })] }),
+        // Defaults of another type: a DuckDB conversion error at backfill time.
+        aggregationView({ name: 'defaults', entity: user, aggregations: [agg.count({ default: 'zero' as unknown as number }), agg.lastK('item_id', 3, { default: 5 as unknown as string[] })] }),
+        lookupView({ name: 'meta', entity: item, table: 'items', columns: ['year'], defaults: { year: 'unknown' as unknown as number } }),
+        // One key twice; one entity name with two key sets.
+        aggregationView({ name: 'twice', entity: entity('pair', ['user_id', 'user_id']), aggregations: [count] }),
+        aggregationView({ name: 'items_as_user', entity: entity('user', ['item_id']), aggregations: [count] }),
+        aggregationView({ name: 'odd_entity', entity: entity('User Name!', ['user_id']), aggregations: [count] }),
+      ],
+      requestFeatures: [
+        requestFeature({ name: 'a__b__c_x', type: 'integer' as unknown as 'int', inputs: {}, fn: () => 1 }),
+        requestFeature({ name: 'x', type: 'float', inputs: { n: 42 as unknown as string }, fn: () => 1 }),
+        requestFeature({ name: 'y', type: 'float', inputs: { x: 'request:x' }, fn: () => 1 }),
+        requestFeature({ name: 'z', type: 'int', default: 'none' as unknown as number, inputs: {}, fn: () => 1 }),
+        requestFeature({ name: 'a__b__c', type: 'int', inputs: {}, fn: () => 1 }),
+      ],
+    }),
+  );
+  const at = (path: string, text: RegExp) => assert.ok(found.some((p) => p.path === path && text.test(p.message) && p.fix.length > 0), `no problem at ${path} matching ${text}; got ${JSON.stringify(found.map((p) => `${p.path}: ${p.message}`), null, 1)}`);
+  at('extraTypes[0]', /built-in/);
+  at('extraTypes[1]', /not a valid event type/);
+  at('extraTypes[3]', /twice/);
+  at('views(a__b).c', /a:b__c and a__b:c both make the column 'a__b__c'|a__b:c and a:b__c/);
+  at('requestFeatures[4](a__b__c).name', /both make the column 'a__b__c'/);
+  at('views[2](ignored).aggregations(play_count_lifetime).types', /'play' never occurs/);
+  at('views[3](defaults).aggregations[0].default', /"zero" is not a value of the feature's type int/);
+  at('views[3](defaults).aggregations[1].default', /5 is not a value of the feature's type string\[\]/);
+  at('views[4](meta).defaults.year', /"unknown" is not a value of the feature's type int/);
+  at('views[5](twice).entity.keys', /'user_id' is listed twice/);
+  at('views[6](items_as_user).entity', /entity 'user' is keyed by item_id here and by user_id/);
+  at('views[7](odd_entity).entity', /not a valid entity name/);
+  at('requestFeatures[0].type', /'integer' is not a feature type/);
+  at('requestFeatures[1].inputs.n', /42 is not a ref/);
+  at('requestFeatures[2].inputs.x', /names the request feature 'x'/);
+  at('requestFeatures[3].default', /"none" is not a value of the feature's type int/);
+});
+
+test('definitions of the wrong shape are problems, not stack traces; a bad window is not also reported as no aggregations', () => {
+  const shapes = problemsOf({ ...defineFeatureSet({ name: 'shapes', views: [aggregationView({ name: 'v', entity: user, aggregations: [agg.count()] })] }), views: { a: 1 } as never });
+  assert.deepEqual(shapes.map((p) => p.path), ['views']);
+  const windows = problemsOf(defineFeatureSet({ name: 'w', views: [aggregationView({ name: 'v', entity: user, aggregations: [agg.count({ windows: [{ length: '1h', hop: '1d' }] })] })] }));
+  assert.deepEqual(windows.map((p) => p.path), ['views[0](v).aggregations[0].windows[0].hop']);
+  // A window shorter than its default hop (5 minutes) hops by its own length instead of failing.
+  const short = compileFeatureSet(defineFeatureSet({ name: 'short', views: [aggregationView({ name: 'v', entity: user, aggregations: [agg.count({ windows: ['1m'] })] })] }));
+  const a = (short.ir.views[0] as { aggregations: readonly { window: unknown }[] }).aggregations[0];
+  assert.deepEqual(a?.window, { kind: 'sliding', lengthMs: 60_000, hopMs: 60_000 });
+});

@@ -36,6 +36,9 @@ export interface CompiledFeatureSet {
 }
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
+/** Extra event types: as the built-in ones are written. */
+const EVENT_TYPE = /^[a-z][a-z0-9_]*$/;
+const FEATURE_TYPES: ReadonlySet<string> = new Set<FeatureType>(['int', 'float', 'string', 'string[]', 'float[]', 'histogram']);
 const INPUT_OPS = new Set(['sum', 'mean', 'min', 'max', 'stddev', 'decayed_sum', 'decayed_mean']);
 const CATEGORY_OPS = new Set(['last_k', 'top_k', 'histogram']);
 const CONTINUOUS_COLUMNS = new Set(['value', 'duration', 'watch_fraction', 'weight']);
@@ -45,6 +48,11 @@ export function defaultHop(lengthMs: number): number {
   if (lengthMs < 12 * HOUR_MS) return 5 * MINUTE_MS;
   if (lengthMs < 12 * DAY_MS) return HOUR_MS;
   return DAY_MS;
+}
+
+/** The column a feature takes in a training set: `view__feature`; request features keep their name. */
+export function featureColumn(view: string, feature: string): string {
+  return `${view}__${feature}`;
 }
 
 export function windowName(w: WindowIR): string {
@@ -62,6 +70,11 @@ export function compileFeatureSet(def: FeatureSetDef): CompiledFeatureSet {
     problems.push({ path: 'name', message: `'${String(def.name)}' is not a valid name`, fix: 'use lower_snake_case, e.g. streaming_demo' });
   }
   const extraTypes = [...(def.extraTypes ?? [])];
+  extraTypes.forEach((t, i) => {
+    if (typeof t !== 'string' || !EVENT_TYPE.test(t)) problems.push({ path: `extraTypes[${i}]`, message: `'${String(t)}' is not a valid event type`, fix: 'use a lower_snake_case name such as thumbs_up' });
+    else if ((BUILTIN_EVENT_TYPES as readonly string[]).includes(t)) problems.push({ path: `extraTypes[${i}]`, message: `'${t}' is a built-in event type`, fix: 'leave it out of extraTypes' });
+    else if (extraTypes.indexOf(t) !== i) problems.push({ path: `extraTypes[${i}]`, message: `'${t}' is listed twice`, fix: 'list each extra type once' });
+  });
   const knownTypes = new Set<string>([...BUILTIN_EVENT_TYPES, ...extraTypes]);
   const weights: Record<string, number> = {};
   for (const [type, w] of Object.entries(def.weights ?? {})) {
@@ -72,7 +85,9 @@ export function compileFeatureSet(def: FeatureSetDef): CompiledFeatureSet {
 
   const views: FeatureViewIR[] = [];
   const seenViews = new Set<string>();
-  (def.views ?? []).forEach((v, i) => {
+  const entities = new Map<string, { keys: readonly string[]; path: string }>();
+  if (def.views !== undefined && !Array.isArray(def.views)) problems.push({ path: 'views', message: 'is not a list', fix: 'write views: [aggregationView({...}), ...]' });
+  (Array.isArray(def.views) ? def.views : []).forEach((v, i) => {
     const path = `views[${i}]${v && typeof v.name === 'string' ? `(${v.name})` : ''}`;
     if (!v || typeof v.name !== 'string' || !IDENT.test(v.name)) {
       problems.push({ path: `${path}.name`, message: `'${String(v?.name)}' is not a valid view name`, fix: 'use lower_snake_case' });
@@ -81,7 +96,15 @@ export function compileFeatureSet(def: FeatureSetDef): CompiledFeatureSet {
     if (seenViews.has(v.name)) problems.push({ path: `${path}.name`, message: `view '${v.name}' is defined twice`, fix: 'give each view its own name' });
     seenViews.add(v.name);
     const ir = compileView(v, path, knownTypes, problems);
-    if (ir) views.push(ir);
+    if (ir) {
+      views.push(ir);
+      // One name, one entity: backfills and --entity select by the name.
+      const seen = entities.get(ir.entity.name);
+      if (seen === undefined) entities.set(ir.entity.name, { keys: ir.entity.keys, path });
+      else if (seen.keys.join(',') !== ir.entity.keys.join(',')) {
+        problems.push({ path: `${path}.entity`, message: `entity '${ir.entity.name}' is keyed by ${ir.entity.keys.join(', ')} here and by ${seen.keys.join(', ')} in ${seen.path}`, fix: 'give entities with different keys different names' });
+      }
+    }
   });
   if (views.length === 0 && problems.length === 0) {
     problems.push({ path: 'views', message: 'no views', fix: 'declare at least one view with aggregationView, sessionView or lookupView' });
@@ -91,10 +114,22 @@ export function compileFeatureSet(def: FeatureSetDef): CompiledFeatureSet {
   const functions = new Map<string, (inputs: RequestInputs) => FeatureValue>();
   const featureTypes = new Map<string, FeatureType>();
   for (const v of views) for (const f of viewOutputs(v)) featureTypes.set(`${v.name}:${f.name}`, f.type);
-  (def.requestFeatures ?? []).forEach((r, i) => {
-    const ir = compileRequestFeature(r, `requestFeatures[${i}]`, featureTypes, functions, problems);
+  if (def.requestFeatures !== undefined && !Array.isArray(def.requestFeatures)) problems.push({ path: 'requestFeatures', message: 'is not a list', fix: 'write requestFeatures: [requestFeature({...}), ...]' });
+  const requestNames = new Set((Array.isArray(def.requestFeatures) ? def.requestFeatures : []).map((r) => r?.name));
+  (Array.isArray(def.requestFeatures) ? def.requestFeatures : []).forEach((r, i) => {
+    const ir = compileRequestFeature(r, `requestFeatures[${i}]`, featureTypes, requestNames, functions, problems);
     if (ir) requestFeatures.push(ir);
   });
+  // Each feature is a column of backfills and training sets (view__feature; request features by name):
+  // two with one column name would be renamed by DuckDB (name_1) without a word.
+  const columnOwners = new Map<string, string>();
+  const claim = (column: string, owner: string, path: string) => {
+    const other = columnOwners.get(column);
+    if (other !== undefined) problems.push({ path, message: `${owner} and ${other} both make the column '${column}'`, fix: 'rename one of them (a view and its feature are joined by __ in the column name)' });
+    else columnOwners.set(column, owner);
+  };
+  for (const v of views) for (const f of viewOutputs(v)) claim(featureColumn(v.name, f.name), `${v.name}:${f.name}`, `views(${v.name}).${f.name}`);
+  requestFeatures.forEach((r, i) => claim(r.name, `request feature ${r.name}`, `requestFeatures[${i}](${r.name}).name`));
 
   throwIfProblems('INVALID_DEFINITION', `invalid feature set '${String(def.name)}'`, problems);
   const ir: FeatureSetIR = deepFreeze({ name: def.name, extraTypes, weights, views, requestFeatures });
@@ -110,6 +145,9 @@ function compileView(v: ViewDef, path: string, knownTypes: ReadonlySet<string>, 
     return undefined;
   }
   const entityIr = { name: entity.name, keys: [...entity.keys] };
+  if (typeof entity.name !== 'string' || !IDENT.test(entity.name)) problems.push({ path: `${path}.entity`, message: `'${String(entity.name)}' is not a valid entity name`, fix: "use lower_snake_case, e.g. entity('user_item', ['user_id', 'item_id'])" });
+  const twice = entity.keys.filter((k, i) => entity.keys.indexOf(k) !== i);
+  if (twice.length > 0) problems.push({ path: `${path}.entity.keys`, message: `'${twice[0]}' is listed twice`, fix: 'list each key column once' });
   const description = v.description ?? null;
   if (v.kind === 'lookup_view') return compileLookup(v, path, entityIr, problems);
   if (v.kind === 'embedding_view') return compileEmbedding(v, path, entityIr, problems);
@@ -139,8 +177,16 @@ function compileView(v: ViewDef, path: string, knownTypes: ReadonlySet<string>, 
   }
   const stream = compileStream(v.stream, `${path}.stream`, knownTypes, problems);
   const aggregations: AggregationIR[] = [];
-  (v.aggregations ?? []).forEach((a, i) => aggregations.push(...compileAgg(a, `${path}.aggregations[${i}]`, knownTypes, columns, problems)));
-  if (aggregations.length === 0) problems.push({ path: `${path}.aggregations`, message: 'is empty', fix: 'add at least one aggregation, e.g. agg.count()' });
+  (Array.isArray(v.aggregations) ? v.aggregations : []).forEach((a, i) => aggregations.push(...compileAgg(a, `${path}.aggregations[${i}]`, knownTypes, columns, problems)));
+  // Only when none was written: one that was written but is wrong has its own problem.
+  if (!Array.isArray(v.aggregations) || v.aggregations.length === 0) problems.push({ path: `${path}.aggregations`, message: 'is empty', fix: 'add at least one aggregation, e.g. agg.count()' });
+  const streamTypes = stream.kind === 'impression_not_played' ? stream.impressionTypes : stream.kind === 'abandon' ? stream.types : null;
+  if (streamTypes !== null) {
+    for (const a of aggregations) {
+      const never = (a.filter.types ?? []).filter((t) => !streamTypes.includes(t));
+      if (never.length > 0) problems.push({ path: `${path}.aggregations(${a.name}).types`, message: `this view's rows are derived ${stream.kind === 'abandon' ? 'abandons' : 'unanswered impressions'}, which keep their event types (${streamTypes.join(', ')}): '${never.join("', '")}' never occurs, and the feature would always be its default`, fix: `filter on ${streamTypes.join(' or ')}, or leave types out` });
+    }
+  }
   const byName = new Map<string, AggregationIR>();
   for (const a of aggregations) {
     if (byName.has(a.name)) problems.push({ path: `${path}.aggregations`, message: `two outputs are named '${a.name}'`, fix: 'give one of them a name: option' });
@@ -174,7 +220,9 @@ function compileLookup(v: Extract<ViewDef, { kind: 'lookup_view' }>, path: strin
       problems.push({ path: `${path}.columns[${i}]`, message: `'${c}' is not a column of ${v.table}`, fix: `use one of: ${Object.keys(table).filter((x) => x !== key).join(', ')}` });
       return [];
     }
-    return [{ name: c, type, default: v.defaults?.[c] ?? (type === 'string[]' ? [] : null) }];
+    const given = v.defaults?.[c];
+    if (given !== undefined) checkDefault(given, type, `${path}.defaults.${c}`, problems);
+    return [{ name: c, type, default: given ?? (type === 'string[]' ? [] : null) }];
   });
   if ((v.columns ?? []).length === 0) problems.push({ path: `${path}.columns`, message: 'is empty', fix: 'list the metadata columns to serve' });
   return { kind: 'lookup', name: v.name, entity, table: v.table, columns, description: v.description ?? null };
@@ -229,6 +277,7 @@ function compileAgg(a: AggDef, path: string, knownTypes: ReadonlySet<string>, co
   if (options.name !== undefined && !IDENT.test(options.name)) problems.push({ path: `${path}.name`, message: `'${options.name}' is not a valid name`, fix: 'use lower_snake_case' });
 
   const type = outputType(op, input);
+  if (options.default !== undefined) checkDefault(options.default, type, `${path}.default`, problems);
   const windowDefs: readonly WindowDef[] = op === 'ratio' ? ['lifetime'] : options.windows ?? ['lifetime'];
   if (windowDefs.length === 0) problems.push({ path: `${path}.windows`, message: 'is empty', fix: "list windows such as ['7d', 'lifetime']" });
   return windowDefs.flatMap((wd, wi) => {
@@ -286,7 +335,8 @@ function compileWindow(wd: WindowDef, path: string, problems: Problem[]): Window
   const lengthText = typeof wd === 'string' ? wd : wd?.length;
   const lengthMs = parseDurationInto(lengthText ?? '', path, problems);
   if (lengthMs === undefined) return undefined;
-  const hopMs = typeof wd === 'string' ? defaultHop(lengthMs) : parseDurationInto(wd.hop, `${path}.hop`, problems);
+  // A window shorter than its default hop (under 5 minutes) hops by its own length.
+  const hopMs = typeof wd === 'string' ? Math.min(defaultHop(lengthMs), lengthMs) : parseDurationInto(wd.hop, `${path}.hop`, problems);
   if (hopMs === undefined) return undefined;
   if (hopMs > lengthMs) {
     problems.push({ path: `${path}.hop`, message: 'the hop is longer than the window', fix: 'use a hop at most the window length' });
@@ -320,6 +370,20 @@ function checkTypes(types: readonly string[], path: string, knownTypes: Readonly
   }
 }
 
+/** A declared default must be a value of the feature's type (or null): the engines coalesce to it. */
+function checkDefault(value: unknown, type: FeatureType, path: string, problems: Problem[]): void {
+  const fits =
+    value === null ||
+    (type === 'int' ? Number.isInteger(value) : type === 'float' ? typeof value === 'number' && Number.isFinite(value) : type === 'string' ? typeof value === 'string'
+      : type === 'string[]' ? Array.isArray(value) && value.every((x) => typeof x === 'string')
+      : type === 'float[]' ? Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x))
+      : typeof value === 'object' && !Array.isArray(value) && Object.values(value as object).every((x) => typeof x === 'number' && Number.isFinite(x)));
+  if (!fits) {
+    const example = { int: '0', float: '0', string: "'unknown'", 'string[]': '[]', 'float[]': '[]', histogram: '{}' }[type];
+    problems.push({ path, message: `${JSON.stringify(value) ?? String(value)} is not a value of the feature's type ${type}`, fix: `give a ${type} default (e.g. ${example}) or null` });
+  }
+}
+
 function parseDurationInto(text: string, path: string, problems: Problem[]): number | undefined {
   const ms = typeof text === 'string' ? tryParseDuration(text) : undefined;
   if (ms === undefined || ms <= 0) {
@@ -329,15 +393,29 @@ function parseDurationInto(text: string, path: string, problems: Problem[]): num
   return ms;
 }
 
-function compileRequestFeature(r: RequestFeatureDef, path: string, featureTypes: ReadonlyMap<string, FeatureType>, functions: Map<string, (inputs: RequestInputs) => FeatureValue>, problems: Problem[]): RequestFeatureIR | undefined {
+function compileRequestFeature(r: RequestFeatureDef, path: string, featureTypes: ReadonlyMap<string, FeatureType>, requestNames: ReadonlySet<unknown>, functions: Map<string, (inputs: RequestInputs) => FeatureValue>, problems: Problem[]): RequestFeatureIR | undefined {
   if (!r || r.kind !== 'request_feature' || typeof r.fn !== 'function') {
     problems.push({ path, message: 'is not a request feature with a function', fix: 'build it with requestFeature({ name, inputs, type, fn })' });
     return undefined;
   }
   if (!IDENT.test(r.name)) problems.push({ path: `${path}.name`, message: `'${r.name}' is not a valid name`, fix: 'use lower_snake_case' });
   if (functions.has(r.name)) problems.push({ path: `${path}.name`, message: `request feature '${r.name}' is defined twice`, fix: 'give each its own name' });
-  for (const [alias, ref] of Object.entries(r.inputs ?? {})) {
-    if (ref.startsWith('request:') && ref.length > 'request:'.length) continue;
+  if (!FEATURE_TYPES.has(r.type)) problems.push({ path: `${path}.type`, message: `'${String(r.type)}' is not a feature type`, fix: `use one of: ${[...FEATURE_TYPES].join(', ')}` });
+  else if (r.default !== undefined) checkDefault(r.default, r.type, `${path}.default`, problems);
+  if (r.inputs !== undefined && (typeof r.inputs !== 'object' || r.inputs === null || Array.isArray(r.inputs))) {
+    problems.push({ path: `${path}.inputs`, message: 'is not an object of named refs', fix: "write inputs: { plays: 'user_activity:play_count_7d', device: 'request:device' }" });
+  }
+  for (const [alias, ref] of Object.entries(typeof r.inputs === 'object' && r.inputs !== null ? r.inputs : {})) {
+    if (typeof ref !== 'string') {
+      problems.push({ path: `${path}.inputs.${alias}`, message: `${JSON.stringify(ref) ?? String(ref)} is not a ref`, fix: "give a 'view:feature' or 'request:<field>' string" });
+      continue;
+    }
+    if (ref.startsWith('request:') && ref.length > 'request:'.length) {
+      // request:<field> reads the request's own data; request features do not read each other.
+      const field = ref.slice('request:'.length);
+      if (requestNames.has(field)) problems.push({ path: `${path}.inputs.${alias}`, message: `'${ref}' names the request feature '${field}', which request features cannot read (it would be null)`, fix: `compute it here from '${field}''s own inputs, or read a request field` });
+      continue;
+    }
     if (!featureTypes.has(ref)) {
       problems.push({ path: `${path}.inputs.${alias}`, message: `'${ref}' is not a feature of this set`, fix: "refer to 'view:feature' (`recsignal features --features <file>` lists them) or 'request:<field>'" });
     }

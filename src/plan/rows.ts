@@ -6,7 +6,7 @@
 import { DAY_MS, HOUR_MS } from '../core/time.ts';
 import type { FeatureSetIR, FeatureType, FeatureValue, FeatureViewIR, WindowIR } from '../features/ir.ts';
 import type { CompiledFeatureSet } from './compile.ts';
-import { viewOutputs } from './compile.ts';
+import { featureColumn, viewOutputs } from './compile.ts';
 
 export const HOUR_BUCKETS = ['night', 'morning', 'afternoon', 'evening'] as const;
 
@@ -34,10 +34,8 @@ export function windowStart(w: WindowIR, t: number): number {
   return Math.floor((t - w.lengthMs) / w.hopMs) * w.hopMs;
 }
 
-/** The column a feature takes in a training set: `view__feature`; request features keep their name. */
-export function featureColumn(view: string, feature: string): string {
-  return `${view}__${feature}`;
-}
+// The column a feature takes (view__feature): defined where the feature set is checked for clashes.
+export { featureColumn };
 
 export interface FeatureColumn {
   readonly ref: string;
