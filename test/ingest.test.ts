@@ -395,3 +395,37 @@ describe('ingest MovieLens 100K', () => {
     assert.equal(users?.['n'], 943);
   });
 });
+
+test('ingest of bytes that are not UTF-8: a JSONL line is rejected naming the byte (two such ids were one user), a CSV is refused whole naming its line, nothing lost', async () => {
+  const log = fresh('log');
+  const jsonl = fresh('latin1.jsonl');
+  const line = (id: string, user: Buffer) => Buffer.concat([Buffer.from(`{"event_id":"${id}","user_id":"`), user, Buffer.from(`","item_id":"i1","ts":${T0},"type":"play"}\n`)]);
+  writeFileSync(jsonl, Buffer.concat([line('a', Buffer.from('café')), line('b', Buffer.from([0x63, 0x61, 0x66, 0xe9])), line('c', Buffer.from([0x63, 0x61, 0x66, 0xe8])), line('d', Buffer.from('caf\ufffd'))]));
+  const c = await ingestJson(jsonl, 'jsonl', log);
+  assert.deepEqual([c.received, c.accepted, c.rejected, c.duplicates], [4, 2, 2, 0]);
+  const dead = deadLetterLines(c);
+  const at = '{"event_id":"b","user_id":"caf'.length + 1;
+  assert.deepEqual(dead.map((d) => [d.position, d.problems[0]?.message]), [[`${basename(jsonl)}:2`, `byte ${at} (0xE9) is not UTF-8`], [`${basename(jsonl)}:3`, `byte ${at} (0xE8) is not UTF-8`]]);
+  assert.match(dead[0]?.problems[0]?.fix ?? '', /save the file as UTF-8/);
+  assert.deepEqual(await sql(`SELECT event_id, user_id FROM ${events(log)} ORDER BY event_id`), [{ event_id: 'a', user_id: 'café' }, { event_id: 'd', user_id: 'caf\ufffd' }]);
+
+  const csv = fresh('latin1.csv');
+  writeFileSync(csv, Buffer.concat([Buffer.from(`event_id,user_id,item_id,ts,type\ne,u1,i1,${T0},play\nf,caf`), Buffer.from([0xe9]), Buffer.from(`,i1,${T0},play\n`)]));
+  const r = await run('ingest', csv, '--format', 'csv', '--log', log, '--json');
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, new RegExp(`${basename(csv).replace('.', '\\.')}:3: the file is not UTF-8 \\(byte 0xE9\\); nothing was ingested`));
+  assert.equal((await sql(`SELECT count(*)::INT AS n FROM ${events(log)} WHERE event_id IN ('e', 'f')`))[0]?.['n'], 0);
+});
+
+test('ingest --dead-letter naming a file again appends: the earlier runs\' rejections are kept', async () => {
+  const log = fresh('log');
+  const deadLetter = fresh('rejected.jsonl');
+  for (const [name, id] of [['one.jsonl', 'x1'], ['two.jsonl', 'x2']] as const) {
+    const path = fresh(name);
+    writeFileSync(path, `${good(id)}\n{"event_id": "${id}-bad"}\n`);
+    const r = await run('ingest', path, '--format', 'jsonl', '--log', log, '--json', '--dead-letter', deadLetter);
+    assert.equal(r.code, 0, r.err);
+  }
+  const lines = readFileSync(deadLetter, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as DeadLetter);
+  assert.deepEqual(lines.map((l) => (l.input as { event_id: string }).event_id), ['x1-bad', 'x2-bad']);
+});

@@ -82,3 +82,20 @@ test('an id or context value with a lone surrogate is refused: UTF-8 would turn 
     if (!r.ok) assert.deepEqual(r.problems.map((p) => p.path), [path]);
   }
 });
+
+test('an id of white space only is refused: " " and "\\t" are not ids', () => {
+  const validate = createEventValidator({ now: NOW });
+  assert.equal(validate({ ...ok, user_id: ' u1 ' }).ok, true, 'spaces around an id are kept as they are');
+  for (const [raw, path] of [
+    [{ ...ok, user_id: '  ' }, 'user_id'],
+    [{ ...ok, item_id: '\t' }, 'item_id'],
+    [{ ...ok, event_id: ' \n' }, 'event_id'],
+  ] as const) {
+    const r = validate(raw);
+    assert.equal(r.ok, false, path);
+    if (!r.ok) {
+      assert.deepEqual(r.problems.map((p) => p.path), [path]);
+      assert.match(r.problems[0]?.message ?? '', /white space/);
+    }
+  }
+});

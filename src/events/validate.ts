@@ -118,6 +118,10 @@ function idField(r: Record<string, unknown>, key: string, problems: Problem[], r
     problems.push({ path: key, message: `must be a string, got ${describe(v)}`, fix: `send ${key} as a JSON string, e.g. "${key}": "${String(v)}"` });
     return undefined;
   }
+  if (v.trim() === '') {
+    problems.push({ path: key, message: `is only white space (${JSON.stringify(v)})`, fix: `give a ${key} with visible characters${required ? '' : ', or leave it out'}` });
+    return undefined;
+  }
   if (v.length > MAX_ID_LENGTH) {
     problems.push({ path: key, message: `is ${v.length} characters long`, fix: `keep ids under ${MAX_ID_LENGTH} characters` });
     return undefined;

@@ -7,9 +7,10 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { RecsignalError } from '../../core/errors.ts';
+import { firstInvalidUtf8 } from '../../core/utf8.ts';
 import { assembleWire, planColumns, type ColumnMap, type ColumnTarget } from './columns.ts';
 import { CsvParser, type CsvRow } from './csv-parser.ts';
-import { checkInput } from './lines.ts';
+import { checkInput, NOT_UTF8_FIX } from './lines.ts';
 import { positionOf, problemRecord, type RawRecord } from './raw-record.ts';
 
 export interface CsvReaderOptions {
@@ -51,11 +52,31 @@ export async function* readCsv(path: string, options: CsvReaderOptions = {}): As
     return { position, raw: assembleWire(plan, row.cells.map((c) => (c === '' ? undefined : c))) };
   };
 
-  // Streamed chunk by chunk: memory stays at one chunk plus the rows it completes.
-  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 64 * 1024 });
+  // Streamed chunk by chunk: memory stays at one chunk plus the rows it completes. Decoded strictly:
+  // bytes that are not UTF-8 would be replaced by U+FFFD, merging ids that differ only there. A row
+  // can span lines (quoted line breaks), so such a file is refused whole, naming the line.
+  const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
+  // ignoreBOM keeps a byte-order mark as text, for the parser to drop as before.
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let linesBefore = 0;
+  const decode = (bytes: Buffer, last: boolean): string => {
+    try {
+      return decoder.decode(bytes, { stream: !last });
+    } catch (cause) {
+      // A chunk may start inside a character the previous one began: those bytes are not the culprit.
+      let from = 0;
+      while (from < 3 && from < bytes.length && ((bytes[from] as number) & 0xc0) === 0x80) from++;
+      const at = Math.max(from, from + firstInvalidUtf8(bytes.subarray(from)));
+      let line = linesBefore + 1;
+      for (let i = 0; i < at; i++) if (bytes[i] === 0x0a) line++;
+      throw new RecsignalError('INVALID_INPUT', `${basename(path)}:${line}: the file is not UTF-8 (byte 0x${(bytes[at] ?? 0).toString(16).toUpperCase().padStart(2, '0')}); nothing was ingested; ${NOT_UTF8_FIX}`, { cause });
+    }
+  };
   try {
-    for await (const chunk of stream) {
-      for (const row of parser.push(chunk as string)) {
+    for await (const bytes of stream as AsyncIterable<Buffer>) {
+      const chunk = decode(bytes, false);
+      for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) linesBefore++;
+      for (const row of parser.push(chunk)) {
         const r = toRecord(row);
         if (r !== undefined) yield r;
       }
@@ -65,6 +86,11 @@ export async function* readCsv(path: string, options: CsvReaderOptions = {}): As
     throw new RecsignalError('IO_FAILED', `${path}: reading failed (${(cause as Error).message})`, { cause });
   } finally {
     stream.destroy();
+  }
+  const tail = decode(Buffer.alloc(0), true);
+  if (tail !== '') for (const row of parser.push(tail)) {
+    const r = toRecord(row);
+    if (r !== undefined) yield r;
   }
   for (const row of parser.end()) {
     const r = toRecord(row);

@@ -5,7 +5,7 @@
  */
 import { basename } from 'node:path';
 import { checkMap, type ColumnMap } from './columns.ts';
-import { checkInput, readLines, type Line } from './lines.ts';
+import { checkInput, NOT_UTF8_FIX, readLines, type Line } from './lines.ts';
 import { positionOf, problemRecord, type RawRecord } from './raw-record.ts';
 
 export interface JsonlReaderOptions {
@@ -18,7 +18,7 @@ export interface JsonlReaderOptions {
  */
 const MAP_LOOKAHEAD = 100;
 
-type Parsed = { readonly line: Line; readonly value: unknown } | { readonly line: Line; readonly error: string };
+type Parsed = { readonly line: Line; readonly value: unknown } | { readonly line: Line; readonly error: string; readonly fix?: string };
 
 export async function* readJsonl(path: string, options: JsonlReaderOptions = {}): AsyncGenerator<RawRecord> {
   await checkInput(path, 'file', 'give the path of a JSONL file (one JSON object per line)');
@@ -59,6 +59,7 @@ export async function* readJsonl(path: string, options: JsonlReaderOptions = {})
 
 function parse(line: Line): Parsed | undefined {
   if (line.text.trim() === '') return undefined;
+  if (line.invalid !== undefined) return { line, error: line.invalid, fix: NOT_UTF8_FIX };
   try {
     return { line, value: JSON.parse(line.text) };
   } catch (e) {
@@ -68,6 +69,7 @@ function parse(line: Line): Parsed | undefined {
 
 function toRecord(path: string, p: Parsed, map: ColumnMap, mapped: boolean): RawRecord {
   const position = positionOf(path, p.line.line);
+  if ('error' in p && p.fix !== undefined) return problemRecord(position, [{ path: '(line)', message: p.error, fix: p.fix }], p.line.text);
   if ('error' in p) {
     return problemRecord(
       position,

@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { RecsignalError, formatProblems, type Problem } from '../../core/errors.ts';
 import { tryParseInstant } from '../../core/time.ts';
 import type { ItemMetadata, UserMetadata } from '../schema.ts';
-import { checkInput, readLines } from './lines.ts';
+import { checkInput, NOT_UTF8_FIX, readLines } from './lines.ts';
 
 const ITEM_KEYS = ['item_id', 'title', 'year', 'genres', 'release_ts', 'duration'] as const;
 const USER_KEYS = ['user_id', 'age', 'gender', 'occupation', 'country'] as const;
@@ -64,9 +64,13 @@ async function readMetadata<T>(
     if (problems.length < MAX_KEPT) problems.push(p);
   };
 
-  for await (const { line, text } of readLines(path)) {
+  for await (const { line, text, invalid } of readLines(path)) {
     if (text.trim() === '') continue;
     const at = `${name}:${line}`;
+    if (invalid !== undefined) {
+      report({ path: at, message: invalid, fix: NOT_UTF8_FIX });
+      continue;
+    }
     let row: unknown;
     try {
       row = JSON.parse(text);

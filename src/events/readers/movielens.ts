@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RecsignalError } from '../../core/errors.ts';
 import type { ItemMetadata, UserMetadata } from '../schema.ts';
-import { checkInput, readLines } from './lines.ts';
+import { checkInput, NOT_UTF8_FIX, readLines } from './lines.ts';
 import { positionOf, problemRecord, type RawRecord } from './raw-record.ts';
 
 const GET_DATA = 'give the folder unzipped from https://files.grouplens.org/datasets/movielens/ml-100k.zip (it holds u.data, u.item, u.user, u.genre)';
@@ -29,9 +29,13 @@ export async function* readMovieLens(path: string): AsyncGenerator<RawRecord> {
   const folder = await folderOf(path);
   const file = join(folder, 'u.data');
   await checkInput(file, 'file', GET_DATA);
-  for await (const { line, text } of readLines(file)) {
+  for await (const { line, text, invalid } of readLines(file)) {
     if (text.trim() === '') continue;
     const position = positionOf(file, line);
+    if (invalid !== undefined) {
+      yield problemRecord(position, [{ path: 'row', message: invalid, fix: NOT_UTF8_FIX }], text);
+      continue;
+    }
     const f = text.split('\t');
     if (f.length !== 4) {
       yield problemRecord(position, [{ path: 'row', message: `has ${f.length} tab-separated fields, expected 4 (user, item, rating, unix seconds)`, fix: 'restore the line from the original ml-100k.zip' }], text);

@@ -59,7 +59,8 @@ export async function ingest(records: AsyncIterable<IngestRecord> | Iterable<Ing
         const ps = problems ?? (result as { problems: readonly Problem[] }).problems;
         if (deadLetter === null) {
           mkdirSync(dirname(deadLetterPath), { recursive: true });
-          deadLetter = createWriteStream(deadLetterPath);
+          // Appended to: a --dead-letter file named again keeps the rejections of earlier runs.
+          deadLetter = createWriteStream(deadLetterPath, { flags: 'a' });
         }
         const line = JSON.stringify({ position: record.position, reason: reasonOf(ps), problems: ps, input: 'raw' in record ? record.raw : record.text }, jsonSafe);
         if (!deadLetter.write(`${line}\n`)) await once(deadLetter, 'drain');
