@@ -276,6 +276,24 @@ describe('Feast-compatible endpoints', () => {
     const dest = await post('/push', { push_source_name: 'events', df: { user_id: [user] }, to: 'warehouse' });
     assert.equal(dest.status, 400);
   });
+
+  test('integer entity keys as Feast clients send them: pushed and read as numbers, int64 ones beyond 2^53 kept exact, not read as a neighbour', async () => {
+    const stamp = new Date(NOW - 30_000).toISOString();
+    // 2^53 + 1: as a JavaScript number it is 2^53, another user.
+    const big = '9007199254740993';
+    const pushed = await post('/push', `{"push_source_name":"events","df":{"user_id":[${big}, 4242],"item_id":[17, 17],"type":["play","play"],"event_timestamp":["${stamp}","${stamp}"]},"to":"online"}`);
+    assert.equal(pushed.status, 200, pushed.text);
+    const read = await post('/get-online-features', `{"features":["user_engagement:play_count_7d"],"entities":{"user_id":[${big}, 9007199254740992, 4242]}}`);
+    assert.equal(read.status, 200, read.text);
+    const [keys, plays] = read.body.results;
+    assert.deepEqual(keys.values, [big, '9007199254740992', 4242], 'beyond 2^53 the key comes back as its digits');
+    assert.deepEqual(plays.statuses, ['PRESENT', 'NOT_FOUND', 'PRESENT']);
+    assert.deepEqual(plays.values, [1, null, 1]);
+    // Feast serves feature_service when set; recsignal has none, so with features given too it reads those.
+    const both = await post('/get-online-features', { feature_service: 'ranker_v1', features: ['user_engagement:play_count_7d'], entities: { user_id: ['4242'] } });
+    assert.equal(both.status, 200, both.text);
+    assert.deepEqual(both.body.results[1].values, [1]);
+  });
 });
 
 describe('events', () => {

@@ -60,3 +60,42 @@ export function safeJson(value: unknown): string {
 export function parseJsonText(text: string): unknown {
   return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
 }
+
+/**
+ * JSON text with every integer beyond ±2^53 written as a string ("9007199254740993"), so that
+ * `JSON.parse` keeps its digits: as a number it would be rounded to a neighbour (…992), and an
+ * int64 entity key (a Snowflake id) would read another entity's features. Feast, in Python, keeps
+ * them exact. Text holding no run of 16 digits is returned as it is, unscanned.
+ *
+ * Written here: Node 20's `JSON.parse` has no access to a number's source text (a later V8 adds it).
+ */
+export function quoteUnsafeIntegers(text: string): string {
+  if (!/\d{16}/.test(text)) return text;
+  let out = '';
+  let last = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote, past escapes.
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+      i++;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      const start = i;
+      for (i++; i < text.length && NUMBER_CHAR.test(text[i] as string); i++);
+      const token = text.slice(start, i);
+      if (/^-?\d{16,}$/.test(token) && !Number.isSafeInteger(Number(token))) {
+        out += `${text.slice(last, start)}"${token}"`;
+        last = i;
+      }
+    } else i++;
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
+const NUMBER_CHAR = /[0-9.eE+-]/;
+

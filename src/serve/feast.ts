@@ -46,11 +46,12 @@ export function parseOnlineFeaturesRequest(body: unknown, plan: ServingPlan): On
     throw invalidInput('bad /get-online-features request', [{ path: '(body)', message: `expected a JSON object, got ${describe(body)}`, fix: 'send {"features": ["view:feature"], "entities": {"user_id": ["u1"]}}' }]);
   }
   const b = body as Record<string, unknown>;
-  if (b['feature_service'] !== undefined) {
-    problems.push({ path: 'feature_service', message: 'feature services are not supported by recsignal', fix: 'list the feature refs in "features" instead (GET /v1/feature-views lists them)' });
-  }
   const features = b['features'];
-  if (b['feature_service'] === undefined && (!Array.isArray(features) || features.length === 0 || features.some((f) => typeof f !== 'string'))) {
+  // Feast reads feature_service when it is set; recsignal has no feature services, so a request
+  // naming one is served only when it lists its features too (read as Feast reads a request without one).
+  if (b['feature_service'] !== undefined && features === undefined) {
+    problems.push({ path: 'feature_service', message: 'feature services are not supported by recsignal', fix: 'list the feature refs in "features" instead (GET /v1/feature-views lists them)' });
+  } else if (!Array.isArray(features) || features.length === 0 || features.some((f) => typeof f !== 'string')) {
     problems.push({ path: 'features', message: features === undefined ? 'is missing' : 'must be a non-empty array of strings', fix: 'send feature refs as "view:feature", e.g. ["item_popularity:play_count_7d"]' });
   }
   const full = b['full_feature_names'];
@@ -191,6 +192,7 @@ export interface PushRequest {
 }
 
 const EVENT_COLUMNS = new Set(['event_id', 'user_id', 'item_id', 'type', 'value', 'duration', 'ts']);
+const ID_COLUMNS = new Set(['event_id', 'user_id', 'item_id']);
 const IGNORED_COLUMNS = new Set(['created', 'created_timestamp']);
 const DESTINATIONS: readonly Destination[] = ['online', 'offline', 'online_and_offline'];
 
@@ -239,7 +241,9 @@ export function parsePush(body: unknown): PushRequest {
     for (const [k, col] of cols) {
       const v = col[i];
       if (v === null || v === undefined || IGNORED_COLUMNS.has(k)) continue;
-      if (EVENT_COLUMNS.has(k)) raw[k] = v;
+      // Feast's pushes carry integer entity keys as numbers (its tests push "driver_id": [123]); ids here are text.
+      if (ID_COLUMNS.has(k) && typeof v === 'number' && Number.isSafeInteger(v)) raw[k] = String(v);
+      else if (EVENT_COLUMNS.has(k)) raw[k] = v;
       else if (k === 'event_timestamp') eventTimestamp = v;
       else if (k === 'context' && typeof v === 'object' && !Array.isArray(v)) Object.assign(context, v);
       else context[k.startsWith('context.') ? k.slice(8) : k] = v;

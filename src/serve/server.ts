@@ -7,7 +7,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { RecsignalError } from '../core/errors.ts';
-import { parseJsonText } from '../core/json-text.ts';
+import { parseJsonText, quoteUnsafeIntegers } from '../core/json-text.ts';
 import { MINUTE_MS, isoTime } from '../core/time.ts';
 import type { InteractionEvent, ItemMetadata, UserMetadata } from '../events/schema.ts';
 import type { CompiledFeatureSet } from '../plan/compile.ts';
@@ -244,9 +244,11 @@ export class FeatureServer<S extends ServingState = OnlineState> {
     const app = this.app;
     app.decorateRequest('startedAt', 0);
     app.removeContentTypeParser(['application/json', 'text/plain']);
-    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    // On Feast's routes, integers beyond 2^53 (int64 entity keys) are read as their digits (quoteUnsafeIntegers).
+    const parse = (url: string, body: string) => parseJsonText(FEAST_ROUTES.has(url.split('?')[0] as string) ? quoteUnsafeIntegers(body) : body);
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
       try {
-        done(null, parseJsonText(body as string));
+        done(null, parse(req.url, body as string));
       } catch (e) {
         done(e as Error, undefined);
       }
@@ -258,7 +260,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       if (!FEAST_ROUTES.has(req.url.split('?')[0] as string)) done(Object.assign(new Error('media type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
       else {
         try {
-          done(null, parseJsonText(body as string));
+          done(null, parse(req.url, body as string));
         } catch (e) {
           done(e as Error, undefined);
         }
