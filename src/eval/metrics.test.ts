@@ -75,8 +75,8 @@ test('catalogue coverage counts distinct items within the first k', () => {
 test('novelty is the mean −log2 training share of recommended items', () => {
   const row = (item: string): Interaction => ({ user: 'u', item, rating: 1, ts: 0 });
   const train = [row('a'), row('a'), row('b'), row('x')]; // shares a 1/2, b 1/4, x 1/4
-  // k = 2: slots a (1 bit), b (2), x (2), y (never trained: left out), a (1) -> 6 / 4.
-  close(novelty(recs, train, 2), 6 / 4, 'novelty');
+  // k = 2: slots a (1 bit), b (2), x (2), y (never trained: 0, its slot counted, as Recommenders does), a (1) -> 6 / 5.
+  close(novelty(recs, train, 2), 6 / 5, 'novelty');
 });
 
 test('AUC: Mann-Whitney with half credit for ties, per user, averaged', () => {

@@ -35,8 +35,10 @@ export const RANKING_METRICS: readonly RankingMetricName[] = [
 
 /**
  * Per-user metrics over the first k recommendations. Every user with test items is evaluated; a
- * user without a recommendation list scores 0 everywhere (Microsoft drops such users instead; under
- * the standard protocol every test user has training rows, so the two agree).
+ * user without a recommendation list scores 0 everywhere, as in Microsoft Recommenders' nDCG; its
+ * precision, recall and MAP leave such users out instead (the mean over the users it recommended
+ * to). Under the random protocols every test user has training rows, so the two agree; under the
+ * time protocol cold users make them differ (each segment is reported apart).
  */
 export function perUserRankingMetrics(recommendations: Recommendations, truth: Truth, k: number): PerUserRankingMetrics {
   if (!(Number.isInteger(k) && k > 0)) throw new RangeError(`k must be a positive integer, got ${k}`);
@@ -105,8 +107,10 @@ export function catalogueCoverage(recommendations: Recommendations, catalogue: n
 
 /**
  * Mean over all recommendation slots (first k per user) of −log2(share of training interactions
- * that fall on the item), as Recommenders' `novelty`. Items with no training interaction have no
- * defined novelty and are left out.
+ * that fall on the item), as Recommenders' `novelty`: an item with no training interaction adds
+ * nothing to the sum but its slot still counts (Recommenders' left join gives it NaN, which its
+ * sum skips, over all recommendation rows). The harness never recommends such an item (its
+ * catalogue is the training items).
  */
 export function novelty(recommendations: Recommendations, train: readonly Interaction[], k: number): number {
   const counts = new Map<string, number>();
@@ -115,8 +119,7 @@ export function novelty(recommendations: Recommendations, train: readonly Intera
   for (const recs of recommendations.values()) {
     for (const it of recs.slice(0, k)) {
       const c = counts.get(it);
-      if (c === undefined) continue;
-      sum += -Math.log2(c / train.length);
+      if (c !== undefined) sum += -Math.log2(c / train.length);
       slots++;
     }
   }

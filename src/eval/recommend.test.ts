@@ -45,3 +45,13 @@ test('ids: integers numerically, then other ids; a total order', () => {
   assert.deepEqual(['10', 'b', '9', '1a', '2', 'a', '100'].sort(compareIds), ['2', '9', '10', '100', '1a', 'a', 'b']);
   assert.deepEqual(catalogueOf([{ item: '3' }, { item: '20' }, { item: '3' }]), ['3', '20']);
 });
+
+test('a pair rated twice is true at its latest rating by time, whatever the rows\' order (the random splits hand them over in draw order)', () => {
+  const rows = [
+    { user: 'u', item: 'i', rating: 5, ts: 2000 },
+    { user: 'u', item: 'i', rating: 1, ts: 1000 },
+    { user: 'u', item: 'j', rating: 2, ts: 5 },
+    { user: 'u', item: 'j', rating: 3, ts: 5 },
+  ];
+  assert.deepEqual(truthOf(rows).get('u'), new Map([['i', 5], ['j', 3]]));
+});

@@ -15,13 +15,25 @@ export function seenItems(rows: readonly Interaction[]): Map<string, Set<string>
   return seen;
 }
 
-/** user -> item -> rating of the rows given (normally the test set): the truth the metrics read. */
+/**
+ * user -> item -> rating of the rows given (normally the test set): the truth the metrics read. A
+ * pair rated more than once takes its latest rating (by time; of equal times, the later row): the
+ * random splits hand rows over in draw order, not time order.
+ */
 export function truthOf(rows: readonly Interaction[]): Map<string, Map<string, number>> {
   const truth = new Map<string, Map<string, number>>();
+  const at = new Map<Map<string, number>, Map<string, number>>();
   for (const r of rows) {
     let m = truth.get(r.user);
-    if (!m) truth.set(r.user, (m = new Map()));
+    if (!m) {
+      truth.set(r.user, (m = new Map()));
+      at.set(m, new Map());
+    }
+    const times = at.get(m) as Map<string, number>;
+    const before = times.get(r.item);
+    if (before !== undefined && before > r.ts) continue;
     m.set(r.item, r.rating);
+    times.set(r.item, r.ts);
   }
   return truth;
 }
