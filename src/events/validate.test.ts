@@ -47,6 +47,13 @@ test('a time in seconds is refused, saying what to send; ISO text and real milli
   assert.equal(validate({ ...ok, ts: '1714560000' }).ok, false, 'digits as text too');
   assert.equal(validate({ ...ok, ts: 1714560000000 }).ok, true);
   assert.equal(validate({ ...ok, ts: '1970-01-01T00:00:05Z' }).ok, true, 'ISO text carries its unit');
+  // 99999999999 × 1000 is the year 5138: not a fix to offer.
+  const neither = validate({ ...ok, ts: 99_999_999_999 });
+  assert.equal(neither.ok, false);
+  if (!neither.ok) {
+    assert.match(neither.problems[0]?.message ?? '', /too early for an event, and too late as seconds/);
+    assert.doesNotMatch(neither.problems[0]?.fix ?? '', /99999999999000/);
+  }
 });
 
 test('a value or duration beyond ±1e12 is refused, naming the field: at 1e308 two events summed to Infinity, served as null', () => {

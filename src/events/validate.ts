@@ -78,7 +78,14 @@ export function createEventValidator(options: ValidationOptions = {}): EventVali
         problems.push({ path: 'ts', message: `${ts} is before 1970-01-01`, fix: 'check the unit: ts is milliseconds since the epoch, UTC' });
         ts = undefined;
       } else if (refuseSeconds && ts < SECONDS_LIKE_BELOW && !(typeof r['ts'] === 'string' && ISO_LIKE.test(r['ts']))) {
-        problems.push({ path: 'ts', message: `${ts} is ${isoTime(ts)}: it looks like seconds since the epoch`, fix: `ts is milliseconds since the epoch: send ${ts * 1000} (seconds × 1000), or an ISO-8601 time with a zone` });
+        // Seconds × 1000 is the fix only when it is a time that would be taken (not in the future).
+        const asMs = ts * 1000;
+        const taken = asMs <= (now ?? Date.now()) + maxFuture;
+        problems.push({
+          path: 'ts',
+          message: `${ts} is ${isoTime(ts)}: ${taken ? 'it looks like seconds since the epoch' : 'too early for an event, and too late as seconds'}`,
+          fix: taken ? `ts is milliseconds since the epoch: send ${asMs} (seconds × 1000), or an ISO-8601 time with a zone` : 'ts is milliseconds since the epoch, UTC: check how the sender writes its times, or send an ISO-8601 time with a zone',
+        });
         ts = undefined;
       } else {
         const at = now ?? Date.now();
