@@ -429,3 +429,14 @@ test('ingest --dead-letter naming a file again appends: the earlier runs\' rejec
   const lines = readFileSync(deadLetter, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as DeadLetter);
   assert.deepEqual(lines.map((l) => (l.input as { event_id: string }).event_id), ['x1-bad', 'x2-bad']);
 });
+
+test('ingest: a value JSON cannot write (1e400 in a CSV) is kept in the dead-letter entry as its text, not as null', async () => {
+  const log = fresh('log');
+  const csv = fresh('huge.csv');
+  writeFileSync(csv, `event_id,user_id,item_id,ts,type,value\nh1,u1,i1,${T0},rating,1e400\n`);
+  const c = await ingestJson(csv, 'csv', log);
+  assert.deepEqual([c.received, c.rejected], [1, 1]);
+  const [dead] = deadLetterLines(c);
+  assert.equal((dead?.input as { value: unknown }).value, 'Infinity');
+  assert.equal(dead?.problems[0]?.path, 'value');
+});

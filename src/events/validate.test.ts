@@ -106,3 +106,16 @@ test('an id of white space only is refused: " " and "\\t" are not ids', () => {
     }
   }
 });
+
+test('context is bounded: a value over 4,096 characters, a key over 512, more than 64 keys are refused, naming the field', () => {
+  const validate = createEventValidator({ now: NOW });
+  assert.equal(validate({ ...ok, context: { query: 'q'.repeat(4096) } }).ok, true);
+  const long = validate({ ...ok, context: { blob: 'x'.repeat(4097) } });
+  assert.equal(long.ok, false);
+  if (!long.ok) assert.deepEqual(long.problems.map((p) => [p.path, p.message]), [['context.blob', 'is 4097 characters long']]);
+  const many = validate({ ...ok, context: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) });
+  assert.equal(many.ok, false);
+  if (!many.ok) assert.equal(many.problems[0]?.path, 'context');
+  const key = validate({ ...ok, context: { ['k'.repeat(513)]: 'v' } });
+  assert.equal(key.ok, false);
+});

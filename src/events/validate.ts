@@ -31,6 +31,9 @@ export interface EventValidator {
 }
 
 const MAX_ID_LENGTH = 512;
+/** Context is what features group by, stored with every event: a 30 MB value was taken into the log. */
+const MAX_CONTEXT_VALUE_LENGTH = 4096;
+const MAX_CONTEXT_KEYS = 64;
 /**
  * A number of milliseconds below this (1973-03-03) is a time in seconds: every second of the years
  * 1973–5138 is below it. Times given as ISO text are not judged (they carry their own unit).
@@ -176,7 +179,20 @@ function contextField(v: unknown, problems: Problem[]): Record<string, ContextVa
     return {};
   }
   const out: Record<string, ContextValue> = {};
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+  const entries = Object.entries(v as Record<string, unknown>);
+  if (entries.length > MAX_CONTEXT_KEYS) {
+    problems.push({ path: 'context', message: `has ${entries.length} keys`, fix: `keep context to at most ${MAX_CONTEXT_KEYS} keys: what features are keyed or filtered by (device, country, ...)` });
+    return {};
+  }
+  for (const [k, x] of entries) {
+    if (k.length > MAX_ID_LENGTH) {
+      problems.push({ path: `context.${k.slice(0, 40)}…`, message: `is a key ${k.length} characters long`, fix: `keep context keys under ${MAX_ID_LENGTH} characters` });
+      continue;
+    }
+    if (typeof x === 'string' && x.length > MAX_CONTEXT_VALUE_LENGTH) {
+      problems.push({ path: `context.${k}`, message: `is ${x.length} characters long`, fix: `keep context values under ${MAX_CONTEXT_VALUE_LENGTH} characters: they are what features group by (a device, a country, a query), stored with every event` });
+      continue;
+    }
     if (x === null || typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x))) {
       if ((k === 'device' || k === 'country' || k === 'session_id') && x !== null && typeof x !== 'string') {
         problems.push({ path: `context.${k}`, message: `must be a string, got ${describe(x)}`, fix: `send context.${k} as a string` });

@@ -101,8 +101,13 @@ export async function ingest(records: AsyncIterable<IngestRecord> | Iterable<Ing
   }
 }
 
-/** Typed inputs (Parquet) can hold bigints, which JSON.stringify refuses: the dead-letter line must still be written. */
+/**
+ * Typed inputs (Parquet) can hold bigints, which JSON.stringify refuses, and NaN or an infinity
+ * (also a CSV cell of 1e400), which it writes as null: the dead-letter line must still be written,
+ * with the value that was refused.
+ */
 function jsonSafe(_key: string, v: unknown): unknown {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
   if (typeof v !== 'bigint') return v;
   const n = Number(v);
   return Number.isSafeInteger(n) ? n : v.toString();
