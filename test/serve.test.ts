@@ -6,7 +6,7 @@
  */
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -632,6 +632,89 @@ describe('dead-letter', () => {
       assert.equal(readdirSync(log.onlineOnlyDir).filter((f) => f.endsWith('.jsonl')).length, 1);
     } finally {
       await again.close();
+    }
+  });
+});
+
+describe('the online-only journal when it cannot be written', () => {
+  /** A copy of the log, without its journal. */
+  function copyOfLog(name: string): EventLog {
+    const dir = join(tmp, name);
+    cpSync(log.dir, dir, { recursive: true });
+    rmSync(join(dir, 'online-only'), { recursive: true, force: true });
+    return new EventLog(dir);
+  }
+  /** Once the server has started: its online-only folder becomes a file, so every journal write fails until it goes. */
+  const block = (l: EventLog) => writeFileSync(l.onlineOnlyDir, 'in the way');
+  // Earlier tests leave the log's newest event ahead of NOW (a server with its clock far ahead took one): times go from there.
+  const pushOnline = (on: FeatureServer, ids: readonly string[]) =>
+    fetch(`${on.url}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ push_source_name: 'events', df: { event_id: ids, user_id: ids.map(() => user), item_id: ids.map(() => other[0]), type: ids.map(() => 'play'), ts: ids.map((_, i) => on.state.watermark - 2_000 + i) }, to: 'online' }) });
+  const clockOf = async (l: EventLog) => {
+    const last = Math.max(NOW, (await l.lastEventTs()) ?? NOW);
+    return () => last + 1_000;
+  };
+  const plays = async (on: FeatureServer) => {
+    const r = await fetch(`${on.url}/v1/features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: user, items: [other[0]], features: ['user_item:plays'] }) });
+    return ((await r.json()) as { items: { values: number[][] } }).items.values[0]?.[0];
+  };
+
+  test('events applied online only wait in memory, /health says a restart would lose them, and they are written once the folder can be: a restart has them', async () => {
+    const blocked = copyOfLog('journal-blocked');
+    const clock = await clockOf(blocked);
+    const first = await FeatureServer.start({ compiled, log: blocked, port: 0, clock, flushIntervalMs: 50 });
+    let before: number | undefined;
+    try {
+      await first.ready;
+      block(blocked);
+      before = await plays(first);
+      assert.equal((await pushOnline(first, ['j1', 'j2', 'j3'])).status, 200);
+      assert.equal(first.intake.counts.accepted, 3);
+      const health = await fetch(`${first.url}/health`);
+      assert.equal(health.status, 503);
+      const h = (await health.json()) as { status: string; message: string };
+      assert.equal(h.status, 'degraded');
+      assert.match(h.message, /journaling events applied for the online state only fails .*a restart now would lose them/);
+      assert.match(await (await fetch(`${first.url}/metrics`)).text(), /^recsignal_online_journal_waiting_events 3$/m);
+      rmSync(join(blocked.dir, 'online-only'));
+      for (const until = Date.now() + 5_000; (await fetch(`${first.url}/health`)).status !== 200; ) {
+        assert.ok(Date.now() < until, 'the journal is written within 5 s of the folder becoming possible');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    } finally {
+      await first.close();
+    }
+    const second = await FeatureServer.start({ compiled, log: blocked, port: 0, clock });
+    try {
+      await second.ready;
+      assert.equal(await plays(second), (before as number) + 3, 'the three plays survived the restart');
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('a shutdown while they still cannot be written fails, saying how many events a restart will not have', async () => {
+    const blocked = copyOfLog('journal-blocked-at-close');
+    const s = await FeatureServer.start({ compiled, log: blocked, port: 0, clock: await clockOf(blocked), flushIntervalMs: 60_000 });
+    let closed = false;
+    try {
+      await s.ready;
+      block(blocked);
+      assert.equal((await pushOnline(s, ['k1', 'k2'])).status, 200);
+      closed = true;
+      await assert.rejects(s.close(), /2 events applied for the online state only could not be journaled .*resend them/);
+    } finally {
+      if (!closed) await s.close();
+    }
+  });
+
+  test('a start on a log whose journal folder is not a folder fails, naming it', async () => {
+    const blocked = copyOfLog('journal-not-a-folder');
+    block(blocked);
+    const s = await FeatureServer.start({ compiled, log: blocked, port: 0, clock: () => NOW });
+    try {
+      await assert.rejects(s.ready, new RegExp(`${blocked.onlineOnlyDir.replaceAll('/', '\\/')} is not a folder`));
+    } finally {
+      await s.close();
     }
   });
 });

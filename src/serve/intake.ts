@@ -89,14 +89,19 @@ export class EventIntake {
     this.deadLetterPath = o.deadLetterPath ?? join(o.log.deadLetterDir, `serve-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
     this.timer = setInterval(() => {
       if (this.buffer.length > 0) this.flush().catch(() => undefined);
+      if (o.journal !== undefined && o.journal.waiting > 0) o.journal.retry();
     }, o.flushIntervalMs ?? 1000);
     this.timer.unref();
-    if (o.journal) {
-      o.journal.onError = (message) => {
-        this.counts.flushErrors++;
-        this.lastFlushError = message;
-      };
-    }
+  }
+
+  /** Events applied online only that wait to be journaled. */
+  get journalWaiting(): number {
+    return this.o.journal?.waiting ?? 0;
+  }
+
+  /** Why events applied online only wait to be journaled (they would be lost at a restart); null when none wait. */
+  get journalError(): string | null {
+    return this.o.journal?.error ?? null;
   }
 
   static async open(o: IntakeOptions): Promise<EventIntake> {
@@ -163,9 +168,12 @@ export class EventIntake {
     const applied = Array.isArray(results) ? results : await results;
     const report = { received: events.length, accepted: 0, rejected: 0, duplicates: 0, late: 0, rejections: [] as Rejection[] };
     const journal = to === 'online' && !logged ? this.o.journal : undefined;
+    const journaled: InteractionEvent[] = [];
     events.forEach((e, index) => {
-      if (this.route(e, to, applied?.[index], index, position, report) && journal !== undefined) journal.write(e);
+      if (this.route(e, to, applied?.[index], index, position, report) && journal !== undefined) journaled.push(e);
     });
+    // One write for the batch; a failure keeps them for the next retry and shows in /health.
+    journal?.write(journaled);
     this.count(report);
     return report;
   }
@@ -319,7 +327,11 @@ export class EventIntake {
     } finally {
       const dl = this.deadLetter;
       if (dl !== null && !dl.destroyed) await new Promise<void>((res) => dl.end(() => res()));
-      await this.o.journal?.close();
+      try {
+        await this.o.journal?.close();
+      } catch (e) {
+        failure = failure === null ? (e as RecsignalError) : new RecsignalError('IO_FAILED', `${failure.message}; and ${(e as Error).message}`, { cause: e });
+      }
       this.db.close();
     }
     if (failure !== null) throw failure;

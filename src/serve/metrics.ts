@@ -27,7 +27,7 @@ export interface MetricsSnapshot {
   /** The online store answers and holds the state (always true in memory). */
   readonly onlineStoreUp: boolean;
   readonly requestFeatureErrors: number;
-  readonly log: { readonly appended: number; readonly buffered: number; readonly flushErrors: number };
+  readonly log: { readonly appended: number; readonly buffered: number; readonly flushErrors: number; readonly journalWaiting?: number };
   readonly keys: Readonly<Record<string, number>>;
   readonly ready: boolean;
   /** Key reads served by the online store's process cache, and those that went to the store (absent without one). */
@@ -87,6 +87,7 @@ export function createMetrics(): Metrics {
       counter('recsignal_event_log_appended_total', 'Events appended to the offline event log.', s.log.appended);
       gauge('recsignal_event_log_buffered_events', 'Events waiting for the next append to the offline log.', s.log.buffered);
       counter('recsignal_event_log_flush_errors_total', 'Failed appends to the offline log (the events stay buffered and are retried).', s.log.flushErrors);
+      gauge('recsignal_online_journal_waiting_events', 'Events applied for the online state only that the journal could not write yet (retried; a restart now would lose them).', s.log.journalWaiting ?? 0);
       if (s.cache) {
         counter('recsignal_online_cache_hits_total', 'Key reads answered by the online store\'s process cache (Redis client tracking keeps it fresh).', s.cache.hits);
         counter('recsignal_online_cache_misses_total', 'Key reads that went to the online store.', s.cache.misses);

@@ -296,6 +296,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       const problems = [
         ...(store.ok ? [] : [store.message]),
         ...(this.intake.lastFlushError === null ? [] : [`appending to the offline log fails (${this.intake.lastFlushError}); events stay buffered and are retried`]),
+        ...(this.intake.journalError === null ? [] : [`journaling events applied for the online state only fails (${this.intake.journalError}); they stay in memory and are retried, and a restart now would lose them`]),
       ];
       const ok = this.status === 'ready' && problems.length === 0;
       const status = this.status === 'ready' && !ok ? 'degraded' : this.status === 'ready' ? 'ok' : this.status;
@@ -320,7 +321,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
         onlineStoreErrors: this.state.errors,
         onlineStoreUp: this.state.health().ok,
         requestFeatureErrors: this.requestStats.errors,
-        log: { appended: c.appended, buffered: this.intake.buffered, flushErrors: c.flushErrors },
+        log: { appended: c.appended, buffered: this.intake.buffered, flushErrors: c.flushErrors, journalWaiting: this.intake.journalWaiting },
         keys: this.state.sizes(),
         ready: this.status === 'ready',
         cache: this.state.cacheStats?.() ?? null,
