@@ -563,7 +563,11 @@ describe('the command line', () => {
   });
 
   test('recsignal serve as a process: replays the log, takes an event, stops cleanly on SIGTERM with the event in the log', async () => {
-    const p = await startServe(ROOT, ['--features', STREAMING, '--log', log.dir, '--online', 'memory', '--port', '0'], 20_000);
+    // A copy: the in-process server of these tests holds the log's serving lock.
+    const copy = join(tmp, 'process-log');
+    cpSync(log.dir, copy, { recursive: true });
+    rmSync(join(copy, 'serve.lock'), { force: true });
+    const p = await startServe(ROOT, ['--features', STREAMING, '--log', copy, '--online', 'memory', '--port', '0'], 20_000);
     const { child, exited, base } = p;
     try {
       assert.match(p.out(), /^ready: \d+ events replayed/m, `${p.out()}\n${p.err()}`);
@@ -572,9 +576,31 @@ describe('the command line', () => {
       child.kill('SIGTERM');
       assert.equal(await exited, 0, p.err());
       assert.match(p.out(), /^stopped \(SIGTERM\): received 1, applied 1, .*appended 1 to the log$/m);
-      assert.equal(await logHas('proc-1'), 1, 'buffered events are flushed on shutdown');
+      const n = await query(`SELECT count(*)::INT AS n FROM ${new EventLog(copy).eventsRelation()} WHERE event_id = 'proc-1'`);
+      assert.equal(n[0]?.['n'], 1, 'buffered events are flushed on shutdown');
+      assert.equal(existsSync(join(copy, 'serve.lock')), false, 'the serving lock is given back');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  test('one server per log: a second process is refused, naming the first; once the first is killed (SIGKILL), its lock is taken over', async () => {
+    // Copied with the lock the in-process server holds on the original: a copy's lock is not its own, and is taken over.
+    const copy = join(tmp, 'locked-log');
+    cpSync(log.dir, copy, { recursive: true });
+    assert.ok(existsSync(join(copy, 'serve.lock')));
+    const p = await startServe(ROOT, ['--features', STREAMING, '--log', copy, '--online', 'memory', '--port', '0'], 20_000);
+    try {
+      assert.match(p.out(), /^ready: /m, p.err());
+      await assert.rejects(FeatureServer.start({ compiled, log: new EventLog(copy), port: 0, clock: () => NOW }), new RegExp(`another recsignal server \\(pid ${p.child.pid} on .*one server per log`));
+      p.child.kill('SIGKILL');
+      await p.exited;
+      const next = await FeatureServer.start({ compiled, log: new EventLog(copy), port: 0, clock: () => NOW });
+      await next.ready;
+      await next.close();
+      assert.equal(existsSync(join(copy, 'serve.lock')), false);
+    } finally {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
     }
   });
 

@@ -20,6 +20,7 @@ import { checkEntityColumns, checkNameCollisions, onlineFeaturesResponse, parseO
 import { featureReads, featuresResponseJson, fetchFeatures, fetchRows, rowReads } from './fetch.ts';
 import { invalidInput, toWireError, wireError, type WireError } from './http-errors.ts';
 import { OnlineJournal, replayForServing } from './online-journal.ts';
+import { lockLog } from './log-lock.ts';
 import { EventIntake, type IntakeReport } from './intake.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { OnlineState, type ServingState } from './online-state.ts';
@@ -111,6 +112,8 @@ export class FeatureServer<S extends ServingState = OnlineState> {
   /** Reads the embedding tables again when `recsignal embed` publishes (set by `start`). */
   private watcher: EmbeddingWatcher | undefined;
   private batches = 0;
+  /** Gives back the log's serving lock (set by `start`). */
+  private unlock: () => void = () => undefined;
   private readonly app: FastifyInstance;
 
   private constructor(
@@ -134,6 +137,19 @@ export class FeatureServer<S extends ServingState = OnlineState> {
   static async start(o: ServerOptions & { readonly store: OnlineStore }): Promise<FeatureServer<StoreState>>;
   static async start(o: ServerOptions): Promise<FeatureServer<ServingState>>;
   static async start(o: ServerOptions): Promise<FeatureServer<ServingState>> {
+    // One serving process per log (log-lock.ts): taken first, given back on any failure to start.
+    const unlock = lockLog(o.log.dir);
+    try {
+      const server = await FeatureServer.open(o);
+      server.unlock = unlock;
+      return server;
+    } catch (e) {
+      unlock();
+      throw e;
+    }
+  }
+
+  private static async open(o: ServerOptions): Promise<FeatureServer<ServingState>> {
     const metadata = o.metadata ?? (await readMetadata(o.log));
     // Embedding tables are read at start and read again when their files change (`recsignal embed`).
     const embeddings = await readEmbeddings(o.log, o.compiled.ir.views);
@@ -229,10 +245,14 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       await this.app.close();
       await this.ready.catch(() => undefined);
     } finally {
-      await this.watcher?.close();
-      await this.state.close();
-      await this.intake.close();
-      this.status = 'stopped';
+      try {
+        await this.watcher?.close();
+        await this.state.close();
+        await this.intake.close();
+      } finally {
+        this.unlock();
+        this.status = 'stopped';
+      }
     }
   }
 

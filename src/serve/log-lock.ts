@@ -1,0 +1,100 @@
+/**
+ * @module One serving process per event log. Each server appends the events posted to it; two
+ * processes on one log would each append an event sent to both (a client retrying on another
+ * instance) and the log, which batch features read as unique by id, would hold it twice. The
+ * server takes `<log>/serve.lock` (its pid, host, start and the log's real path) at start and
+ * removes it at close. A lock whose process is gone (a SIGKILL), or that was copied along with the
+ * log, is taken over; one held by a live process, or by another host (whose processes cannot be
+ * checked from here), refuses the start, naming it. Servers in one process (tests) share the lock.
+ */
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { closeSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs';
+import { RecsignalError } from '../core/errors.ts';
+
+interface Holder {
+  readonly pid: number;
+  readonly host: string;
+  readonly since: string;
+  /** The log folder it was taken for: a lock copied with its log (cp -r of a served log) is not the copy's. */
+  readonly dir: string;
+}
+
+/** Servers of this process holding each lock file. */
+const held = new Map<string, number>();
+
+export function lockLog(dir: string): () => void {
+  const path = join(dir, 'serve.lock');
+  const mine = held.get(path);
+  if (mine !== undefined) {
+    held.set(path, mine + 1);
+    return once(() => release(path));
+  }
+  mkdirSync(dir, { recursive: true });
+  const me: Holder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), dir: realpathSync(dir) };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, `${JSON.stringify(me)}\n`);
+      closeSync(fd);
+      held.set(path, 1);
+      return once(() => release(path));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw lockError(path, e as Error);
+    }
+    const other = readHolder(path);
+    // Not ours to respect: copied here with the log, or left by this very process (not held: a copy too).
+    const stale = other === null || other.dir !== me.dir || (other.host === me.host && (other.pid === me.pid || !alive(other.pid)));
+    if (!stale) {
+      throw new RecsignalError(
+        'INVALID_ARGUMENT',
+        `another recsignal server (pid ${other.pid} on ${other.host}, since ${other.since}) serves the log ${dir}: one server per log, or events posted to both would be appended twice; stop it, or serve a copy of the log${other.host === me.host ? '' : `, or delete ${path} if that server is gone`}`,
+      );
+    }
+    // Its process is gone, it came with a copy of the log, or the file is unreadable (cut by a crash): take it over.
+    rmSync(path, { force: true });
+  }
+}
+
+function release(path: string): void {
+  const n = held.get(path) ?? 0;
+  if (n > 1) {
+    held.set(path, n - 1);
+    return;
+  }
+  held.delete(path);
+  // Only our own lock is removed (another process may have taken over a lock it judged stale).
+  if (readHolder(path)?.pid === process.pid) rmSync(path, { force: true });
+}
+
+function readHolder(path: string): Holder | null {
+  try {
+    const h = JSON.parse(readFileSync(path, 'utf8')) as Holder;
+    return Number.isInteger(h.pid) && typeof h.host === 'string' && typeof h.dir === 'string' ? h : null;
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, owned by someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function lockError(path: string, e: Error): RecsignalError {
+  return new RecsignalError('IO_FAILED', `cannot take the serving lock ${path} (${e.message}); check that the log folder can be written`, { cause: e });
+}
+
+function once(f: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    f();
+  };
+}
