@@ -733,6 +733,32 @@ describe('the online-only journal when it cannot be written', () => {
     }
   });
 
+  test('a shutdown that can write neither the log nor the dead-letter file puts the buffered events in the temporary folder, and says so', async () => {
+    const l = copyOfLog('nothing-writable');
+    const s = await FeatureServer.start({ compiled, log: l, port: 0, clock: await clockOf(l), flushIntervalMs: 60_000 });
+    let closed = false;
+    try {
+      await s.ready;
+      // The log's events and dead-letter folders become files: appending and dead-lettering both fail.
+      for (const dir of [join(l.dir, 'events'), l.deadLetterDir]) {
+        rmSync(dir, { recursive: true, force: true });
+        writeFileSync(dir, 'in the way');
+      }
+      const r = await fetch(`${s.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ event_id: 'unsaved-1', user_id: user, item_id: other[0], type: 'play', ts: s.state.watermark - 1_000 }]) });
+      assert.equal(((await r.json()) as { accepted: number }).accepted, 1);
+      closed = true;
+      const error = await s.close().then(() => null, (e: Error) => e);
+      assert.ok(error !== null, 'the shutdown fails');
+      const m = /the dead-letter file could not be written either \(.*\), so they were written to (\S+recsignal-unsaved-\S+\.jsonl):/.exec(error.message);
+      assert.ok(m, error.message);
+      const lines = readFileSync(m[1] as string, 'utf8').trim().split('\n').map((x) => JSON.parse(x) as { input: { event_id: string } });
+      assert.deepEqual(lines.map((x) => x.input.event_id), ['unsaved-1']);
+      rmSync(m[1] as string);
+    } finally {
+      if (!closed) await s.close();
+    }
+  });
+
   test('a start on a log whose journal folder is not a folder fails, naming it', async () => {
     const blocked = copyOfLog('journal-not-a-folder');
     block(blocked);

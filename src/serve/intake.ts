@@ -5,7 +5,8 @@
  * dead-letter folder; late events are kept offline (batch is the source of truth). Nothing is lost:
  * a failed append keeps its events buffered and is retried.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecsignalError, type Problem } from '../core/errors.ts';
 import { safeJson } from '../core/json-text.ts';
@@ -74,6 +75,8 @@ export class EventIntake {
   private buffer: Buffered[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private deadLetter: WriteStream | null = null;
+  /** Why the dead-letter file could not be written, once it could not. */
+  private deadLetterError: string | null = null;
   private readonly timer: NodeJS.Timeout;
   private readonly flushEvents: number;
   private closed = false;
@@ -265,11 +268,28 @@ export class EventIntake {
       this.deadLetter.on('error', (e) => {
         this.counts.flushErrors++;
         this.lastFlushError = `dead-letter file ${this.deadLetterPath}: ${e.message}`;
+        this.deadLetterError = e.message;
       });
     }
     // safeJson: a record nested too deeply for JSON.stringify is written whole all the same (a throw
     // here, after the batch was applied online, would lose the rest of the batch's routing).
     this.deadLetter.write(`${safeJson({ position, reason: reasonOf(problems), problems, input })}\n`);
+  }
+
+  /**
+   * Where events that could not be appended at shutdown went: the dead-letter file, or, when that
+   * could not be written either (the disk the log is on is full), a file in the system's temporary
+   * folder; said truthfully when neither could be written.
+   */
+  private rescue(events: readonly unknown[], problems: readonly Problem[]): string {
+    if (this.deadLetterError === null) return `they were written to ${this.deadLetterPath}`;
+    const path = join(tmpdir(), `recsignal-unsaved-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
+    try {
+      writeFileSync(path, events.map((input) => `${safeJson({ position: 'shutdown', reason: reasonOf(problems), problems, input })}\n`).join(''));
+      return `the dead-letter file could not be written either (${this.deadLetterError}), so they were written to ${path}: free disk space and take them into the log with recsignal ingest`;
+    } catch (e) {
+      return `the dead-letter file could not be written either (${this.deadLetterError}), nor ${path} (${(e as Error).message}): those ${events.length} events are lost`;
+    }
   }
 
   /** Appends everything buffered so far to the offline log; resolves once it is written. */
@@ -321,9 +341,16 @@ export class EventIntake {
       await this.flush();
     } catch (cause) {
       const problems = [{ path: '(event)', message: `not appended to the offline log at shutdown: ${(cause as Error).message}`, fix: 'take the input of each line back into the log with recsignal ingest' }];
-      const n = this.buffer.length;
-      for (const { e } of this.buffer.splice(0)) this.deadLetterLine('shutdown', problems, eventToJson(e));
-      failure = new RecsignalError('IO_FAILED', `appending ${n} buffered events to the offline log failed at shutdown (${(cause as Error).message}); they were written to ${this.deadLetterPath}`, { cause });
+      const unsaved = this.buffer.splice(0).map(({ e }) => eventToJson(e));
+      try {
+        for (const e of unsaved) this.deadLetterLine('shutdown', problems, e);
+      } catch (e) {
+        // The dead-letter folder could not be made.
+        this.deadLetterError = (e as Error).message;
+      }
+      const dl = this.deadLetter;
+      if (dl !== null && !dl.destroyed) await new Promise<void>((res) => dl.end(() => res()));
+      failure = new RecsignalError('IO_FAILED', `appending ${unsaved.length} buffered events to the offline log failed at shutdown (${(cause as Error).message}); ${this.rescue(unsaved, problems)}`, { cause });
     } finally {
       const dl = this.deadLetter;
       if (dl !== null && !dl.destroyed) await new Promise<void>((res) => dl.end(() => res()));
