@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -242,6 +242,41 @@ if (sharedDown !== undefined) {
         await again?.close();
         await redis?.close();
         await memory.close();
+        await store.close();
+        await dropNamespace(SHARED, namespace);
+      }
+    });
+
+    test('events older than a resume re-applies, ingested into the log while the server was stopped: the next start rebuilds (it said nothing and served without them); without such events it resumes', async () => {
+      const namespace = uniqueNamespace('gained');
+      const store = await RedisStore.connect(SHARED);
+      const log = logCopy();
+      const servers: FeatureServer<ServingState>[] = [];
+      try {
+        const first = await startServer(log, store, namespace);
+        servers.push(first);
+        const watermark = first.state.watermark;
+        await first.close();
+        // A clean stop, nothing gained: a resume.
+        const second = await startServer(log, store, namespace);
+        servers.push(second);
+        assert.equal((second.state as StoreState).started, 'resumed');
+        await second.close();
+        // Five plays from two days before the watermark, far older than it minus the lateness.
+        const { user, device } = users[0] as { user: string; device: string };
+        const file = join(tmp, 'gained.jsonl');
+        const rows = Array.from({ length: 5 }, (_, i) => JSON.stringify({ event_id: `gained-${i}`, user_id: user, item_id: items[0], type: 'play', ts: watermark - 2 * DAY + i, context: { device } }));
+        writeFileSync(file, `${rows.join('\n')}\n`);
+        assert.equal(await main(['ingest', file, '--format', 'jsonl', '--log', log.dir], () => undefined, () => undefined), 0);
+        const third = await startServer(log, store, namespace);
+        servers.push(third);
+        assert.equal((third.state as StoreState).started, 'rebuilt');
+        assert.equal((third.state as StoreState).rebuiltFor, 5);
+        const memory = await startServer(log);
+        servers.push(memory);
+        await assertSameAnswers(memory.url, third.url);
+      } finally {
+        for (const s of servers) await s.close();
         await store.close();
         await dropNamespace(SHARED, namespace);
       }

@@ -164,6 +164,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
           plan, store: o.store, namespace: o.namespace ?? serveNamespace(o.compiled.ir.name, o.compiled.hash),
           items: metadata.items, users: metadata.users, embeddings, lateness, ...maxAge,
           ...(o.storeProbeMs !== undefined ? { probeMs: o.storeProbeMs } : {}),
+          countLogBefore: (ts) => o.log.countBefore(ts),
           // Events acknowledged before an outage may still be buffered: in the log first, then replayed.
           rebuildFrom: async () => {
             await intake?.flush();
@@ -247,8 +248,8 @@ export class FeatureServer<S extends ServingState = OnlineState> {
     } finally {
       try {
         await this.watcher?.close();
-        await this.state.close();
-        await this.intake.close();
+        // The buffered events into the log first: a store-backed state then seals its checkpoint with the log as it is.
+        await this.intake.close().finally(() => this.state.close());
       } finally {
         this.unlock();
         this.status = 'stopped';

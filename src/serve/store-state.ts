@@ -38,6 +38,8 @@ export interface StoreStateOptions {
   readonly rebuildFrom: () => Promise<AsyncIterable<InteractionEvent>>;
   /** How often the store is pinged, to notice it going away and coming back (default 500 ms). */
   readonly probeMs?: number;
+  /** How many of the log's events are older than a time: sealed into the checkpoint at a clean stop (see `ServeCheckpoint.below`). */
+  readonly countLogBefore?: (ts: number) => Promise<number>;
 }
 
 /** `up`: serving from the store; `down`: it does not answer; `rebuilding`: it came back without the state. */
@@ -63,8 +65,12 @@ export class StoreState implements ServingState {
   errors = 0;
   condition: StoreCondition = 'starting';
   watermark = -Infinity;
-  /** How the state was found at start: built from the log, or resumed from the store's checkpoint. */
-  started: 'built' | 'resumed' | null = null;
+  /**
+   * How the state was found at start: built from the log, resumed from the store's checkpoint, or
+   * rebuilt because the log gained events older than what a resume re-applies (`rebuiltFor` says how many).
+   */
+  started: 'built' | 'resumed' | 'rebuilt' | null = null;
+  rebuiltFor = 0;
   /** At a resumed start: events of the log re-applied (at or after the checkpoint's watermark minus the lateness) and how many of them were new. */
   readonly caughtUp = { replayed: 0, applied: 0 };
   /** Times the state was rebuilt from the log after the store came back without it. */
@@ -139,8 +145,12 @@ export class StoreState implements ServingState {
    */
   async bootstrap(events: AsyncIterable<InteractionEvent>, onEvent: () => void, stop: () => boolean): Promise<void> {
     const checkpoint = await this.readCheckpoint();
-    if (checkpoint === null) {
-      this.started = 'built';
+    const gained = checkpoint?.below !== undefined && this.o.countLogBefore !== undefined ? (await this.o.countLogBefore(checkpoint.below.ts)) - checkpoint.below.events : 0;
+    if (checkpoint === null || gained !== 0) {
+      this.started = checkpoint === null ? 'built' : 'rebuilt';
+      this.rebuiltFor = gained;
+      // The old checkpoint goes first: a crash during the build must not leave it over half-new state.
+      if (checkpoint !== null) await this.o.store.setMany([{ key: this.checkpointKey, value: null }]);
       await this.build(events, onEvent, stop);
     } else {
       this.started = 'resumed';
@@ -211,10 +221,23 @@ export class StoreState implements ServingState {
   }
 
   /** Stops probing and waits for the batch in hand; the store itself belongs to whoever opened it. */
+  /**
+   * Stops; at a clean stop with the store up, seals the checkpoint with the count of the log's events
+   * a resumed start would not re-apply (`ServeCheckpoint.below`). Call it once the server's buffered
+   * events are in the log, or they would read as events gained while stopped.
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
     await this.queue.catch(() => undefined);
+    if (this.condition !== 'up' || this.o.countLogBefore === undefined || !Number.isFinite(this.watermark)) return;
+    try {
+      const ts = this.watermark - this.lateness;
+      const below = { ts, events: await this.o.countLogBefore(ts) };
+      await this.o.store.setMany([], this.checkpoint(this.watermark, this.applied, below));
+    } catch {
+      // Unsealed: the next start resumes as after a crash (it cannot tell what the log gained).
+    }
   }
 
   /**
@@ -340,8 +363,8 @@ export class StoreState implements ServingState {
     return c;
   }
 
-  private checkpoint(watermark: number | null, applied: number): OnlineWrite {
-    const c: ServeCheckpoint = { hash: this.plan.compiled.hash, watermark, applied, builtAt: this.builtAt };
+  private checkpoint(watermark: number | null, applied: number, below?: ServeCheckpoint['below']): OnlineWrite {
+    const c: ServeCheckpoint = { hash: this.plan.compiled.hash, watermark, applied, builtAt: this.builtAt, ...(below === undefined ? {} : { below }) };
     return { key: this.checkpointKey, value: Buffer.from(JSON.stringify(c)) };
   }
 

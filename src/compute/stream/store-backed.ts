@@ -118,6 +118,12 @@ export interface ServeCheckpoint {
   readonly applied: number;
   /** When the state was built from the log (ms). */
   readonly builtAt: number;
+  /**
+   * Written at a clean stop: how many of the log's events were older than the watermark minus the
+   * lateness (`ts`), the events a resumed start does not re-apply. More at the next start means
+   * older events came into the log meanwhile (an ingest while stopped): the state is rebuilt.
+   */
+  readonly below?: { readonly ts: number; readonly events: number };
 }
 
 /**

@@ -69,6 +69,18 @@ export class EventLog {
     }
   }
 
+  /** How many of the log's events are older than `ts` (ms). */
+  async countBefore(ts: number): Promise<number> {
+    if (!this.hasEvents()) return 0;
+    const engine = await DuckDBEngine.open();
+    try {
+      const [row] = await engine.query(`SELECT count(*)::BIGINT AS n FROM ${this.eventsRelation()} WHERE ts < ${Math.floor(ts)}`);
+      return Number(row?.['n'] ?? 0);
+    } finally {
+      engine.close();
+    }
+  }
+
   /** The time of the log's newest event (ms), or null when it has none. */
   async lastEventTs(): Promise<number | null> {
     if (!this.hasEvents()) return null;
