@@ -89,3 +89,17 @@ test('bad input: a missing column, a constant label, a missing file, a file that
   await assert.rejects(trainFeatureRanker({ trainingSet: training, label: 'label', features: ['label', 'item_popularity__play_count_7d'] }), /--features lists 'label', the label; leave it out/);
   assert.throws(() => featureRankerFromJSON({ format: 'other' } as never), /not a recsignal feature ranker/);
 });
+
+test('training sets that cannot teach anything are refused, naming the cause; columns that cannot split anything are skipped, said so', async () => {
+  // One row per user: lambdarank has nothing to order (its gradients were 0, its leaves 0/0 = NaN, and the held-out AUC looped forever on NaN).
+  const single = Array.from({ length: 40 }, (_, i) => ({ user_id: `u${i}`, x: i, label: i % 2 }));
+  await assert.rejects(trainFeatureRanker({ trainingSet: { rows: single }, label: 'label', objective: 'lambdarank' }), /no group \(--group user_id\) holds two rows of different labels: .*use --objective binary/);
+  // Labels a binary model cannot read, named by flag.
+  await assert.rejects(trainFeatureRanker({ trainingSet: { rows: rows.map((r, i) => ({ ...r, label: i % 2 === 0 ? 0 : 2 })) }, label: 'label' }), /--label label holds 2: the binary objective needs 0\/1 labels .*--objective lambdarank/);
+  // Two rows: the training part after the hold-out has one label.
+  await assert.rejects(trainFeatureRanker({ trainingSet: { rows: [{ user_id: 'a', x: 1, label: 1 }, { user_id: 'b', x: 2, label: 0 }] }, label: 'label' }), /the training part \(1 rows of 1 groups, after holding out 1 of 2 groups\) holds one label only/);
+  // An all-null and a constant column: skipped with their reasons, the model trained on the rest.
+  const model = await trainFeatureRanker({ trainingSet: { rows: rows.map((r) => ({ ...r, always_null: null, always_seven: 7 })) }, label: 'label' });
+  assert.deepEqual(model.skipped.filter((s) => s.column.startsWith('always_')), [{ column: 'always_null', reason: 'null in every row' }, { column: 'always_seven', reason: '7 in every row' }]);
+  assert.equal(model.features.some((f) => f.column.startsWith('always_')), false);
+});

@@ -107,11 +107,14 @@ export async function trainFeatureRanker(o: TrainFeatureRankerOptions): Promise<
     throw new RecsignalError('INVALID_ARGUMENT', `objective '${String(objective)}': use 'binary' (a click or play label) or 'lambdarank' (graded labels, ranked per user)`);
   }
   const group = o.group ?? 'user_id';
-  const loaded = typeof o.trainingSet === 'string' ? await loadFile(o.trainingSet, o.label, group, o) : loadRows(o.trainingSet, o.label, group, o);
+  const loaded = withoutUninformative(typeof o.trainingSet === 'string' ? await loadFile(o.trainingSet, o.label, group, o) : loadRows(o.trainingSet, o.label, group, o));
   if (loaded.features.length === 0) {
     throw new RecsignalError('INVALID_INPUT', `the training set has no numeric feature columns (skipped: ${loaded.skipped.map((s) => `${s.column} (${s.reason})`).join(', ') || 'none'}); pass a training set built by \`recsignal training-set\``);
   }
   checkLabels(loaded.labels, objective, o.label);
+  if (objective === 'lambdarank' && !anyGroupToOrder(loaded)) {
+    throw new RecsignalError('INVALID_INPUT', `no group (--group ${group}) holds two rows of different labels: lambdarank orders the rows within each group and has nothing to order here; use --objective binary, or group by a coarser column`);
+  }
 
   // Hold out a seeded share of the groups (users): a user's rows are all trained on or all held out.
   const distinct = [...new Set(loaded.groups)].sort();
@@ -127,6 +130,9 @@ export async function trainFeatureRanker(o: TrainFeatureRankerOptions): Promise<
   const validPart = nHeld > 0 ? part(loaded, (g) => held.has(g)) : null;
   const binary = objective === 'binary';
   const d = loaded.features.length;
+  if (!hasBothClasses(trainPart.labels, true)) {
+    throw new RecsignalError('INVALID_INPUT', `the training part (${trainPart.rows} rows of ${distinct.length - nHeld} groups, after holding out ${nHeld} of ${distinct.length} groups) holds one label only: nothing to learn; give a larger training set (more ${group} values with both labels)`);
+  }
 
   const gbdt = trainGbdt({
     objective,
@@ -154,13 +160,61 @@ function checkLabels(labels: Float64Array, objective: RankerObjective, label: st
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i] as number;
     if (objective === 'lambdarank' && (!Number.isInteger(y) || y < 0 || y > 30)) {
-      throw new RecsignalError('INVALID_INPUT', `label '${label}' row ${i} is ${y}: lambdarank needs whole relevance grades 0..30; use --objective binary for 0/1 or real-valued labels`);
+      throw new RecsignalError('INVALID_INPUT', `--label ${label} holds ${y}: lambdarank needs whole relevance grades 0..30; use --objective binary for 0/1 labels`);
+    }
+    if (objective === 'binary' && y !== 0 && y !== 1) {
+      throw new RecsignalError('INVALID_INPUT', `--label ${label} holds ${y}: the binary objective needs 0/1 labels (played or not); use --objective lambdarank for graded labels (whole numbers 0..30)`);
     }
     if (y > 0) pos++;
   }
   if (pos === 0 || pos === labels.length) {
     throw new RecsignalError('INVALID_INPUT', `label '${label}' is ${pos === 0 ? 'never' : 'always'} positive over ${labels.length} rows: nothing to learn; build the training set over a longer or busier period`);
   }
+}
+
+/** Some group has two rows with different labels: something for lambdarank to order. */
+function anyGroupToOrder(l: Loaded): boolean {
+  const first = new Map<string, number>();
+  for (let r = 0; r < l.rows; r++) {
+    const g = l.groups[r] as string;
+    const y = l.labels[r] as number;
+    const seen = first.get(g);
+    if (seen === undefined) first.set(g, y);
+    else if (seen !== y) return true;
+  }
+  return false;
+}
+
+/**
+ * Without the feature columns that cannot split anything: null in every row, or one value in
+ * every row. Kept, they change nothing but the features a tree samples (an all-null column moved a
+ * model's held-out AUC from 0.747 to 0.726).
+ */
+function withoutUninformative(l: Loaded): Loaded {
+  const d = l.features.length;
+  const keep: number[] = [];
+  const skipped = [...l.skipped];
+  for (let f = 0; f < d; f++) {
+    let first = NaN;
+    let varies = false;
+    let nulls = 0;
+    for (let r = 0; r < l.rows; r++) {
+      const v = l.data[r * d + f] as number;
+      if (Number.isNaN(v)) nulls++;
+      else if (Number.isNaN(first)) first = v;
+      else if (v !== first) varies = true;
+      if (varies && nulls > 0) break;
+    }
+    const feature = l.features[f] as RankerFeature;
+    if (nulls === l.rows) skipped.push({ column: feature.name, reason: 'null in every row' });
+    else if (!varies && nulls === 0) skipped.push({ column: feature.name, reason: `${first} in every row` });
+    else keep.push(f);
+  }
+  if (keep.length === d) return l;
+  const k = keep.length;
+  const data = new Float64Array(l.rows * k);
+  for (let r = 0; r < l.rows; r++) for (let j = 0; j < k; j++) data[r * k + j] = l.data[r * d + (keep[j] as number)] as number;
+  return { ...l, features: keep.map((f) => l.features[f] as RankerFeature), skipped, data };
 }
 
 function hasBothClasses(labels: Float64Array, binary: boolean): boolean {

@@ -108,7 +108,9 @@ function thresholdL1(g: number, l1: number): number {
 
 /** The (unshrunk) output of a leaf with these sums. */
 export function leafOutput(g: number, h: number, p: SplitParams): number {
-  return -thresholdL1(g, p.lambdaL1) / (h + p.lambdaL2);
+  const d = h + p.lambdaL2;
+  // No curvature (lambdarank over groups with nothing to order, λ2 = 0): no step, rather than 0/0 = NaN.
+  return d > 0 ? -thresholdL1(g, p.lambdaL1) / d : 0;
 }
 
 function leafGain(g: number, h: number, l1: number, l2: number): number {

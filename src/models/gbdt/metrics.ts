@@ -19,14 +19,25 @@ export function logloss(rawScores: ArrayLike<number>, labels: ArrayLike<number>)
 }
 
 /** ROC AUC (Mann-Whitney, ties counted half); NaN when one class is absent. */
+/** Equal scores, NaN equal to NaN. */
+function sameScore(a: number, b: number): boolean {
+  return a === b || (Number.isNaN(a) && Number.isNaN(b));
+}
+
 export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
   const n = labels.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+  // NaN scores rank lowest, tied with each other (a NaN compared with === never ties, and the tie loop below never moved on).
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
+    const x = scores[a]!;
+    const y = scores[b]!;
+    if (Number.isNaN(x)) return Number.isNaN(y) ? 0 : -1;
+    return Number.isNaN(y) ? 1 : x - y;
+  });
   let pos = 0;
   let rankSum = 0;
   for (let i = 0; i < n; ) {
     let j = i;
-    while (j < n && scores[order[j]!] === scores[order[i]!]) j++;
+    while (j < n && sameScore(scores[order[j]!]!, scores[order[i]!]!)) j++;
     const midRank = (i + j + 1) / 2;
     for (let k = i; k < j; k++) {
       if (labels[order[k]!]! > 0) {

@@ -106,6 +106,10 @@ describe('metrics', () => {
   test('AUC counts ties half; logloss of margin 0 is ln 2', () => {
     close(auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]), 0.75, 'auc');
     close(auc([1, 1, 1, 1], [0, 1, 0, 1]), 0.5, 'all tied');
+    // NaN scores rank lowest and tie with each other (the tie loop never ended on them).
+    close(auc([NaN, NaN, NaN, NaN], [0, 1, 0, 1]), 0.5, 'all NaN');
+    // Pairs: NaN+ vs NaN- tie (½), NaN+ vs 0.2- lose, 0.9+ beats both: 2.5 / 4.
+    close(auc([NaN, 0.2, 0.9, NaN], [1, 0, 1, 0]), 0.625, 'NaN below every number');
     close(logloss([0, 0], [0, 1]), Math.log(2), 'logloss');
   });
 });
