@@ -113,6 +113,21 @@ test('a JSONL event file: plays count, impressions do not, a broken line is left
   assert.equal(j.models.itemknn.segments.cold.ndcg, 0);
 });
 
+test('a --report that is a file, or a --cutoff outside the data, is a usage error before any work, naming the flag', async () => {
+  const day = 86_400_000, t0 = Date.UTC(2024, 0, 1);
+  const file = join(tmp, 'few.jsonl');
+  writeFileSync(file, ['a', 'b', 'c'].flatMap((item, d) => ['u1', 'u2'].map((user) => JSON.stringify({ event_id: `${user}-${item}`, user_id: user, item_id: item, ts: t0 + d * day, type: 'play' }))).join('\n'));
+  const taken = join(tmp, 'taken.txt');
+  writeFileSync(taken, 'not a folder');
+  const report = await bin('--data', file, '--format', 'jsonl', '--models', 'popularity', '--report', taken, '--json');
+  assert.equal(report.code, 2, report.err);
+  assert.match(report.err, /--report .*taken\.txt is a file; give a folder/);
+  assert.equal(report.out, '');
+  const late = await bin('--data', file, '--format', 'jsonl', '--protocol', 'time', '--cutoff', '2030-01-01T00:00:00Z', '--models', 'popularity');
+  assert.equal(late.code, 2, late.err);
+  assert.match(late.err, /--cutoff 2030-01-01T00:00:00\.000Z leaves no test rows: the interactions run from 2024-01-01T00:00:00\.000Z to 2024-01-03T00:00:00\.000Z/);
+});
+
 describe('recsignal evaluate refuses bad requests', () => {
   test('unknown models and protocols are usage errors', async () => {
     const a = await bin('--data', DATA, '--format', 'movielens', '--models', 'sar,bpr');

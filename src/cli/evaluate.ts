@@ -1,4 +1,5 @@
 /** @module `recsignal evaluate`: read interactions, run the evaluation library, print JSON or a table, write the report. */
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { RecsignalError } from '../core/errors.ts';
 import { parseInstant } from '../core/time.ts';
@@ -98,6 +99,7 @@ export function registerEvaluate(program: Command): void {
       if (!isInputFormat(o.format)) throw new RecsignalError('INVALID_ARGUMENT', `--format: use one of ${INPUT_FORMATS.join(', ')}`);
       const say = o.quiet ? () => undefined : (m: string) => err(`evaluate: ${m}\n`);
       resolveModels(o.models); // unknown or unavailable models fail before the data is read
+      if (o.report) reportFolder(o.report); // and a report that cannot be written, before the work
       const t0 = performance.now();
       const data = await readInteractions(o.data, o.format, o.types);
       say(`read ${data.rows.length.toLocaleString('en-US')} interactions from ${o.data} in ${((performance.now() - t0) / 1000).toFixed(1)} s${data.rejected > 0 ? `; ${data.rejected} rejected lines left out` : ''}`);
@@ -115,10 +117,26 @@ export function registerEvaluate(program: Command): void {
         ...(o.ratio !== undefined ? { ratio: o.ratio } : {}),
         ...(o.cutoff !== undefined ? { cutoffTs: parseInstant(o.cutoff, '--cutoff') } : {}),
       });
+      // The figures first: a report that fails to write must not lose them.
+      out(o.json ? `${JSON.stringify(result)}\n` : formatResultTable(result));
       if (o.report) {
-        const files = await writeReport(result, o.report);
+        let files: string[];
+        try {
+          files = await writeReport(result, o.report);
+        } catch (e) {
+          throw new RecsignalError('IO_FAILED', `--report ${o.report}: writing the report failed (${(e as Error).message}); the figures above are complete`, { cause: e });
+        }
         say(`report: ${files.join(', ')}`);
       }
-      out(o.json ? `${JSON.stringify(result)}\n` : formatResultTable(result));
     });
+}
+
+/** Makes the report folder, or says why --report cannot be one. */
+function reportFolder(dir: string): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new RecsignalError('INVALID_ARGUMENT', `--report ${dir} is a file; give a folder (it is made if missing)`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new RecsignalError('INVALID_ARGUMENT', `--report ${dir}: cannot make that folder (${(e as Error).message}); give a folder that can be written`, { cause: e });
+  }
 }

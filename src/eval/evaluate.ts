@@ -11,6 +11,7 @@ import { recommendTopK, seenItems, truthOf } from './recommend.ts';
 import { createRandomState } from './mt19937.ts';
 import { pairedBootstrapTest, pairedPermutationTest, quantileSorted } from './significance.ts';
 import { randomSplitByUser, stratifiedSplitMs, timeCutoffSplit } from './split.ts';
+import { isoTime } from '../core/time.ts';
 import type { Interaction, Recommendations, Scorer, Truth } from './types.ts';
 
 export interface EvaluateOptions {
@@ -264,6 +265,18 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationResult> {
   if (o.interactions.length === 0) throw new RecsignalError('INVALID_INPUT', 'no interactions to evaluate; check the data folder and format');
 
   const rows = o.interactions;
+  if (o.cutoffTs !== undefined) {
+    let first = Infinity;
+    let last = -Infinity;
+    for (const r of rows) {
+      if (r.ts < first) first = r.ts;
+      if (r.ts > last) last = r.ts;
+    }
+    // Training is every row before the cutoff, test every row at or after it: both need some.
+    if (!(o.cutoffTs > first && o.cutoffTs <= last)) {
+      throw new RecsignalError('INVALID_ARGUMENT', `--cutoff ${isoTime(o.cutoffTs)} leaves ${o.cutoffTs <= first ? 'no training rows' : 'no test rows'}: the interactions run from ${isoTime(first)} to ${isoTime(last)}; give a cutoff after the first and at or before the last (or leave it out: the ratio then picks it)`);
+    }
+  }
   const s = split(rows, o, seed);
   if (s.train.length === 0 || s.test.length === 0) {
     throw new RecsignalError('INVALID_INPUT', `the split left ${s.train.length} training and ${s.test.length} test rows; both need some (change the ratio or the cutoff)`);

@@ -57,3 +57,12 @@ test('the paired bootstrap p-value holds its level with few users: identical mod
   }
   assert.equal(pairedBootstrapTest([0.3], [0.1]).pValue, 1, 'one user: no test');
 });
+
+test('the paired bootstrap p-value is never below the exact sign-flip test\'s least, 2^(1−n): two users who gain the same are not p 0.001', () => {
+  assert.equal(pairedBootstrapTest([0.5, 0.5], [0.1, 0.1]).pValue, 0.5);
+  assert.equal(pairedBootstrapTest([0.5, 0.5, 0.5, 0.5], [0.1, 0.1, 0.1, 0.1]).pValue, 0.125);
+  // Many users: the floor is far below what resampling gives, and changes nothing.
+  const a = Array.from({ length: 60 }, (_, i) => 0.5 + (i % 7) * 0.01);
+  const b = a.map((x) => x - 0.05);
+  assert.ok(pairedBootstrapTest(a, b).pValue < 0.01);
+});

@@ -105,7 +105,9 @@ function studentizedNullP(d: Float64Array, options: ResamplingOptions): number {
     for (let i = 0; i < n; i++) s += x[i] = d[rs.randInt(n)]! - m;
     if (tStatistic(x, n, s / n) >= observed * (1 - 1e-12)) extreme++;
   }
-  return (1 + extreme) / (1 + reps);
+  // Never below 2^(1−n), the least p of the exact sign-flip test over n users: when every user gains
+  // the same, t is infinite and no resample reaches it, which alone gave p = 1/(R+1) for 2 users.
+  return Math.max((1 + extreme) / (1 + reps), 2 ** (1 - n));
 }
 
 /** |mean| / (sd / √n), n ≥ 2; Infinity when the values are all equal but not 0 (every user gains the same). */
