@@ -11,7 +11,7 @@ import { DAY_MS } from '../core/time.ts';
 import { trainItemKnn } from './baselines/itemknn.ts';
 import { trainPopularity } from './baselines/popularity.ts';
 import { bootstrapIntervals, evaluate, type EvaluationResult } from './evaluate.ts';
-import { MODELS, type ModelEntry } from './models.ts';
+import { MODELS, modelParams, resolveModels, type ModelEntry } from './models.ts';
 import { renderHtml, renderMarkdown, reportBlocks } from './report.ts';
 import { bootstrapCi } from './significance.ts';
 import type { Interaction } from './types.ts';
@@ -197,4 +197,22 @@ describe('ML-100K, the three protocols', { skip }, () => {
     assert.equal(emb.segments!.warm.ndcg, als.segments!.warm.ndcg, 'warm users: the same factors as ALS');
     assert.ok(emb.segments!.cold.ndcg > pop.segments!.cold.ndcg, 'the demographic projection beats plain popularity for cold users');
   });
+});
+
+test('--param values outside what a parameter may be are refused, naming the key (they ran to tied scores or a message about another key)', () => {
+  const entries = resolveModels(['als', 'userknn', 'itemknn', 'sar', 'ease', 'popularity-decayed']);
+  for (const [param, text] of [
+    ['als.factors=0', 'als.factors takes a whole number from 1'],
+    ['als.factors=2.5', 'als.factors takes a whole number from 1'],
+    ['als.regularization=-5', 'als.regularization takes a number from 0'],
+    ['userknn.neighbours=0', 'userknn.neighbours takes a whole number from 1'],
+    ['itemknn.neighbours=-1', 'itemknn.neighbours takes a whole number from 0'],
+    ['sar.halfLifeDays=0', 'sar.halfLifeDays takes a number above 0'],
+    ['popularity-decayed.halfLifeDays=0', 'popularity-decayed.halfLifeDays takes a number above 0'],
+    ['ease.lambda=0x10', 'ease.lambda takes a number written in decimal'],
+  ] as const) {
+    assert.throws(() => modelParams(entries, [param]), (e: Error) => e.message.includes(text), param);
+  }
+  const ok = modelParams(entries, ['itemknn.neighbours=0', 'ease.lambda=250.5', 'als.factors=16']);
+  assert.deepEqual([ok.get('itemknn')?.['neighbours'], ok.get('ease')?.['lambda'], ok.get('als')?.['factors']], [0, 250.5, 16]);
 });

@@ -80,7 +80,26 @@ export interface ModelEntry {
   train(ctx: SplitContext): TrainedModel | Promise<TrainedModel>;
   /** Set while a model cannot run; `evaluate` refuses it before any work with this message. */
   readonly unavailable?: string;
+  /** What each numeric parameter may be; `--param` values outside it are refused, naming the key. */
+  readonly ranges?: Readonly<Record<string, ParamRange>>;
 }
+
+/** `positive` > 0; `whole` a whole number ≥ 1; `wholeOrZero` ≥ 0 (0: all, where said); `nonNegative` ≥ 0. */
+export type ParamRange = 'positive' | 'whole' | 'wholeOrZero' | 'nonNegative';
+
+const RANGE_TEXT: Readonly<Record<ParamRange, string>> = {
+  positive: 'a number above 0',
+  whole: 'a whole number from 1',
+  wholeOrZero: 'a whole number from 0 (0: every neighbour)',
+  nonNegative: 'a number from 0',
+};
+
+function inRange(n: number, r: ParamRange): boolean {
+  return r === 'positive' ? n > 0 : r === 'whole' ? Number.isInteger(n) && n >= 1 : r === 'wholeOrZero' ? Number.isInteger(n) && n >= 0 : n >= 0;
+}
+
+/** A number written in decimal (Number() would also read '0x10', '', ' 1 ' and 'Infinity'). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 function num(params: ModelParams, key: string): number {
   const v = params[key];
@@ -100,6 +119,7 @@ export const MODELS: readonly ModelEntry[] = [
     name: 'popularity-decayed',
     description: 'popularity where each interaction counts 0.5^(age / halfLifeDays), age from the newest training row',
     defaults: { halfLifeDays: 30 },
+    ranges: { halfLifeDays: 'positive' },
     baseline: true,
     train: (c) => trainPopularity(c.train, { items: c.items, halfLifeMs: num(c.params, 'halfLifeDays') * DAY_MS }),
   },
@@ -107,6 +127,7 @@ export const MODELS: readonly ModelEntry[] = [
     name: 'itemknn',
     description: 'item-kNN, cosine on binary vectors; neighbours 0 = all',
     defaults: { neighbours: 0 },
+    ranges: { neighbours: 'wholeOrZero' },
     baseline: true,
     train: (c) => {
       const n = num(c.params, 'neighbours');
@@ -117,6 +138,7 @@ export const MODELS: readonly ModelEntry[] = [
     name: 'userknn',
     description: 'user-kNN, cosine on binary vectors, the k most similar users',
     defaults: { neighbours: 50 },
+    ranges: { neighbours: 'whole' },
     baseline: true,
     train: (c) => trainUserKnn(c.train, { items: c.items, neighbours: num(c.params, 'neighbours') }),
   },
@@ -124,6 +146,7 @@ export const MODELS: readonly ModelEntry[] = [
     name: 'sar',
     description: 'SAR (Microsoft Recommenders): Jaccard item similarity, time-decayed rating affinity',
     defaults: { similarity: 'jaccard', halfLifeDays: 30 },
+    ranges: { halfLifeDays: 'positive' },
     baseline: true,
     train: (c) => {
       const similarity = String(c.params['similarity']);
@@ -137,6 +160,7 @@ export const MODELS: readonly ModelEntry[] = [
     name: 'ease',
     description: 'EASE (Steck 2019), closed form with L2 lambda',
     defaults: { lambda: 500 },
+    ranges: { lambda: 'positive' },
     baseline: true,
     train: (c) => trainEase(c.train, { items: c.items, lambda: num(c.params, 'lambda') }),
   },
@@ -146,6 +170,7 @@ export const MODELS: readonly ModelEntry[] = [
     // λ 40 chosen on two inner splits of ML-100K's training part (seeds 43, 44; λ 20–80 tried), never
     // on its test split: nDCG@10 0.2217 / 0.2242 there against 0.2127 / 0.2129 at λ 20 (λ 1 gave 0.4296 on the test split, 0.4886 with 40).
     defaults: { factors: 32, regularization: 40, alpha: 1, iterations: 15 },
+    ranges: { factors: 'whole', regularization: 'nonNegative', alpha: 'nonNegative', iterations: 'whole' },
     baseline: true,
     train: (c) => trainAls(c.train, {
       items: c.items,
@@ -160,6 +185,7 @@ export const MODELS: readonly ModelEntry[] = [
     name: 'embedding',
     description: 'ALS factors (as als) scored by dot product, with users and items that have no training rows placed in the same space from their metadata (demographics; genres and decade) by a ridge regression: cold start (src/models/embeddings.ts)',
     defaults: { factors: 32, regularization: 40, alpha: 1, iterations: 15, metaLambda: 1 },
+    ranges: { factors: 'whole', regularization: 'nonNegative', alpha: 'nonNegative', iterations: 'whole', metaLambda: 'nonNegative' },
     baseline: false,
     train: async (c) => {
       const meta = await sourceMetadata(c.source);
@@ -175,6 +201,7 @@ export const MODELS: readonly ModelEntry[] = [
     name: 'rp3beta',
     description: 'RP3beta (Paudel et al.), random-walk item-to-item probabilities with popularity divided out',
     defaults: { alpha: 0.7, beta: 0.3, neighbours: 50 },
+    ranges: { alpha: 'nonNegative', beta: 'nonNegative', neighbours: 'whole' },
     baseline: true,
     train: (c) => trainRp3beta(c.train, { items: c.items, alpha: num(c.params, 'alpha'), beta: num(c.params, 'beta'), neighbours: num(c.params, 'neighbours') }),
   },
@@ -228,8 +255,10 @@ export function modelParams(entries: readonly ModelEntry[], overrides: readonly 
       continue;
     }
     if (typeof def === 'number') {
-      const n = Number(text);
-      if (!Number.isFinite(n)) problems.push(`'${o}': ${model}.${key} takes a number`);
+      const n = DECIMAL.test(text) ? Number(text) : NaN;
+      const range = entry.ranges?.[key];
+      if (!Number.isFinite(n)) problems.push(`'${o}': ${model}.${key} takes a number written in decimal`);
+      else if (range !== undefined && !inRange(n, range)) problems.push(`'${o}': ${model}.${key} takes ${RANGE_TEXT[range]}`);
       else params[key] = n;
     } else if (typeof def === 'boolean') {
       if (text !== 'true' && text !== 'false') problems.push(`'${o}': ${model}.${key} takes true or false`);
