@@ -128,6 +128,14 @@ test('a --report that is a file, or a --cutoff outside the data, is a usage erro
   assert.match(late.err, /--cutoff 2030-01-01T00:00:00\.000Z leaves no test rows: the interactions run from 2024-01-01T00:00:00\.000Z to 2024-01-03T00:00:00\.000Z/);
 });
 
+test('an input whose every line is rejected: the error gives the first reasons, not only a count', async () => {
+  const file = join(tmp, 'no-times.jsonl');
+  writeFileSync(file, ['u1', 'u2'].map((user) => JSON.stringify({ event_id: user, user_id: user, item_id: 'a', type: 'play' })).join('\n'));
+  const r = await bin('--data', file, '--format', 'jsonl', '--models', 'popularity');
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /no interactions to evaluate in .*no-times\.jsonl: 2 lines rejected \(no-times\.jsonl:1: ts is missing \(fix: give the event time/);
+});
+
 describe('recsignal evaluate refuses bad requests', () => {
   test('unknown models and protocols are usage errors', async () => {
     const a = await bin('--data', DATA, '--format', 'movielens', '--models', 'sar,bpr');

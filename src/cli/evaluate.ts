@@ -17,23 +17,33 @@ const DEFAULT_TYPES = ['rating', 'play', 'complete', 'add_to_list'];
  * The interactions of an input, in source order: validated events of the given types that name an
  * item; `rating` = the event's value (1 when it has none). Rejected lines are counted, not fatal.
  */
-export async function readInteractions(path: string, format: InputFormat, types: readonly string[] = DEFAULT_TYPES): Promise<{ rows: Interaction[]; rejected: number; skipped: number }> {
+export async function readInteractions(path: string, format: InputFormat, types: readonly string[] = DEFAULT_TYPES): Promise<{ rows: Interaction[]; rejected: number; skipped: number; reasons: string[] }> {
   const validate = createEventValidator({ extraTypes: types });
   const keep = new Set(types);
   const rows: Interaction[] = [];
+  // The first few rejections, each with its first problem: what to fix when every line is refused.
+  const reasons: string[] = [];
+  const note = (position: string, p: { path: string; message: string; fix: string } | undefined) => {
+    if (reasons.length < MAX_REASONS && p !== undefined) reasons.push(`${position}: ${p.path} ${p.message} (fix: ${p.fix})`);
+  };
   let rejected = 0, skipped = 0;
   for await (const record of openReader(path, { format })) {
     if (isProblemRecord(record)) {
       rejected++;
+      note(record.position, record.problems[0]);
       continue;
     }
     const v = validate(record.raw);
-    if (!v.ok) rejected++;
-    else if (v.event.itemId === null || !keep.has(v.event.type)) skipped++;
+    if (!v.ok) {
+      rejected++;
+      note(record.position, v.problems[0]);
+    } else if (v.event.itemId === null || !keep.has(v.event.type)) skipped++;
     else rows.push({ user: v.event.userId, item: v.event.itemId, rating: v.event.value ?? 1, ts: v.event.ts });
   }
-  return { rows, rejected, skipped };
+  return { rows, rejected, skipped, reasons };
 }
+
+const MAX_REASONS = 3;
 
 function list(v: string): string[] {
   return v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -102,7 +112,10 @@ export function registerEvaluate(program: Command): void {
       if (o.report) reportFolder(o.report); // and a report that cannot be written, before the work
       const t0 = performance.now();
       const data = await readInteractions(o.data, o.format, o.types);
-      say(`read ${data.rows.length.toLocaleString('en-US')} interactions from ${o.data} in ${((performance.now() - t0) / 1000).toFixed(1)} s${data.rejected > 0 ? `; ${data.rejected} rejected lines left out` : ''}`);
+      say(`read ${data.rows.length.toLocaleString('en-US')} interactions from ${o.data} in ${((performance.now() - t0) / 1000).toFixed(1)} s${data.rejected > 0 ? `; ${data.rejected} rejected lines left out, e.g. ${data.reasons.join('; ')}` : ''}`);
+      if (data.rows.length === 0) {
+        throw new RecsignalError('INVALID_INPUT', `no interactions to evaluate in ${o.data}: ${data.rejected} lines rejected${data.rejected > 0 ? ` (${data.reasons.join('; ')})` : ''}, ${data.skipped} of other types (evaluated: ${o.types.join(', ')}; --types to change)`);
+      }
       const result = await evaluate({
         interactions: data.rows,
         protocol: o.protocol as ProtocolName,
