@@ -509,7 +509,10 @@ describe('registry, health and metrics', () => {
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(t)?.[1]);
     const c = server.intake.counts;
     assert.equal(value('recsignal_events_received_total'), c.received);
-    assert.equal(value('recsignal_events_applied_total'), c.accepted);
+    assert.equal(value('recsignal_events_accepted_total'), c.accepted);
+    // Applied online: the accepted ones less those kept for the log only (an earlier test sent one offline only).
+    assert.equal(value('recsignal_events_applied_total'), c.appliedOnline);
+    assert.ok(c.appliedOnline < c.accepted, `applied online ${c.appliedOnline}, accepted ${c.accepted}`);
     assert.equal(value('recsignal_events_rejected_total'), c.rejected);
     assert.equal(value('recsignal_events_duplicates_total'), c.duplicates);
     assert.equal(value('recsignal_events_late_total'), 2);

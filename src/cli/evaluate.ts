@@ -69,7 +69,7 @@ const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '–');
 export function formatResultTable(r: EvaluationResult): string {
   const lines = [`protocol ${r.protocol}, k ${r.k}: ${r.split.train} training rows, ${r.split.test} test rows, ${r.split.testUsers} test users${r.split.cutoff ? `, cutoff ${r.split.cutoff} (${r.split.warmUsers} warm, ${r.split.coldUsers} cold)` : ''}`];
   const head = ['model', `nDCG@${r.k}`, '95% CI', `P@${r.k}`, `R@${r.k}`, 'MAP', `MAP@${r.k}`, 'MRR', 'hit', 'AUC', 'cover', 'novelty'];
-  const rows = Object.entries(r.models).map(([name, m]) => [name, f4(m.ndcg), `[${f4(m.ci.ndcg.lower)}, ${f4(m.ci.ndcg.upper)}]`, f4(m.precision), f4(m.recall), f4(m.map), f4(m.mapAtK), f4(m.mrr), f4(m.hitRate), f4(m.auc), f4(m.coverage), m.novelty.toFixed(2)]);
+  const rows = Object.entries(r.models).map(([name, m]) => [name, f4(m.ndcg), `[${f4(m.ci.ndcg.lower)}, ${f4(m.ci.ndcg.upper)}]`, f4(m.precision), f4(m.recall), f4(m.map), f4(m.mapAtK), f4(m.mrr), f4(m.hitRate), f4(m.auc), f4(m.coverage), (Number.isFinite(m.novelty) ? m.novelty.toFixed(2) : '–')]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   for (const row of [head, ...rows]) lines.push(row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
   for (const [name, m] of Object.entries(r.models)) {

@@ -368,7 +368,8 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
         const reason = await stop.stopped;
         await server.close();
         const c = server.intake.counts;
-        out(`stopped (${reason}): received ${c.received}, applied ${c.accepted}, rejected ${c.rejected}, duplicates ${c.duplicates}, late ${c.late}; appended ${c.appended} to the log\n`);
+        const logOnly = c.accepted - c.appliedOnline;
+        out(`stopped (${reason}): received ${c.received}, applied ${c.appliedOnline}${logOnly > 0 ? ` (and ${logOnly} for the log only)` : ''}, rejected ${c.rejected}, duplicates ${c.duplicates}, late ${c.late}; appended ${c.appended} to the log\n`);
       } finally {
         await store?.close();
       }

@@ -39,7 +39,7 @@ export function reportBlocks(r: EvaluationResult): ReportBlock[] {
     head: ['model', `nDCG@${k}`, `nDCG@${k} graded`, `P@${k}`, `R@${k}`, `MAP (÷n, Recommenders' map)`, `MAP@${k} (÷min(k, n), Recommenders' map_at_k)`, `MRR@${k}`, `hit rate@${k}`, 'AUC', 'coverage', 'novelty', 'train s'],
     rows: names.map((n) => {
       const m = r.models[n]!;
-      return [n, withCi(m, 'ndcg'), withCi(m, 'ndcgGraded'), withCi(m, 'precision'), withCi(m, 'recall'), withCi(m, 'map'), withCi(m, 'mapAtK'), withCi(m, 'mrr'), withCi(m, 'hitRate'), withCi(m, 'auc'), f4(m.coverage), m.novelty.toFixed(2), m.fitSeconds.toFixed(1)];
+      return [n, withCi(m, 'ndcg'), withCi(m, 'ndcgGraded'), withCi(m, 'precision'), withCi(m, 'recall'), withCi(m, 'map'), withCi(m, 'mapAtK'), withCi(m, 'mrr'), withCi(m, 'hitRate'), withCi(m, 'auc'), f4(m.coverage), (Number.isFinite(m.novelty) ? m.novelty.toFixed(2) : '–'), m.fitSeconds.toFixed(1)];
     }),
   });
   b.push({ kind: 'p', text: `MAP (÷n) divides the sum of precisions at the hits in the top ${k} by the user's number of test items, as Microsoft Recommenders' \`map\` does; MAP@${k} (÷min(k, n)) divides by min(k, test items), as its \`map_at_k\` does (the usual MAP@k). Graded nDCG uses the rating as the gain. Coverage: distinct recommended items / catalogue. Novelty: mean −log2 of each recommended item's share of the training interactions.` });

@@ -103,3 +103,8 @@ test('training sets that cannot teach anything are refused, naming the cause; co
   assert.deepEqual(model.skipped.filter((s) => s.column.startsWith('always_')), [{ column: 'always_null', reason: 'null in every row' }, { column: 'always_seven', reason: '7 in every row' }]);
   assert.equal(model.features.some((f) => f.column.startsWith('always_')), false);
 });
+
+test('--features naming a column twice, and --exclude naming a column the training set lacks, are refused', async () => {
+  await assert.rejects(trainFeatureRanker({ trainingSet: training, label: 'label', features: ['item_popularity__play_count_7d', 'item_popularity__play_count_7d'] }), /--features lists 'item_popularity__play_count_7d' twice/);
+  await assert.rejects(trainFeatureRanker({ trainingSet: training, label: 'label', exclude: ['nope'] }), /no column 'nope' \(--exclude\)/);
+});

@@ -277,9 +277,11 @@ function isTimeColumn(column: string): boolean {
 
 /** Which columns are features, by name: the chosen ones, or all but keys, time and label. */
 function candidateColumns(all: readonly string[], label: string, group: string, o: TrainFeatureRankerOptions): string[] {
-  for (const c of [label, group, ...(o.features ?? [])]) {
-    if (!all.includes(c)) throw new RecsignalError('INVALID_INPUT', `the training set has no column '${c}'; it has: ${all.join(', ')}`);
+  for (const c of [label, group, ...(o.features ?? []), ...(o.exclude ?? [])]) {
+    if (!all.includes(c)) throw new RecsignalError('INVALID_INPUT', `the training set has no column '${c}'${(o.exclude ?? []).includes(c) ? ' (--exclude)' : ''}; it has: ${all.join(', ')}`);
   }
+  const twice = (o.features ?? []).filter((c, i, a) => a.indexOf(c) !== i);
+  if (twice.length > 0) throw new RecsignalError('INVALID_ARGUMENT', `--features lists '${twice[0]}' twice; list each column once`);
   if (o.features !== undefined) {
     // The label as a feature scores AUC 1 and serves nothing; the group is a user id.
     const leaks = o.features.filter((c) => c === label || c === group);

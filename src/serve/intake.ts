@@ -69,7 +69,8 @@ const STAGING = '__serve_staging';
 const APPEND = '__serve_append';
 
 export class EventIntake {
-  readonly counts = { received: 0, accepted: 0, rejected: 0, duplicates: 0, late: 0, appended: 0, flushErrors: 0 };
+  /** `accepted`: applied online or kept for the log only; `appliedOnline`: those applied to the online state. */
+  readonly counts = { received: 0, accepted: 0, appliedOnline: 0, rejected: 0, duplicates: 0, late: 0, appended: 0, flushErrors: 0 };
   lastFlushError: string | null = null;
   readonly deadLetterPath: string;
   private buffer: Buffered[] = [];
@@ -206,6 +207,7 @@ export class EventIntake {
     }
     if (outcome === 'applied') {
       report.accepted++;
+      this.counts.appliedOnline++;
       this.o.onAccepted?.(e);
       // New to the engine; in the log already only if it came offline-only before.
       if (offline) this.enqueue(e, this.checkAll || this.offlineOnly.has(e.eventId));

@@ -20,7 +20,7 @@ export interface Metrics {
 }
 
 export interface MetricsSnapshot {
-  readonly events: { readonly received: number; readonly applied: number; readonly rejected: number; readonly duplicates: number; readonly late: number };
+  readonly events: { readonly received: number; readonly accepted?: number; readonly applied: number; readonly rejected: number; readonly duplicates: number; readonly late: number };
   readonly watermarkMs: number;
   readonly nowMs: number;
   readonly onlineStoreErrors: number;
@@ -74,6 +74,7 @@ export function createMetrics(): Metrics {
       const counter = (name: string, help: string, value: number) => metric(name, 'counter', help, [`${name} ${value}`]);
       const gauge = (name: string, help: string, value: number) => metric(name, 'gauge', help, [`${name} ${value}`]);
       counter('recsignal_events_received_total', 'Events received (HTTP and push).', s.events.received);
+      counter('recsignal_events_accepted_total', 'Events accepted: applied to the online state, or kept for the offline log only.', s.events.accepted ?? s.events.applied);
       counter('recsignal_events_applied_total', 'Events applied to the online state.', s.events.applied);
       counter('recsignal_events_rejected_total', 'Events rejected by validation (written to the dead-letter folder).', s.events.rejected);
       counter('recsignal_events_duplicates_total', 'Events dropped as duplicates of an id already seen.', s.events.duplicates);

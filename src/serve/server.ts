@@ -336,7 +336,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
     app.get('/metrics', async (_req, reply) => {
       const c = this.intake.counts;
       const text = this.metrics.render({
-        events: { received: c.received, applied: c.accepted, rejected: c.rejected, duplicates: c.duplicates, late: c.late },
+        events: { received: c.received, accepted: c.accepted, applied: c.appliedOnline, rejected: c.rejected, duplicates: c.duplicates, late: c.late },
         watermarkMs: this.state.watermark,
         nowMs: this.clock(),
         onlineStoreErrors: this.state.errors,
