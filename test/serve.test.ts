@@ -559,6 +559,13 @@ describe('the command line', () => {
     assert.match(err, /use memory, redis:\/\/host:port or redis-cluster:\/\/host:port,host:port/);
   });
 
+  test('serve with --max-future not below --lateness: it starts, with a warning saying why that makes on-time events late', async () => {
+    let err = '';
+    const code = await main(['serve', '--features', STREAMING, '--log', log.dir, '--online', 'memory', '--port', '0', '--lateness', '1m', '--max-future', '10m', '--exit-after', '0.2'], () => undefined, (s) => (err += s));
+    assert.equal(code, 0, err);
+    assert.match(err, /warning: --max-future \(10m\) is not below --lateness \(1m\): one event from that far ahead makes every on-time event late/);
+  });
+
   test('serve --embeddings without --model: exit 2 saying what it is for', async () => {
     let err = '';
     assert.equal(await main(['serve', '--features', STREAMING, '--log', log.dir, '--online', 'memory', '--embeddings'], () => undefined, (s) => (err += s)), 2);

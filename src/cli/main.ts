@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, basename, extname, join } from 'node:path';
 import { RecsignalError } from '../core/errors.ts';
-import { parseInstant, isoTime, parseDuration } from '../core/time.ts';
+import { formatDuration, parseInstant, isoTime, parseDuration } from '../core/time.ts';
 import { createEventValidator, ISO_LIKE, SECONDS_LIKE_BELOW } from '../events/validate.ts';
 import { INPUT_FORMATS, isInputFormat, openReader, readItemsFile, readMovieLensMetadata, readUsersFile } from '../events/readers/index.ts';
 import { writeGenerated } from '../events/generate-write.ts';
@@ -314,6 +314,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       if (!existsSync(log.dir)) err(`note: --log '${o.log}' does not exist yet: starting with an empty state; events posted to the server create it\n`);
       const lateness = parseDuration(o.lateness, '--lateness');
       const maxFutureMs = parseDuration(o.maxFuture, '--max-future');
+      warnFutureBeyondLateness(maxFutureMs, lateness, err);
       const maxAge = o.maxAge !== undefined ? { maxAgeMs: parseDuration(o.maxAge, '--max-age') } : {};
       // An item embedding view's published table, when the feature set has one; else vectors learned now.
       const itemView = embeddingViews(compiled.ir.views).find((v) => v.entity.keys[0] === 'item_id');
@@ -409,6 +410,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const takeOverAfterMs = parseDuration(o.takeOverAfter, '--take-over-after');
       if (takeOverAfterMs >= 30_000) throw new RecsignalError('INVALID_ARGUMENT', `--take-over-after '${o.takeOverAfter}': keep it under 30s; past that the other consumers stop waiting for a silent consumer's watermark and may fold away what its held events need, which are then judged late`);
       const maxFutureMs = parseDuration(o.maxFuture, '--max-future');
+      warnFutureBeyondLateness(maxFutureMs, lateness, err);
       const items = o.items ? await readItemsFile(o.items) : [];
       const users = o.users ? await readUsersFile(o.users) : [];
       // The state connection does not resend commands in flight when it reconnects: a MULTI/EXEC
@@ -499,6 +501,14 @@ function requireLog(dir: string): EventLog {
   const log = new EventLog(dir);
   if (!existsSync(log.dir)) throw new RecsignalError('NOT_FOUND', `--log '${dir}': no such folder; create it with \`recsignal ingest <file> --format ... --log ${dir}\``);
   return log;
+}
+
+/**
+ * An accepted event moves the watermark: one from the edge of --max-future makes every on-time event
+ * behind it by more than --lateness late. Allowed (a clock may be known to run ahead), said once.
+ */
+function warnFutureBeyondLateness(maxFutureMs: number, latenessMs: number, err: (s: string) => void): void {
+  if (maxFutureMs >= latenessMs) err(`warning: --max-future (${formatDuration(maxFutureMs)}) is not below --lateness (${formatDuration(latenessMs)}): one event from that far ahead makes every on-time event late; keep --max-future well below --lateness\n`);
 }
 
 async function metadataFor(path: string, format: string, itemsFlag: string | undefined, usersFlag: string | undefined) {
