@@ -2,7 +2,7 @@
 import { type Command, Option } from 'commander';
 import { RecsignalError } from '../core/errors.ts';
 import { saveFeatureRanker, topFeaturesByGain, trainFeatureRanker, type FeatureRanker, type HeldOutMetrics } from '../models/feature-ranker.ts';
-import { decimalNumber, positiveInt } from './parse.ts';
+import { decimalNumber, nonNegativeInt, positiveInt } from './parse.ts';
 
 function list(v: string): string[] {
   return v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -38,7 +38,7 @@ export function registerTrainRanker(program: Command, out: (s: string) => void =
     .option('--features <cols>', 'feature columns, comma-separated (default: every column but keys, ts and the label)', list)
     .option('--exclude <cols>', 'columns to leave out, comma-separated', list)
     .option('--holdout <share>', 'share of users held out for early stopping and the metrics', share, 0.2)
-    .option('--seed <n>', 'seed of the held-out users and of bagging', positiveInt('seed'), 7)
+    .option('--seed <n>', 'seed of the held-out users and of bagging', nonNegativeInt('seed'), 7)
     .option('--iterations <n>', 'most trees (early stopping keeps the best)', positiveInt('iterations'), 300)
     .option('--json', 'print the metrics as JSON')
     .action(async (o) => {

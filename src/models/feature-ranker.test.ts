@@ -5,7 +5,7 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemo } from '../cli/demo.ts';
@@ -107,4 +107,10 @@ test('training sets that cannot teach anything are refused, naming the cause; co
 test('--features naming a column twice, and --exclude naming a column the training set lacks, are refused', async () => {
   await assert.rejects(trainFeatureRanker({ trainingSet: training, label: 'label', features: ['item_popularity__play_count_7d', 'item_popularity__play_count_7d'] }), /--features lists 'item_popularity__play_count_7d' twice/);
   await assert.rejects(trainFeatureRanker({ trainingSet: training, label: 'label', exclude: ['nope'] }), /no column 'nope' \(--exclude\)/);
+});
+
+test('a training set that is neither Parquet nor CSV is refused by name (it was DuckDB\'s "No magic bytes")', async () => {
+  const path = join(tmp, 'training.jsonl');
+  writeFileSync(path, '{"user_id":"u1","label":1}\n');
+  await assert.rejects(trainFeatureRanker({ trainingSet: path, label: 'label' }), /training set '.*training\.jsonl': give a \.parquet or \.csv file/);
 });

@@ -294,6 +294,7 @@ function candidateColumns(all: readonly string[], label: string, group: string, 
 
 async function loadFile(path: string, label: string, group: string, o: TrainFeatureRankerOptions): Promise<Loaded> {
   if (!existsSync(path)) throw new RecsignalError('NOT_FOUND', `training set '${path}' does not exist; build one with \`recsignal training-set --spine ... --out ${path}\``);
+  if (!/\.(parquet|csv)$/i.test(path)) throw new RecsignalError('INVALID_ARGUMENT', `training set '${path}': give a .parquet or .csv file (\`recsignal training-set\` writes Parquet)`);
   const engine = await DuckDBEngine.open();
   try {
     const reader = path.toLowerCase().endsWith('.csv') ? `read_csv_auto(${sqlPath(path)})` : `read_parquet(${sqlPath(path)})`;
