@@ -216,3 +216,17 @@ test('--param values outside what a parameter may be are refused, naming the key
   const ok = modelParams(entries, ['itemknn.neighbours=0', 'ease.lambda=250.5', 'als.factors=16']);
   assert.deepEqual([ok.get('itemknn')?.['neighbours'], ok.get('ease')?.['lambda'], ok.get('als')?.['factors']], [0, 250.5, 16]);
 });
+
+test('degenerate evaluations say why their figures are 0 or capped: no test item in the catalogue, k beyond it', async () => {
+  const t0 = Date.UTC(2024, 0, 1);
+  const rows = [
+    { user: 'u1', item: 'a', rating: 1, ts: t0 },
+    { user: 'u2', item: 'b', rating: 1, ts: t0 + 1000 },
+    // After the cutoff, only an item never seen before it.
+    { user: 'u1', item: 'new', rating: 1, ts: t0 + 5000 },
+  ];
+  const notes: string[] = [];
+  await evaluate({ interactions: rows, protocol: 'time', models: ['popularity'], k: 5, cutoffTs: t0 + 2000, resamples: 20, onProgress: (m) => notes.push(m) });
+  assert.ok(notes.some((m) => /warning: no test item is in the catalogue/.test(m)), notes.join('\n'));
+  assert.ok(notes.some((m) => /warning: k 5 exceeds the catalogue's 2 items: precision@k is at most 0\.400/.test(m)), notes.join('\n'));
+});

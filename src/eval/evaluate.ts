@@ -286,6 +286,10 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationResult> {
   const truth = truthOf(s.test);
   const users = [...truth.keys()];
   note(`split ${o.protocol}: ${s.train.length.toLocaleString('en-US')} training rows, ${s.test.length.toLocaleString('en-US')} test rows, ${users.length} test users, ${items.length} catalogue items${s.warm ? `; cutoff ${new Date(s.cutoffTs!).toISOString()}, ${s.warm.size} warm and ${s.cold!.size} cold test users` : ''}`);
+  // Figures that can only be 0 or tiny say why, rather than look like a model's failing.
+  const inCatalogue = new Set(items);
+  if (!s.test.some((r) => inCatalogue.has(r.item))) note('warning: no test item is in the catalogue (the training items): every ranking metric will be 0 whatever the model');
+  if (k > items.length) note(`warning: k ${k} exceeds the catalogue's ${items.length} items: precision@k is at most ${(items.length / k).toFixed(3)}`);
 
   const sumCtx = { train: s.train, catalogue: items.length, k, resamples, level, seed };
   const ranked = new Map<string, Ranked>();
