@@ -769,6 +769,19 @@ describe('the online-only journal when it cannot be written', () => {
     }
   });
 
+  test('a start on a log with a damaged part file fails naming the file and what to do with it', async () => {
+    const l = copyOfLog('damaged-part');
+    const day = readdirSync(join(l.dir, 'events')).sort()[0] as string;
+    const part = readdirSync(join(l.dir, 'events', day)).sort()[0] as string;
+    writeFileSync(join(l.dir, 'events', day, part), 'PAR1 cut short');
+    const s = await FeatureServer.start({ compiled, log: l, port: 0, clock: () => NOW });
+    try {
+      await assert.rejects(s.ready, new RegExp(`${part.replace('.', '\\.')}.*a part file of .* may be damaged: move the file named there out of the log`));
+    } finally {
+      await s.close();
+    }
+  });
+
   test('a start on a log whose journal folder is not a folder fails, naming it', async () => {
     const blocked = copyOfLog('journal-not-a-folder');
     block(blocked);

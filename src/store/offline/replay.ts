@@ -1,4 +1,5 @@
 /** @module Reads the event log back as events, in time order: for replays into the stream engine. */
+import { RecsignalError } from '../../core/errors.ts';
 import type { InteractionEvent } from '../../events/schema.ts';
 import { DuckDBEngine } from './duckdb-engine.ts';
 import type { EventLog } from './event-log.ts';
@@ -27,6 +28,12 @@ export async function* replayLog(log: EventLog): AsyncGenerator<InteractionEvent
         };
       }
     }
+  } catch (e) {
+    // A damaged part file (a crash while it was written, a copy cut short) fails DuckDB's read with its name.
+    if (/\.parquet/.test((e as Error).message)) {
+      throw new RecsignalError('IO_FAILED', `reading the event log failed (${(e as Error).message.split('\n')[0]}); a part file of ${log.dir} may be damaged: move the file named there out of the log (or restore it from a copy) and start again`, { cause: e });
+    }
+    throw e;
   } finally {
     engine.close();
   }
