@@ -230,3 +230,13 @@ test('degenerate evaluations say why their figures are 0 or capped: no test item
   assert.ok(notes.some((m) => /warning: no test item is in the catalogue/.test(m)), notes.join('\n'));
   assert.ok(notes.some((m) => /warning: k 5 exceeds the catalogue's 2 items: precision@k is at most 0\.400/.test(m)), notes.join('\n'));
 });
+
+test('the ranker on too little data says so, naming the model, instead of a matrix shape', async () => {
+  const t0 = Date.UTC(2024, 0, 1);
+  const rows = [
+    { user: 'u1', item: 'x', rating: 1, ts: t0 },
+    { user: 'u2', item: 'y', rating: 1, ts: t0 + 100_000 },
+    { user: 'u1', item: 'y', rating: 1, ts: t0 + 200_000 },
+  ];
+  await assert.rejects(evaluate({ interactions: rows, protocol: 'time', models: ['ranker'], k: 5, resamples: 20 }), /ranker: the inner splits of the training part gave 0 candidate rows .*too little data to learn from/);
+});

@@ -61,6 +61,10 @@ export async function trainRanker(ctx: SplitContext): Promise<RankerModel> {
   const recall = recalls.reduce((a, b) => a + b, 0) / recalls.length;
   const recallBySource = Object.fromEntries(Object.keys(stages[0]!.recallBySource).map((g) => [g, stages.reduce((a, st) => a + (st.recallBySource[g] ?? 0), 0) / stages.length]));
   const learning = concatLearningSets(sets);
+  // Too little data: no candidate of an inner split was held out (it failed as "train.features: bad shape 0 x 58").
+  if (!learning.labels.some((y) => y > 0)) {
+    throw new RecsignalError('INVALID_INPUT', `ranker: the inner splits of the training part gave ${learning.rows} candidate rows for ${learning.groupSizes.length} users and none held out: too little data to learn from (it needs users with several interactions); evaluate it on more interactions, or leave it out of --models`);
+  }
   const all = names.map((_, j) => j);
   const blendName = String(p['blend'] ?? RANKER_DEFAULTS.blend);
   const blendColumn = blendName === '' ? null : names.indexOf(blendName);
