@@ -48,6 +48,11 @@ export function decodeUtf8(bytes: Uint8Array): { readonly text: string } | { rea
     return { text: strictDecoder.decode(bytes) };
   } catch {
     const at = Math.max(0, firstInvalidUtf8(bytes));
-    return { invalid: `byte ${at + 1} (0x${(bytes[at] ?? 0).toString(16).toUpperCase().padStart(2, '0')}) is not UTF-8` };
+    return { invalid: `byte ${at + 1} (${hexByte(bytes[at] ?? 0)}) is not UTF-8` };
   }
+}
+
+/** A byte as messages name it: 0xE9. */
+export function hexByte(b: number): string {
+  return `0x${b.toString(16).toUpperCase().padStart(2, '0')}`;
 }

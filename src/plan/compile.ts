@@ -113,13 +113,6 @@ export function compileFeatureSet(def: FeatureSetDef): CompiledFeatureSet {
   const requestFeatures: RequestFeatureIR[] = [];
   const functions = new Map<string, (inputs: RequestInputs) => FeatureValue>();
   const featureTypes = new Map<string, FeatureType>();
-  for (const v of views) for (const f of viewOutputs(v)) featureTypes.set(`${v.name}:${f.name}`, f.type);
-  if (def.requestFeatures !== undefined && !Array.isArray(def.requestFeatures)) problems.push({ path: 'requestFeatures', message: 'is not a list', fix: 'write requestFeatures: [requestFeature({...}), ...]' });
-  const requestNames = new Set((Array.isArray(def.requestFeatures) ? def.requestFeatures : []).map((r) => r?.name));
-  (Array.isArray(def.requestFeatures) ? def.requestFeatures : []).forEach((r, i) => {
-    const ir = compileRequestFeature(r, `requestFeatures[${i}]`, featureTypes, requestNames, functions, problems);
-    if (ir) requestFeatures.push(ir);
-  });
   // Each feature is a column of backfills and training sets (view__feature; request features by name):
   // two with one column name would be renamed by DuckDB (name_1) without a word.
   const columnOwners = new Map<string, string>();
@@ -128,7 +121,18 @@ export function compileFeatureSet(def: FeatureSetDef): CompiledFeatureSet {
     if (other !== undefined) problems.push({ path, message: `${owner} and ${other} both make the column '${column}'`, fix: 'rename one of them (a view and its feature are joined by __ in the column name)' });
     else columnOwners.set(column, owner);
   };
-  for (const v of views) for (const f of viewOutputs(v)) claim(featureColumn(v.name, f.name), `${v.name}:${f.name}`, `views(${v.name}).${f.name}`);
+  for (const v of views) {
+    for (const f of viewOutputs(v)) {
+      featureTypes.set(`${v.name}:${f.name}`, f.type);
+      claim(featureColumn(v.name, f.name), `${v.name}:${f.name}`, `views(${v.name}).${f.name}`);
+    }
+  }
+  if (def.requestFeatures !== undefined && !Array.isArray(def.requestFeatures)) problems.push({ path: 'requestFeatures', message: 'is not a list', fix: 'write requestFeatures: [requestFeature({...}), ...]' });
+  const requestNames = new Set((Array.isArray(def.requestFeatures) ? def.requestFeatures : []).map((r) => r?.name));
+  (Array.isArray(def.requestFeatures) ? def.requestFeatures : []).forEach((r, i) => {
+    const ir = compileRequestFeature(r, `requestFeatures[${i}]`, featureTypes, requestNames, functions, problems);
+    if (ir) requestFeatures.push(ir);
+  });
   requestFeatures.forEach((r, i) => claim(r.name, `request feature ${r.name}`, `requestFeatures[${i}](${r.name}).name`));
 
   throwIfProblems('INVALID_DEFINITION', `invalid feature set '${String(def.name)}'`, problems);

@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { RecsignalError } from '../../core/errors.ts';
-import { firstInvalidUtf8 } from '../../core/utf8.ts';
+import { firstInvalidUtf8, hexByte } from '../../core/utf8.ts';
 import { assembleWire, planColumns, type ColumnMap, type ColumnTarget } from './columns.ts';
 import { CsvParser, type CsvRow } from './csv-parser.ts';
 import { checkInput, NOT_UTF8_FIX } from './lines.ts';
@@ -69,7 +69,7 @@ export async function* readCsv(path: string, options: CsvReaderOptions = {}): As
       const at = Math.max(from, from + firstInvalidUtf8(bytes.subarray(from)));
       let line = linesBefore + 1;
       for (let i = 0; i < at; i++) if (bytes[i] === 0x0a) line++;
-      throw new RecsignalError('INVALID_INPUT', `${basename(path)}:${line}: the file is not UTF-8 (byte 0x${(bytes[at] ?? 0).toString(16).toUpperCase().padStart(2, '0')}); nothing was ingested; ${NOT_UTF8_FIX}`, { cause });
+      throw new RecsignalError('INVALID_INPUT', `${basename(path)}:${line}: the file is not UTF-8 (byte ${hexByte(bytes[at] ?? 0)}); nothing was ingested; ${NOT_UTF8_FIX}`, { cause });
     }
   };
   try {

@@ -58,36 +58,29 @@ export class EventLog {
 
   /** The distinct item ids of the log's events, in code-point order (empty when it has none). */
   async itemIds(): Promise<string[]> {
-    if (!this.hasEvents()) return [];
-    const engine = await DuckDBEngine.open();
-    try {
-      // DuckDB orders VARCHAR by bytes, which for UTF-8 is code-point order (as compareText).
-      const rows = await engine.query(`SELECT DISTINCT item_id FROM ${this.eventsRelation()} WHERE item_id IS NOT NULL ORDER BY item_id`);
-      return rows.map((r) => String(r['item_id']));
-    } finally {
-      engine.close();
-    }
+    // DuckDB orders VARCHAR by bytes, which for UTF-8 is code-point order (as compareText).
+    const rows = await this.queryEvents((ev) => `SELECT DISTINCT item_id FROM ${ev} WHERE item_id IS NOT NULL ORDER BY item_id`);
+    return rows.map((r) => String(r['item_id']));
   }
 
   /** How many of the log's events are older than `ts` (ms). */
   async countBefore(ts: number): Promise<number> {
-    if (!this.hasEvents()) return 0;
-    const engine = await DuckDBEngine.open();
-    try {
-      const [row] = await engine.query(`SELECT count(*)::BIGINT AS n FROM ${this.eventsRelation()} WHERE ts < ${Math.floor(ts)}`);
-      return Number(row?.['n'] ?? 0);
-    } finally {
-      engine.close();
-    }
+    const [row] = await this.queryEvents((ev) => `SELECT count(*)::BIGINT AS n FROM ${ev} WHERE ts < ${Math.floor(ts)}`);
+    return Number(row?.['n'] ?? 0);
   }
 
   /** The time of the log's newest event (ms), or null when it has none. */
   async lastEventTs(): Promise<number | null> {
-    if (!this.hasEvents()) return null;
+    const [row] = await this.queryEvents((ev) => `SELECT max(ts) AS t FROM ${ev}`);
+    return row?.['t'] === null || row?.['t'] === undefined ? null : Number(row['t']);
+  }
+
+  /** One query over the log's events in an engine of its own; no rows when the log has no events. */
+  private async queryEvents(sql: (events: string) => string): Promise<Record<string, unknown>[]> {
+    if (!this.hasEvents()) return [];
     const engine = await DuckDBEngine.open();
     try {
-      const [row] = await engine.query(`SELECT max(ts) AS t FROM ${this.eventsRelation()}`);
-      return row?.['t'] === null || row?.['t'] === undefined ? null : Number(row['t']);
+      return await engine.query(sql(this.eventsRelation()));
     } finally {
       engine.close();
     }
