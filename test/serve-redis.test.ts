@@ -282,6 +282,45 @@ if (sharedDown !== undefined) {
       }
     });
 
+    test('a log that lost events older than a resume re-applies (restored from an older copy): the next start rebuilds, and what only the lost events made is gone from the store', async () => {
+      const namespace = uniqueNamespace('lost');
+      const store = await RedisStore.connect(SHARED);
+      const servers: FeatureServer<ServingState>[] = [];
+      try {
+        // The first log holds five plays of a user the second one never had, from two days before its end.
+        const withLost = logCopy();
+        const probe = await startServer(logCopy());
+        const watermark = probe.state.watermark;
+        await probe.close();
+        const file = join(tmp, 'lost.jsonl');
+        const rows = Array.from({ length: 5 }, (_, i) => JSON.stringify({ event_id: `lost-${i}`, user_id: 'u-lost', item_id: items[0], type: 'play', ts: watermark - 2 * DAY + i, context: { device: 'tv' } }));
+        writeFileSync(file, `${rows.join('\n')}\n`);
+        assert.equal(await main(['ingest', file, '--format', 'jsonl', '--log', withLost.dir], () => undefined, () => undefined), 0);
+        const first = await startServer(withLost, store, namespace);
+        servers.push(first);
+        const before = await call(first.url, 'POST', '/v1/features', { user_id: 'u-lost', features: ['user_engagement:play_count_7d'] });
+        assert.deepEqual(before.body.user.statuses, ['PRESENT'], before.text);
+        await first.close();
+
+        const log = logCopy();
+        const second = await startServer(log, store, namespace);
+        servers.push(second);
+        const s = second.state as StoreState;
+        assert.equal(s.started, 'rebuilt');
+        assert.equal(s.rebuiltFor, -5);
+        assert.ok(s.staleKeysDeleted > 0, `old keys deleted before the rebuild: ${s.staleKeysDeleted}`);
+        const after = await call(second.url, 'POST', '/v1/features', { user_id: 'u-lost', features: ['user_engagement:play_count_7d'] });
+        assert.deepEqual([after.body.user.statuses, after.body.user.values], [['NOT_FOUND'], [0]], after.text);
+        const memory = await startServer(logCopy());
+        servers.push(memory);
+        await assertSameAnswers(memory.url, second.url);
+      } finally {
+        for (const s of servers) await s.close();
+        await store.close();
+        await dropNamespace(SHARED, namespace);
+      }
+    });
+
     test('Redis back from an outage with an older state (a restart from its last save): the server applies the log again from that checkpoint, as at a start', async () => {
       const namespace = uniqueNamespace('older');
       const inner = await RedisStore.connect(SHARED);
@@ -293,6 +332,7 @@ if (sharedDown !== undefined) {
         kind: 'redis',
         getMany: (k) => (down ? fail() : inner.getMany(k)),
         setMany: (w, c) => (down ? fail() : inner.setMany(w, c)),
+        deletePrefix: (p) => (down ? fail() : inner.deletePrefix(p)),
         ping: async () => !down && (await inner.ping()),
         close: () => inner.close(),
       };

@@ -360,7 +360,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
           const how = s instanceof StoreState && s.started === 'resumed'
             ? `found the state of ${compiled.hash} in the store; ${s.caughtUp.replayed} events of the log from its watermark minus the lateness re-applied (${s.caughtUp.applied} new)`
             : s instanceof StoreState && s.started === 'rebuilt'
-              ? `the log ${s.rebuiltFor > 0 ? `gained ${s.rebuiltFor} events` : `lost ${-s.rebuiltFor} events`} older than the stored state's watermark minus the lateness since the server stopped (a resume would not have them): ${server.bootstrapped} events replayed and written to the store`
+              ? `the log ${s.rebuiltFor > 0 ? `gained ${s.rebuiltFor} events` : `lost ${-s.rebuiltFor} events`} older than the stored state's watermark minus the lateness since the server stopped (a resume would not have them): ${s.staleKeysDeleted} keys of the old state deleted, ${server.bootstrapped} events replayed and written to the store`
               : `${server.bootstrapped} events replayed${s instanceof StoreState ? ' and written to the store' : ''}`;
           out(`ready: ${how} in ${((performance.now() - t0) / 1000).toFixed(1)} s; watermark ${Number.isFinite(wm) ? isoTime(wm) : 'none (empty log)'}\n`);
           out(`endpoints: POST /v1/features, POST /v1/events, GET /v1/feature-views, POST /get-online-features, POST /push, GET /health, GET /metrics${ranker === undefined ? '' : `, POST /v1/recommendations (${ranker.objective} ranker, ${ranker.features.length} features, held-out AUC ${ranker.metrics.auc?.toFixed(3) ?? 'n/a'})`}\n`);

@@ -71,6 +71,8 @@ export class StoreState implements ServingState {
    */
   started: 'built' | 'resumed' | 'rebuilt' | null = null;
   rebuiltFor = 0;
+  /** Keys of the old state deleted before a rebuild (see `started`). */
+  staleKeysDeleted = 0;
   /** At a resumed start: events of the log re-applied (at or after the checkpoint's watermark minus the lateness) and how many of them were new. */
   readonly caughtUp = { replayed: 0, applied: 0 };
   /** Times the state was rebuilt from the log after the store came back without it. */
@@ -149,8 +151,13 @@ export class StoreState implements ServingState {
     if (checkpoint === null || gained !== 0) {
       this.started = checkpoint === null ? 'built' : 'rebuilt';
       this.rebuiltFor = gained;
-      // The old checkpoint goes first: a crash during the build must not leave it over half-new state.
-      if (checkpoint !== null) await this.o.store.setMany([{ key: this.checkpointKey, value: null }]);
+      if (checkpoint !== null) {
+        // The old checkpoint goes first: a crash during the build must not leave it over half-new
+        // state. Then the rest of the old state: an entity the log no longer has events of (it lost
+        // some) would otherwise still be served from it, as no write of the build replaces its keys.
+        await this.o.store.setMany([{ key: this.checkpointKey, value: null }]);
+        this.staleKeysDeleted = await this.o.store.deletePrefix(`${this.o.namespace}:{`);
+      }
       await this.build(events, onEvent, stop);
     } else {
       this.started = 'resumed';

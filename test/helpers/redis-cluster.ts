@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { deleteMatching } from '../../src/store/online/redis/redis-shared.ts';
 
 const run = promisify(execFile);
 
@@ -277,13 +278,7 @@ export async function dropNamespace(url: string, namespace: string): Promise<voi
   const client = new Redis(url, { lazyConnect: true });
   await client.connect();
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
-      // One DEL per key: on a cluster node a multi-key DEL must stay within one slot.
-      if (keys.length > 0) await keys.reduce((p, k) => p.del(k), client.pipeline()).exec();
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteMatching(client, `${namespace}:`);
   } finally {
     client.disconnect();
   }

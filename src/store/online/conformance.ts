@@ -27,6 +27,8 @@ export interface OnlineStoreConformanceOptions {
 
 interface Context {
   readonly store: OnlineStore;
+  /** This test's namespace: every key it writes starts with it. */
+  readonly namespace: string;
   /** The store to check a key's expiry through (see `cached`); the caller closes it. */
   expiryReader(): Promise<{ readonly store: OnlineStore; close(): Promise<void> }>;
   /** A key of this test's namespace. */
@@ -218,6 +220,24 @@ const CASES: readonly Case[] = [
     },
   },
   {
+    name: 'deletePrefix deletes every key under a prefix (many pages, glob characters taken literally) and no other',
+    async run({ store, namespace, write }) {
+      // SCAN pages of 1000: 2500 keys take several. The prefix is taken literally: read as a glob, it
+      // would also match the lookalike's keys.
+      const gone = `${namespace}:g*?[x]\\y`;
+      const lookalike = `${namespace}:gABxy`;
+      const under = Array.from({ length: 2500 }, (_, i) => stateKey(gone, 'user', [`u${i}`], 'state'));
+      const kept = [stateKey(lookalike, 'user', ['u1'], 'state'), stateKey(`${namespace}:g`, 'user', ['u1'], 'state'), `${namespace}:other`];
+      await write([...under, ...kept].map((key) => ({ key, value: bytes('v') })));
+      // Read once first: a store that caches reads must not serve them after the delete.
+      assert.ok((await store.getMany(under.slice(0, 100))).every((v) => v !== undefined));
+      assert.equal(await store.deletePrefix(`${gone}:{`), under.length);
+      assert.ok((await store.getMany(under)).every((v) => v === undefined), 'every key under the prefix is gone');
+      assert.ok((await store.getMany(kept)).every((v) => v !== undefined), 'keys outside the prefix stay');
+      assert.equal(await store.deletePrefix(`${gone}:{`), 0);
+    },
+  },
+  {
     name: 'ping answers true while open and false after close',
     async run({ store }) {
       assert.equal(await store.ping(), true);
@@ -250,6 +270,7 @@ export function runOnlineStoreConformance(options: OnlineStoreConformanceOptions
         const ns = `${namespace}:${index}`;
         const ctx: Context = {
           store,
+          namespace: ns,
           expiryReader: async () => {
             if (options.cached !== true) return { store, close: async () => undefined };
             const other = await options.create();

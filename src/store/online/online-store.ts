@@ -37,6 +37,13 @@ export interface OnlineStore {
    * reuse its buffers once the returned promise has resolved (the store copied or sent them).
    */
   setMany(writes: readonly OnlineWrite[], checkpoint?: OnlineWrite): Promise<void>;
+  /**
+   * Deletes every key that starts with `prefix` and says how many it deleted: a namespace's whole
+   * state (`<namespace>:{`) before it is rebuilt from the log, so that an entity the log no longer
+   * has events of is not served from what it had. Key by key (Redis: SCAN, then UNLINK, on every
+   * master), not atomic: a key written meanwhile under the prefix may or may not survive.
+   */
+  deletePrefix(prefix: string): Promise<number>;
   /** An adapter that keeps values in process (the Redis tracked cache): its counts, null while off. */
   cacheStats?(): { readonly hits: number; readonly misses: number; readonly entries: number; readonly ready: boolean } | null;
   /** True when the backend answers (every master, for a cluster); false after close. Never rejects. */
@@ -58,6 +65,11 @@ export function stateKey(namespace: string, entity: string, keyValues: readonly 
 /** `stateKey`'s text up to its key values: `<namespace>:{<entity>:`. */
 export function stateKeyPrefix(namespace: string, entity: string): string {
   return `${namespace}:{${entity}:`;
+}
+
+/** A Redis glob (SCAN MATCH) that matches the keys starting with `prefix`, its special characters escaped. */
+export function prefixPattern(prefix: string): string {
+  return `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
 }
 
 const NEEDS_ESCAPE = /[\\|}]/;

@@ -76,6 +76,19 @@ export class MemoryStore implements OnlineStore {
     if (this.#expiry.size > 0 && now >= this.#sweepAt) this.#sweep(now);
   }
 
+  async deletePrefix(prefix: string): Promise<number> {
+    this.#checkOpen();
+    let deleted = 0;
+    const now = Date.now();
+    for (const key of [...this.#entries.keys()]) {
+      if (!key.startsWith(prefix)) continue;
+      // An expired key is gone already, as in Redis: not counted.
+      if (!this.#expired(key, now)) deleted++;
+      this.#drop(key);
+    }
+    return deleted;
+  }
+
   async ping(): Promise<boolean> {
     return !this.#closed;
   }

@@ -8,7 +8,7 @@
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import { RecsignalError } from '../../../core/errors.ts';
 import type { OnlineStore, OnlineWrite } from '../online-store.ts';
-import { asBuffer, failFastOptions, ioFailed, reconnectDelay, throwOnReplyError, ttlOf, type Endpoint, type RedisTimeouts } from '../redis/redis-shared.ts';
+import { asBuffer, deleteMatching, failFastOptions, ioFailed, reconnectDelay, throwOnReplyError, ttlOf, type Endpoint, type RedisTimeouts } from '../redis/redis-shared.ts';
 import { TrackedCache, type Tracker } from '../redis/tracked-cache.ts';
 import { keySlot } from './key-slot.ts';
 
@@ -190,6 +190,20 @@ export class RedisClusterStore implements OnlineStore {
     const keys = writes.map((w) => w.key);
     if (checkpoint !== undefined) keys.push(checkpoint.key);
     return this.#cache.write(keys, run);
+  }
+
+  /** Every master's keys under `prefix` (SCAN on each, in parallel); a master that does not answer fails the call. */
+  async deletePrefix(prefix: string): Promise<number> {
+    this.#checkOpen();
+    try {
+      const counts = await Promise.all(this.#cluster.nodes('master').map((node) => deleteMatching(node, prefix)));
+      return counts.reduce((a, b) => a + b, 0);
+    } catch (e) {
+      throw this.#failed(`deleting the keys under ${prefix}`, e);
+    } finally {
+      // Not every delete made here is invalidated back to this process: start the cache afresh.
+      this.#cache?.flush();
+    }
   }
 
   /** True when every master of the client's slot map is connected and answers. */

@@ -2,8 +2,9 @@
  * @module What the Redis and Redis Cluster stores share: client options that fail fast instead of
  * queueing, error wrapping into IO_FAILED, and byte conversions.
  */
-import type { RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { RecsignalError } from '../../../core/errors.ts';
+import { prefixPattern } from '../online-store.ts';
 
 export interface RedisTimeouts {
   /** A command without a reply after this long rejects (default 1000 ms): callers fall back to defaults. */
@@ -78,4 +79,26 @@ export function throwOnReplyError(results: [Error | null, unknown][] | null): vo
 /** A write's time-to-live as PX takes it: a whole number of milliseconds, at least 1 (PX 0 is an error). */
 export function ttlOf(ms: number): number {
   return Math.max(1, Math.ceil(ms));
+}
+
+/**
+ * Deletes the keys of one Redis server that start with `prefix`: SCAN MATCH in pages, each page
+ * UNLINKed key by key in one pipeline (single-key commands: a cluster node refuses a multi-key one
+ * across slots). Returns how many it deleted.
+ */
+export async function deleteMatching(node: Redis, prefix: string): Promise<number> {
+  const pattern = prefixPattern(prefix);
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await node.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = String(next);
+    if (keys.length === 0) continue;
+    const pipeline = node.pipeline();
+    for (const k of keys) pipeline.unlink(k);
+    const replies = await pipeline.exec();
+    throwOnReplyError(replies);
+    for (const [, n] of replies ?? []) deleted += Number(n);
+  } while (cursor !== '0');
+  return deleted;
 }

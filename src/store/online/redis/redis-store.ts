@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { RecsignalError } from '../../../core/errors.ts';
 import type { OnlineStore, OnlineWrite } from '../online-store.ts';
 import { TrackedCache } from './tracked-cache.ts';
-import { asBuffer, failFastOptions, ioFailed, reconnectDelay, throwOnReplyError, ttlOf, type Endpoint, type RedisTimeouts } from './redis-shared.ts';
+import { asBuffer, deleteMatching, failFastOptions, ioFailed, reconnectDelay, throwOnReplyError, ttlOf, type Endpoint, type RedisTimeouts } from './redis-shared.ts';
 
 export interface RedisStoreOptions extends RedisTimeouts {
   /**
@@ -99,6 +99,18 @@ export class RedisStore implements OnlineStore {
       }
     };
     await (this.#cache === undefined ? run() : this.#cache.write(all.map((w) => w.key), run));
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    this.#checkOpen();
+    try {
+      return await deleteMatching(this.#client, prefix);
+    } catch (e) {
+      throw this.#failed(`deleting the keys under ${prefix}`, e);
+    } finally {
+      // NOLOOP: Redis does not invalidate this process's own deletes to it.
+      this.#cache?.flush();
+    }
   }
 
   async ping(): Promise<boolean> {
