@@ -65,10 +65,10 @@ describe('memory store snapshot', () => {
 // --- Redis ----------------------------------------------------------------------------------------
 
 /** Waits until `probe` holds, failing the test with `what` after `ms`. */
-async function within(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
+async function within(what: string, ms: number, probe: () => Promise<boolean>, describe?: () => string): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await probe())) {
-    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${ms} ms`);
+    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${ms} ms${describe === undefined ? '' : `; ${describe()}`}`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -303,7 +303,8 @@ if (binariesProblem === undefined) {
       try {
         await store.setMany(keys.map((key) => ({ key, value: Buffer.from('a') })));
         // Replicas are never read from: their connections stay unopened and do not hold the cache back.
-        await within('reads served from the cache', 5000, cachedRead);
+        const stats = () => JSON.stringify(store.cacheStats());
+        await within('reads served from the cache', 5000, cachedRead, stats);
         const ownerOf = await slotOwners(servers);
         const victim = servers[0] as TestRedisServer;
         const victimKeys = keys.filter((k) => ownerOf(k) === victim.port);
@@ -314,13 +315,14 @@ if (binariesProblem === undefined) {
         // How long Redis takes to elect the replica is Redis's (a minute, for a retried election)...
         await waitForFailover(servers, victim.port);
         // ...following it is the store's: it relearns the slots on a failed read and every 5 s.
-        await within('the promoted master answering and the cache back on, once the cluster had failed over', 15_000, cachedRead);
+        // On failure, the state of each node's pair says what held the cache back (seen once in ~20 runs of the suite, not understood yet).
+        await within('the promoted master answering and the cache back on, once the cluster had failed over', 15_000, cachedRead, stats);
         // The other client may still be following the failover (MOVED, closed connections): it retries.
         await retried('the other client writing to the promoted master', async () => {
           for (const k of victimKeys) await other.set(k, 'b');
         });
         await within('writes on the promoted master being read', 2000, async () => (await store.getMany(victimKeys)).every((v) => text(v) === 'b'));
-        await within('reads served from the cache again after those writes', 10_000, cachedRead);
+        await within('reads served from the cache again after those writes', 10_000, cachedRead, stats);
       } finally {
         other.disconnect();
         await store.close();

@@ -9,7 +9,7 @@ import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import { RecsignalError } from '../../../core/errors.ts';
 import type { OnlineStore, OnlineWrite } from '../online-store.ts';
 import { asBuffer, deleteMatching, failFastOptions, ioFailed, reconnectDelay, throwOnReplyError, ttlOf, type Endpoint, type RedisTimeouts } from '../redis/redis-shared.ts';
-import { TrackedCache, type Tracker } from '../redis/tracked-cache.ts';
+import { TrackedCache, type CacheStats, type Tracker } from '../redis/tracked-cache.ts';
 import { keySlot } from './key-slot.ts';
 
 export interface RedisClusterStoreOptions extends RedisTimeouts {
@@ -133,7 +133,7 @@ export class RedisClusterStore implements OnlineStore {
   }
 
   /** Hits and misses of the process cache (null without one), and whether it serves now. */
-  cacheStats(): { hits: number; misses: number; entries: number; ready: boolean } | null {
+  cacheStats(): CacheStats | null {
     return this.#cache?.stats() ?? null;
   }
 

@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { RecsignalError } from '../../../core/errors.ts';
 import type { OnlineStore, OnlineWrite } from '../online-store.ts';
-import { TrackedCache } from './tracked-cache.ts';
+import { TrackedCache, type CacheStats } from './tracked-cache.ts';
 import { asBuffer, deleteMatching, failFastOptions, ioFailed, reconnectDelay, throwOnReplyError, ttlOf, type Endpoint, type RedisTimeouts } from './redis-shared.ts';
 
 export interface RedisStoreOptions extends RedisTimeouts {
@@ -69,7 +69,7 @@ export class RedisStore implements OnlineStore {
   }
 
   /** Hits and misses of the process cache (null without one), and whether it serves now. */
-  cacheStats(): { hits: number; misses: number; entries: number; ready: boolean } | null {
+  cacheStats(): CacheStats | null {
     return this.#cache?.stats() ?? null;
   }
 

@@ -37,6 +37,15 @@ const CHANNEL = '__redis__:invalidate';
 /** After a failed setup with both connections up, tracking is tried again this much later. */
 const RETRY_MS = 500;
 
+export interface CacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly entries: number;
+  readonly ready: boolean;
+  /** Per server: `host:port: tracking` or what it waits for, e.g. `127.0.0.1:7001: data connection reconnecting, invalidations ready, not tracking`. */
+  readonly servers: readonly string[];
+}
+
 export class TrackedCache {
   /**
    * Oldest first; `used`: read since kept or last passed over (CLOCK's second chance). A key absent
@@ -109,8 +118,9 @@ export class TrackedCache {
     return this.entries.size;
   }
 
-  stats(): { hits: number; misses: number; entries: number; ready: boolean } {
-    return { hits: this.hits, misses: this.misses, entries: this.entries.size, ready: this.ready };
+  /** Counts, whether it serves, and each server's pair as it is now (what holds the cache back when it does not serve). */
+  stats(): CacheStats {
+    return { hits: this.hits, misses: this.misses, entries: this.entries.size, ready: this.ready, servers: [...this.trackers].map((t) => t.describe()) };
   }
 
   /**
@@ -265,6 +275,12 @@ export class Tracker {
     // The data connection is the store's (a cluster's node connection outlives this pair): listeners removed on close.
     data.on('ready', this.onDataReady);
     data.on('close', this.onDataClose);
+  }
+
+  describe(): string {
+    const { host, port } = this.data.options;
+    const state = this.tracking ? 'tracking' : this.idle ? 'idle (never read from)' : `data connection ${this.data.status}, invalidations ${this.sub.status}${this.retry === undefined ? '' : ', retry due'}, not tracking`;
+    return `${host}:${port}: ${state}`;
   }
 
   /** A data connection never opened: it has read nothing (see `TrackedCache.ready`). */
