@@ -21,6 +21,22 @@ export function escapeXml(s: string): string {
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
+/** Width of one character at the labels' size, in px: an estimate, as a browser lays text out. */
+const CHAR_W = 6.5;
+/** Turned labels slant this much; the longest that fits under the plot area, in characters. */
+const TURN_DEG = 25;
+const TURNED_CHARS = 36;
+
+/**
+ * A label's text element, cut to `max` characters with an ellipsis when longer (the whole label
+ * then in its tooltip): a long model or feature name otherwise ran off the figure's edge.
+ */
+function labelText(label: string, max: number, attributes: string): string {
+  const cut = label.length > max;
+  const shown = cut ? `${label.slice(0, Math.max(1, max - 1))}…` : label;
+  return `<text ${attributes}>${cut ? `<title>${escapeXml(label)}</title>` : ''}${escapeXml(shown)}</text>`;
+}
+
 /** A "nice" axis maximum (1, 2, 2.5 or 5 times a power of ten) at or above `x`. */
 export function niceMax(x: number): number {
   if (!(x > 0)) return 1;
@@ -38,11 +54,18 @@ export function barChart(title: string, groups: readonly BarGroup[], options: { 
   const width = options.width ?? 640, height = options.height ?? 300;
   const digits = options.digits ?? 3;
   const series = [...new Set(groups.flatMap((g) => g.bars.map((b) => b.series)))];
-  const left = 48, right = 12;
-  const groupW = (width - left - right) / Math.max(1, groups.length);
-  // Labels wider than their group turn 25° so that neighbours do not overlap.
-  const longest = Math.max(0, ...groups.map((g) => g.label.length));
-  const rotate = longest * 6.5 > groupW;
+  const right = 12;
+  const n = Math.max(1, groups.length);
+  let left = 48;
+  // Labels wider than their group turn 25° so that neighbours do not overlap, cut to what fits below the plot.
+  const rotate = Math.max(0, ...groups.map((g) => g.label.length)) * CHAR_W > (width - left - right) / n;
+  const longest = Math.max(0, ...groups.map((g) => Math.min(g.label.length, TURNED_CHARS)));
+  if (rotate && groups.length > 0) {
+    // The first group's turned label ends at its group's middle and reaches back this far: the left margin makes room for it.
+    const reach = Math.min(groups[0]!.label.length, TURNED_CHARS) * CHAR_W * Math.cos((TURN_DEG * Math.PI) / 180) + 4;
+    left = Math.max(left, Math.ceil((reach - (width - right) / (2 * n)) / (1 - 1 / (2 * n))));
+  }
+  const groupW = (width - left - right) / n;
   const m = { left, right, top: 34 + (series.length > 1 ? 16 : 0), bottom: rotate ? 30 + Math.min(100, longest * 3) : 44 };
   const plotH = height - m.top - m.bottom;
   const finite = groups.flatMap((g) => g.bars).filter((b) => Number.isFinite(b.value));
@@ -64,8 +87,8 @@ export function barChart(title: string, groups: readonly BarGroup[], options: { 
   groups.forEach((g, gi) => {
     const x0 = m.left + gi * groupW + groupW * 0.125;
     const lx = r2(m.left + (gi + 0.5) * groupW), ly = height - m.bottom + 16;
-    const turn = rotate ? ` transform="rotate(-25 ${lx} ${ly})"` : '';
-    parts.push(`<text x="${lx}" y="${ly}" text-anchor="${rotate ? 'end' : 'middle'}"${turn} ${font()}>${escapeXml(g.label)}</text>`);
+    const turn = rotate ? ` transform="rotate(-${TURN_DEG} ${lx} ${ly})"` : '';
+    parts.push(labelText(g.label, rotate ? TURNED_CHARS : Infinity, `x="${lx}" y="${ly}" text-anchor="${rotate ? 'end' : 'middle'}"${turn} ${font()}`));
     for (const b of g.bars) {
       if (!Number.isFinite(b.value)) continue;
       const si = series.indexOf(b.series);
@@ -95,7 +118,8 @@ export function barChart(title: string, groups: readonly BarGroup[], options: { 
 /** Horizontal bars, largest first as given (feature importance). */
 export function horizontalBarChart(title: string, rows: readonly { readonly label: string; readonly value: number }[], options: { width?: number } = {}): string {
   const width = options.width ?? 640, rowH = 18;
-  const labelW = Math.min(260, 8 + 6.5 * Math.max(4, ...rows.map((r) => r.label.length)));
+  const labelW = Math.min(260, 8 + CHAR_W * Math.max(4, ...rows.map((r) => r.label.length)));
+  const fits = Math.floor((labelW - 8) / CHAR_W);
   const m = { left: labelW, right: 70, top: 30 };
   const height = m.top + rows.length * rowH + 10;
   const max = Math.max(...rows.map((r) => r.value), 0) || 1;
@@ -107,7 +131,7 @@ export function horizontalBarChart(title: string, rows: readonly { readonly labe
   rows.forEach((r, i) => {
     const yy = m.top + i * rowH;
     const w = r2((plotW * Math.max(0, r.value)) / max);
-    parts.push(`<text x="${m.left - 6}" y="${yy + 12}" text-anchor="end" ${font()}>${escapeXml(r.label)}</text>`);
+    parts.push(labelText(r.label, fits, `x="${m.left - 6}" y="${yy + 12}" text-anchor="end" ${font()}`));
     parts.push(`<rect x="${m.left}" y="${yy + 2}" width="${w}" height="${rowH - 4}" fill="${PALETTE[0]}"/>`);
     parts.push(`<text x="${r2(m.left + w + 4)}" y="${yy + 12}" ${font(10)}>${escapeXml(r.value.toPrecision(3))}</text>`);
   });
