@@ -213,6 +213,75 @@ test('a batch delivered again after a crash between EXEC and XACK is acknowledge
   }
 });
 
+test('entries delivered to a consumer whose reply it never received (a connection lost mid-read, the read sent again) are applied before the batch after them, not acknowledged as applied', { timeout: 30_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-unreceived-${process.pid}-${Date.now()}`;
+  const state = new Redis(REDIS);
+  const thief = new Redis(REDIS);
+  try {
+    const world = generateEvents({ users: 20, items: 30, days: 2, seed: 3 });
+    const events = [...world.events()].sort((a, b) => a.ts - b.ts);
+    const stream = `${prefix}:events`;
+    await xaddAll(client, stream, events.map((e) => JSON.stringify(eventToJson(e))));
+    const options = { compiled, namespace: `${prefix}:state`, lateness: 86_400_000, items: world.items, stream, group: 'g', consumer: 'c', validator: createEventValidator(), batch: 10, blockMs: 50, untilIdle: true };
+    let lost: string[] = [];
+    const consumer = new StreamConsumer(client, state, {
+      ...options,
+      afterCommit: async (_id, stats) => {
+        // After the first batch, 3 entries are delivered to 'c' on a connection whose reply never reaches it.
+        if (stats.batches !== 1) return;
+        const reply = (await thief.xreadgroup('GROUP', 'g', 'c', 'COUNT', 3, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];
+        lost = (reply[0]?.[1] ?? []).map(([id]) => id);
+      },
+    });
+    const stats = await consumer.run();
+    assert.equal(lost.length, 3);
+    assert.equal(stats.unreceived, 3);
+    assert.deepEqual([stats.applied, stats.pendingOwn, stats.pendingInGroup], [events.length, 0, 0]);
+    assert.deepEqual((await readCheckpoint(client, options.namespace, 'g', 'c')).counts, { applied: events.length, duplicates: 0, late: 0, invalid: 0 });
+    // A restart finds nothing left to acknowledge as "applied before a crash".
+    const again = await new StreamConsumer(client, state, options).run();
+    assert.deepEqual([again.applied, again.alreadyApplied], [0, 0]);
+  } finally {
+    await cleanup(client, prefix);
+    thief.disconnect();
+    state.disconnect();
+    client.disconnect();
+  }
+});
+
+test('entries trimmed from the stream before the group read them are counted and dead-lettered once, not passed over in silence', { timeout: 30_000 }, async (t) => {
+  const client = await redisOrSkip(t);
+  if (client === null) return;
+  const prefix = `rs-test-trimmed-${process.pid}-${Date.now()}`;
+  const state = new Redis(REDIS);
+  try {
+    const world = generateEvents({ users: 10, items: 10, days: 1, seed: 4 });
+    const events = [...world.events()].sort((a, b) => a.ts - b.ts).slice(0, 30);
+    const stream = `${prefix}:events`;
+    await client.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM');
+    await xaddAll(client, stream, events.map((e) => JSON.stringify(eventToJson(e))));
+    const options = { compiled, namespace: `${prefix}:state`, lateness: 86_400_000, items: world.items, stream, group: 'g', validator: createEventValidator(), batch: 4, blockMs: 50, untilIdle: true };
+    // Another consumer reads 6, then the stream is cut to its newest 10: 14 entries go unread.
+    await client.xreadgroup('GROUP', 'g', 'other', 'COUNT', 6, 'STREAMS', stream, '>');
+    await client.xtrim(stream, 'MAXLEN', 10);
+    const stats = await new StreamConsumer(client, state, { ...options, consumer: 'c' }).run();
+    assert.deepEqual([stats.applied + stats.duplicates, stats.removedUnread], [10, 14]);
+    const dead = (await client.xrange(`${stream}:dead`, '-', '+')).map(([, fields]) => fields[fields.indexOf('reason') + 1] as string);
+    assert.equal(dead.length, 1);
+    assert.match(dead[0] as string, /^14 entries were removed from the stream \(trimmed by MAXLEN or MINID, or deleted\) after ID \d+-\d+ and before group 'g' read them/);
+    // Told once: another consumer of the group, later, finds no gap.
+    const later = await new StreamConsumer(client, state, { ...options, consumer: 'c2' }).run();
+    assert.equal(later.removedUnread, 0);
+    assert.equal(await client.xlen(`${stream}:dead`), 1);
+  } finally {
+    await cleanup(client, prefix);
+    state.disconnect();
+    client.disconnect();
+  }
+});
+
 test('a state connection that drops and comes back between WATCH and EXEC: the batch starts over, so another consumer\'s commit is seen', { timeout: 30_000 }, async (t) => {
   const client = await redisOrSkip(t);
   if (client === null) return;

@@ -7,7 +7,10 @@
  *   batch read (optimistic: another consumer that changed one of them in between makes EXEC fail,
  *   and the batch is recomputed from the fresh state). XACK comes after.
  * - On start, a consumer first re-reads its own pending entries: those at or before its checkpoint
- *   were applied before a crash between EXEC and XACK, and are only acknowledged.
+ *   were applied before a crash between EXEC and XACK, and are only acknowledged. Later, before
+ *   each batch, the ones below it that it never received (a lost reply) are applied first, so the
+ *   checkpoint never passes an entry that was not applied.
+ * - Entries removed from the stream before the group read them are counted and dead-lettered.
  * - Lateness is judged against the slowest live consumer's watermark (each checkpoint carries its
  *   consumer's), not the newest time any consumer saw, and never below the group's settled
  *   watermark (what any commit folded and forgot at): see `BatchWatermarks`.
@@ -86,6 +89,12 @@ export interface ConsumerStats extends ConsumerCounts {
    * stops when nothing new comes for this consumer, so a run after a crash can end with some.
    */
   pendingInGroup: number;
+  /** At the end of the run: this consumer's own unacknowledged entries (a stop in the middle of its batch's XACK, say); a restart applies them. */
+  pendingOwn: number;
+  /** Entries removed from the stream before the group read them: never applied, told in one dead letter per gap (see `#readNew`). */
+  removedUnread: number;
+  /** Entries delivered to this consumer whose reply it never received, read back and applied (see `#handleUnreceived`). */
+  unreceived: number;
 }
 
 export interface Checkpoint {
@@ -124,13 +133,15 @@ type Entry = [id: string, fields: string[] | null];
 const MAX_CONFLICTS = 1000;
 
 export class StreamConsumer {
-  readonly stats: ConsumerStats = { applied: 0, duplicates: 0, late: 0, invalid: 0, acked: 0, batches: 0, conflicts: 0, alreadyApplied: 0, takenOver: 0, pendingInGroup: 0 };
+  readonly stats: ConsumerStats = { applied: 0, duplicates: 0, late: 0, invalid: 0, acked: 0, batches: 0, conflicts: 0, alreadyApplied: 0, takenOver: 0, pendingInGroup: 0, pendingOwn: 0, unreceived: 0, removedUnread: 0 };
   #stopping = false;
   readonly #self: Owner;
   readonly #dead: string;
   readonly #membersKey: string;
   readonly #settledKey: string;
   #nextTakeOverCheck = 0;
+  /** The last gap `#tellRemovedUnread` told: a read that finds nothing leaves it in place. */
+  #toldGap = '';
 
   /**
    * `streams` reads and acknowledges (it blocks in XREADGROUP); `state` is used by this consumer
@@ -181,16 +192,49 @@ export class StreamConsumer {
     }
     while (!this.#stopping) {
       await this.#takeOverDead(count);
-      const entries = await this.#read('>', count, this.o.blockMs ?? 1000);
+      const entries = await this.#readNew(count, this.o.blockMs ?? 1000);
       if (entries.length === 0) {
         if (this.o.untilIdle) break;
         continue;
       }
+      await this.#handleUnreceived((entries[0] as Entry)[0], count);
       await this.#handle(entries, this.#self);
     }
-    const summary = (await this.streams.xpending(this.o.stream, this.o.group)) as [number, ...unknown[]];
-    this.stats.pendingInGroup = Number(summary[0] ?? 0);
+    // XPENDING's summary: [count, smallest, greatest, [[consumer, count], ...]].
+    const summary = (await this.streams.xpending(this.o.stream, this.o.group)) as [number, unknown, unknown, [string, string][] | null];
+    const own = Number((summary[3] ?? []).find(([name]) => name === this.o.consumer)?.[1] ?? 0);
+    this.stats.pendingInGroup = Number(summary[0] ?? 0) - own;
+    this.stats.pendingOwn = own;
     return this.stats;
+  }
+
+  /**
+   * Entries delivered to this consumer that it never received, below the batch in hand: a reply
+   * lost with its connection, after which the read was sent again (ioredis resends unanswered
+   * commands) and delivered the entries after them. They sit in this consumer's pending list, and
+   * the batch's commit would move the checkpoint past them: "at or before the checkpoint" would then
+   * acknowledge them as applied at the next start. So they are read back and applied first.
+   */
+  async #handleUnreceived(before: string, count: number): Promise<void> {
+    for (;;) {
+      const pending = (await this.streams.xpending(this.o.stream, this.o.group, '-', `(${before}`, count, this.o.consumer)) as [string, ...unknown[]][];
+      if (pending.length === 0) return;
+      const entries = await this.#entriesOf(pending.map(([id]) => id));
+      this.stats.unreceived += entries.length;
+      await this.#handle(entries, this.#self);
+    }
+  }
+
+  /** The entries of these IDs, read by XRANGE (one pipeline); an entry no longer in the stream has null fields. */
+  async #entriesOf(ids: readonly string[]): Promise<Entry[]> {
+    const read = this.streams.pipeline();
+    for (const id of ids) read.xrange(this.o.stream, id, id);
+    const replies = (await read.exec()) ?? [];
+    return ids.map((id, i): Entry => {
+      const [error, found] = replies[i] ?? [new Error('no reply')];
+      if (error) throw error;
+      return [id, (found as [string, string[]][])[0]?.[1] ?? null];
+    });
   }
 
   /**
@@ -257,16 +301,7 @@ export class StreamConsumer {
           const pending = (await this.streams.xpending(this.o.stream, this.o.group, '-', '+', count, name)) as [string, ...unknown[]][];
           if (pending.length === 0) break;
           const ids = pending.map(([id]) => id);
-          const read = this.streams.pipeline();
-          for (const id of ids) read.xrange(this.o.stream, id, id);
-          const replies = (await read.exec()) ?? [];
-          const entries = ids.map((id, i): Entry => {
-            const [error, found] = replies[i] ?? [new Error('no reply')];
-            if (error) throw error;
-            // An entry trimmed from the stream since it was delivered reads as deleted (fields null).
-            return [id, (found as [string, string[]][])[0]?.[1] ?? null];
-          });
-          await this.#handle(entries, owner);
+          await this.#handle(await this.#entriesOf(ids), owner);
           this.stats.takenOver += ids.length;
         }
       } catch (e) {
@@ -274,6 +309,53 @@ export class StreamConsumer {
         if (!(e instanceof CheckpointMoved)) throw e;
       }
     }
+  }
+
+  /**
+   * The next new entries for this consumer. First a read that does not block, in one MULTI with
+   * XINFO of the stream and of the group: entries removed from the stream (trimmed by MAXLEN or
+   * MINID, or deleted) before the group read them can be seen only there, since the read that passes
+   * them moves the group on as if they had been read. They are counted and dead-lettered (one dead
+   * letter for the gap). The read that passes the gap is one consumer's, so the gap is told once.
+   * With nothing new, a blocking read: a consumer that waits has read everything, so what is
+   * trimmed while it waits was read already.
+   */
+  async #readNew(count: number, blockMs: number): Promise<Entry[]> {
+    const tx = this.streams.multi();
+    tx.xinfo('STREAM', this.o.stream);
+    tx.xinfo('GROUPS', this.o.stream);
+    tx.call('XREADGROUP', 'GROUP', this.o.group, this.o.consumer, 'COUNT', count, 'STREAMS', this.o.stream, '>');
+    const replies = await tx.exec();
+    if (replies === null) throw new Error(`reading ${this.o.stream}: the MULTI was aborted`);
+    for (const [error] of replies) if (error) throw error;
+    const group = ((replies[1]?.[1] ?? []) as unknown[][]).find((g) => String(fieldOf(g, 'name')) === this.o.group);
+    if (group !== undefined) await this.#tellRemovedUnread(replies[0]?.[1] as unknown[], group);
+    // XREADGROUP's reply: [[stream, entries]], which ioredis hands back inside a MULTI as [stream, entries]; null when nothing is new.
+    const raw = replies[2]?.[1] as [string, Entry[]][] | [string, Entry[]] | null;
+    const entries = raw === null || raw.length === 0 ? [] : typeof raw[0] === 'string' ? (raw as [string, Entry[]])[1] : ((raw as [string, Entry[]][])[0]?.[1] ?? []);
+    return entries.length > 0 ? entries : this.#read('>', count, blockMs);
+  }
+
+  /** The gap of a stream's entries removed before the group read them, if its XINFO shows one not told yet (see `#readNew`). */
+  async #tellRemovedUnread(stream: readonly unknown[], group: readonly unknown[]): Promise<void> {
+    const added = Number(fieldOf(stream, 'entries-added'));
+    const length = Number(fieldOf(stream, 'length'));
+    const first = String(fieldOf(stream, 'recorded-first-entry-id') ?? '0-0');
+    const newest = String(fieldOf(stream, 'last-generated-id') ?? '0-0');
+    const last = String(fieldOf(group, 'last-delivered-id') ?? '0-0');
+    const read = fieldOf(group, 'entries-read');
+    // The group's read counter; null when Redis cannot tell (deletions after what it read), unless it never read.
+    const delivered = read === null || read === undefined ? (last === '0-0' ? 0 : null) : Number(read);
+    // Removed unread only when everything up to the last delivered entry is gone too (trims take the oldest first).
+    const passed = length === 0 ? compareIds(last, newest) < 0 : compareIds(first, last) > 0;
+    if (delivered === null || !passed || !Number.isFinite(added)) return;
+    const lost = added - length - delivered;
+    const gap = `${last} ${added} ${length}`;
+    if (lost <= 0 || gap === this.#toldGap) return;
+    this.#toldGap = gap;
+    this.stats.removedUnread += lost;
+    const reason = `${lost} entries were removed from the stream (trimmed by MAXLEN or MINID, or deleted) after ID ${last} and before group '${this.o.group}' read them${length > 0 ? ` (the oldest entry left is ${first})` : ''}: their events were never applied; keep the stream longer than its consumers take to read it`;
+    await this.state.xadd(this.#dead, '*', 'id', `${last}..${length > 0 ? first : newest}`, 'reason', reason, 'event', '');
   }
 
   async #read(id: string, count: number, blockMs: number | null): Promise<Entry[]> {
@@ -302,7 +384,7 @@ export class StreamConsumer {
       const text = fieldOf(fields, 'event');
       if (text === undefined) {
         // A trimmed entry (fields null) or one without an `event` field.
-        dead.push({ id, reason: fields === null ? 'the entry was deleted from the stream before it was read' : 'no `event` field: XADD <stream> * event <event JSON>', input: JSON.stringify(fields) });
+        dead.push({ id, reason: fields === null ? 'the entry was delivered, then deleted from the stream (XDEL, or trimmed by MAXLEN / MINID) before it was applied: its event is lost; keep the stream longer than consumers take to apply it' : 'no `event` field: XADD <stream> * event <event JSON>', input: JSON.stringify(fields) });
         continue;
       }
       let raw: unknown;
