@@ -5,11 +5,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { main } from '../src/cli/main.ts';
+import { sameValue } from '../src/monitor/consistency.ts';
 import { redisBinariesMissing, redisUnreachable, startRedisCluster, testWithoutRedis } from './helpers/redis-cluster.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'recsignal-consistency-'));
@@ -26,7 +27,7 @@ interface Report {
   probes: number;
   events: number;
   mismatches: number;
-  features: { feature: string; mismatches: number; rate: number }[];
+  features: { feature: string; mismatches: number; rate: number; informative: number }[];
 }
 
 async function consistency(...extra: string[]): Promise<{ code: number; report: Report }> {
@@ -46,6 +47,36 @@ function assertConsistent({ code, report }: { code: number; report: Report }): v
 
 test('consistency over a generated log: 0 mismatches at every feature, reported per feature', async () => {
   assertConsistent(await consistency());
+});
+
+test('views keyed by country and session: probes carry those context fields, so the comparisons test state, not defaults', async () => {
+  let out = '';
+  let errors = '';
+  const code = await main(['consistency', '--features', 'test/fixtures/context-keys.ts', '--log', log, '--probes', '200', '--json'], (s) => (out += s), (s) => (errors += s));
+  const report = JSON.parse(out) as Report;
+  assert.equal(code, 0, errors);
+  assert.equal(report.mismatches, 0);
+  // Before, probes held user, item and device only: these views read their defaults on both sides, always.
+  for (const f of report.features) assert.ok(f.informative > 50, `${f.feature}: ${f.informative} of 200 probes not at the default`);
+  assert.equal(errors, '');
+});
+
+test('a log whose probes all read defaults (one event: every probe is at or before it) tested nothing: exit 1', async () => {
+  const one = join(dir, 'one.jsonl');
+  writeFileSync(one, `${JSON.stringify({ event_id: 'e1', user_id: 'u1', item_id: 'i1', type: 'play', ts: Date.UTC(2024, 0, 1) })}\n`);
+  assert.equal(await main(['ingest', one, '--format', 'jsonl', '--log', join(dir, 'one-log'), '--json'], () => undefined), 0);
+  let errors = '';
+  const code = await main(['consistency', '--features', 'examples/streaming/features.ts', '--log', join(dir, 'one-log'), '--probes', '5'], () => undefined, (s) => (errors += s));
+  assert.equal(code, 1);
+  assert.match(errors, /every probe read every feature at its default on both sides .*: nothing was tested/);
+});
+
+test('sameValue: a list never equals an object, whatever their contents', () => {
+  assert.equal(sameValue([], {}), false);
+  assert.equal(sameValue({}, []), false);
+  assert.equal(sameValue(['a'], { 0: 'a' } as unknown as string[]), false);
+  assert.equal(sameValue({ a: 1 }, { a: 1 + 1e-12 }), true);
+  assert.equal(sameValue(['a', 'b'], ['a', 'b']), true);
 });
 
 test('a log without events gives no probe: exit 1, since nothing was compared', async () => {

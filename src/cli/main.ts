@@ -241,9 +241,11 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .option('--probes <n>', 'how many (entity, time) probes', positiveInt('probes'), 1000)
     .option('--seed <n>', 'probe seed', positiveInt('seed'), 1)
     .option('--online <store>', 'where the replayed stream state lives: memory | redis://host:port | redis-cluster://host:port,... (a namespace of its own, deleted afterwards)', 'memory')
+    .option('--lateness <duration>', 'the stream engine\'s allowed lateness, as the server or consumer being checked runs it (the log is replayed in time order: it decides when raw rows fold into tiles)', '5m')
     .option('--json', 'print the report as JSON')
     .action(async (o) => {
       const online = checkOnlineStore(o.online);
+      const lateness = parseDuration(o.lateness, '--lateness');
       const compiled = await loadFeatureSet(o.features);
       const log = requireLog(o.log);
       const store = await openOnlineStore(online);
@@ -251,7 +253,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const t0 = performance.now();
       let r: Awaited<ReturnType<typeof checkConsistency>>;
       try {
-        r = await checkConsistency({ compiled, log, probes: o.probes, seed: o.seed, onProgress: (n) => bar.update(n, 'events'), ...(store ? { store } : {}) });
+        r = await checkConsistency({ compiled, log, probes: o.probes, seed: o.seed, lateness, onProgress: (n) => bar.update(n, 'events'), ...(store ? { store } : {}) });
       } finally {
         await store?.close();
       }
@@ -260,13 +262,19 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       if (o.json) out(`${JSON.stringify({ ...r, seconds })}\n`);
       else {
         out(`${r.probes} probes × ${r.features.length} features over ${r.events} replayed events: ${r.mismatches} mismatches (rate ${r.rate})\n`);
-        for (const f of r.features) out(`  ${f.feature.padEnd(64)} ${String(f.mismatches).padStart(6)}  ${f.rate.toFixed(6)}\n`);
+        out(`  ${'feature'.padEnd(64)} ${'mismatches'.padStart(10)}  ${'rate'.padEnd(8)}  not default\n`);
+        for (const f of r.features) out(`  ${f.feature.padEnd(64)} ${String(f.mismatches).padStart(10)}  ${f.rate.toFixed(6)}  ${f.informative}\n`);
         for (const f of r.features.filter((x) => x.example !== null).slice(0, 5)) out(`  e.g. ${f.feature}: ${JSON.stringify(f.example)}\n`);
         out(`took ${seconds.toFixed(2)} s\n`);
       }
       // Exit 1 (main's code for a failed check): mismatches, or nothing compared at all, which is no pass.
       if (r.mismatches > 0) throw new RecsignalError('CHECK_FAILED', `${r.mismatches} mismatches in ${r.probes} probes: the online path and the batch engine disagree (the features above say where)`);
       if (r.probes === 0) throw new RecsignalError('CHECK_FAILED', `the log at '${o.log}' gave no probe (${r.events} events): nothing was compared; ingest events first`);
+      // A view's feature read at its default on both sides at every probe was not tested: say which.
+      const stateful = r.features.filter((f) => f.view !== null);
+      const untested = stateful.filter((f) => f.informative === 0).map((f) => f.feature);
+      if (untested.length > 0 && untested.length === stateful.length) throw new RecsignalError('CHECK_FAILED', `every probe read every feature at its default on both sides (no key had events before its probe's time): nothing was tested; use a log with more events or more --probes`);
+      if (untested.length > 0) err(`warning: ${untested.length} of ${stateful.length} view features read their default on both sides at every probe, so their 0 mismatches test nothing: ${untested.slice(0, 8).join(', ')}${untested.length > 8 ? ', …' : ''}; more --probes, or events for their keys, would test them\n`);
     });
 
   program

@@ -30,12 +30,21 @@ export interface ConsistencyOptions {
    * namespace of its own that is deleted afterwards.
    */
   readonly store?: OnlineStore;
+  /** The stream engine's allowed lateness (ms), as the server or consumer under test runs it; default 0. */
+  readonly lateness?: number;
 }
 
 export interface FeatureConsistency {
   readonly feature: string;
+  /** The view it is an output of; null for a request feature (computed from the others at the probe). */
+  readonly view: string | null;
   readonly mismatches: number;
   readonly rate: number;
+  /**
+   * Probes where the online or the batch value is not the feature's default: the comparisons that
+   * test something (a probe whose key has no events before its time reads the default on both sides).
+   */
+  readonly informative: number;
   /** The first mismatching probe, to start an investigation from. */
   readonly example: { readonly probe: FeatureQuery; readonly online: FeatureValue; readonly offline: FeatureValue } | null;
 }
@@ -56,23 +65,25 @@ export async function checkConsistency(o: ConsistencyOptions): Promise<Consisten
   const { items, users } = await readMetadata(o.log);
   const embeddings = await readEmbeddings(o.log, o.compiled.ir.views);
   const replayed = o.store === undefined
-    ? await replayInProcess(o, probes, new StreamEngine(o.compiled, { items, users, embeddings }))
-    : await replayIntoStore(o, probes, o.store, { compiled: o.compiled, namespace: `recsignal-consistency:${o.compiled.hash}:${randomBytes(6).toString('hex')}`, lateness: 0, items, users, embeddings });
+    ? await replayInProcess(o, probes, new StreamEngine(o.compiled, { items, users, embeddings, lateness: o.lateness ?? 0 }))
+    : await replayIntoStore(o, probes, o.store, { compiled: o.compiled, namespace: `recsignal-consistency:${o.compiled.hash}:${randomBytes(6).toString('hex')}`, lateness: o.lateness ?? 0, items, users, embeddings });
   const { online, events } = replayed;
 
   const columns = featureColumns(o.compiled.ir);
   const features = columns.map((c, ci) => {
     let mismatches = 0;
+    let informative = 0;
     let example: FeatureConsistency['example'] = null;
     probes.forEach((probe, pi) => {
       const a = online[pi]?.[ci] ?? null;
       const b = offline[pi]?.[ci] ?? null;
+      if (!sameValue(a, c.default) || !sameValue(b, c.default)) informative++;
       if (!sameValue(a, b)) {
         mismatches++;
         example ??= { probe, online: a, offline: b };
       }
     });
-    return { feature: c.column, mismatches, rate: probes.length === 0 ? 0 : mismatches / probes.length, example };
+    return { feature: c.column, view: c.view, mismatches, rate: probes.length === 0 ? 0 : mismatches / probes.length, informative, example };
   });
   const mismatches = features.reduce((s, f) => s + f.mismatches, 0);
   const cells = probes.length * columns.length;
@@ -157,7 +168,7 @@ async function replayIntoStore(o: ConsistencyOptions, probes: readonly FeatureQu
 /** Exact for integers, strings and lists; 1e-9 relative for floats. */
 export function sameValue(a: FeatureValue, b: FeatureValue): boolean {
   if (typeof a === 'number' && typeof b === 'number') return a === b || Math.abs(a - b) <= REL * Math.max(Math.abs(a), Math.abs(b)) || Math.abs(a - b) < 1e-12;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => x === b[i]);
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => x === b[i]);
   if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
     const ka = Object.keys(a).sort();
     const kb = Object.keys(b).sort();
@@ -165,6 +176,9 @@ export function sameValue(a: FeatureValue, b: FeatureValue): boolean {
   }
   return a === b;
 }
+
+/** The context fields the log keeps as columns, any of which can key a view: each probe carries its event's. */
+const CONTEXT_KEYS = ['device', 'country', 'session_id'] as const;
 
 /**
  * Probes: entities taken from random events (so they have history), at times that are either an
@@ -175,7 +189,7 @@ async function chooseProbes(log: EventLog, n: number, seed: number): Promise<Fea
   try {
     const rows = await engine.query(
       `WITH e AS (SELECT * FROM ${log.eventsRelation()}), span AS (SELECT min(ts) AS lo, max(ts) AS hi FROM e)
-       SELECT user_id, item_id, device, ts, lo, hi FROM e, span ORDER BY hash(event_id || ${seed}) LIMIT ${Math.max(0, Math.floor(n))}`,
+       SELECT user_id, item_id, ${CONTEXT_KEYS.join(', ')}, ts, lo, hi FROM e, span ORDER BY hash(event_id || ${seed}) LIMIT ${Math.max(0, Math.floor(n))}`,
     );
     let state = seed >>> 0 || 1;
     const random = () => {
@@ -191,7 +205,9 @@ async function chooseProbes(log: EventLog, n: number, seed: number): Promise<Fea
       const lo = Number(r['lo']);
       const hi = Number(r['hi']);
       const ts = i % 2 === 0 ? Number(r['ts']) : Math.floor(lo + random() * (hi - lo + 1));
-      return { fields: { user_id: (r['user_id'] as string | null) ?? null, item_id: (r['item_id'] as string | null) ?? null, device: (r['device'] as string | null) ?? null }, ts };
+      const fields: Record<string, string | null> = {};
+      for (const k of ['user_id', 'item_id', ...CONTEXT_KEYS]) fields[k] = (r[k] as string | null) ?? null;
+      return { fields, ts };
     });
   } finally {
     engine.close();
