@@ -248,7 +248,7 @@ v0__a AS (
   SELECT __k0, __t,
     NULLIF(count(*) FILTER (WHERE ts >= CAST(floor(CAST(__t - 7200000 AS DOUBLE PRECISION) / 1800000) AS BIGINT) * 1800000 AND type IN ('play') AND "device" IN ('tv')), 0) AS "play_device_tv_count_2h",
     (array_agg("item_id" ORDER BY ts DESC, (event_id) COLLATE "C" DESC) FILTER (WHERE "item_id" IS NOT NULL))[1] AS "item_id_last_lifetime",
-    sum("weight" * CASE WHEN (CAST(ts - __t AS DOUBLE PRECISION) / 3600000) > -1075 THEN power(2.0::double precision, (CAST(ts - __t AS DOUBLE PRECISION) / 3600000)) ELSE 0.0::double precision END) FILTER (WHERE "weight" IS NOT NULL AND "weight" <> 0) AS "weight_decayed_sum_hl1h_lifetime"
+    sum(CASE WHEN "weight" = 0 OR (CAST(ts - __t AS DOUBLE PRECISION) / 3600000) + ln(abs(CAST("weight" AS DOUBLE PRECISION))) / ln(2.0) <= -1070 THEN 0.0::double precision ELSE "weight" * power(2.0::double precision, (CAST(ts - __t AS DOUBLE PRECISION) / 3600000)) END) FILTER (WHERE "weight" IS NOT NULL AND "weight" <> 0) AS "weight_decayed_sum_hl1h_lifetime"
   FROM v0__j GROUP BY __k0, __t
 ),
 v0__r0__p AS (

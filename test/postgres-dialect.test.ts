@@ -100,7 +100,8 @@ function ev(id: string, user: string, item: string | null, ts: number, type: str
  * the hop boundary and one just before it), ties in time (broken by event id, where 'e10' < 'e9'),
  * events at the query time (excluded), negatives at exactly ts + timeout, a play exactly at the
  * timeout, abandons, session gaps of exactly 30 minutes, metadata with several / no genres, no
- * metadata, a duplicate id, and an event five years before the rest (decay underflows to 0).
+ * metadata, a duplicate id, an event five years before the rest (decay underflows to 0), and
+ * decayed terms whose product with a value below 1 underflows.
  */
 const T = BASE + 24 * HOUR; // query anchor: Tuesday 00:00
 const handEvents: InteractionEvent[] = [
@@ -124,6 +125,9 @@ const handEvents: InteractionEvent[] = [
   ev('e19', 'u2', 'i2', T - 90 * MIN, 'complete', 0, 1000, 'tv'),
   ev('e20', 'u2', 'i0', T - 90 * MIN, 'play', 999, 3600, 'mobile'),
   ev('e21', 'u2', 'i1', T - 89 * MIN, 'play', 1, 1000, 'mobile'),
+  // Decayed terms that underflow to 0 from two non-zero factors (PostgreSQL raised 'value out of range: underflow'):
+  ev('e22', 'u1', 'i2', T - 1074.5 * HOUR, 'impression', null, null, 'tv'), // weight 0.5 · 2^-1074.5 (decayedSum, 1h)
+  ev('e23', 'u1', 'i2', T - 3 * HOUR - 2149 * HOUR, 'pause', 0.5, 1000, 'tv'), // value 0.5 · 2^-1074.5 against u1's newest value (decayedMean, 2h)
   ev('e10', 'u2', 'i1', T - 5 * MIN, 'complete', 7, 1000, 'tv'), // duplicate id: dropped
 ];
 const handTimes = [T, T + 1, T - 1, T - HOUR, T - HOUR + 1, T - 90 * MIN, T + 10 * MIN, T + 30 * MIN - 1, T + 30 * MIN, T + 2 * HOUR, T + YEARS, T - YEARS, T - YEARS + 1];

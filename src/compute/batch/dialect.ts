@@ -37,6 +37,8 @@ export interface Dialect {
   fdiv(a: string, b: string): string;
   /** 2 ** x for a floating-point x. */
   pow2(x: string): string;
+  /** value · 2 ** x (a decayed term), 0 where the product underflows. */
+  scale2(value: string, x: string): string;
   /** The value of `value` on the row with the greatest (or least) `order` tuple among the filtered rows. */
   argBy(kind: 'max' | 'min', value: string, order: readonly string[], where: string): string;
   /**
@@ -114,6 +116,7 @@ export const duckdb: Dialect = {
   floorDiv: (a, b) => `CAST(floor(CAST(${a} AS DOUBLE) / ${b}) AS BIGINT)`,
   fdiv: (a, b) => `(CAST(${a} AS DOUBLE) / ${b})`,
   pow2: (x) => `pow(2.0, ${x})`,
+  scale2: (value, x) => `${value} * pow(2.0, ${x})`,
   argBy: (kind, value, order, where) => `arg_${kind}(${value}, ${order.length === 1 ? order[0] : `(${order.join(', ')})`})${where === 'TRUE' ? '' : ` FILTER (WHERE ${where})`}`,
   // arg_min / arg_max skip rows whose ordering value is NULL, so masking both drops the filtered rows.
   argByMasked: (kind, value, order, where) => `arg_${kind}(CASE WHEN ${where} THEN ${value} END, CASE WHEN ${where} THEN ${order.length === 1 ? order[0] : `(${order.join(', ')})`} END)`,
@@ -143,6 +146,11 @@ export const postgres: Dialect = {
   // PostgreSQL's power() raises 'value out of range: underflow' where the result rounds to 0
   // (a decay over years); below 2^-1075 the IEEE result is 0, so give that without calling it.
   pow2: (x) => `CASE WHEN ${x} > -1075 THEN power(2.0::double precision, ${x}) ELSE 0.0::double precision END`,
+  // The product raises the same error where it rounds to 0 from two non-zero factors (0.5 · 2^-1074.5):
+  // 0 below 2^-1070 (rounding in the logarithm kept clear of the edge; DuckDB gives a subnormal there,
+  // below 1e-321, which every comparison of values takes as equal).
+  scale2: (value, x) =>
+    `CASE WHEN ${value} = 0 OR ${x} + ln(abs(CAST(${value} AS DOUBLE PRECISION))) / ln(2.0) <= -1070 THEN 0.0::double precision ELSE ${value} * power(2.0::double precision, ${x}) END`,
   argBy: (kind, value, order, where) =>
     `(array_agg(${value} ORDER BY ${order.map((o) => `${o} ${kind === 'max' ? 'DESC' : 'ASC'}`).join(', ')}) FILTER (WHERE ${where}))[1]`,
   listAgg: (value, rank, where) => `array_agg(${value} ORDER BY ${rank}) FILTER (WHERE ${where})`,
@@ -171,6 +179,7 @@ export const spark: Dialect = {
   floorDiv: (a, b) => `CAST(floor(CAST(${a} AS DOUBLE) / ${b}) AS BIGINT)`,
   fdiv: (a, b) => `(CAST(${a} AS DOUBLE) / ${b})`,
   pow2: (x) => `pow(2.0, ${x})`,
+  scale2: (value, x) => `${value} * pow(2.0, ${x})`,
   argBy: (kind, value, order, where) => `${kind}_by(${value}, ${order.length === 1 ? order[0] : `struct(${order.join(', ')})`}) FILTER (WHERE ${where})`,
   listAgg: (value, rank, where) => `transform(array_sort(collect_list(struct(${rank} AS o, ${value} AS v)) FILTER (WHERE ${where})), x -> x.v)`,
   pairsAgg: (key, weight) => `array_sort(collect_list(named_struct('key', ${key}, 'weight', ${weight})))`,

@@ -64,7 +64,8 @@ export function windowable(d: Dialect, a: AggregationIR): boolean {
 }
 
 /**
- * One aggregate's expression; `over` turns it into a window function (empty for GROUP BY). A window
+ * One aggregate's expression; `over` turns it into a window function (empty for GROUP BY); `decay`,
+ * for decayed sums and counts, is the exponent x of each event's factor 2^x. A window
  * function masks its input with CASE instead of a FILTER clause (same result: the aggregates skip
  * NULLs), which DuckDB evaluates many times faster over large partitions.
  */
@@ -88,8 +89,8 @@ export function scalarExpr(d: Dialect, a: AggregationIR, cond: string, over: str
     case 'first': return argBy('min');
     case 'last': return argBy('max');
     case 'count_distinct': return `NULLIF(${of('count', x as string, 'DISTINCT ')}, 0)`;
-    case 'decayed_sum': return of('sum', `${x} * ${decay}`);
-    case 'decayed_count': return of('sum', decay);
+    case 'decayed_sum': return of('sum', d.scale2(x as string, decay));
+    case 'decayed_count': return of('sum', d.pow2(decay));
     default: return null;
   }
 }

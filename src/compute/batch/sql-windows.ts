@@ -39,11 +39,11 @@ export function joinedCtes(d: Dialect, aggs: readonly AggregationIR[], alias: st
   for (const a of aggs) {
     const cond = condition(d, a, a.filter, inputConds(d, a), true, t);
     if (a.op === 'decayed_mean') {
-      const rel = d.pow2(d.fdiv(`ts - ${newest.get(a)}`, String(a.halfLifeMs)));
-      scalar.push(`sum(${q(a.input as string)} * ${rel}) FILTER (WHERE ${cond}) / sum(${rel}) FILTER (WHERE ${cond}) AS ${q(a.name)}`);
+      const rel = d.fdiv(`ts - ${newest.get(a)}`, String(a.halfLifeMs));
+      scalar.push(`sum(${d.scale2(q(a.input as string), rel)}) FILTER (WHERE ${cond}) / sum(${d.pow2(rel)}) FILTER (WHERE ${cond}) AS ${q(a.name)}`);
       continue;
     }
-    const expr = scalarExpr(d, a, cond, '', d.pow2(d.fdiv(`ts - ${t}`, String(a.halfLifeMs))));
+    const expr = scalarExpr(d, a, cond, '', d.fdiv(`ts - ${t}`, String(a.halfLifeMs)));
     if (expr === null) lists.push(a);
     else scalar.push(`${expr} AS ${q(a.name)}`);
   }
@@ -85,7 +85,7 @@ export function windowCtes(d: Dialect, aggs: readonly AggregationIR[], alias: st
     if (a.op === 'decayed_sum' || a.op === 'decayed_count') {
       const size = 256 * (a.halfLifeMs as number);
       const bucket = d.floorDiv('ts', String(size));
-      const decay = d.pow2(d.fdiv(`ts - ${bucket} * ${size}`, String(a.halfLifeMs)));
+      const decay = d.fdiv(`ts - ${bucket} * ${size}`, String(a.halfLifeMs));
       const w = frameOf(`PARTITION BY ${keys.join(', ')}, ${bucket} ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING`);
       selects.push(`${scalarExpr(d, a, cond, ` OVER ${w}`, decay)} AS __c${i}`);
       buckets.push({ a, i, size });
