@@ -75,3 +75,61 @@ test('a CSV spine\'s ids are text, as in events and requests: 42 is "42" to a re
     db.close();
   }
 });
+
+test('a spine row that leaves hour_bucket empty gets it from its time, as the stream engine and the reference do', async () => {
+  const compiled = compileFeatureSet(
+    defineFeatureSet({
+      name: 'spine_daypart',
+      views: [aggregationView({ name: 'dp', entity: entity('user_daypart', ['user_id', 'hour_bucket']), aggregations: [agg.count({ name: 'events' })] })],
+    }),
+  );
+  // Three plays at night (01:00–03:00 UTC); queries at 04:00 (night) and 13:00 (afternoon).
+  const events: InteractionEvent[] = [1, 2, 3].map((h, i) => ({ eventId: `n${i}`, userId: 'u1', itemId: 'i1', ts: T0 + h * HOUR, type: 'play', value: null, duration: null, context: {} }));
+  const log = await logOf('daypart', events);
+  const night = T0 + 4 * HOUR;
+  const afternoon = T0 + 13 * HOUR;
+  const spine = join(tmp, 'daypart.csv');
+  writeFileSync(spine, `user_id,hour_bucket,ts\nu1,,${night}\nu1,night,${afternoon}\nu1,,${afternoon}\n`);
+  const out = join(tmp, 'daypart.csv.out.csv');
+  await buildTrainingSet({ compiled, log, spine, out });
+  const db = await DuckDBEngine.open();
+  try {
+    const got = (await db.query(`SELECT dp__events AS n FROM read_csv(${sqlString(out)}, header = true)`)).map((r) => Number(r['n']));
+    const expected = [streamed(compiled, events, { user_id: 'u1' }, night)[0], 3, streamed(compiled, events, { user_id: 'u1' }, afternoon)[0]];
+    assert.deepEqual(expected, [3, 3, 0]);
+    assert.deepEqual(got, expected);
+    const reference = referenceFeatures(compiled, { events }, [{ ts: night, fields: { user_id: 'u1' } }]);
+    assert.equal(reference[0]?.[0], 3);
+  } finally {
+    db.close();
+  }
+});
+
+test('a Parquet spine whose ids are DOUBLE (pandas writes ids with gaps as float64) matches the events: 42.0 is user "42"', async () => {
+  const compiled = compileFeatureSet(
+    defineFeatureSet({ name: 'double_ids', views: [aggregationView({ name: 'u', entity: entity('user', ['user_id']), aggregations: [agg.count({ name: 'plays' })] })] }),
+  );
+  const play = (eventId: string, userId: string): InteractionEvent => ({ eventId, userId, itemId: 'i', ts: T0, type: 'play', value: null, duration: null, context: {} });
+  const log = await logOf('double-ids', [play('a', '42'), play('b', '42'), play('c', '1.5')]);
+  const spine = join(tmp, 'double-ids.parquet');
+  const db = await DuckDBEngine.open();
+  try {
+    await db.run(`COPY (SELECT * FROM (VALUES (42.0::DOUBLE, ${T0 + HOUR}::BIGINT), (1.5::DOUBLE, ${T0 + HOUR}::BIGINT)) AS t(user_id, ts)) TO ${sqlString(spine)} (FORMAT parquet)`);
+    const out = join(tmp, 'double-ids.out.csv');
+    await buildTrainingSet({ compiled, log, spine, out });
+    const got = (await db.query(`SELECT CAST(user_id AS VARCHAR) AS u, u__plays AS n FROM read_csv(${sqlString(out)}, header = true, all_varchar = true)`)).map((r) => [r['u'], Number(r['n'])]);
+    assert.deepEqual(got, [['42', 2], ['1.5', 1]]);
+  } finally {
+    db.close();
+  }
+});
+
+test('a CSV spine of dates without a time is refused like zoneless times, naming the column and the fix', async () => {
+  const compiled = compileFeatureSet(
+    defineFeatureSet({ name: 'date_spine', views: [aggregationView({ name: 'u', entity: entity('user', ['user_id']), aggregations: [agg.count({ name: 'plays' })] })] }),
+  );
+  const log = await logOf('date-spine', [{ eventId: 'a', userId: 'u1', itemId: 'i', ts: T0, type: 'play', value: null, duration: null, context: {} }]);
+  const spine = join(tmp, 'dates.csv');
+  writeFileSync(spine, 'user_id,ts\nu1,2024-03-10\n');
+  await assert.rejects(buildTrainingSet({ compiled, log, spine, out: join(tmp, 'dates.out.csv') }), /spine: the times in 'ts' are dates without a time or zone \(e\.g\. 2024-03-10\); write a time with Z or an offset/);
+});

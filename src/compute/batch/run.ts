@@ -53,12 +53,13 @@ export interface BatchReport {
 
 /**
  * Turns a table `source` with a time column into `__queries` (`__row`, `__t`, every key as VARCHAR;
- * missing keys NULL, hour_bucket / day_type derived from the time when the source lacks them).
+ * missing keys NULL, hour_bucket / day_type derived from the time when the source lacks them or a row leaves them empty).
  */
 export async function prepareQueries(ctx: BatchContext, source: string, rowExpr: string, timeExpr: string, views: readonly FeatureViewIR[]): Promise<void> {
   const have = new Set((await ctx.engine.query(`SELECT column_name FROM (DESCRIBE ${source})`)).map((r) => String(r['column_name'])));
   const keys = queryKeyColumns(views).map((k) => {
-    if (have.has(k)) return `CAST(${duckdb.ident(k)} AS VARCHAR) AS ${duckdb.ident(k)}`;
+    // A time-derived key the row leaves empty is derived from its time, as the stream engine and the reference do.
+    if (have.has(k)) return `${k in TIME_DERIVED ? `coalesce(CAST(${duckdb.ident(k)} AS VARCHAR), ${TIME_DERIVED[k]})` : `CAST(${duckdb.ident(k)} AS VARCHAR)`} AS ${duckdb.ident(k)}`;
     return `${TIME_DERIVED[k] ?? 'CAST(NULL AS VARCHAR)'} AS ${duckdb.ident(k)}`;
   });
   await ctx.engine.run(
@@ -375,8 +376,19 @@ export async function loadSpine(engine: DuckDBEngine, path: string, keyColumns: 
   const names = (await engine.query(`SELECT column_name FROM (DESCRIBE __spine_raw)`)).map((r) => String(r['column_name']));
   if (names.includes('__row')) throw new RecsignalError('INVALID_INPUT', `spine '${path}': a column is named __row, which recsignal uses to keep the spine's order; rename it`);
   const columns = (await engine.query(`SELECT column_name, column_type FROM (DESCRIBE __spine_raw)`)).filter((r) => keyColumns.includes(String(r['column_name'])) && r['column_type'] !== 'VARCHAR');
-  const replace = columns.length === 0 ? '' : ` REPLACE (${columns.map((r) => `CAST(${duckdb.ident(String(r['column_name']))} AS VARCHAR) AS ${duckdb.ident(String(r['column_name']))}`).join(', ')})`;
+  const replace = columns.length === 0 ? '' : ` REPLACE (${columns.map((r) => `${keyText(String(r['column_name']), String(r['column_type']))} AS ${duckdb.ident(String(r['column_name']))}`).join(', ')})`;
   await engine.run(`CREATE OR REPLACE TABLE __spine AS SELECT rowid AS __row, *${replace} FROM __spine_raw`);
+}
+
+/**
+ * A key column of another type as the text ingest makes of the same value (`String(v)` in
+ * JavaScript): a whole FLOAT / DOUBLE (pandas writes integer ids with gaps as float64) is `42`, not
+ * DuckDB's `42.0`, which matched no event's id and left every feature at its default.
+ */
+function keyText(column: string, type: string): string {
+  const c = duckdb.ident(column);
+  if (!/^(DOUBLE|FLOAT|REAL)$/.test(type)) return `CAST(${c} AS VARCHAR)`;
+  return `CASE WHEN ${c} = trunc(${c}) AND abs(${c}) < 9007199254740992 THEN CAST(CAST(${c} AS BIGINT) AS VARCHAR) ELSE CAST(${c} AS VARCHAR) END`;
 }
 
 /**
@@ -392,6 +404,10 @@ export async function spineTimeExpr(engine: DuckDBEngine, column: string, fromCs
   }
   const type = String(col['column_type']);
   const c = duckdb.ident(column);
+  if (fromCsv && type === 'DATE') {
+    const first = (await engine.query(`SELECT CAST(${c} AS VARCHAR) AS v FROM __spine LIMIT 1`))[0]?.['v'];
+    throw new RecsignalError('INVALID_INPUT', `spine: the times in '${column}' are dates without a time or zone (e.g. ${String(first)}); write a time with Z or an offset (2024-05-01T00:00:00Z), or ms since the epoch`);
+  }
   if (fromCsv && /^TIMESTAMP(\(\d\))?$|^TIMESTAMP_(S|MS|NS)$/.test(type)) {
     const first = (await engine.query(`SELECT CAST(${c} AS VARCHAR) AS v FROM __spine LIMIT 1`))[0]?.['v'];
     throw new RecsignalError('INVALID_INPUT', `spine: the times in '${column}' have no zone (e.g. ${String(first)}); write them with Z or an offset (2024-05-01T12:00:00Z), or as ms since the epoch`);
