@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareDemoDir } from '../src/cli/demo.ts';
+import { lockLog } from '../src/serve/log-lock.ts';
 import { main } from '../src/cli/main.ts';
 import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
 
@@ -59,6 +60,42 @@ describe('demo', () => {
     writeFileSync(join(demo, 'old-run.txt'), 'from the last run');
     prepareDemoDir(demo);
     assert.equal(existsSync(join(demo, 'old-run.txt')), false, "the demo's own folder is emptied");
+  });
+
+  test('demo --dir does not take names for proof: a data/ folder of the user\'s own log/ and model.json is refused, and a log a live server holds is not emptied', () => {
+    const data = join(tmp, 'data');
+    mkdirSync(join(data, 'log'), { recursive: true });
+    writeFileSync(join(data, 'model.json'), 'my own model');
+    assert.throws(() => prepareDemoDir(data), /holds files the demo did not make \(log, model\.json\)/);
+    assert.equal(readFileSync(join(data, 'model.json'), 'utf8'), 'my own model');
+    // A folder an earlier version of the demo made (before its mark): its generated events are there.
+    const earlier = join(tmp, 'earlier-demo');
+    mkdirSync(join(earlier, 'generated'), { recursive: true });
+    writeFileSync(join(earlier, 'generated', 'events.jsonl'), '');
+    writeFileSync(join(earlier, 'model.json'), '{}');
+    prepareDemoDir(earlier);
+    assert.equal(existsSync(join(earlier, 'model.json')), false);
+    // A demo folder whose log this process serves (a demo still running there).
+    const served = join(tmp, 'served-demo');
+    prepareDemoDir(served);
+    const release = lockLog(join(served, 'log'));
+    try {
+      assert.throws(() => prepareDemoDir(served), new RegExp(`its log is being served \\(pid ${process.pid} on `));
+      assert.equal(existsSync(join(served, 'log', 'serve.lock')), true);
+    } finally {
+      release();
+    }
+    prepareDemoDir(served);
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, '');
+    assert.throws(() => prepareDemoDir(file), /--dir '.*a-file' is a file; give a new or empty folder/);
+  });
+
+  test('generate --start in seconds is a usage error, as every other time flag: it wrote a 1970 log that ingest then refused whole', async () => {
+    const r = await run('generate', '--users', '5', '--items', '5', '--days', '1', '--start', '1704067200', '--out', join(tmp, 'seconds.jsonl'));
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--start '1704067200' is 1970-01-20T17:21:07\.200Z: it looks like seconds since the epoch; give milliseconds \(1704067200000\)/);
+    assert.equal(existsSync(join(tmp, 'seconds.jsonl')), false);
   });
 
   test('demo --no-serve runs the batch path end to end at small sizes and prints the counts', async () => {

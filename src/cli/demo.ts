@@ -4,7 +4,7 @@
  * set from impressions labelled by whether a play followed, and print what happened; then (unless
  * --no-serve) serve the features while the log's last day streams in on a simulated clock.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +14,7 @@ import type { InteractionEvent } from '../events/schema.ts';
 import type { CompiledFeatureSet } from '../plan/compile.ts';
 import { replayLog } from '../store/offline/replay.ts';
 import { FeatureServer } from '../serve/server.ts';
+import { servedBy } from '../serve/log-lock.ts';
 import { stopSignal } from '../serve/until-stopped.ts';
 import { createEventValidator } from '../events/validate.ts';
 import { writeGenerated } from '../events/generate-write.ts';
@@ -53,12 +54,24 @@ const DEMO_MARK = '.recsignal-demo';
 /** What the demo writes in its folder: a folder holding nothing else is one an earlier version made, before the mark. */
 const DEMO_OUTPUTS = new Set([DEMO_MARK, 'generated', 'log', 'backfill.parquet', 'spine.parquet', 'training.parquet', 'model.json']);
 
-/** Empties `dir` for a new run, refusing a folder with contents the demo did not make (`--dir .` must not delete a project). */
+/**
+ * Empties `dir` for a new run, refusing a folder the demo did not make (`--dir .` must not delete a
+ * project): one with the demo's mark, an empty one, or (made before the mark) one holding only the
+ * demo's outputs with its generated events among them. A `data/` folder of the user's own `log/`
+ * and `model.json` has the same names as the demo's outputs, and was deleted: names are no proof.
+ * Nor is a folder emptied whose log a live server serves (a demo still running there, say).
+ */
 export function prepareDemoDir(dir: string): void {
   if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new RecsignalError('INVALID_ARGUMENT', `--dir '${dir}' is a file; give a new or empty folder for the demo's files`);
     const entries = readdirSync(dir);
-    if (!entries.includes(DEMO_MARK) && !entries.every((e) => DEMO_OUTPUTS.has(e))) {
+    const earlierDemo = entries.every((e) => DEMO_OUTPUTS.has(e)) && existsSync(join(dir, 'generated', 'events.jsonl'));
+    if (entries.length > 0 && !entries.includes(DEMO_MARK) && !earlierDemo) {
       throw new RecsignalError('INVALID_ARGUMENT', `--dir '${dir}' holds files the demo did not make (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}); the demo replaces its folder's contents, so give a new or empty folder`);
+    }
+    const server = servedBy(join(dir, 'log'));
+    if (server !== null) {
+      throw new RecsignalError('INVALID_ARGUMENT', `--dir '${dir}': its log is being served (${server}); stop that server (or demo) first, or give the demo another --dir`);
     }
     rmSync(dir, { recursive: true, force: true });
   }
@@ -157,11 +170,13 @@ async function serveDemo(compiled: CompiledFeatureSet, log: EventLog, end: numbe
   const embeddings = ranker ? await itemEmbeddingIndex(log, cutoff, compiled.ir.weights, await readMetadata(log), { seed: o.seed }) : null;
   if (embeddings) out(`embeddings ${embeddings.index.dims}-dim item vectors: ${embeddings.learned} learned from interactions before ${isoTime(cutoff)}, ${embeddings.fromMetadata} from metadata (cold start); exact nearest-neighbour retrieval\n`);
   out(`\nstarting the server: replaying the log up to ${isoTime(cutoff)} into the stream engine…\n`);
+  // From here a signal stops the server cleanly (its lock released), even one that comes while it starts.
+  const stop = stopSignal();
   const server = await FeatureServer.start({ compiled, log, host: '127.0.0.1', port: o.port ?? 6566, bootstrap: head(), clock, lateness: 5 * MINUTE_MS, ...(ranker ? { ranker } : {}), ...(embeddings ? { embeddings: embeddings.index } : {}) }).catch(async (e: unknown) => {
+    stop.cancel();
     await events.return(undefined);
     throw e;
   });
-  const stop = stopSignal();
   let live = 0;
   let stopping = false;
   let pump: Promise<void> = Promise.resolve();

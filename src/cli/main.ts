@@ -84,7 +84,7 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .action(async (o) => {
       const p = progress('generate', null);
       const t0 = performance.now();
-      const r = await writeGenerated({ users: o.users, items: o.items, days: o.days, seed: o.seed, start: parseInstant(o.start, '--start'), out: o.out, onProgress: (n) => p.update(n, 'events') });
+      const r = await writeGenerated({ users: o.users, items: o.items, days: o.days, seed: o.seed, start: notSeconds(parseInstant(o.start, '--start'), o.start, '--start'), out: o.out, onProgress: (n) => p.update(n, 'events') });
       p.stop();
       const seconds = (performance.now() - t0) / 1000;
       out(o.json ? `${JSON.stringify({ ...r, seconds })}\n` : `wrote ${r.events.toLocaleString('en-US')} events to ${r.out} in ${seconds.toFixed(1)} s\nitems: ${r.itemsPath}\nusers: ${r.usersPath}\n`);
@@ -335,6 +335,8 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
       const store = await openOnlineStore(online, o.redisCache * 1024 * 1024);
       const t0 = performance.now();
       let server: FeatureServer<ServingState>;
+      // From here a signal stops the server cleanly (its lock released), even one that comes while it starts.
+      const stop = stopSignal();
       try {
         server = await FeatureServer.start({
           compiled,
@@ -350,12 +352,12 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
           ...(store === undefined ? {} : { store, ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) }),
         });
       } catch (e) {
+        stop.cancel();
         await store?.close();
         throw e;
       }
       const where = server.state instanceof StoreState ? `online state in ${store?.kind} ${o.online.replace(/^[a-z-]+:\/\//, '')} under ${server.state.namespace}` : 'online state in memory';
       out(`recsignal serve: ${compiled.ir.name} (${compiled.hash}) on ${server.url}, ${where}; replaying ${log.dir}\n`);
-      const stop = stopSignal();
       try {
         const started = await Promise.race([server.ready.then(() => 'ready' as const, (e: Error) => e), stop.stopped]);
         if (started instanceof Error) {

@@ -47,13 +47,25 @@ export function lockLog(dir: string): () => void {
     const stale = other === null || other.dir !== me.dir || (other.host === me.host && (other.pid === me.pid || !alive(other.pid)));
     if (!stale) {
       throw new RecsignalError(
-        'INVALID_ARGUMENT',
+        'IO_FAILED',
         `another recsignal server (pid ${other.pid} on ${other.host}, since ${other.since}) serves the log ${dir}: one server per log, or events posted to both would be appended twice; stop it, or serve a copy of the log${other.host === me.host ? '' : `, or delete ${path} if that server is gone`}`,
       );
     }
     // Its process is gone, it came with a copy of the log, or the file is unreadable (cut by a crash): take it over.
     rmSync(path, { force: true });
   }
+}
+
+/**
+ * Who serves the log in `dir` now, if anyone: a live process of this host (this one included) or a
+ * holder on another host, as its lock says; null when there is no lock or its process is gone.
+ */
+export function servedBy(dir: string): string | null {
+  const path = join(dir, 'serve.lock');
+  const other = readHolder(path);
+  if (other === null || (other.host === hostname() && other.pid !== process.pid && !alive(other.pid))) return null;
+  if (other.host === hostname() && other.pid === process.pid && !held.has(path)) return null;
+  return `pid ${other.pid} on ${other.host}, since ${other.since}`;
 }
 
 function release(path: string): void {

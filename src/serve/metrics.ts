@@ -76,7 +76,7 @@ export function createMetrics(): Metrics {
       counter('recsignal_events_received_total', 'Events received (HTTP and push).', s.events.received);
       counter('recsignal_events_accepted_total', 'Events accepted: applied to the online state, or kept for the offline log only.', s.events.accepted ?? s.events.applied);
       counter('recsignal_events_applied_total', 'Events applied to the online state.', s.events.applied);
-      counter('recsignal_events_rejected_total', 'Events rejected by validation (written to the dead-letter folder).', s.events.rejected);
+      counter('recsignal_events_rejected_total', 'Events rejected: by validation, or whose online apply failed (each written to the dead-letter folder with its reason).', s.events.rejected);
       counter('recsignal_events_duplicates_total', 'Events dropped as duplicates of an id already seen.', s.events.duplicates);
       counter('recsignal_events_late_total', 'Events beyond the allowed lateness: not applied online, kept in the offline log.', s.events.late);
       const watermark = Number.isFinite(s.watermarkMs) ? s.watermarkMs : NaN;

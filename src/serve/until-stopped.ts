@@ -7,18 +7,24 @@ export interface StopSignal {
   readonly stopped: Promise<StopReason>;
   /** Starts the time limit (none when undefined): called once serving begins, so bootstrapping does not count. */
   after(ms: number | undefined): void;
+  /** Gives the signals back to their default handling (a start that failed): `stopped` then never resolves. */
+  cancel(): void;
 }
 
 export function stopSignal(): StopSignal {
   let timer: NodeJS.Timeout | undefined;
   let stop: (reason: StopReason) => void = () => undefined;
+  let detach = () => undefined as void;
   const stopped = new Promise<StopReason>((resolve) => {
     const onInt = () => stop('SIGINT');
     const onTerm = () => stop('SIGTERM');
-    stop = (reason) => {
+    detach = () => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       if (timer !== undefined) clearTimeout(timer);
+    };
+    stop = (reason) => {
+      detach();
       resolve(reason);
     };
     process.once('SIGINT', onInt);
@@ -28,6 +34,9 @@ export function stopSignal(): StopSignal {
     stopped,
     after(ms) {
       if (ms !== undefined && timer === undefined) timer = setTimeout(() => stop('time limit'), ms);
+    },
+    cancel() {
+      detach();
     },
   };
 }
