@@ -6,13 +6,14 @@
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { main } from '../src/cli/main.ts';
 import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
+import { withLogWrite } from '../src/store/offline/write-lock.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ML_100K = resolve(ROOT, '../shared/data/ml-100k');
@@ -439,4 +440,34 @@ test('ingest: a value JSON cannot write (1e400 in a CSV) is kept in the dead-let
   const [dead] = deadLetterLines(c);
   assert.equal((dead?.input as { value: unknown }).value, 'Infinity');
   assert.equal(dead?.problems[0]?.path, 'value');
+});
+
+test('ingests of one file into one log at once (three in this process, two more as processes): each event lands once (each had found the ids absent and appended them)', async () => {
+  const log = fresh('log');
+  const file = fresh('same.jsonl');
+  writeFileSync(file, Array.from({ length: 200 }, (_, i) => good(`x${i}`, { ts: T0 + i })).join('\n'));
+  const proc = () => promisify(execFile)(process.execPath, ['bin/recsignal.js', 'ingest', file, '--format', 'jsonl', '--log', log, '--json'], { cwd: ROOT }).then((r) => JSON.parse(r.stdout) as { accepted: number; duplicates: number });
+  const results = await Promise.all([proc(), proc(), ingestJson(file, 'jsonl', log), ingestJson(file, 'jsonl', log), ingestJson(file, 'jsonl', log)]);
+  assert.deepEqual(results.map((r) => r.accepted + r.duplicates), [200, 200, 200, 200, 200]);
+  assert.equal(results.reduce((s, r) => s + r.accepted, 0), 200);
+  const [row] = await sql(`SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM ${events(log)}`);
+  assert.deepEqual([Number(row?.['n']), Number(row?.['ids'])], [200, 200]);
+  assert.equal(existsSync(join(log, 'write.lock')), false, 'the write lock is gone after the writes');
+});
+
+test('the log\'s write lock: one left by a process that is gone is taken over; one a live process holds is waited for, then refused naming it', async () => {
+  const log = fresh('log');
+  mkdirSync(log, { recursive: true });
+  const holder = (pid: number) => JSON.stringify({ pid, host: hostname(), since: '2024-01-01T00:00:00.000Z', dir: realpathSync(log) });
+  // A pid that was alive and is not any more.
+  const gone = await new Promise<number>((res) => {
+    const child = execFile(process.execPath, ['-e', '0'], () => res(child.pid as number));
+  });
+  writeFileSync(join(log, 'write.lock'), holder(gone));
+  assert.equal(await withLogWrite(log, async () => 'written'), 'written');
+  assert.equal(existsSync(join(log, 'write.lock')), false);
+  // A live one (the parent of this test process) holds it: waited for, then refused with who holds it.
+  writeFileSync(join(log, 'write.lock'), holder(process.ppid));
+  await assert.rejects(withLogWrite(log, async () => 'written', 200), new RegExp(`the log .* is being written by pid ${process.ppid} on ${hostname()} \\(since 2024-01-01T00:00:00.000Z\\); waited 0 s for it`));
+  rmSync(join(log, 'write.lock'));
 });

@@ -13,6 +13,7 @@ import { safeJson } from '../core/json-text.ts';
 import { formatDuration, isoTime } from '../core/time.ts';
 import { eventToJson, LOG_COLUMNS, type InteractionEvent } from '../events/schema.ts';
 import { createEventValidator, reasonOf } from '../events/validate.ts';
+import { withLogWrite } from '../store/offline/write-lock.ts';
 import { DuckDBEngine } from '../store/offline/duckdb-engine.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
 import { appendLogRow } from '../store/offline/ingest.ts';
@@ -315,11 +316,15 @@ export class EventIntake {
         a.endRow();
       });
       a.closeSync();
-      // One copy per id; late and offline-only events also must not be in the log already.
+      // One copy per id; late and offline-only events also must not be in the log already (checked
+      // and appended as one write of the log: an ingest at the same time could append them too).
       const inLog = batch.some((b) => b.checked) ? ` AND NOT (checked AND event_id IN (SELECT event_id FROM ${this.o.log.eventsRelation()}))` : '';
-      await this.db.run(`CREATE OR REPLACE TEMP TABLE ${APPEND} AS SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY seq) AS rn FROM ${STAGING}) WHERE rn = 1${inLog}`);
-      const n = await this.db.count(APPEND);
-      if (n > 0) await this.o.log.append(this.db, APPEND);
+      const n = await withLogWrite(this.o.log.dir, async () => {
+        await this.db.run(`CREATE OR REPLACE TEMP TABLE ${APPEND} AS SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY seq) AS rn FROM ${STAGING}) WHERE rn = 1${inLog}`);
+        const count = await this.db.count(APPEND);
+        if (count > 0) await this.o.log.append(this.db, APPEND);
+        return count;
+      });
       this.counts.appended += n;
       this.lastFlushError = null;
     } catch (e) {

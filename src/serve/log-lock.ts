@@ -7,18 +7,10 @@
  * log, is taken over; one held by a live process, or by another host (whose processes cannot be
  * checked from here), refuses the start, naming it. Servers in one process (tests) share the lock.
  */
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { closeSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { RecsignalError } from '../core/errors.ts';
-
-interface Holder {
-  readonly pid: number;
-  readonly host: string;
-  readonly since: string;
-  /** The log folder it was taken for: a lock copied with its log (cp -r of a served log) is not the copy's. */
-  readonly dir: string;
-}
+import { holderHere, readLockHolder, removeOwnLock, staleLock, tryCreateLock } from '../core/lock-file.ts';
 
 /** Servers of this process holding each lock file. */
 const held = new Map<string, number>();
@@ -31,21 +23,22 @@ export function lockLog(dir: string): () => void {
     return once(() => release(path));
   }
   mkdirSync(dir, { recursive: true });
-  const me: Holder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), dir: realpathSync(dir) };
+  const me = holderHere(realpathSync(dir));
   for (let attempt = 0; ; attempt++) {
+    let created: boolean;
     try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, `${JSON.stringify(me)}\n`);
-      closeSync(fd);
+      created = tryCreateLock(path, me);
+    } catch (e) {
+      throw lockError(path, e as Error);
+    }
+    if (created) {
       held.set(path, 1);
       return once(() => release(path));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw lockError(path, e as Error);
     }
-    const other = readHolder(path);
+    if (attempt > 0) throw lockError(path, new Error('it was made again by another process while this one took it over'));
+    const other = readLockHolder(path);
     // Not ours to respect: copied here with the log, or left by this very process (not held: a copy too).
-    const stale = other === null || other.dir !== me.dir || (other.host === me.host && (other.pid === me.pid || !alive(other.pid)));
-    if (!stale) {
+    if (!staleLock(other, me, true) && other !== null) {
       throw new RecsignalError(
         'IO_FAILED',
         `another recsignal server (pid ${other.pid} on ${other.host}, since ${other.since}) serves the log ${dir}: one server per log, or events posted to both would be appended twice; stop it, or serve a copy of the log${other.host === me.host ? '' : `, or delete ${path} if that server is gone`}`,
@@ -62,9 +55,8 @@ export function lockLog(dir: string): () => void {
  */
 export function servedBy(dir: string): string | null {
   const path = join(dir, 'serve.lock');
-  const other = readHolder(path);
-  if (other === null || (other.host === hostname() && other.pid !== process.pid && !alive(other.pid))) return null;
-  if (other.host === hostname() && other.pid === process.pid && !held.has(path)) return null;
+  const other = readLockHolder(path);
+  if (other === null || staleLock(other, holderHere(realpathSync(dir)), !held.has(path))) return null;
   return `pid ${other.pid} on ${other.host}, since ${other.since}`;
 }
 
@@ -75,27 +67,7 @@ function release(path: string): void {
     return;
   }
   held.delete(path);
-  // Only our own lock is removed (another process may have taken over a lock it judged stale).
-  if (readHolder(path)?.pid === process.pid) rmSync(path, { force: true });
-}
-
-function readHolder(path: string): Holder | null {
-  try {
-    const h = JSON.parse(readFileSync(path, 'utf8')) as Holder;
-    return Number.isInteger(h.pid) && typeof h.host === 'string' && typeof h.dir === 'string' ? h : null;
-  } catch {
-    return null;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, owned by someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  removeOwnLock(path);
 }
 
 function lockError(path: string, e: Error): RecsignalError {

@@ -11,6 +11,7 @@ import type { InteractionEvent, ItemMetadata, UserMetadata } from '../../events/
 import { LOG_COLUMNS, LIFTED_CONTEXT_KEYS } from '../../events/schema.ts';
 import { reasonOf, type EventValidator } from '../../events/validate.ts';
 import { DuckDBEngine } from './duckdb-engine.ts';
+import { withLogWrite } from './write-lock.ts';
 import { EventLog } from './event-log.ts';
 
 /** What a reader yields: a parsed record to validate, or a record that could not be parsed. */
@@ -77,15 +78,19 @@ export async function ingest(records: AsyncIterable<IngestRecord> | Iterable<Ing
       await new Promise<void>((res, rej) => stream.end((err?: Error | null) => (err ? rej(err) : res())));
     }
 
-    // Duplicates: a later copy of an id in this input, or an id the log already holds.
-    await engine.run(
-      `CREATE TEMP TABLE __accepted AS SELECT * EXCLUDE (seq, rn) FROM (
-         SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY seq) AS rn FROM __staging
-       ) WHERE rn = 1 AND event_id NOT IN (SELECT event_id FROM ${log.eventsRelation()})`,
-    );
-    const accepted = await engine.count('__accepted');
-    if (accepted > 0) await log.append(engine, '__accepted');
-    await log.writeMetadata(engine, options.items ?? [], options.users ?? []);
+    // Duplicates: a later copy of an id in this input, or an id the log already holds. The check and
+    // the append are one write of the log (another ingest at the same time would find the same ids absent).
+    const accepted = await withLogWrite(log.dir, async () => {
+      await engine.run(
+        `CREATE TEMP TABLE __accepted AS SELECT * EXCLUDE (seq, rn) FROM (
+           SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY seq) AS rn FROM __staging
+         ) WHERE rn = 1 AND event_id NOT IN (SELECT event_id FROM ${log.eventsRelation()})`,
+      );
+      const n = await engine.count('__accepted');
+      if (n > 0) await log.append(engine, '__accepted');
+      await log.writeMetadata(engine, options.items ?? [], options.users ?? []);
+      return n;
+    });
     return {
       received,
       accepted,
