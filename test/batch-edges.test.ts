@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { referenceFeatures } from '../src/compute/reference/reference.ts';
 import { StreamEngine } from '../src/compute/stream/engine.ts';
-import { buildTrainingSet, featuresFor } from '../src/compute/batch/training-set.ts';
+import { backfill, buildTrainingSet, featuresFor } from '../src/compute/batch/training-set.ts';
 import { DuckDBEngine, sqlString } from '../src/store/offline/duckdb-engine.ts';
 import { eventToJson, type InteractionEvent } from '../src/events/schema.ts';
 import { createEventValidator } from '../src/events/validate.ts';
-import { agg, aggregationView, defineFeatureSet, entity, requestFeature } from '../src/features/dsl.ts';
+import { agg, aggregationView, defineFeatureSet, entity, requestFeature, sessionView } from '../src/features/dsl.ts';
+import { featureColumns } from '../src/plan/rows.ts';
 import { compileFeatureSet, type CompiledFeatureSet } from '../src/plan/compile.ts';
 import { EventLog } from '../src/store/offline/event-log.ts';
 import { ingest } from '../src/store/offline/ingest.ts';
@@ -132,4 +133,37 @@ test('a CSV spine of dates without a time is refused like zoneless times, naming
   const spine = join(tmp, 'dates.csv');
   writeFileSync(spine, 'user_id,ts\nu1,2024-03-10\n');
   await assert.rejects(buildTrainingSet({ compiled, log, spine, out: join(tmp, 'dates.out.csv') }), /spine: the times in 'ts' are dates without a time or zone \(e\.g\. 2024-03-10\); write a time with Z or an offset/);
+});
+
+test('output columns have their declared types, the same in a training set and a backfill: a summed session count is BIGINT, not DOUBLE; the min of an integer column declared float is DOUBLE', async () => {
+  const compiled = compileFeatureSet(
+    defineFeatureSet({
+      name: 'declared_types',
+      views: [
+        aggregationView({ name: 'u', entity: entity('user', ['user_id']), aggregations: [agg.count({ name: 'plays', windows: ['7d'] }), agg.min('hour_of_day', { name: 'earliest_hour' })] }),
+        sessionView({ name: 's', entity: entity('user', ['user_id']), gap: '30m' }),
+      ],
+    }),
+  );
+  const events: InteractionEvent[] = [0, 1, 2].map((i) => ({ eventId: `t${i}`, userId: 'u1', itemId: `i${i}`, ts: T0 + i * 60_000, type: 'play', value: null, duration: null, context: {} }));
+  const log = await logOf('declared-types', events);
+  const spine = join(tmp, 'declared-types.csv');
+  writeFileSync(spine, `user_id,ts\nu1,${T0 + HOUR}\n`);
+  const training = join(tmp, 'declared-types.parquet');
+  const filled = join(tmp, 'declared-types-backfill.parquet');
+  await buildTrainingSet({ compiled, log, spine, out: training });
+  await backfill({ compiled, log, at: T0 + HOUR, out: filled });
+  const db = await DuckDBEngine.open();
+  try {
+    const types = async (file: string) => Object.fromEntries((await db.query(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(${sqlString(file)}))`)).map((r) => [r['column_name'], r['column_type']]));
+    const [a, b] = [await types(training), await types(filled)];
+    const declared = featureColumns(compiled.ir).filter((c) => c.type === 'int' || c.type === 'float');
+    assert.ok(declared.some((c) => c.column.startsWith('s__')), 'the session view has numeric outputs');
+    for (const c of declared) {
+      const want = c.type === 'int' ? 'BIGINT' : 'DOUBLE';
+      assert.deepEqual([c.column, a[c.column], b[c.column]], [c.column, want, want]);
+    }
+  } finally {
+    db.close();
+  }
 });

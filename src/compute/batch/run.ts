@@ -480,12 +480,23 @@ export function outputReplacements(format: '.csv' | '.parquet', columns: readonl
 }
 
 /**
+ * Numbers written as their declared type: a session count summed over a window is a HUGEINT in
+ * DuckDB, which Parquet stores as DOUBLE (so the training set had DOUBLE where the backfill had
+ * BIGINT), and the min or first of an integer column is BIGINT where the feature says float.
+ */
+function declaredTypes(columns: readonly { column: string; type: string }[]): string[] {
+  return columns
+    .filter((c) => c.type === 'int' || c.type === 'float')
+    .map((c) => `CAST(${duckdb.ident(c.column)} AS ${c.type === 'int' ? 'BIGINT' : 'DOUBLE'}) AS ${duckdb.ident(c.column)}`);
+}
+
+/**
  * Writes a query's result to CSV (lists and histograms as JSON text) or Parquet (native lists,
  * histogram as a MAP); `converted` when the query gives those columns so already.
  */
 export async function writeResult(engine: DuckDBEngine, select: string, out: string, columns: readonly { column: string; type: string }[], converted = false): Promise<void> {
   const format = outputFormat(out);
-  const replace = converted ? [] : outputReplacements(format, columns);
+  const replace = [...(converted ? [] : outputReplacements(format, columns)), ...declaredTypes(columns)];
   const body = replace.length > 0 ? `SELECT * REPLACE (${replace.join(', ')}) FROM (${select})` : select;
   await engine.run(`COPY (${body}) TO ${sqlString(out)} (FORMAT ${format === '.csv' ? 'csv, HEADER true' : 'parquet'})`);
 }
