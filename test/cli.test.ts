@@ -91,6 +91,15 @@ describe('demo', () => {
     assert.throws(() => prepareDemoDir(file), /--dir '.*a-file' is a file; give a new or empty folder/);
   });
 
+  test('flags that would be ignored: serving flags with demo --no-serve are warned about, --redis-cache with serve --online memory is refused', async () => {
+    const r = await run('demo', '--no-serve', '--users', '30', '--items', '20', '--days', '2', '--port', '9999', '--speed', '10', '--dir', join(tmp, 'demo-flags'));
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /warning: --no-serve: --speed, --port only apply to serving, which --no-serve skips/);
+    const s = await run('serve', '--features', 'examples/streaming/features.ts', '--log', join(tmp, 'no-log'), '--online', 'memory', '--redis-cache', '5');
+    assert.equal(s.code, 2);
+    assert.match(s.err, /--redis-cache sizes the cache of a Redis store; leave it out with --online memory/);
+  });
+
   test('generate --start in seconds is a usage error, as every other time flag: it wrote a 1970 log that ingest then refused whole', async () => {
     const r = await run('generate', '--users', '5', '--items', '5', '--days', '1', '--start', '1704067200', '--out', join(tmp, 'seconds.jsonl'));
     assert.equal(r.code, 2);

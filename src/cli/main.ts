@@ -67,7 +67,9 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .option('--speed <x>', 'serving: event time per wall time of the live stream (3600 = one hour per second)', positiveNumber('speed'), 3600)
     .option('--port <n>', 'serving: port (0 picks a free one)', port, 6566)
     .option('--exit-after <seconds>', 'serving: stop after serving this many seconds (default: run until Ctrl-C)', positiveNumber('exit-after'))
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
+      const ignored = o.serve === false ? ['speed', 'port', 'exitAfter'].filter((k) => cmd.getOptionValueSource(k) === 'cli') : [];
+      if (ignored.length > 0) err(`warning: --no-serve: ${ignored.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} only ${ignored.length === 1 ? 'applies' : 'apply'} to serving, which --no-serve skips\n`);
       await runDemo({ users: o.users, items: o.items, days: o.days, seed: o.seed, dir: o.dir, serve: o.serve !== false, speed: o.speed, port: o.port, ...(o.exitAfter !== undefined ? { exitAfterMs: o.exitAfter * 1000 } : {}) }, out);
     });
 
@@ -310,10 +312,11 @@ export function buildProgram(out: (s: string) => void, err: (s: string) => void 
     .option('--redis-cache <MiB>', 'with redis:// or redis-cluster://: keep values read in process, up to this many MiB, kept fresh by Redis client tracking (a cached read makes no round trip; writes by other processes are seen once Redis invalidates them); 0 turns it off', nonNegativeInt('redis-cache'), 256)
     .option('--model <model.json>', 'a ranker from `recsignal train-ranker`: serves POST /v1/recommendations')
     .option('--embeddings', 'with --model: add the items nearest to a user\'s recent plays to the recommendations\' candidates, by the item vectors of the feature set\'s item embeddingView as published (recsignal embed), or else learned from the log at start (new items placed by their metadata)')
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
       const ranker = o.model === undefined ? undefined : loadFeatureRanker(o.model);
       if (o.embeddings && ranker === undefined) throw new RecsignalError('INVALID_ARGUMENT', '--embeddings feeds the recommendations\' candidates: give --model too');
       const online = checkOnlineStore(o.online);
+      if (online === 'memory' && cmd.getOptionValueSource('redisCache') === 'cli') throw new RecsignalError('INVALID_ARGUMENT', '--redis-cache sizes the cache of a Redis store; leave it out with --online memory (the state is in process already)');
       if (o.namespace !== undefined && (online === 'memory' || /[{}]/.test(o.namespace))) {
         throw new RecsignalError('INVALID_ARGUMENT', online === 'memory' ? '--namespace names keys in a Redis store; leave it out with --online memory' : `--namespace '${o.namespace}': keep { and } out of it (they are Redis Cluster hash tags)`);
       }

@@ -109,7 +109,15 @@ export async function trainFeatureRanker(o: TrainFeatureRankerOptions): Promise<
   const group = o.group ?? 'user_id';
   const loaded = withoutUninformative(typeof o.trainingSet === 'string' ? await loadFile(o.trainingSet, o.label, group, o) : loadRows(o.trainingSet, o.label, group, o));
   if (loaded.features.length === 0) {
-    throw new RecsignalError('INVALID_INPUT', `the training set has no numeric feature columns (skipped: ${loaded.skipped.map((s) => `${s.column} (${s.reason})`).join(', ') || 'none'}); pass a training set built by \`recsignal training-set\``);
+    // The first few columns with their reasons, then counts by reason: a wide set otherwise made a message of several KB.
+    const shown = loaded.skipped.slice(0, 4).map((s) => `${s.column} (${s.reason})`);
+    const byReason = new Map<string, number>();
+    for (const s of loaded.skipped.slice(4)) {
+      const reason = s.reason.endsWith(' in every row') ? 'constant' : s.reason;
+      byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+    }
+    const rest = [...byReason].map(([reason, n]) => `${n} more: ${reason}`);
+    throw new RecsignalError('INVALID_INPUT', `the training set has no usable feature column (${loaded.skipped.length} skipped: ${[...shown, ...rest].join(', ') || 'none'}); a training set with more rows, from \`recsignal training-set\` over more events, has numbers that vary`);
   }
   checkLabels(loaded.labels, objective, o.label);
   if (objective === 'lambdarank' && !anyGroupToOrder(loaded)) {
