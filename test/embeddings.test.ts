@@ -237,6 +237,35 @@ describe('recsignal embed and embedding views', () => {
   });
 });
 
+test('a table rewritten while the server runs that fails to read: /health is degraded, naming it, and the table read before is still served', async () => {
+  const copy = new EventLog(join(tmp, 'log-rewritten-bad'));
+  cpSync(logDir, copy.dir, { recursive: true });
+  const now = second + 60_000;
+  const watching = await FeatureServer.start({ compiled, log: copy, port: 0, clock: () => now, embeddingsCheckMs: 50 });
+  try {
+    await watching.ready;
+    const user = (tables.get('als_users') as EmbeddingTable).keys().next().value as string;
+    const before = (await post(watching, '/v1/features', { user_id: user, features: ['user_als:vector'] })).body.user;
+    assert.equal((await fetch(`${watching.url}/health`)).status, 200);
+    // Another writer publishes 4-value vectors for views of dims 32.
+    await writeEmbeddings(copy, 'als_users', [{ key: user, ts: second + 1, vector: [1, 2, 3, 4] }]);
+    const deadline = Date.now() + 5000;
+    let health: { status: number; body: { status: string; message?: string } };
+    for (;;) {
+      const r = await fetch(`${watching.url}/health`);
+      health = { status: r.status, body: (await r.json()) as { status: string; message?: string } };
+      if (health.status === 503 || Date.now() > deadline) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.equal(health.status, 503, 'degraded within 5 s');
+    assert.equal(health.body.status, 'degraded');
+    assert.match(health.body.message ?? '', /embedding table 'als_users': .*has 4 values; the view declares dims 32: the table as read before is served, and a restart would fail on it/);
+    assert.deepEqual((await post(watching, '/v1/features', { user_id: user, features: ['user_als:vector'] })).body.user, before);
+  } finally {
+    await watching.close();
+  }
+});
+
 test('the retrieval index of a published table holds each item\'s version as of t', async () => {
   const itemTable = (await readEmbeddings(new EventLog(logDir), compiled.ir.views)).get('als_items') as EmbeddingTable;
   assert.equal(publishedItemIndex(itemTable, FIRST), null, 'no version before the first');

@@ -213,15 +213,17 @@ type LogMetadata = { readonly items: readonly ItemMetadata[]; readonly users: re
 
 /**
  * Embeddings learned from a log's interactions before `until`, over the catalogue of metadata items
- * and items with interactions (users likewise); null when there is no interaction to learn from.
+ * released before `until` and items with interactions (users likewise); null when there is no interaction to learn from.
  * ALS defaults as the evaluate baseline's (32 factors, λ 40, chosen on ML-100K's inner splits).
  */
 async function learnFromLog(log: EventLog, until: number, weights: Readonly<Record<string, number>>, meta: LogMetadata, o: { readonly factors?: number; readonly regularization?: number; readonly seed?: number }): Promise<{ interactions: number; items: string[]; users: string[]; e: Embeddings } | null> {
   const train = await logInteractions(log, until, weights);
   if (train.length === 0) return null;
-  const items = [...new Set([...meta.items.map((i) => i.itemId), ...train.map((r) => r.item)])].sort();
+  // An item released at or after `until` is not in the catalogue yet: a version as of `until` must not place it (it was served and retrieved before its release).
+  const released = meta.items.filter((i) => i.releaseTs === null || i.releaseTs < until);
+  const items = [...new Set([...released.map((i) => i.itemId), ...train.map((r) => r.item)])].sort();
   const users = [...new Set([...meta.users.map((u) => u.userId), ...train.map((r) => r.user)])].sort();
-  const e = learnEmbeddings(train, { items, ...(o.factors !== undefined ? { factors: o.factors } : {}), ...(o.regularization !== undefined ? { regularization: o.regularization } : {}), seed: o.seed ?? 42, itemMeta: meta.items, userMeta: meta.users });
+  const e = learnEmbeddings(train, { items, ...(o.factors !== undefined ? { factors: o.factors } : {}), ...(o.regularization !== undefined ? { regularization: o.regularization } : {}), seed: o.seed ?? 42, itemMeta: released, userMeta: meta.users });
   return { interactions: train.length, items, users, e };
 }
 

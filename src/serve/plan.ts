@@ -38,7 +38,7 @@ export interface RefPlan {
   readonly default: FeatureValue;
   /**
    * Read from the event state (an aggregation or session view, or a cross with such an input), not
-   * from metadata or the request alone: UNAVAILABLE when the online store does not answer.
+   * from metadata, embedding tables or the request alone: UNAVAILABLE when the online store does not answer.
    */
   readonly stateful: boolean;
 }
@@ -87,11 +87,15 @@ export function servingPlan(compiled: CompiledFeatureSet): ServingPlan {
     return { index, view: v, keys: v.entity.keys, perItem: v.entity.keys.includes('item_id'), cacheable, windows: [...windows.values()], timed: v.kind !== 'lookup' };
   });
   const byView = new Map(views.map((v) => [v.view.name, v]));
-  const timedRef = (ref: string) => byView.get(ref.slice(0, ref.indexOf(':')))?.timed === true;
-  const crossStateful = new Map(compiled.ir.requestFeatures.map((f) => [f.name, Object.values(f.inputs).some(timedRef)]));
+  // In the online store: aggregation and session views. Lookups and embedding views are read from
+  // process memory with every store (embeddings are timed all the same: versions, STALE), so a cross
+  // over them alone is computed whether or not the store answers.
+  const inStore = (v: ViewPlan | undefined) => v !== undefined && v.view.kind !== 'lookup' && v.view.kind !== 'embedding';
+  const storeRef = (ref: string) => inStore(byView.get(ref.slice(0, ref.indexOf(':'))));
+  const crossStateful = new Map(compiled.ir.requestFeatures.map((f) => [f.name, Object.values(f.inputs).some(storeRef)]));
   const all: RefPlan[] = featureColumns(compiled.ir).map((c) => {
     const view = c.view === null ? null : (byView.get(c.view) as ViewPlan);
-    return { ref: c.ref, view, feature: c.feature, type: c.type, default: c.default, stateful: view === null ? crossStateful.get(c.feature) === true : view.timed };
+    return { ref: c.ref, view, feature: c.feature, type: c.type, default: c.default, stateful: view === null ? crossStateful.get(c.feature) === true : inStore(view) };
   });
   return {
     compiled,

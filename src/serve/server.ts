@@ -13,7 +13,7 @@ import type { InteractionEvent, ItemMetadata, UserMetadata } from '../events/sch
 import type { CompiledFeatureSet } from '../plan/compile.ts';
 import type { RequestFeatureStats } from '../plan/rows.ts';
 import type { EventLog } from '../store/offline/event-log.ts';
-import { EmbeddingWatcher, readEmbeddings } from '../store/offline/embeddings.ts';
+import { embeddingMtimes, EmbeddingWatcher, readEmbeddings } from '../store/offline/embeddings.ts';
 import { readMetadata } from '../store/offline/metadata.ts';
 import type { OnlineStore } from '../store/online/online-store.ts';
 import { checkEntityColumns, checkNameCollisions, onlineFeaturesResponse, parseOnlineFeaturesRequest, parsePush } from './feast.ts';
@@ -152,8 +152,9 @@ export class FeatureServer<S extends ServingState = OnlineState> {
   private static async open(o: ServerOptions): Promise<FeatureServer<ServingState>> {
     const metadata = o.metadata ?? (await readMetadata(o.log));
     // Embedding tables are read at start and read again when their files change (`recsignal embed`).
+    const readAt = embeddingMtimes(o.log, o.compiled.ir.views);
     const embeddings = await readEmbeddings(o.log, o.compiled.ir.views);
-    const watcher = new EmbeddingWatcher(o.log, o.compiled.ir.views, embeddings, o.embeddingsCheckMs ?? 10_000);
+    const watcher = new EmbeddingWatcher(o.log, o.compiled.ir.views, embeddings, o.embeddingsCheckMs ?? 10_000, readAt);
     const plan = servingPlan(o.compiled);
     const lateness = o.lateness ?? 5 * MINUTE_MS;
     const maxAge = o.maxAgeMs !== undefined ? { maxAgeMs: o.maxAgeMs } : {};
@@ -317,6 +318,7 @@ export class FeatureServer<S extends ServingState = OnlineState> {
       const problems = [
         ...(store.ok ? [] : [store.message]),
         ...(this.intake.lastFlushError === null ? [] : [`appending to the offline log fails (${this.intake.lastFlushError}); events stay buffered and are retried`]),
+        ...(this.watcher?.lastError == null ? [] : [`${this.watcher.lastError}: the table as read before is served, and a restart would fail on it; publish it again`]),
         ...(this.intake.journalError === null ? [] : [`journaling events applied for the online state only fails (${this.intake.journalError}); they stay in memory and are retried, and a restart now would lose them`]),
       ];
       const ok = this.status === 'ready' && problems.length === 0;

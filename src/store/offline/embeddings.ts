@@ -199,6 +199,11 @@ export async function writeEmbeddings(log: EventLog, table: string, versions: re
   }
 }
 
+/** The modification time of each embedding view's table file (-1 when absent): take it before reading the tables. */
+export function embeddingMtimes(log: EventLog, views: readonly FeatureViewIR[]): Map<string, number> {
+  return new Map(embeddingViews(views).map((v) => [v.table, mtimeOf(embeddingPath(log, v.table))]));
+}
+
 /**
  * Keeps loaded tables current while a server runs: every `everyMs` it looks at each table file's
  * modification time and reads again the ones that changed (a `recsignal embed` publishing a
@@ -213,13 +218,18 @@ export class EmbeddingWatcher {
   reloads = 0;
   lastError: string | null = null;
 
+  /**
+   * `readAt`: each table file's modification time taken before `tables` was read (`embeddingMtimes`),
+   * so that a file rewritten while it was read is read again at the first look.
+   */
   constructor(
     private readonly log: EventLog,
     private readonly views: readonly FeatureViewIR[],
     private readonly tables: Map<string, EmbeddingTable>,
     everyMs: number,
+    readAt: ReadonlyMap<string, number> = embeddingMtimes(log, views),
   ) {
-    for (const v of embeddingViews(views)) this.seen.set(v.table, mtimeOf(embeddingPath(log, v.table)));
+    for (const [table, at] of readAt) this.seen.set(table, at);
     if (this.seen.size > 0 && everyMs > 0) {
       this.timer = setInterval(() => void this.check(), everyMs);
       this.timer.unref();
