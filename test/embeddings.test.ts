@@ -100,6 +100,31 @@ describe('recsignal embed and embedding views', () => {
     assert.match(r.err, /embedding table 'als_users': the vector of key 'u1' at ts \d+ has 4 values; the view declares dims 32/);
   });
 
+  test('a table written by another job with a row without a key or a time, or two versions of a key at one time, is refused in batch and in serving alike', async () => {
+    const zeros = 'list_transform(range(32), x -> 0.5)';
+    const cases: [string, string, RegExp][] = [
+      ['dup', `('u1', ${FIRST}::BIGINT, ${zeros}), ('u1', ${FIRST}::BIGINT, list_transform(range(32), x -> 1.5))`, /key 'u1' has 2 versions at ts \d+/],
+      ['nots', `('u1', NULL::BIGINT, ${zeros})`, /a version of key 'u1' has no ts/],
+      ['nokey', `(NULL::VARCHAR, ${FIRST}::BIGINT, ${zeros})`, /a row has no key/],
+    ];
+    for (const [name, rows, why] of cases) {
+      const other = new EventLog(join(tmp, `log-versions-${name}`));
+      cpSync(logDir, other.dir, { recursive: true });
+      const db = await DuckDBEngine.open();
+      try {
+        await db.run(`COPY (SELECT * FROM (VALUES ${rows}) AS t(key, ts, vector)) TO ${sqlString(join(other.dir, 'embeddings', 'als_users.parquet'))} (FORMAT parquet)`);
+      } finally {
+        db.close();
+      }
+      const spine = join(tmp, `spine-versions-${name}.csv`);
+      writeFileSync(spine, `user_id,item_id,ts\nu1,i1,${FIRST + DAY}\n`);
+      const r = await run('training-set', '--features', FEATURES, '--log', other.dir, '--spine', spine, '--out', join(tmp, `versions-${name}.parquet`));
+      assert.equal(r.code, 1, name);
+      assert.match(r.err, new RegExp(`embedding table 'als_users': ${why.source}`), name);
+      await assert.rejects(readEmbeddings(other, compiled.ir.views), why, name);
+    }
+  });
+
   test('a training set reads each row\'s version as of its time, and the cross over both vectors', async () => {
     const engine = await DuckDBEngine.open();
     let users: string[];

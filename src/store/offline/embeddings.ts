@@ -113,7 +113,24 @@ export async function checkEmbeddingTables(engine: DuckDBEngine, log: EventLog, 
     if (bad !== undefined) {
       new EmbeddingTable(v.table, v.dims, [{ key: String(bad['key']), ts: Number(bad['ts']), vector: vectorOf(bad['vector']) }]);
     }
+    await checkVersions(engine, rel, v.table);
   }
+}
+
+/**
+ * Refuses a table (written by another job: any may write one) with a row without a key or a time,
+ * or two versions of one key at one time. Batch and serving read such rows differently: a NULL key
+ * matched nothing in SQL and was the key "null" online, a NULL time was 0 (visible at every time),
+ * and of two versions at one time each side kept another.
+ */
+async function checkVersions(engine: DuckDBEngine, rel: string, table: string): Promise<void> {
+  const [bad] = await engine.query(
+    `SELECT CAST(key AS VARCHAR) AS key, CAST(ts AS BIGINT) AS ts, count(*) AS n FROM ${rel} GROUP BY ALL HAVING key IS NULL OR ts IS NULL OR count(*) > 1 LIMIT 1`,
+  );
+  if (bad === undefined) return;
+  const key = bad['key'] as string | null;
+  const what = key === null ? 'a row has no key' : bad['ts'] === null ? `a version of key '${key}' has no ts` : `key '${key}' has ${Number(bad['n'])} versions at ts ${Number(bad['ts'])}`;
+  throw new RecsignalError('INVALID_INPUT', `embedding table '${table}': ${what}; each version needs a key and a time, one version per key and time: write the table again (recsignal embed replaces a version of the same key and time)`);
 }
 
 /** The vector lengths of the tables the log holds already (a table of mixed lengths gives its first). */
@@ -147,6 +164,7 @@ export async function readEmbeddings(log: EventLog, views: readonly FeatureViewI
   try {
     for (const v of wanted) {
       const rel = embeddingRelation(log, v.table);
+      if (rel !== null) await checkVersions(engine, rel, v.table);
       const rows = rel === null ? [] : await engine.query(`SELECT CAST(key AS VARCHAR) AS key, CAST(ts AS BIGINT) AS ts, CAST(vector AS DOUBLE[]) AS vector FROM ${rel} ORDER BY key, ts`);
       const prior = out.get(v.table);
       if (prior && prior.dims !== v.dims) {
