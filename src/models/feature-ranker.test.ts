@@ -114,3 +114,22 @@ test('a training set that is neither Parquet nor CSV is refused by name (it was 
   writeFileSync(path, '{"user_id":"u1","label":1}\n');
   await assert.rejects(trainFeatureRanker({ trainingSet: path, label: 'label' }), /training set '.*training\.jsonl': give a \.parquet or \.csv file/);
 });
+
+test('a CSV training set (lists as JSON text) trains on the same features as its Parquet twin: a list counts as its length, a vector is skipped as one', async () => {
+  const db = await DuckDBEngine.open();
+  const parquet = join(tmp, 'lists.parquet');
+  const csv = join(tmp, 'lists.csv');
+  try {
+    const rows = `SELECT 'u' || (i % 40) AS user_id, CAST(i % 3 = 0 AS INTEGER) AS label, i % 7 AS plays,
+        list_transform(range(i % 4), x -> 'g' || x) AS genres, [CAST(i % 5 AS DOUBLE), 1.5] AS vec FROM range(400) AS t(i)`;
+    await db.run(`COPY (${rows}) TO ${sqlString(parquet)} (FORMAT parquet)`);
+    await db.run(`COPY (SELECT * REPLACE (CAST(to_json(genres) AS VARCHAR) AS genres, CAST(to_json(vec) AS VARCHAR) AS vec) FROM (${rows})) TO ${sqlString(csv)} (FORMAT csv, HEADER true)`);
+  } finally {
+    db.close();
+  }
+  const [p, c] = await Promise.all([parquet, csv].map((trainingSet) => trainFeatureRanker({ trainingSet, label: 'label', seed: 3 })));
+  assert.deepEqual(c!.features.map((f) => f.name), p!.features.map((f) => f.name));
+  assert.ok(c!.features.some((f) => f.name === 'genres.length'));
+  assert.deepEqual(c!.skipped.map((s) => s.column), p!.skipped.map((s) => s.column));
+  assert.ok(c!.skipped.some((s) => s.column === 'vec'));
+});

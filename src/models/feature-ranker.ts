@@ -300,12 +300,25 @@ function candidateColumns(all: readonly string[], label: string, group: string, 
   return all.filter((c) => !exclude.has(c) && !/(^|_)id$/.test(c));
 }
 
+/** A text column whose every value is a JSON list: 'numbers' when every element is a number (a vector), else 'list'; null otherwise. */
+async function jsonListKind(engine: DuckDBEngine, q: string): Promise<'numbers' | 'list' | null> {
+  const [r] = await engine.query(
+    `SELECT count(*) AS n, bool_and(json_valid(${q}) AND json_type(${q}) = 'ARRAY') AS lists,
+       bool_and(NOT json_valid(${q}) OR json_type(${q}) <> 'ARRAY' OR json_array_length(${q}) = 0 OR list_bool_and(list_transform(json_extract(${q}, '$[*]'), x -> json_type(x) IN ('DOUBLE', 'BIGINT', 'UBIGINT')))) AS numbers,
+       bool_or(json_valid(${q}) AND json_type(${q}) = 'ARRAY' AND json_array_length(${q}) > 0) AS any_items
+     FROM __ts WHERE ${q} IS NOT NULL`,
+  );
+  if (r === undefined || Number(r['n']) === 0 || r['lists'] !== true) return null;
+  return r['numbers'] === true && r['any_items'] === true ? 'numbers' : 'list';
+}
+
 async function loadFile(path: string, label: string, group: string, o: TrainFeatureRankerOptions): Promise<Loaded> {
   if (!existsSync(path)) throw new RecsignalError('NOT_FOUND', `training set '${path}' does not exist; build one with \`recsignal training-set --spine ... --out ${path}\``);
   if (!/\.(parquet|csv)$/i.test(path)) throw new RecsignalError('INVALID_ARGUMENT', `training set '${path}': give a .parquet or .csv file (\`recsignal training-set\` writes Parquet)`);
   const engine = await DuckDBEngine.open();
   try {
-    const reader = path.toLowerCase().endsWith('.csv') ? `read_csv_auto(${sqlPath(path)})` : `read_parquet(${sqlPath(path)})`;
+    const csv = path.toLowerCase().endsWith('.csv');
+    const reader = csv ? `read_csv_auto(${sqlPath(path)})` : `read_parquet(${sqlPath(path)})`;
     await engine.run(`CREATE TEMP TABLE __ts AS SELECT * FROM ${reader}`);
     const types = new Map((await engine.query('DESCRIBE __ts')).map((r) => [String(r['column_name']), String(r['column_type'])]));
     const features: RankerFeature[] = [];
@@ -327,6 +340,13 @@ async function loadFile(path: string, label: string, group: string, o: TrainFeat
       } else if (type.startsWith('MAP(') && /DOUBLE|INT|FLOAT|DECIMAL/.test(type)) {
         features.push({ name: `${column}.sum`, column, encoding: 'sum' });
         exprs.push(`CAST(coalesce(list_sum(map_values(${q})), 0) AS DOUBLE)`);
+      } else if (type === 'VARCHAR' && csv && (await jsonListKind(engine, q)) !== null) {
+        // A CSV training set writes lists as JSON text (recsignal training-set): read as Parquet's lists are.
+        if ((await jsonListKind(engine, q)) === 'numbers') skipped.push({ column, reason: VECTOR_REASON });
+        else {
+          features.push({ name: `${column}.length`, column, encoding: 'length' });
+          exprs.push(`CAST(coalesce(json_array_length(${q}), 0) AS DOUBLE)`);
+        }
       } else {
         skipped.push({ column, reason: /TIME|DATE/.test(type) ? TIME_REASON : type === 'VARCHAR' ? 'a string' : `type ${type}` });
       }
