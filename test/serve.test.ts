@@ -630,7 +630,7 @@ describe('the command line', () => {
     // The ranker, the item embeddings (every catalogue item placed) and the candidates' recall of the streamed day.
     assert.match(out, /^ranker {5}binary GBDT on \d+ features/m);
     const emb = /^embeddings \d+-dim item vectors: (\d+) learned from interactions before 2024-01-02T00:00:00\.000Z, (\d+) from metadata/m.exec(out);
-    assert.ok(emb && Number(emb[1]) > 0 && Number(emb[1]) + Number(emb[2]) === 30, out);
+    assert.ok(emb && Number(emb[1]) > 0 && Number(emb[1]) + Number(emb[2]) <= 30, out); // items released after the served stream's start are not placed yet
     const recall = /^candidates recall of the streamed day's plays as of its start, (\d+) users: union (\d\.\d+) /m.exec(out);
     assert.ok(recall && Number(recall[1]) > 0 && Number(recall[2]) > 0 && Number(recall[2]) <= 1, out);
     assert.ok(fetched, 'the example was printed');
