@@ -25,6 +25,7 @@ import { featuresFor } from '../src/compute/batch/training-set.ts';
 import { sameValue } from '../src/monitor/consistency.ts';
 import { readCheckpoint, StreamConsumer, type ConsumerCounts } from '../src/compute/stream/consumer.ts';
 import { EXPIRY_SLACK_MS, readStoredFeatures, stateKeys, type StoredQuery } from '../src/compute/stream/store-backed.ts';
+import { deleteMatching } from '../src/store/online/redis/redis-shared.ts';
 import allOps from './fixtures/all-ops.ts';
 import type { ConsumerProcessConfig } from './helpers/consumer-process.ts';
 
@@ -47,12 +48,7 @@ async function redisOrSkip(t: { skip: (m: string) => void }): Promise<Redis | nu
 }
 
 async function cleanup(client: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await client.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteMatching(client, prefix);
 }
 
 async function xaddAll(client: Redis, stream: string, messages: readonly string[]): Promise<void> {

@@ -326,6 +326,7 @@ async function loadFile(path: string, label: string, group: string, o: TrainFeat
     const exprs: string[] = [];
     for (const column of candidateColumns([...types.keys()], label, group, o)) {
       const type = types.get(column) as string;
+      let list: 'numbers' | 'list' | null = null;
       const q = `"${column.replaceAll('"', '""')}"`;
       if (isTimeColumn(column)) {
         skipped.push({ column, reason: TIME_REASON });
@@ -340,9 +341,9 @@ async function loadFile(path: string, label: string, group: string, o: TrainFeat
       } else if (type.startsWith('MAP(') && /DOUBLE|INT|FLOAT|DECIMAL/.test(type)) {
         features.push({ name: `${column}.sum`, column, encoding: 'sum' });
         exprs.push(`CAST(coalesce(list_sum(map_values(${q})), 0) AS DOUBLE)`);
-      } else if (type === 'VARCHAR' && csv && (await jsonListKind(engine, q)) !== null) {
+      } else if (type === 'VARCHAR' && csv && (list = await jsonListKind(engine, q)) !== null) {
         // A CSV training set writes lists as JSON text (recsignal training-set): read as Parquet's lists are.
-        if ((await jsonListKind(engine, q)) === 'numbers') skipped.push({ column, reason: VECTOR_REASON });
+        if (list === 'numbers') skipped.push({ column, reason: VECTOR_REASON });
         else {
           features.push({ name: `${column}.length`, column, encoding: 'length' });
           exprs.push(`CAST(coalesce(json_array_length(${q}), 0) AS DOUBLE)`);
